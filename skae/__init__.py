@@ -1,0 +1,11 @@
+"""skae: scikit-learn estimators for nonlinear, probabilistic low-dimensional representations.
+
+Autoencoders and variational autoencoders built with PyTorch, trained through
+skorch, usable anywhere :class:`sklearn.decomposition.PCA` is.
+"""
+
+from ._autoencoder import AutoencoderTransformer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["AutoencoderTransformer", "__version__"]

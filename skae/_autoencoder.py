@@ -1,0 +1,374 @@
+"""``AutoencoderTransformer``: a nonlinear PCA trained by reconstruction."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from ._base import _BaseAutoencoder
+from ._modules import Autoencoder
+from ._training import ReconstructionLoss
+
+
+def _check_unit_interval(X, what):
+    """Raise ``ValueError`` unless every value of ``X`` lies in [0, 1]."""
+    values = X.data if hasattr(X, "data") and not isinstance(X, np.ndarray) else X
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise ValueError(
+            f"{what} needs data in [0, 1]; got values in "
+            f"[{values.min():.4g}, {values.max():.4g}]. Rescale X (e.g. MinMaxScaler) "
+            "or use the Gaussian/MSE objective."
+        )
+
+
+class AutoencoderTransformer(_BaseAutoencoder):
+    """Autoencoder for nonlinear dimensionality reduction, used as PCA is.
+
+    An encoder network maps each row to ``n_components`` codes and a decoder
+    maps codes back; both are trained (through skorch) to reconstruct the input.
+    By default the network starts at PCA's solution -- a linear path initialised
+    with the principal axes plus a nonlinear residual MLP whose last layer
+    starts at zero -- so training only improves on PCA, and early stopping on a
+    validation split keeps the best epoch (PCA's solution included).
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Number of codes (latent dimensions); at most ``n_features``.
+
+    hidden_layer_sizes : tuple of int, default=(128, 64)
+        Hidden widths of the encoder's residual MLP; the decoder mirrors them.
+        ``()`` gives a linear autoencoder (PCA's subspace).
+
+    activation : {"relu", "gelu", "silu", "elu", "leaky_relu", "tanh"}, default="relu"
+        Hidden activation.
+
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation, in training only.
+
+    loss : {"mse", "bce"}, default="mse"
+        Training objective. ``"mse"``: squared error (a Gaussian likelihood with
+        fixed variance). ``"bce"``: binary cross-entropy for data in [0, 1]; the
+        decoder then outputs probabilities.
+
+    noise : float, default=0.0
+        Standard deviation of Gaussian corruption added to the (scaled) input
+        during training: a denoising autoencoder. ``0`` disables it.
+
+    input_scaling : {"global", "feature"} or None, default="global"
+        Normalisation inside the network, computed in ``fit``. ``"global"``
+        centres each feature and divides by one global scale, so the objective
+        stays the squared error in the user's units, as PCA's; ``"feature"``
+        standardises each feature (for mixed units, but it inflates
+        near-constant features); ``None`` feeds raw values.
+
+    init : {"pca", "random"}, default="pca"
+        ``"pca"`` starts the network at PCA's solution; ``"random"`` uses
+        PyTorch's default initialisation everywhere.
+
+    learning_rate : float, default=1e-3
+        Adam's learning rate.
+
+    weight_decay : float, default=0.0
+        Adam's L2 penalty.
+
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``. Never larger
+        than the training set, and the last, smaller batch is kept.
+
+    max_epochs : int, default=200
+        Maximum number of passes over the training data.
+
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows, stop when the validation
+        loss stops improving and restore the best weights (the PCA starting
+        point competes). If False, stop when the training loss stops improving.
+
+    validation_fraction : float, default=0.1
+        Fraction of rows held out for early stopping.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement larger than ``tol`` before stopping.
+
+    tol : float, default=1e-4
+        Minimum improvement of the monitored loss.
+
+    device : str, default="auto"
+        Torch device; ``"auto"`` uses CUDA when available.
+
+    random_state : int, RandomState instance or None, default=None
+        Determines weight initialisation, validation split, shuffling, noise
+        and dropout. An int gives the same model on every CPU run; the caller's
+        global torch and numpy random states are left untouched.
+
+    verbose : int, default=0
+        ``1`` prints skorch's per-epoch table; ``0`` prints nothing.
+
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (copied in ``fit``; yours are not modified).
+
+    Attributes
+    ----------
+    n_components_ : int
+        Number of codes.
+
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+
+    history_ : skorch.History
+        Per-epoch (and per-batch) training history.
+
+    n_epochs_ : int
+        Number of epochs run.
+
+    loss_curve_ : list of float
+        Training loss per epoch, in the network's (scaled) units.
+
+    validation_scores_ : list of float
+        Negative validation loss per epoch; only with ``early_stopping=True``.
+
+    best_loss_ : float
+        Best monitored loss (validation with early stopping, else training).
+
+    best_epoch_ : int
+        Epoch of ``best_loss_``; ``0`` means the starting point was kept.
+
+    batch_size_ : int
+        Batch size used.
+
+    device_ : str
+        Device the model was trained on.
+
+    latent_mean_ : ndarray of shape (n_components,)
+        Mean of the training codes; :meth:`sample` draws from
+        ``N(latent_mean_, latent_covariance_)``.
+
+    latent_covariance_ : ndarray of shape (n_components, n_components)
+        Covariance of the training codes.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    VAETransformer : Variational autoencoder with a likelihood-based ``score``.
+    sklearn.decomposition.PCA : Linear dimensionality reduction.
+    sklearn.decomposition.KernelPCA : Nonlinear reduction with kernels.
+    sklearn.decomposition.IncrementalPCA : PCA for data that does not fit in memory.
+    sklearn.neural_network.MLPRegressor : Multi-layer perceptron regressor.
+
+    Notes
+    -----
+    Computation is in float32; outputs come back in the input's floating dtype.
+    Training uses Adam through a skorch ``NeuralNet`` fed by an iterator that
+    slices a tensor pre-loaded on the device.
+
+    References
+    ----------
+    .. [1] Hinton, G. E. and Salakhutdinov, R. R. (2006). "Reducing the
+       dimensionality of data with neural networks". Science, 313(5786).
+    .. [2] Vincent, P. et al. (2008). "Extracting and composing robust features
+       with denoising autoencoders". ICML.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoencoderTransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = AutoencoderTransformer(n_components=8, max_epochs=5, random_state=0)
+    >>> Z = ae.fit_transform(X)
+    >>> Z.shape
+    (1797, 8)
+    >>> ae.inverse_transform(Z).shape
+    (1797, 64)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseAutoencoder._parameter_constraints,
+        "loss": [StrOptions({"mse", "bce"})],
+        "noise": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(128, 64),
+        activation="relu",
+        dropout=0.0,
+        loss="mse",
+        noise=0.0,
+        input_scaling="global",
+        init="pca",
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        batch_size="auto",
+        max_epochs=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.loss = loss
+        self.noise = noise
+        self.input_scaling = input_scaling
+        self.init = init
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ hooks
+    def _check_support(self, X):
+        if self.loss == "bce":
+            _check_unit_interval(X, 'loss="bce"')
+
+    def _build_module(self, n_features, loc, scale):
+        return Autoencoder(
+            n_features,
+            self.n_components,
+            tuple(self.hidden_layer_sizes),
+            activation=self.activation,
+            dropout=self.dropout,
+            loc=loc,
+            scale=scale,
+            likelihood="bernoulli" if self.loss == "bce" else "gaussian",
+            noise=self.noise,
+        )
+
+    def _build_criterion(self):
+        return ReconstructionLoss()
+
+    def _start_at_pca(self, module, mean, eigenvalues, axes, total_variance):
+        # Whitened PCA: codes have unit variance, which suits the decoder's MLP.
+        n_features = axes.shape[0]
+        whiten = np.sqrt(eigenvalues + 1e-6 * total_variance / n_features + 1e-12)
+        module.encoder.start_at((axes / whiten).T, -(mean @ axes) / whiten)
+        decoder_weight, decoder_bias = axes * whiten, mean
+        if module.is_bernoulli:
+            # Logits of the sigmoid's linearisation at 1/2: sigmoid(4 (x - 1/2)) ~ x.
+            loc = module.normalize.loc.numpy().astype(np.float64)
+            scale = np.broadcast_to(module.normalize.scale.numpy(), loc.shape)
+            decoder_weight = 4 * scale[:, None] * decoder_weight
+            decoder_bias = 4 * (loc + scale * decoder_bias - 0.5)
+        module.decoder.start_at(decoder_weight, decoder_bias)
+
+    def _after_fit(self, X):
+        codes = self.transform(X).astype(np.float64)
+        self.latent_mean_ = codes.mean(axis=0)
+        if len(codes) > 1:
+            self.latent_covariance_ = np.atleast_2d(np.cov(codes, rowvar=False))
+        else:
+            self.latent_covariance_ = np.zeros((self.n_components_, self.n_components_))
+
+    # ----------------------------------------------------------------- public
+    def transform(self, X):
+        """Encode ``X`` into its codes.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to encode; processed in chunks.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Codes, in the input's floating dtype.
+        """
+        X = self._check_X(X)
+        return self._map_chunks(X, lambda m, x: m.encode(x), X.dtype)
+
+    def reconstruction_error(self, X, *, per_feature=False):
+        """Reconstruction error of each row, in the training objective's terms.
+
+        Squared error in the original units (``loss="mse"``) or binary
+        cross-entropy (``loss="bce"``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to reconstruct.
+        per_feature : bool, default=False
+            Return the error of every feature instead of the row mean -- which
+            features are badly reconstructed.
+
+        Returns
+        -------
+        error : ndarray of shape (n_samples,) or (n_samples, n_features)
+        """
+        X = self._check_X(X)
+
+        def error(module, x):
+            params = module.decode(module.encode(x))
+            if module.is_bernoulli:
+                err = -module.likelihood.log_prob(x, params)
+            else:
+                err = (module.reconstruct_mean(params) - x) ** 2
+            return err if per_feature else err.mean(dim=1)
+
+        return self._map_chunks(X, error, np.float64)
+
+    def score_samples(self, X):
+        """Negative reconstruction error of each row (higher = better reconstructed).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return -self.reconstruction_error(X)
+
+    @validate_params(
+        {
+            "n_samples": [Interval(Integral, 1, None, closed="left")],
+            "random_state": ["random_state"],
+        },
+        prefer_skip_nested_validation=True,
+    )
+    def sample(self, n_samples=1, random_state=None):
+        """Generate rows by decoding draws from a Gaussian fitted to the training codes.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows to generate.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Generated rows in the original units.
+        """
+        self._check_Z(np.zeros((1, getattr(self, "n_components_", 0))))
+        rng = check_random_state(random_state)
+        codes = rng.multivariate_normal(
+            self.latent_mean_, self.latent_covariance_, size=n_samples
+        )
+        return self.inverse_transform(codes)

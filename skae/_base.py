@@ -1,0 +1,355 @@
+"""The scikit-learn face shared by skae's transformers.
+
+:class:`_BaseAutoencoder` holds what ``AutoencoderTransformer`` and
+``VAETransformer`` have in common, as ``_BasePCA`` does for PCA and
+IncrementalPCA: parameter constraints, input validation, input scaling, the
+PCA starting point, training through skorch, chunked inference, feature names,
+tags and ``score``. Subclasses say which network to build, which objective to
+train and how to score a row.
+"""
+
+import copy
+import math
+from abc import abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy import linalg
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import randomized_svd
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from skorch.callbacks import Callback
+from skorch.helper import predefined_split
+
+from ._modules import ACTIVATIONS
+from ._training import (
+    BatchIterator,
+    ConvergenceMonitor,
+    DivergenceCheck,
+    RowDataset,
+    SkaeNet,
+    resolve_device,
+    seeded_rng_context,
+    to_float32_tensor,
+)
+
+#: Inference processes this many matrix elements per chunk (16 MiB of float32).
+_CHUNK_ELEMENTS = 2**22
+#: The PCA starting point is computed on at most this many training rows, and on
+#: at most ``_INIT_MAX_ELEMENTS`` matrix elements (but never fewer than 1,000 rows).
+_INIT_MAX_SAMPLES = 20_000
+_INIT_MAX_ELEMENTS = 2**24
+#: Above this many features the principal axes come from a randomized SVD.
+_EXACT_EIGH_MAX_FEATURES = 1024
+
+
+def _dense_chunks(X, rows=None, dtype=np.float64):
+    """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR)."""
+    rows = np.arange(X.shape[0]) if rows is None else rows
+    chunk = max(1, _CHUNK_ELEMENTS // max(X.shape[1], 1))
+    for batch in gen_batches(len(rows), chunk):
+        index = rows[batch]
+        block = X[index[0] : index[-1] + 1] if _is_contiguous(index) else X[index]
+        block = block.toarray() if sp.issparse(block) else block
+        yield np.asarray(block, dtype=dtype)
+
+
+def _is_contiguous(index):
+    return index[-1] - index[0] + 1 == len(index)
+
+
+def _column_moments(X):
+    """Per-column mean and variance in float64, in chunks (no full copy of X)."""
+    n_samples = X.shape[0]
+    mean = sum(block.sum(axis=0) for block in _dense_chunks(X)) / n_samples
+    sq = sum(((block - mean) ** 2).sum(axis=0) for block in _dense_chunks(X))
+    return mean, sq / n_samples
+
+
+def principal_axes(X, rows, loc, scale, n_components, random_state):
+    """Principal axes of the scaled rows ``(X[rows] - loc) / scale``.
+
+    Returns ``(mean, eigenvalues, axes, total_variance)``: the scaled rows' mean,
+    the top ``n_components`` covariance eigenvalues (descending) and their unit
+    eigenvectors as columns of ``axes``, and the covariance's trace.
+    """
+    n_features = X.shape[1]
+    chunks = [(block - loc) / scale for block in _dense_chunks(X, rows)]
+    n_rows = sum(len(block) for block in chunks)
+    mean = sum(block.sum(axis=0) for block in chunks) / n_rows
+    denominator = max(n_rows - 1, 1)
+    if n_features <= _EXACT_EIGH_MAX_FEATURES:
+        cov = sum((block - mean).T @ (block - mean) for block in chunks) / denominator
+        eigenvalues, axes = linalg.eigh(
+            cov, subset_by_index=[n_features - n_components, n_features - 1]
+        )
+        eigenvalues, axes = eigenvalues[::-1], axes[:, ::-1]
+        total_variance = np.trace(cov)
+    else:
+        centred = np.vstack(chunks) - mean
+        _, singular_values, vt = randomized_svd(
+            centred, n_components, random_state=random_state
+        )
+        eigenvalues, axes = singular_values**2 / denominator, vt.T
+        total_variance = (centred**2).sum() / denominator
+    return mean, np.clip(eigenvalues, 0.0, None), axes, total_variance
+
+
+class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class for skae's transformers. Do not use it directly."""
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_scaling": [StrOptions({"global", "feature"}), None],
+        "init": [StrOptions({"pca", "random"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _build_module(self, n_features, loc, scale):
+        """The untrained ``torch.nn.Module``."""
+
+    @abstractmethod
+    def _build_criterion(self):
+        """The training objective, called as ``criterion(output, X, module, training)``."""
+
+    @abstractmethod
+    def _start_at_pca(self, module, mean, eigenvalues, axes, total_variance):
+        """Set ``module``'s weights to (probabilistic) PCA's solution in scaled units."""
+
+    def _training_callbacks(self):
+        """Extra skorch callbacks the subclass needs, as ``(name, callback)`` pairs."""
+        return []
+
+    def _check_support(self, X):
+        """Raise ``ValueError`` when ``X`` is outside the likelihood's support."""
+
+    def _after_fit(self, X):
+        """Compute fitted attributes that need the trained network."""
+
+    # --------------------------------------------------------------- training
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the network to ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse input is densified one batch at a time.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        self._fit(X)
+        return self
+
+    def _validate_hyperparameters(self, n_features):
+        sizes = self.hidden_layer_sizes
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be a sequence of positive integers, got {sizes!r}."
+            )
+        if self.n_components > n_features:
+            raise ValueError(
+                f"n_components={self.n_components} must be at most the number of features, "
+                f"got n_features={n_features}."
+            )
+
+    def _scaling(self, X):
+        """``loc`` and ``scale`` of the input normalisation, from the training data."""
+        n_features = X.shape[1]
+        if self.input_scaling is None:
+            return np.zeros(n_features), np.ones(1)
+        mean, var = _column_moments(X)
+        if self.input_scaling == "feature":
+            std = np.sqrt(var)
+            return mean, np.where(std > 0, std, 1.0)
+        global_scale = math.sqrt(var.mean())
+        return mean, np.array([global_scale if global_scale > 0 else 1.0])
+
+    def _fit(self, X):
+        n_samples, n_features = X.shape
+        self._validate_hyperparameters(n_features)
+        self._check_support(X)
+        self.device_ = resolve_device(self.device)
+        self.n_components_ = self.n_components
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        self.batch_size_ = min(200 if self.batch_size == "auto" else self.batch_size, n_samples)
+
+        split_rng = np.random.RandomState(seed)
+        n_valid = 0
+        if self.early_stopping and n_samples >= 2:
+            n_valid = min(n_samples - 1, math.ceil(self.validation_fraction * n_samples))
+        order = split_rng.permutation(n_samples)
+        valid_rows, train_rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+
+        loc, scale = self._scaling(X)
+        with seeded_rng_context(seed, self.device_):
+            module = self._build_module(n_features, loc, scale)
+            if self.init == "pca":
+                init_rows = train_rows
+                max_rows = max(1000, min(_INIT_MAX_SAMPLES, _INIT_MAX_ELEMENTS // n_features))
+                if len(init_rows) > max_rows:
+                    init_rows = np.sort(split_rng.choice(init_rows, max_rows, replace=False))
+                self._start_at_pca(
+                    module, *principal_axes(X, init_rows, loc, scale, self.n_components, seed)
+                )
+            data = X if sp.issparse(X) else to_float32_tensor(X, self.device_)
+            train_set = RowDataset(data, train_rows, self.device_)
+            valid_set = RowDataset(data, valid_rows, self.device_) if n_valid else None
+            monitor = ConvergenceMonitor(
+                "valid_loss" if valid_set is not None else "train_loss",
+                patience=self.n_iter_no_change,
+                tol=self.tol,
+                restore_best=valid_set is not None,
+                baseline_dataset=valid_set,
+            )
+            user_callbacks = [copy.deepcopy(cb) for cb in (self.callbacks or [])]
+            net = SkaeNet(
+                module=module,
+                criterion=self._build_criterion(),
+                optimizer=torch.optim.Adam,
+                lr=self.learning_rate,
+                optimizer__weight_decay=self.weight_decay,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size_,
+                iterator_train=BatchIterator,
+                iterator_train__shuffle=True,
+                iterator_train__seed=seed,
+                iterator_valid=BatchIterator,
+                train_split=None if valid_set is None else predefined_split(valid_set),
+                callbacks=[
+                    ("divergence", DivergenceCheck()),
+                    ("convergence", monitor),
+                    *self._training_callbacks(),
+                    *user_callbacks,
+                ],
+                device=self.device_,
+                verbose=int(self.verbose),
+            )
+            net.fit(train_set, None)
+        # The split holds the training data: do not keep (or pickle) it.
+        net.train_split = None
+        net.module_.eval()
+
+        self.net_ = net
+        self.history_ = net.history
+        self.n_epochs_ = len(net.history)
+        self.loss_curve_ = list(net.history[:, "train_loss"])
+        if valid_set is not None:
+            self.validation_scores_ = [-loss for loss in net.history[:, "valid_loss"]]
+        self.best_loss_ = monitor.best_loss_
+        self.best_epoch_ = monitor.best_epoch_
+        self._after_fit(X)
+
+    # -------------------------------------------------------------- inference
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
+
+    def _check_Z(self, Z):
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=[np.float64, np.float32])
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
+                f"n_components={self.n_components_}."
+            )
+        return Z
+
+    def _map_chunks(self, X, fn, dtype):
+        """Apply ``fn`` to float32 chunks of ``X`` on the net's device.
+
+        Memory is bounded by the chunk, not by ``X``: no scaled or float32 copy
+        of the whole input is made. ``fn`` returns a tensor or a tuple of tensors;
+        the result is a numpy array (or a tuple of them) of ``dtype``.
+        """
+        module = self.net_.module_
+        module.eval()
+        device = self.net_.device
+        outputs = []
+        with torch.inference_mode():
+            for block in _dense_chunks(X, dtype=np.float32):
+                out = fn(module, to_float32_tensor(block, device))
+                out = out if isinstance(out, tuple) else (out,)
+                outputs.append([o.cpu().numpy() for o in out])
+        result = tuple(
+            np.concatenate(parts).astype(dtype, copy=False) for parts in zip(*outputs)
+        )
+        return result if len(result) > 1 else result[0]
+
+    def inverse_transform(self, X):
+        """Map codes back to the input space (the decoder's mean).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, e.g. from :meth:`transform` or drawn by the user.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            Reconstructions in the original units of the training data.
+        """
+        Z = self._check_Z(X)
+        return self._map_chunks(
+            Z, lambda m, z: m.reconstruct_mean(m.decode(z)), Z.dtype
+        )
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` over the rows of ``X`` (higher is better).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

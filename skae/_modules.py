@@ -1,0 +1,191 @@
+"""Plain ``torch.nn.Module`` building blocks of skae's networks.
+
+No scikit-learn in here: the modules can be used and tested on their own.
+Every network is ``normalisation -> encoder -> code -> decoder -> likelihood
+parameters``. Encoder and decoder are :class:`ResidualMLP`: a linear map plus
+a nonlinear MLP whose last layer starts at zero, so a network initialised from
+(probabilistic) PCA's solution computes exactly that solution before training.
+"""
+
+import torch
+from torch import nn
+
+from ._likelihoods import BernoulliLikelihood, GaussianLikelihood
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "tanh": nn.Tanh,
+}
+
+
+class Normalization(nn.Module):
+    """Affine input normalisation ``(x - loc) / scale`` with fixed statistics.
+
+    As Keras' ``Normalization`` layer: the statistics are computed once, before
+    training, and applied per batch, so no scaled copy of the data is made.
+    """
+
+    def __init__(self, loc, scale):
+        super().__init__()
+        self.register_buffer("loc", torch.as_tensor(loc, dtype=torch.float32).clone())
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).clone())
+
+    def forward(self, x):
+        return (x - self.loc) / self.scale
+
+    def inverse(self, x):
+        """Map normalised values back to the original units."""
+        return x * self.scale + self.loc
+
+
+def make_mlp(in_features, hidden_layer_sizes, out_features, activation="relu", dropout=0.0):
+    """A ``Linear -> activation [-> Dropout]`` stack ending in a ``Linear``."""
+    layers = []
+    width = in_features
+    for size in hidden_layer_sizes:
+        layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = size
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+class ResidualMLP(nn.Module):
+    """``linear(x) + mlp(x)``: a linear path with a nonlinear residual.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input and output widths.
+    hidden_layer_sizes : tuple of int
+        Widths of the residual MLP's hidden layers; empty for a purely linear map.
+    activation : str, default="relu"
+        Key of :data:`ACTIVATIONS`.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+    """
+
+    def __init__(self, in_features, out_features, hidden_layer_sizes=(),
+                 activation="relu", dropout=0.0):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        self.mlp = (
+            make_mlp(in_features, hidden_layer_sizes, out_features, activation, dropout)
+            if hidden_layer_sizes
+            else None
+        )
+
+    def forward(self, x):
+        out = self.linear(x)
+        if self.mlp is not None:
+            out = out + self.mlp(x)
+        return out
+
+    @torch.no_grad()
+    def start_at(self, weight, bias):
+        """Make the map exactly ``x @ weight.T + bias``; the residual starts at zero.
+
+        Only the residual's last layer is zeroed: its earlier layers keep their
+        random initialisation, so gradients reach them from the first step.
+        """
+        self.linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        self.linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        if self.mlp is not None:
+            self.mlp[-1].weight.zero_()
+            self.mlp[-1].bias.zero_()
+
+
+class _Network(nn.Module):
+    """What both networks share: normalisation, decoder and likelihood."""
+
+    def __init__(self, n_features, n_components, hidden_layer_sizes, activation,
+                 dropout, loc, scale, likelihood, min_variance):
+        super().__init__()
+        self.normalize = Normalization(loc, scale)
+        self.decoder = ResidualMLP(
+            n_components, n_features, tuple(reversed(hidden_layer_sizes)), activation, dropout
+        )
+        if likelihood == "bernoulli":
+            self.likelihood = BernoulliLikelihood()
+        else:
+            self.likelihood = GaussianLikelihood(n_features, min_variance)
+
+    @property
+    def is_bernoulli(self):
+        return isinstance(self.likelihood, BernoulliLikelihood)
+
+    def target(self, x):
+        """What the decoder's output is compared with: normalised ``x`` (Gaussian) or ``x``."""
+        return x if self.is_bernoulli else self.normalize(x)
+
+    def decode(self, z):
+        """Decoder output: the Gaussian mean in normalised units, or Bernoulli logits."""
+        return self.decoder(z)
+
+    def reconstruct_mean(self, params):
+        """The observation model's mean, in the original units of ``x``."""
+        mean = self.likelihood.mean(params)
+        return mean if self.is_bernoulli else self.normalize.inverse(mean)
+
+
+class Autoencoder(_Network):
+    """Deterministic autoencoder: ``x -> z -> decoder parameters``.
+
+    ``noise`` is the standard deviation of Gaussian corruption added to the
+    normalised input in training mode (a denoising autoencoder).
+    """
+
+    def __init__(self, n_features, n_components, hidden_layer_sizes=(128, 64),
+                 activation="relu", dropout=0.0, loc=0.0, scale=1.0,
+                 likelihood="gaussian", noise=0.0, min_variance=1e-4):
+        super().__init__(n_features, n_components, hidden_layer_sizes, activation,
+                         dropout, loc, scale, likelihood, min_variance)
+        self.noise = noise
+        self.encoder = ResidualMLP(n_features, n_components, hidden_layer_sizes,
+                                   activation, dropout)
+
+    def encode(self, x):
+        return self.encoder(self.normalize(x))
+
+    def forward(self, x):
+        h = self.normalize(x)
+        if self.training and self.noise > 0:
+            h = h + self.noise * torch.randn_like(h)
+        return self.decode(self.encoder(h))
+
+
+class VariationalAutoencoder(_Network):
+    """Variational autoencoder with a diagonal Gaussian posterior and N(0, I) prior.
+
+    The encoder outputs ``2 * n_components`` values: the posterior mean and
+    log-variance. ``forward`` returns ``(decoder_params, mean, log_var)`` with
+    one reparameterised draw ``z = mean + exp(log_var / 2) * eps``.
+    """
+
+    #: Posterior log-variances are clamped to this range for numerical safety.
+    LOG_VAR_RANGE = (-15.0, 10.0)
+
+    def __init__(self, n_features, n_components, hidden_layer_sizes=(128, 64),
+                 activation="relu", dropout=0.0, loc=0.0, scale=1.0,
+                 likelihood="gaussian", min_variance=1e-4):
+        super().__init__(n_features, n_components, hidden_layer_sizes, activation,
+                         dropout, loc, scale, likelihood, min_variance)
+        self.n_components = n_components
+        self.encoder = ResidualMLP(n_features, 2 * n_components, hidden_layer_sizes,
+                                   activation, dropout)
+
+    def encode(self, x):
+        """Posterior mean and log-variance of ``z`` given ``x``."""
+        out = self.encoder(self.normalize(x))
+        mean, log_var = out[:, : self.n_components], out[:, self.n_components :]
+        return mean, torch.clamp(log_var, *self.LOG_VAR_RANGE)
+
+    def forward(self, x):
+        mean, log_var = self.encode(x)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        return self.decode(z), mean, log_var
