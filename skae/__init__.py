@@ -5,7 +5,8 @@ skorch, usable anywhere :class:`sklearn.decomposition.PCA` is.
 """
 
 from ._autoencoder import AutoencoderTransformer
+from ._vae import VAETransformer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["AutoencoderTransformer", "__version__"]
+__all__ = ["AutoencoderTransformer", "VAETransformer", "__version__"]

@@ -6,21 +6,11 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseAutoencoder
+from ._base import _BaseAutoencoder, _check_unit_interval
 from ._modules import Autoencoder
 from ._training import ReconstructionLoss
-
-
-def _check_unit_interval(X, what):
-    """Raise ``ValueError`` unless every value of ``X`` lies in [0, 1]."""
-    values = X.data if hasattr(X, "data") and not isinstance(X, np.ndarray) else X
-    if values.size and (values.min() < 0 or values.max() > 1):
-        raise ValueError(
-            f"{what} needs data in [0, 1]; got values in "
-            f"[{values.min():.4g}, {values.max():.4g}]. Rescale X (e.g. MinMaxScaler) "
-            "or use the Gaussian/MSE objective."
-        )
 
 
 class AutoencoderTransformer(_BaseAutoencoder):
@@ -366,7 +356,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         X : ndarray of shape (n_samples, n_features_in_)
             Generated rows in the original units.
         """
-        self._check_Z(np.zeros((1, getattr(self, "n_components_", 0))))
+        check_is_fitted(self)
         rng = check_random_state(random_state)
         codes = rng.multivariate_normal(
             self.latent_mean_, self.latent_covariance_, size=n_samples

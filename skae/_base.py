@@ -75,6 +75,17 @@ def _column_moments(X):
     return mean, sq / n_samples
 
 
+def _check_unit_interval(X, what):
+    """Raise ``ValueError`` unless every value of ``X`` (dense or CSR) lies in [0, 1]."""
+    values = X.data if sp.issparse(X) else X
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise ValueError(
+            f"{what} needs data in [0, 1]; got values in "
+            f"[{values.min():.4g}, {values.max():.4g}]. Rescale X (e.g. MinMaxScaler) "
+            "or use the Gaussian/MSE objective."
+        )
+
+
 def principal_axes(X, rows, loc, scale, n_components, random_state):
     """Principal axes of the scaled rows ``(X[rows] - loc) / scale``.
 
@@ -204,6 +215,8 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         self.n_components_ = self.n_components
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
+        # Private: also seeds what inference needs to be deterministic (VAE scoring).
+        self._seed = seed
         self.batch_size_ = min(200 if self.batch_size == "auto" else self.batch_size, n_samples)
 
         split_rng = np.random.RandomState(seed)
