@@ -85,8 +85,10 @@ class VAETransformer(_BaseAutoencoder):
     batch_size : int or "auto", default="auto"
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
 
-    max_epochs : int, default=200
-        Maximum number of passes over the training data.
+    max_epochs : int, default=500
+        Maximum number of passes over the training data (a VAE's ELBO keeps
+        improving for longer than an autoencoder's error; early stopping usually
+        ends training first).
 
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows, stop when the validation
@@ -221,7 +223,7 @@ class VAETransformer(_BaseAutoencoder):
         learning_rate=1e-3,
         weight_decay=0.0,
         batch_size="auto",
-        max_epochs=200,
+        max_epochs=500,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,

@@ -1,0 +1,60 @@
+"""Never worse than PCA: held-out reconstruction error of AutoencoderTransformer
+(defaults, only ``n_components`` and ``random_state`` set) against PCA at the same
+``n_components`` on every bundled scikit-learn dataset, in raw units and after a
+StandardScaler, over several random 70/30 splits.
+
+Run: ``python benchmarks/bench_vs_pca.py``
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn import datasets
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skae import AutoencoderTransformer
+
+DATASETS = {
+    "iris": datasets.load_iris,
+    "wine": datasets.load_wine,
+    "breast_cancer": datasets.load_breast_cancer,
+    "diabetes": datasets.load_diabetes,
+    "linnerud": datasets.load_linnerud,
+    "digits": datasets.load_digits,
+}
+SEEDS = range(3)
+
+
+def held_out_mse(model, X_train, X_test):
+    model.fit(X_train)
+    return float(np.mean((model.inverse_transform(model.transform(X_test)) - X_test) ** 2))
+
+
+def main():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    print(f"{'dataset':<14}{'units':<9}{'k':>3}{'AE / PCA (mean over splits)':>30}{'worst':>8}{'time (s)':>10}")
+    for name, load in DATASETS.items():
+        X = load(return_X_y=True)[0].astype(np.float64)
+        n_features = X.shape[1]
+        for units in ("raw", "scaled"):
+            for k in sorted({1, max(1, n_features // 4), max(1, n_features // 2)}):
+                ratios, start = [], time.perf_counter()
+                for seed in SEEDS:
+                    X_train, X_test = train_test_split(X, test_size=0.3, random_state=seed)
+                    if units == "scaled":
+                        scaler = StandardScaler().fit(X_train)
+                        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+                    ae = held_out_mse(AutoencoderTransformer(k, random_state=seed), X_train, X_test)
+                    pca = held_out_mse(PCA(k), X_train, X_test)
+                    ratios.append(ae / pca)
+                elapsed = (time.perf_counter() - start) / len(SEEDS)
+                print(f"{name:<14}{units:<9}{k:>3}{np.mean(ratios):>30.3f}{max(ratios):>8.3f}{elapsed:>10.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
