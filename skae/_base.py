@@ -230,13 +230,9 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         with seeded_rng_context(seed, self.device_):
             module = self._build_module(n_features, loc, scale)
             if self.init == "pca":
-                init_rows = train_rows
-                max_rows = max(1000, min(_INIT_MAX_SAMPLES, _INIT_MAX_ELEMENTS // n_features))
-                if len(init_rows) > max_rows:
-                    init_rows = np.sort(split_rng.choice(init_rows, max_rows, replace=False))
-                self._start_at_pca(
-                    module, *principal_axes(X, init_rows, loc, scale, self.n_components, seed)
-                )
+                # Fitted on the training rows only, so the starting point competes
+                # fairly with the trained epochs on the validation rows.
+                self._start_at_pca(module, *self._principal_axes(X, train_rows, loc, scale))
             data = X if sp.issparse(X) else to_float32_tensor(X, self.device_)
             train_set = RowDataset(data, train_rows, self.device_)
             valid_set = RowDataset(data, valid_rows, self.device_) if n_valid else None
@@ -271,6 +267,12 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
                 verbose=int(self.verbose),
             )
             net.fit(train_set, None)
+        if self.init == "pca" and monitor.best_epoch_ == 0 and n_valid:
+            # No epoch beat the starting point on the validation rows: return PCA's
+            # solution fitted on every row, exactly what PCA(n_components).fit(X) gives.
+            self._start_at_pca(
+                net.module_, *self._principal_axes(X, np.arange(n_samples), loc, scale)
+            )
         # The split holds the training data: do not keep (or pickle) it.
         net.train_split = None
         net.module_.eval()
@@ -284,6 +286,14 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         self.best_loss_ = monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
         self._after_fit(X)
+
+    def _principal_axes(self, X, rows, loc, scale):
+        """:func:`principal_axes` of ``X[rows]``, on a seeded subsample of large data."""
+        n_features = X.shape[1]
+        max_rows = max(1000, min(_INIT_MAX_SAMPLES, _INIT_MAX_ELEMENTS // n_features))
+        if len(rows) > max_rows:
+            rows = np.sort(np.random.RandomState(self._seed).choice(rows, max_rows, replace=False))
+        return principal_axes(X, rows, loc, scale, self.n_components, self._seed)
 
     # -------------------------------------------------------------- inference
     def _check_X(self, X):
