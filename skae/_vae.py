@@ -76,7 +76,7 @@ class VAETransformer(_BaseAutoencoder):
         ``"pca"`` starts at probabilistic PCA's solution; ``"random"`` uses
         PyTorch's default initialisation.
 
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=2e-3
         Adam's learning rate.
 
     weight_decay : float, default=0.0
@@ -97,8 +97,10 @@ class VAETransformer(_BaseAutoencoder):
     validation_fraction : float, default=0.1
         Fraction of rows held out for early stopping.
 
-    n_iter_no_change : int, default=10
-        Epochs without an improvement larger than ``tol`` before stopping.
+    n_iter_no_change : int, default=20
+        Epochs without an improvement larger than ``tol`` before stopping (the
+        validation ELBO is a one-sample estimate, noisier than an autoencoder's
+        error, hence more patience).
 
     tol : float, default=1e-4
         Minimum improvement of the monitored loss (nats per row).
@@ -220,13 +222,13 @@ class VAETransformer(_BaseAutoencoder):
         n_importance_samples=50,
         input_scaling="global",
         init="pca",
-        learning_rate=1e-3,
+        learning_rate=2e-3,
         weight_decay=0.0,
         batch_size="auto",
         max_epochs=500,
         early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=20,
         tol=1e-4,
         device="auto",
         random_state=None,
