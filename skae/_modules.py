@@ -123,6 +123,18 @@ class _Network(nn.Module):
         """What the decoder's output is compared with: normalised ``x`` (Gaussian) or ``x``."""
         return x if self.is_bernoulli else self.normalize(x)
 
+    def log_likelihood(self, x, params):
+        """Row-wise ``log p(x | params)`` in the original units of ``x``.
+
+        A Gaussian's density is computed in normalised units; subtracting the
+        normalisation's log-Jacobian, ``sum(log(scale))``, gives the density of
+        ``x`` itself, comparable across input scalings and with PCA's.
+        """
+        log_lik = self.likelihood.log_prob(self.target(x), params).sum(dim=-1)
+        if self.is_bernoulli:
+            return log_lik
+        return log_lik - torch.log(self.normalize.scale).expand(x.shape[-1]).sum()
+
     def decode(self, z):
         """Decoder output: the Gaussian mean in normalised units, or Bernoulli logits."""
         return self.decoder(z)

@@ -6,6 +6,7 @@ that slices it, instead of skorch's per-row ``Dataset.__getitem__`` +
 ``DataLoader`` (about 8x slower for small networks).
 """
 
+import contextlib
 import copy
 import math
 import warnings
@@ -34,6 +35,7 @@ def resolve_device(device):
     return str(resolved)
 
 
+@contextlib.contextmanager
 def seeded_rng_context(seed, device):
     """Fork torch's global RNG (CPU and the used CUDA device) and seed it.
 
@@ -43,18 +45,9 @@ def seeded_rng_context(seed, device):
     if torch.device(device).type == "cuda":
         index = torch.device(device).index
         devices = [torch.cuda.current_device() if index is None else index]
-    context = torch.random.fork_rng(devices=devices)
-
-    class _Seeded:
-        def __enter__(self):
-            context.__enter__()
-            torch.manual_seed(seed)
-            return self
-
-        def __exit__(self, *exc):
-            return context.__exit__(*exc)
-
-    return _Seeded()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def to_float32_tensor(X, device):
@@ -170,9 +163,7 @@ class NegativeELBO(torch.nn.Module):
 
     def forward(self, output, x, network, training=False):
         params, mean, log_var = output
-        log_lik = network.likelihood.log_prob(network.target(x), params).sum(dim=-1)
-        if not network.is_bernoulli:
-            log_lik = log_lik - torch.log(network.normalize.scale).expand(x.shape[1]).sum()
+        log_lik = network.log_likelihood(x, params)
         kl = kl_diag_gaussians(mean, log_var)
         key = "train" if training else "valid"
         sums = torch.stack([-log_lik.sum(), kl.sum()]).detach()

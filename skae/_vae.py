@@ -366,18 +366,14 @@ class VAETransformer(_BaseAutoencoder):
         def log_likelihood(module, x):
             mean, log_var = module.encode(x)
             std = torch.exp(0.5 * log_var)
-            target = module.target(x)
             log_weights = []
             for eps in noise:
                 z = mean + std * eps
-                log_px = module.likelihood.log_prob(target, module.decode(z)).sum(dim=1)
+                log_px = module.log_likelihood(x, module.decode(z))
                 log_pz = gaussian_log_prob(z, 0.0, torch.zeros_like(z)).sum(dim=1)
                 log_qz = gaussian_log_prob(z, mean, log_var).sum(dim=1)
                 log_weights.append(log_px + log_pz - log_qz)
-            log_px = log_mean_exp(torch.stack(log_weights), dim=0)
-            if not module.is_bernoulli:
-                log_px = log_px - torch.log(module.normalize.scale).expand(x.shape[1]).sum()
-            return log_px
+            return log_mean_exp(torch.stack(log_weights), dim=0)
 
         return self._map_chunks(X, log_likelihood, np.float64)
 
