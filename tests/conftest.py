@@ -1,0 +1,53 @@
+"""Shared fixtures: seeds and tiny data sets, generic enough for every test file.
+
+Session-scoped arrays are shared between tests: treat them as read-only and
+copy before modifying.
+"""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+
+def make_low_rank(n_samples=120, n_features=6, rank=2, noise=0.1, shift=5.0, seed=0):
+    """A low-rank Gaussian cloud plus small isotropic noise, in raw (uncentred) units."""
+    rng = np.random.RandomState(seed)
+    signal = rng.randn(n_samples, rank) @ rng.randn(rank, n_features) * 3.0
+    return signal + shift + noise * rng.randn(n_samples, n_features)
+
+
+@pytest.fixture
+def rng():
+    """A fresh ``numpy.random.RandomState(0)`` per test."""
+    return np.random.RandomState(0)
+
+
+@pytest.fixture
+def torch_seed():
+    """Seed torch's global RNG for the test (the test may still check it is untouched)."""
+    torch.manual_seed(0)
+    return 0
+
+
+@pytest.fixture(scope="session")
+def low_rank_X():
+    """``(120, 6)`` float64 data close to a 2-D affine subspace."""
+    return make_low_rank()
+
+
+@pytest.fixture(scope="session")
+def unit_interval_X():
+    """``(80, 5)`` float64 data in [0, 1], some values exactly 0 or 1."""
+    rng = np.random.RandomState(1)
+    X = rng.uniform(size=(80, 5))
+    X[::7, 0] = 0.0
+    X[::5, 1] = 1.0
+    return X
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """``load_digits()`` scaled to [0, 1] and its labels."""
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
