@@ -46,7 +46,7 @@ extensions = [
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "_templates", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
 default_role = "literal"
 # MyST: the included reports are standalone Markdown documents whose headings
 # start at level 1 below our own page title, and whose relative links point at
