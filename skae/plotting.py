@@ -182,7 +182,10 @@ class LossCurveDisplay:
         self.best_epoch_line_ = None
         if self.best_epoch:
             self.best_epoch_line_ = ax.axvline(
-                self.best_epoch, color="0.4", linestyle=":", label=f"kept (epoch {self.best_epoch})"
+                self.best_epoch,
+                color="0.4",
+                linestyle=":",
+                label=f"kept (epoch {self.best_epoch})",
             )
         ax.set_xlabel("epoch")
         vae = any(key.endswith(("_kl", "_reconstruction")) for key in self.curves)
