@@ -16,11 +16,11 @@ import sys
 import warnings
 from pathlib import Path
 
-import skae
-
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
+
+import skae  # noqa: E402  (the checkout's skae, also when not installed)
 
 # -- Project -----------------------------------------------------------------
 project = "skae"

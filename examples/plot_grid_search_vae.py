@@ -75,6 +75,7 @@ ax.plot(pca_search.param_grid["n_components"], pca_scores, marker="s", color="k"
 ax.set(xscale="log", xlabel="n_components",
        ylabel="cross-validated log-likelihood\n(nats per image, higher is better)")
 ax.set_xticks([2, 4, 8, 16, 32], labels=[2, 4, 8, 16, 32])
+ax.minorticks_off()
 ax.legend()
 fig.tight_layout()
 

@@ -87,6 +87,7 @@ ax_mse.set(xlabel="n_components", ylabel="held-out reconstruction MSE", xscale="
            xticks=n_components)
 for ax in (ax_acc, ax_mse):
     ax.set_xticklabels(n_components)
+    ax.minorticks_off()
     ax.legend()
 fig.tight_layout()
 
