@@ -1,0 +1,64 @@
+"""scikit-learn's common estimator checks over every public skae estimator.
+
+Estimators are discovered from ``skae.__all__``, not hand-listed, so a new
+public estimator is checked as soon as it is exported.
+"""
+
+import inspect
+
+from sklearn.base import BaseEstimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import skae
+
+#: Small settings that keep the checks fast; applied only where the estimator has them.
+FAST_PARAMS = {"random_state": 0, "max_epochs": 5}
+
+#: check name -> reason, per estimator class name. Reasons must be ones a
+#: scikit-learn maintainer would accept.
+EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
+
+
+def public_estimator_classes():
+    """Every class in ``skae.__all__`` that is a scikit-learn estimator."""
+    classes = []
+    for name in skae.__all__:
+        obj = getattr(skae, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator) and not inspect.isabstract(obj):
+            classes.append(obj)
+    return classes
+
+
+def make_estimator(cls):
+    """``cls`` with its defaults, except a fixed seed and few epochs where it has them.
+
+    A meta-estimator (an ``estimator`` parameter, e.g. an outlier detector over a
+    transformer) gets its default inner estimator made fast the same way; with no
+    default it wraps ``AutoencoderTransformer``.
+    """
+    params = cls().get_params(deep=False)
+    overrides = {k: v for k, v in FAST_PARAMS.items() if k in params}
+    if "estimator" in params:
+        inner = params["estimator"]
+        inner_cls = type(inner) if isinstance(inner, BaseEstimator) else skae.AutoencoderTransformer
+        overrides["estimator"] = make_estimator(inner_cls)
+    return cls(**overrides)
+
+
+def expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+
+
+ESTIMATORS = [make_estimator(cls) for cls in public_estimator_classes()]
+
+
+def test_every_public_estimator_is_checked():
+    names = {type(est).__name__ for est in ESTIMATORS}
+    assert "AutoencoderTransformer" in names
+    assert "VAETransformer" in names
+    assert all(name in skae.__all__ for name in names)
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
