@@ -266,7 +266,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
         module.decoder.start_at(decoder_weight, decoder_bias)
 
     def _after_fit(self, X):
-        codes = self.transform(X).astype(np.float64)
+        # X is already validated: encode it directly. ``self.transform`` would
+        # re-validate the bare array and warn that it lacks the feature names
+        # seen in fit (a DataFrame's).
+        codes = self._map_chunks(X, lambda m, x: m.encode(x), np.float64)
         self.latent_mean_ = codes.mean(axis=0)
         if len(codes) > 1:
             self.latent_covariance_ = np.atleast_2d(np.cov(codes, rowvar=False))
