@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from skorch.callbacks import Callback
 from skorch.history import History
 
 from skae._modules import Autoencoder
@@ -298,3 +299,38 @@ def test_skae_net_trains_with_the_batch_iterator(rng):
         module.eval()
         expected = ReconstructionLoss()(module(X), X, module).item()
     assert loss == pytest.approx(expected, rel=1e-5)
+
+
+class _CountEpochs(Callback):
+    def initialize(self):
+        self.epochs = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+def test_callbacks_listed_after_the_monitor_see_the_epoch_that_stops_training(rng):
+    # skae lists the monitor before the VAE's RecordELBOTerms and the user's
+    # callbacks, and skorch always runs PrintLog last: the stopping epoch must
+    # still reach every callback (history terms, printed table, user callbacks).
+    X = to_float32_tensor(rng.randn(40, 4), "cpu")
+    net = SkaeNet(
+        module=Autoencoder(4, 2, ()),
+        criterion=ReconstructionLoss(),
+        optimizer=torch.optim.Adam,
+        max_epochs=10,
+        batch_size=40,
+        iterator_train=BatchIterator,
+        iterator_valid=BatchIterator,
+        train_split=None,
+        callbacks=[
+            ("convergence", ConvergenceMonitor("train_loss", patience=2, tol=1.0)),
+            ("count", _CountEpochs()),
+        ],
+        device="cpu",
+        verbose=0,
+    )
+    net.fit(RowDataset(X, np.arange(40), "cpu"), None)
+    assert len(net.history) == 2
+    assert dict(net.callbacks_)["count"].epochs == len(net.history)
