@@ -332,5 +332,6 @@ def test_callbacks_listed_after_the_monitor_see_the_epoch_that_stops_training(rn
         verbose=0,
     )
     net.fit(RowDataset(X, np.arange(40), "cpu"), None)
-    assert len(net.history) == 2
+    assert dict(net.callbacks_)["convergence"].stopped_early_
+    assert len(net.history) == 3  # epoch 1 beats inf; 2 and 3 do not improve by tol
     assert dict(net.callbacks_)["count"].epochs == len(net.history)
