@@ -56,14 +56,24 @@ _EXACT_EIGH_MAX_FEATURES = 1024
 
 
 def _dense_chunks(X, rows=None, dtype=np.float64):
-    """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR)."""
+    """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR).
+
+    Raises ``ValueError`` when narrowing to ``dtype`` overflows (float64 values
+    beyond float32's range would otherwise become infinite codes, then NaN).
+    """
     rows = np.arange(X.shape[0]) if rows is None else rows
     chunk = max(1, _CHUNK_ELEMENTS // max(X.shape[1], 1))
     for batch in gen_batches(len(rows), chunk):
         index = rows[batch]
         block = X[index[0] : index[-1] + 1] if _is_contiguous(index) else X[index]
         block = block.toarray() if sp.issparse(block) else block
-        yield np.asarray(block, dtype=dtype)
+        cast = np.asarray(block, dtype=dtype)
+        if cast.dtype.itemsize < block.dtype.itemsize and not np.isfinite(cast).all():
+            raise ValueError(
+                f"X has values beyond the range of {cast.dtype} (largest magnitude "
+                f"{np.abs(block).max():.3g}), in which skae computes; rescale X."
+            )
+        yield cast
 
 
 #: CPU training runs on one thread when a batch's work, ``batch_size * n_parameters``,
@@ -294,6 +304,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
                 optimizer=torch.optim.Adam,
                 lr=self.learning_rate,
                 optimizer__weight_decay=self.weight_decay,
+                optimizer__fused=SkaeNet.fused_adam_supported(self.device_),
                 max_epochs=self.max_epochs,
                 batch_size=self.batch_size_,
                 iterator_train=BatchIterator,
@@ -366,16 +377,20 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         module = self.net_.module_
         module.eval()
         device = self.net_.device
-        outputs = []
+        results, start = None, 0
         with torch.inference_mode():
             for block in _dense_chunks(X, dtype=np.float32):
                 out = fn(module, to_float32_tensor(block, device))
                 out = out if isinstance(out, tuple) else (out,)
-                outputs.append([o.cpu().numpy() for o in out])
-        result = tuple(
-            np.concatenate(parts).astype(dtype, copy=False) for parts in zip(*outputs)
-        )
-        return result if len(result) > 1 else result[0]
+                if results is None:
+                    # Written in place, chunk by chunk: no list of parts to concatenate.
+                    results = tuple(
+                        np.empty((X.shape[0], *o.shape[1:]), dtype=dtype) for o in out
+                    )
+                for result, o in zip(results, out):
+                    result[start : start + len(block)] = o.cpu().numpy()
+                start += len(block)
+        return results if len(results) > 1 else results[0]
 
     def inverse_transform(self, X):
         """Map codes back to the input space (the decoder's mean).

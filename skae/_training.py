@@ -8,6 +8,7 @@ that slices it, instead of skorch's per-row ``Dataset.__getitem__`` +
 
 import contextlib
 import copy
+import functools
 import math
 import warnings
 
@@ -125,9 +126,44 @@ class SkaeNet(NeuralNet):
     network's output with its own input, so ``get_loss`` ignores ``y_true``.
     """
 
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self.stop_requested = False
+
+    def request_stop(self):
+        """End training once every callback has seen the current epoch.
+
+        skorch stops on a ``KeyboardInterrupt`` raised by a callback, but one
+        raised in ``on_epoch_end`` hides that epoch from the callbacks after it
+        (the VAE's ELBO terms, the user's callbacks, and PrintLog, always last).
+        """
+        self.stop_requested = True
+
+    def notify(self, method_name, **cb_kwargs):
+        super().notify(method_name, **cb_kwargs)
+        if method_name == "on_epoch_end" and self.stop_requested:
+            raise KeyboardInterrupt  # skorch's documented way to end fit_loop
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         X = to_tensor(X, device=self.device)
         return self.criterion_(y_pred, X, self.module_, training=training)
+
+    @staticmethod
+    @functools.lru_cache
+    def fused_adam_supported(device):
+        """Whether ``torch.optim.Adam(fused=True)`` runs on ``device`` (CPU from torch 2.4).
+
+        The fused kernel makes a small network's step ~25 % faster on CPU. It
+        rounds differently from the per-tensor loop (weights differ by ~1 ulp
+        per step), so results differ from the unfused optimizer; they stay
+        deterministic for a given ``random_state``.
+        """
+        try:
+            param = torch.zeros(1, device=device, requires_grad=True)
+            torch.optim.Adam([param], fused=True)
+        except (RuntimeError, ValueError, TypeError):
+            return False
+        return True
 
     def _set_training(self, training=True):
         """Set train/eval mode, skipping the work when nothing would change.
