@@ -11,8 +11,8 @@ from sklearn.datasets import load_digits
 
 # The test networks and batches are tiny: one intra-op thread is faster than
 # several (measured ~10x faster per fit on a busy 2-core machine, where torch's
-# worker threads contend with other processes). Numerical results do not depend
-# on it for these sizes; the estimators themselves never change this setting.
+# worker threads contend with other processes). skae's fit limits threads for
+# small networks itself; this also covers inference and the module-level tests.
 torch.set_num_threads(1)
 
 

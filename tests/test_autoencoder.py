@@ -397,6 +397,23 @@ def test_fit_leaves_global_rngs_untouched(low_rank_X):
     assert after[2:] == numpy_state[2:]
 
 
+def test_fit_restores_thread_settings(low_rank_X):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        blas_before = blas_threads()
+        AutoencoderTransformer(n_components=2, **FAST).fit(low_rank_X)
+        assert torch.get_num_threads() == 2
+        assert blas_threads() == blas_before
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_fit_transform_equals_fit_then_transform(low_rank_X):
     est = AutoencoderTransformer(n_components=2, **FAST)
     Z = est.fit_transform(low_rank_X)
