@@ -322,7 +322,7 @@ class ConvergenceMonitor(Callback):
             self._snapshot(net)
         if self._no_improvement >= self.patience:
             self.stopped_early_ = True
-            raise KeyboardInterrupt  # skorch's documented way to stop training
+            net.request_stop()
 
     def on_train_end(self, net, **kwargs):
         if self.restore_best and self._best_state is not None:

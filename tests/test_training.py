@@ -148,7 +148,13 @@ def test_seeded_rng_context_restores_state_on_error():
 
 def _fake_net(losses, key="train_loss", module=None):
     history = History()
-    net = SimpleNamespace(history=history, max_epochs=len(losses), module_=module)
+
+    def request_stop():  # SkaeNet ends training after the epoch's callbacks
+        raise KeyboardInterrupt
+
+    net = SimpleNamespace(
+        history=history, max_epochs=len(losses), module_=module, request_stop=request_stop
+    )
     for epoch, loss in enumerate(losses, start=1):
         history.new_epoch()
         history.record("epoch", epoch)
