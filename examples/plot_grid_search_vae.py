@@ -38,11 +38,11 @@ X_train, X_test = train_test_split(X, test_size=0.3, stratify=y, random_state=0)
 # Grid search
 # -----------
 # Two latent sizes times three KL weights, with 3-fold cross-validation: 18
-# fits plus the refit. ``max_epochs=120`` keeps the example under a minute on
+# fits plus the refit. ``max_epochs=80`` keeps the example under a minute on
 # two CPU cores (the default, 500, lets early stopping decide and scores
 # higher); the ``ConvergenceWarning`` that says so is silenced here.
 param_grid = {"n_components": [4, 16], "beta": [0.5, 1.0, 4.0]}
-search = GridSearchCV(VAETransformer(max_epochs=120, random_state=0), param_grid, cv=3)
+search = GridSearchCV(VAETransformer(max_epochs=80, random_state=0), param_grid, cv=3)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     search.fit(X_train)
