@@ -763,6 +763,14 @@ def test_extreme_values_beyond_float32_never_give_silent_nan_codes(fitted, low_r
     assert np.all(np.isfinite(Z))
 
 
+@pytest.mark.parametrize("input_scaling", ["global", None])
+def test_fit_on_values_beyond_float32_raises_value_error(low_rank_X, input_scaling):
+    # As transform does: a float64 input that overflows float32 is a bad input
+    # (ValueError), not a training divergence.
+    with pytest.raises(ValueError):
+        AutoencoderTransformer(input_scaling=input_scaling, **FAST).fit(low_rank_X * 1e39)
+
+
 def test_inverse_transform_wrong_width_raises(fitted):
     with pytest.raises(ValueError, match="n_components"):
         fitted.inverse_transform(np.zeros((3, 3)))
