@@ -340,7 +340,10 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             self.validation_scores_ = [-loss for loss in net.history[:, "valid_loss"]]
         self.best_loss_ = monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
-        self._after_fit(X)
+        with _training_threads(net.module_, self.batch_size_, self.device_):
+            # A pass over X (the codes' statistics); on the busy 2-core box, one thread
+            # encoded 50,000 rows in 0.07-0.11 s against 0.17-0.22 s on two.
+            self._after_fit(X)
 
     def _principal_axes(self, X, rows, loc, scale):
         """:func:`principal_axes` of ``X[rows]``, on a seeded subsample of large data."""
