@@ -56,24 +56,29 @@ _EXACT_EIGH_MAX_FEATURES = 1024
 
 
 def _dense_chunks(X, rows=None, dtype=np.float64):
-    """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR).
-
-    Raises ``ValueError`` when narrowing to ``dtype`` overflows (float64 values
-    beyond float32's range would otherwise become infinite codes, then NaN).
-    """
+    """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR)."""
     rows = np.arange(X.shape[0]) if rows is None else rows
     chunk = max(1, _CHUNK_ELEMENTS // max(X.shape[1], 1))
     for batch in gen_batches(len(rows), chunk):
         index = rows[batch]
         block = X[index[0] : index[-1] + 1] if _is_contiguous(index) else X[index]
         block = block.toarray() if sp.issparse(block) else block
-        cast = np.asarray(block, dtype=dtype)
-        if cast.dtype.itemsize < block.dtype.itemsize and not np.isfinite(cast).all():
+        yield np.asarray(block, dtype=dtype)
+
+
+def _check_float32_range(X):
+    """Raise ``ValueError`` if ``X`` has values beyond float32's range.
+
+    skae computes in float32: such values would become infinite, then NaN.
+    """
+    values = X.data if sp.issparse(X) else X
+    if values.size and values.dtype.itemsize > 4:
+        largest = max(values.max(), -values.min())
+        if largest > np.finfo(np.float32).max:
             raise ValueError(
-                f"X has values beyond the range of {cast.dtype} (largest magnitude "
-                f"{np.abs(block).max():.3g}), in which skae computes; rescale X."
+                f"X has values beyond the range of float32 (largest magnitude "
+                f"{largest:.3g}), in which skae computes; rescale X."
             )
-        yield cast
 
 
 #: CPU training runs on one thread when a batch's work, ``batch_size * n_parameters``,
@@ -233,6 +238,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             The fitted estimator.
         """
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        _check_float32_range(X)
         self._fit(X)
         return self
 
@@ -356,9 +362,11 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     # -------------------------------------------------------------- inference
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(
+        X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )
+        _check_float32_range(X)
+        return X
 
     def _check_Z(self, Z):
         check_is_fitted(self)
