@@ -5,8 +5,14 @@ skorch, usable anywhere :class:`sklearn.decomposition.PCA` is.
 """
 
 from ._autoencoder import AutoencoderTransformer
+from ._outlier import ReconstructionOutlierDetector
 from ._vae import VAETransformer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["AutoencoderTransformer", "VAETransformer", "__version__"]
+__all__ = [
+    "AutoencoderTransformer",
+    "ReconstructionOutlierDetector",
+    "VAETransformer",
+    "__version__",
+]

@@ -1,0 +1,226 @@
+"""Tests for ReconstructionOutlierDetector: outlier API, thresholds, quality, bad input."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
+from sklearn.decomposition import PCA
+from sklearn.metrics import roc_auc_score
+
+from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
+
+FAST = dict(max_epochs=5, hidden_layer_sizes=(16,), random_state=0)
+
+
+def _plane(n_samples=300, seed=0):
+    """Rows near a 2-D plane in 6-D, in raw (uncentred) units."""
+    rng = np.random.RandomState(seed)
+    return rng.randn(n_samples, 2) @ rng.randn(2, 6) + 3.0 + 0.05 * rng.randn(n_samples, 6)
+
+
+X_PLANE = _plane()
+X_OFF = _plane(20, seed=1) + 4.0 * np.random.RandomState(2).randn(20, 6)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), contamination=0.1
+    ).fit(X_PLANE)
+
+
+def test_api(fitted):
+    assert isinstance(fitted.estimator_, AutoencoderTransformer)
+    assert fitted.estimator_ is not fitted.estimator  # cloned
+    assert not hasattr(fitted.estimator, "net_")
+    assert fitted.n_features_in_ == 6
+    scores = fitted.score_samples(X_PLANE)
+    decision = fitted.decision_function(X_PLANE)
+    assert scores.dtype == np.float64 and decision.dtype == np.float64
+    np.testing.assert_allclose(decision, scores - fitted.offset_)
+    pred = fitted.predict(X_PLANE)
+    assert set(np.unique(pred)) <= {-1, 1}
+    np.testing.assert_array_equal(pred == -1, decision < 0)
+
+
+def test_off_plane_rows_are_outliers(fitted):
+    assert (fitted.predict(X_OFF) == -1).mean() >= 0.9
+    assert fitted.score_samples(X_OFF).max() < np.median(fitted.score_samples(X_PLANE))
+
+
+@pytest.mark.parametrize("contamination", [0.05, 0.2])
+def test_float_contamination_flags_that_fraction(contamination):
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), contamination=contamination
+    )
+    pred = detector.fit_predict(X_PLANE)
+    assert abs((pred == -1).mean() - contamination) <= 0.01
+    np.testing.assert_array_equal(pred, detector.predict(X_PLANE))
+
+
+def test_auto_contamination_is_tukeys_fence(fitted):
+    detector = clone(fitted).set_params(contamination="auto").fit(X_PLANE)
+    scores = detector.score_samples(X_PLANE)
+    q1, q3 = np.percentile(scores, [25, 75])
+    assert detector.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
+    # Few clean training rows are flagged; rows far off the plane all are.
+    assert (detector.predict(X_PLANE) == -1).mean() < 0.1
+    assert (detector.predict(X_OFF) == -1).all()
+
+
+def test_with_vae():
+    detector = ReconstructionOutlierDetector(
+        VAETransformer(2, n_importance_samples=5, **FAST), contamination=0.1
+    ).fit(X_PLANE)
+    assert isinstance(detector.estimator_, VAETransformer)
+    np.testing.assert_allclose(
+        detector.score_samples(X_PLANE), detector.estimator_.score_samples(X_PLANE / detector.scale_)
+    )
+    assert detector.score_samples(X_OFF).mean() < detector.score_samples(X_PLANE).mean()
+    assert set(np.unique(detector.predict(X_OFF))) <= {-1, 1}
+
+
+def test_combined_score_is_the_larger_normalised_statistic(fitted):
+    assert fitted.score_ == "combined"
+    X_scaled = X_OFF / fitted.scale_
+    spe = fitted.estimator_.reconstruction_error(X_scaled)
+    codes = fitted.estimator_.transform(X_scaled) - fitted.latent_mean_
+    t2 = np.einsum("ij,jk,ik->i", codes, fitted.latent_precision_, codes)
+    expected = -np.maximum(spe / fitted.control_limits_[0], t2 / fitted.control_limits_[1])
+    np.testing.assert_allclose(fitted.score_samples(X_OFF), expected)
+    # Each limit is the 95th percentile of its statistic on the training rows.
+    X_train = X_PLANE / fitted.scale_
+    assert fitted.control_limits_[0] == pytest.approx(
+        np.quantile(fitted.estimator_.reconstruction_error(X_train), 0.95)
+    )
+
+
+def test_score_estimator_is_the_negative_reconstruction_error():
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), score="estimator"
+    ).fit(X_PLANE)
+    assert detector.score_ == "estimator"
+    np.testing.assert_allclose(
+        detector.score_samples(X_OFF),
+        -detector.estimator_.reconstruction_error(X_OFF / detector.scale_),
+    )
+
+
+def test_combined_score_needs_an_autoencoder():
+    detector = ReconstructionOutlierDetector(
+        VAETransformer(2, n_importance_samples=5, **FAST), score="combined"
+    )
+    with pytest.raises(ValueError, match="combined"):
+        detector.fit(X_PLANE)
+
+
+def test_default_estimator_and_n_components():
+    detector = ReconstructionOutlierDetector(random_state=0).fit(X_PLANE)
+    assert isinstance(detector.estimator_, AutoencoderTransformer)
+    # 60 % of the variance of a noisy plane takes one or two components.
+    assert detector.estimator_.n_components_ in (1, 2)
+    assert detector.estimator_.random_state == 0
+    assert (detector.predict(X_OFF) == -1).mean() >= 0.9
+
+
+def test_feature_scaling_puts_features_on_one_scale():
+    units = np.array([1e-3, 1.0, 1e3, 1.0, 1e2, 1.0])
+    X_units = X_PLANE * units
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X_units)
+    var = X_units.var(axis=0)
+    np.testing.assert_allclose(detector.scale_, np.sqrt(var + 3.0 * np.median(var)))
+    # No feature dominates: every scaled variance is at most 1, and the two
+    # features in large units are (nearly) standardised.
+    scaled_var = (X_units / detector.scale_).var(axis=0)
+    assert scaled_var.max() <= 1.0 and scaled_var[[2, 4]].min() > 0.9
+    assert (detector.predict(X_OFF * units) == -1).mean() >= 0.9
+
+
+def test_feature_scaling_none_feeds_raw_data():
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), feature_scaling=None, score="estimator"
+    ).fit(X_PLANE)
+    assert detector.scale_ is None
+    np.testing.assert_allclose(
+        detector.score_samples(X_PLANE), detector.estimator_.score_samples(X_PLANE)
+    )
+
+
+def test_sparse_input_matches_dense():
+    X = X_PLANE.copy()
+    X[X < 3] = 0.0
+    dense = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X)
+    sparse = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(
+        sp.csr_matrix(X)
+    )
+    np.testing.assert_allclose(sparse.scale_, dense.scale_)
+    np.testing.assert_allclose(
+        sparse.score_samples(sp.csr_matrix(X)), dense.score_samples(X), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_float32_input_gives_float64_scores(fitted):
+    assert fitted.score_samples(X_PLANE.astype(np.float32)).dtype == np.float64
+
+
+def test_feature_names(fitted):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X_PLANE, columns=[f"f{i}" for i in range(6)])
+    detector = clone(fitted).fit(df)
+    np.testing.assert_array_equal(detector.feature_names_in_, df.columns)
+    assert detector.predict(df).shape == (len(df),)
+
+
+def test_quality_breast_cancer_mixed_units():
+    """Defaults on raw-unit tabular data: malignant rows among held-out benign ones."""
+    X, y = load_breast_cancer(return_X_y=True)  # 1 = benign
+    rng = np.random.RandomState(0)
+    benign, malignant = rng.permutation(np.flatnonzero(y == 1)), np.flatnonzero(y == 0)
+    X_test = np.vstack([X[benign[250:]], X[rng.choice(malignant, 12, replace=False)]])
+    is_anomaly = np.r_[np.zeros(len(benign) - 250), np.ones(12)]
+    detector = ReconstructionOutlierDetector(random_state=0).fit(X[benign[:250]])
+    auc = roc_auc_score(is_anomaly, -detector.score_samples(X_test))
+    assert auc > 0.93
+    # Raw-unit PCA reconstruction error is dominated by the area features.
+    pca = PCA(detector.estimator_.n_components_).fit(X[benign[:250]])
+    pca_error = ((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2).sum(axis=1)
+    assert auc > roc_auc_score(is_anomaly, pca_error)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"contamination": 0.7}, "contamination"),
+        ({"contamination": 0.0}, "contamination"),
+        ({"contamination": "high"}, "contamination"),
+        ({"feature_scaling": "minmax"}, "feature_scaling"),
+        ({"estimator": PCA(2).fit_transform}, "estimator"),
+    ],
+)
+def test_bad_parameters(params, match):
+    with pytest.raises(ValueError, match=match):
+        ReconstructionOutlierDetector(**params).fit(X_PLANE)
+
+
+def test_bad_estimator_parameters_are_reported():
+    with pytest.raises(ValueError, match="n_components"):
+        ReconstructionOutlierDetector(AutoencoderTransformer(10, **FAST)).fit(X_PLANE)
+
+
+def test_bad_input(fitted):
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(X_PLANE[:, :4])
+    X_nan = X_PLANE.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clone(fitted).fit(X_nan)
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.score_samples(X_nan)
+
+
+def test_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        ReconstructionOutlierDetector().predict(X_PLANE)
