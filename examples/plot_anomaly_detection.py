@@ -56,8 +56,9 @@ def make_data(kind, seed=0):
 # %%
 # Three detectors, each with its default threshold (``contamination="auto"``):
 # IsolationForest; ``ReconstructionOutlierDetector`` with its default
-# autoencoder (as many components as explain 60 % of the variance); and one
-# wrapping a :class:`~skae.VAETransformer`, which scores rows by their
+# autoencoder (as many components as explain 60 % of the variance; a row is
+# scored by its reconstruction error and by how unusual its codes are); and
+# one wrapping a :class:`~skae.VAETransformer`, which scores rows by their
 # log-likelihood (``max_epochs`` lowered to keep the example fast).
 
 
@@ -103,7 +104,7 @@ fig.tight_layout()
 # them poorly. (Some digits -- 0, 1, 8 -- look much the same in a mirror, so no
 # detector can reach an AUC of one here.) Transposed digits put ink where
 # digits never have any, which IsolationForest isolates almost perfectly; the
-# networks catch most of them too, the VAE's likelihood best.
+# networks rank them nearly as well.
 #
 # The default thresholds differ: IsolationForest's ``"auto"`` (a fixed
 # offset of its score) flags about a fifth of the rows here, while
