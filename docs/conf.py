@@ -49,8 +49,8 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build", "_templates", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
 default_role = "literal"
 # MyST: the included reports are standalone Markdown documents whose headings
-# start at level 1 below our own page title, and whose relative links point at
-# files in benchmarks/ that are not Sphinx documents.
+# start at level 1 below our own page title, and whose links may point at
+# anchors of files that are not Sphinx documents (e.g. README.md#results).
 suppress_warnings = ["myst.header", "myst.xref_missing"]
 myst_enable_extensions = ["dollarmath"]
 
@@ -152,7 +152,53 @@ def _quote_fitted_names_in_shapes(app, what, name, obj, options, lines):
     lines[:] = [_SHAPE.sub(quote, line) for line in lines]
 
 
+_MD_LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
+#: Markdown reports written by the benchmark scripts, included by benchmarks.rst.
+BENCHMARK_REPORTS = ("RESULTS_performance.md", "RESULTS_anomaly.md")
+
+
+def _rebase_markdown_links(text, source_dir):
+    """Make the relative link and image targets of Markdown ``text`` source-root absolute.
+
+    ``.. include::`` inserts the text as is, so ``![](results/x.png)`` in
+    ``benchmarks/RESULTS_*.md`` would be looked up next to the including page.
+    Sphinx reads a target starting with ``/`` relative to docs/, the source
+    directory: ``/../benchmarks/results/x.png`` resolves wherever it is included.
+    Targets that do not exist are left alone.
+    """
+
+    def rebase(match):
+        target = match.group(2)
+        if re.match(r"^([a-z][a-z0-9+.-]*:|#|/)", target, flags=re.IGNORECASE):
+            return match.group(0)
+        file_part, hash_, anchor = target.partition("#")
+        if not (source_dir / file_part).exists():
+            return match.group(0)
+        rebased = "/" + os.path.relpath(source_dir / file_part, DOCS).replace(os.sep, "/")
+        return match.group(1) + rebased + hash_ + anchor + match.group(3)
+
+    return _MD_LINK.sub(rebase, text)
+
+
+def _prepare_benchmark_reports(app):
+    """Copy benchmarks/RESULTS_*.md to docs/generated/benchmarks/, links rebased."""
+    out = DOCS / "generated" / "benchmarks"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in BENCHMARK_REPORTS:
+        source = ROOT / "benchmarks" / name
+        if not source.exists():
+            raise FileNotFoundError(
+                f"{source} is missing: the Benchmarks page includes it. Run the "
+                "benchmark script that writes it (see benchmarks/)."
+            )
+        text = _rebase_markdown_links(source.read_text(encoding="utf-8"), source.parent)
+        target = out / name
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+
+
 def setup(app):
+    app.connect("builder-inited", _prepare_benchmark_reports)
     app.connect("builder-inited", _check_api_reference)
     # Before numpydoc (priority 500) rewrites the docstring.
     app.connect("autodoc-process-docstring", _quote_fitted_names_in_shapes, priority=400)
