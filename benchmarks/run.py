@@ -205,17 +205,20 @@ def have(module):
         return False
 
 
-def time_interleaved(contestants, repeats, warmup=True):
-    """``{name: [seconds, ...]}``: every contestant once per round, ``repeats`` rounds."""
-    if warmup:
-        for name, fn in contestants.items():
-            fn()
+def time_interleaved(contestants, repeats, warmup_rows=2000):
+    """``{name: [seconds, ...]}``: every contestant once per round, ``repeats`` rounds.
+
+    ``contestants`` maps a name to ``fn(n_rows=None)``; each runs once untimed on
+    ``warmup_rows`` rows first (torch's lazy imports, first-call kernel set-up).
+    """
+    for fn in contestants.values():
+        fn(warmup_rows)
     times = {name: [] for name in contestants}
     for r in range(repeats):
         for name, fn in contestants.items():
             gc.collect()
             start = time.perf_counter()
-            fn()
+            fn(None)
             times[name].append(time.perf_counter() - start)
         print(f"  round {r + 1}/{repeats} (load {os.getloadavg()[0]:.1f}): "
               + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()), flush=True)
@@ -242,21 +245,26 @@ def bench_fit(args):
           + ", ".join(f"{k}: {v:.3f}s" for k, v in sorted(tune.items(), key=lambda kv: kv[1])))
     threads, fused, pre = best
     contestants = {
-        "torch loop (best)": lambda: fit_torch_loop(X, threads=threads, fused=fused,
-                                                    preshuffle=pre),
-        "torch loop (naive)": lambda: fit_torch_loop(X, threads=None, fused=False,
-                                                     preshuffle=False),
-        "torch loop, skae's network": lambda: fit_torch_loop(
-            X, threads=threads, fused=fused, preshuffle=pre, module="skae"),
-        "skae": lambda: fit_skae(X),
-        'skae init="random"': lambda: fit_skae(X, init="random"),
-        "MLPRegressor": lambda: fit_mlp_regressor(X),
-        "skorch NeuralNetRegressor": lambda: fit_skorch_default(X),
+        "torch loop (best)": lambda m: fit_torch_loop(X[:m], threads=threads, fused=fused,
+                                                      preshuffle=pre),
+        "torch loop (naive)": lambda m: fit_torch_loop(X[:m], threads=None, fused=False,
+                                                       preshuffle=False),
+        "torch loop, skae's network": lambda m: fit_torch_loop(
+            X[:m], threads=threads, fused=fused, preshuffle=pre, module="skae"),
+        "skae": lambda m: fit_skae(X[:m]),
+        'skae init="random"': lambda m: fit_skae(X[:m], init="random"),
+        "MLPRegressor": lambda m: fit_mlp_regressor(X[:m]),
+        "skorch NeuralNetRegressor": lambda m: fit_skorch_default(X[:m]),
     }
     if have("pyod") and not args.no_pyod:
-        contestants["PyOD AutoEncoder"] = lambda: fit_pyod(X)
+        contestants["PyOD AutoEncoder"] = lambda m: fit_pyod(X[:m])
     else:
         print("  PyOD not installed: skipped (pip install -r benchmarks/requirements.txt)")
+    if args.peer_threads:
+        # Every contestant under the same limit (torch intra-op and BLAS threads):
+        # compares the training loops, not how each suffers from busy cores.
+        print(f"  all contestants limited to {args.peer_threads} torch/BLAS thread(s)")
+        contestants = {name: _limited(fn, args.peer_threads) for name, fn in contestants.items()}
     times = time_interleaved(contestants, args.repeats)
     med = {k: statistics.median(v) for k, v in times.items()}
     ref = med["torch loop (best)"]
@@ -273,6 +281,16 @@ def bench_fit(args):
             line += f"; PyOD / skae = {stat['PyOD AutoEncoder'] / stat['skae']:.1f}x (target >= 3)"
         print(line)
     return {"times": times, "median": med, "loop_settings": best}
+
+
+def _limited(fn, n):
+    def limited(m):
+        from threadpoolctl import threadpool_limits
+
+        with num_threads(n), threadpool_limits(limits=n, user_api="blas"):
+            return fn(m)
+
+    return limited
 
 
 def _timed(fn):
@@ -415,11 +433,11 @@ def bench_gpu(args):
     n, d, hidden, k, epochs = 60_000, 784, (512, 256), 32, 3 if args.quick else 5
     X = np.clip(low_rank_data(n, d, rank=32) * 0.2 + 0.5, 0, 1).astype(np.float32)
     contestants = {
-        "torch loop (cuda)": lambda: fit_torch_loop(
-            X, threads=None, fused=True, preshuffle=True, device="cuda", hidden=hidden,
+        "torch loop (cuda)": lambda m: fit_torch_loop(
+            X[:m], threads=None, fused=True, preshuffle=True, device="cuda", hidden=hidden,
             n_components=k, epochs=epochs),
-        "skae (cuda)": lambda: fit_skae(X, device="cuda", hidden=hidden, n_components=k,
-                                        epochs=epochs),
+        "skae (cuda)": lambda m: fit_skae(X[:m], device="cuda", hidden=hidden,
+                                          n_components=k, epochs=epochs),
     }
     times = time_interleaved(contestants, args.repeats)
     print("\n| | median fit (s) | epochs / s |\n|---|---:|---:|")
@@ -436,6 +454,9 @@ def main():
     parser.add_argument("--only", default="fit,transform,scaling,gpu")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--no-pyod", action="store_true")
+    parser.add_argument("--peer-threads", type=int, default=None,
+                        help="run every fit contestant under this torch/BLAS thread limit "
+                             "(default: each library's own choice)")
     parser.add_argument("--transform-child", choices=["skae", "loop"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
