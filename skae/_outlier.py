@@ -21,7 +21,7 @@ _VARIANCE_FLOOR = 3.0
 _EXPLAINED_VARIANCE = 0.6
 #: ... measured on at most this many training rows.
 _N_COMPONENTS_MAX_SAMPLES = 2000
-#: ``score="combined"``: each statistic is divided by this quantile of its
+#: ``anomaly_score="combined"``: each statistic is divided by this quantile of its
 #: training values (its control limit) before the two are compared.
 _CONTROL_LIMIT_QUANTILE = 0.95
 #: Tukey's fence: ``contamination="auto"`` flags scores below Q1 - 1.5 IQR.
@@ -34,7 +34,7 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
     The wrapped estimator is fitted on the training rows (assumed mostly
     normal) and scores new rows; higher means more normal. For an
     :class:`AutoencoderTransformer` the default score combines how badly a row
-    is reconstructed with how unusual its codes are (see ``score``); for a
+    is reconstructed with how unusual its codes are (see ``anomaly_score``); for a
     :class:`VAETransformer` it is the VAE's log-likelihood, which already has
     both parts. The API is :class:`~sklearn.ensemble.IsolationForest`'s:
     :meth:`predict` returns ``+1`` for inliers and ``-1`` for outliers,
@@ -77,7 +77,7 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         ``None`` feeds ``X`` as is: for features in one unit whose raw spreads
         matter.
 
-    score : {"auto", "combined", "estimator"}, default="auto"
+    anomaly_score : {"auto", "combined", "estimator"}, default="auto"
         What :meth:`score_samples` returns. ``"estimator"``: the wrapped
         estimator's ``score_samples`` (negative reconstruction error, or a
         VAE's log-likelihood). ``"combined"`` (autoencoders only): multivariate
@@ -103,22 +103,22 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         Threshold on :meth:`score_samples`: ``decision_function = score_samples
         - offset_``; rows below it are outliers.
 
-    score_ : {"combined", "estimator"}
-        The score used (``score`` resolved).
+    anomaly_score_ : {"combined", "estimator"}
+        The score used (``anomaly_score`` resolved).
 
     scale_ : ndarray of shape (n_features_in_,) or None
         Divisor of each feature (``feature_scaling="standard"``), else None.
 
     latent_mean_ : ndarray of shape (n_components,)
-        Mean of the training codes; only with ``score_="combined"``.
+        Mean of the training codes; only with ``anomaly_score_="combined"``.
 
     latent_precision_ : ndarray of shape (n_components, n_components)
         Pseudo-inverse of the training codes' covariance (for T²); only with
-        ``score_="combined"``.
+        ``anomaly_score_="combined"``.
 
     control_limits_ : ndarray of shape (2,)
         95th percentiles of the training rows' reconstruction error and T²;
-        only with ``score_="combined"``.
+        only with ``anomaly_score_="combined"``.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -185,7 +185,7 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "score_samples"]), None],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "feature_scaling": [StrOptions({"standard"}), None],
-        "score": [StrOptions({"auto", "combined", "estimator"})],
+        "anomaly_score": [StrOptions({"auto", "combined", "estimator"})],
         "random_state": ["random_state"],
     }
 
@@ -195,13 +195,13 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         *,
         contamination="auto",
         feature_scaling="standard",
-        score="auto",
+        anomaly_score="auto",
         random_state=None,
     ):
         self.estimator = estimator
         self.contamination = contamination
         self.feature_scaling = feature_scaling
-        self.score = score
+        self.anomaly_score = anomaly_score
         self.random_state = random_state
 
     # --------------------------------------------------------------- fitting
@@ -235,8 +235,8 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         else:
             estimator = clone(self.estimator)
         self.estimator_ = estimator.fit(X_scaled)
-        self.score_ = self._resolve_score()
-        if self.score_ == "combined":
+        self.anomaly_score_ = self._resolve_score()
+        if self.anomaly_score_ == "combined":
             self._fit_control_limits(X_scaled)
 
         scores = self._score(X_scaled)
@@ -293,15 +293,15 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         combinable = hasattr(self.estimator_, "reconstruction_error") and hasattr(
             self.estimator_, "transform"
         )
-        if self.score == "combined" and not combinable:
+        if self.anomaly_score == "combined" and not combinable:
             raise ValueError(
-                'score="combined" needs an estimator with reconstruction_error and '
+                'anomaly_score="combined" needs an estimator with reconstruction_error and '
                 f"transform (an AutoencoderTransformer); got {type(self.estimator_).__name__}."
-                ' Use score="estimator".'
+                ' Use anomaly_score="estimator".'
             )
-        if self.score == "auto":
+        if self.anomaly_score == "auto":
             return "combined" if combinable else "estimator"
-        return self.score
+        return self.anomaly_score
 
     def _statistics(self, X_scaled):
         """Reconstruction error (SPE) and Hotelling's T² of the codes, per row."""
@@ -325,7 +325,7 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------- inference
     def _score(self, X_scaled):
-        if self.score_ == "estimator":
+        if self.anomaly_score_ == "estimator":
             return np.asarray(self.estimator_.score_samples(X_scaled), dtype=np.float64)
         spe, t2 = self._statistics(X_scaled)
         return -np.maximum(spe / self.control_limits_[0], t2 / self.control_limits_[1])

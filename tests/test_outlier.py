@@ -82,7 +82,7 @@ def test_with_vae():
 
 
 def test_combined_score_is_the_larger_normalised_statistic(fitted):
-    assert fitted.score_ == "combined"
+    assert fitted.anomaly_score_ == "combined"
     X_scaled = X_OFF / fitted.scale_
     spe = fitted.estimator_.reconstruction_error(X_scaled)
     codes = fitted.estimator_.transform(X_scaled) - fitted.latent_mean_
@@ -98,9 +98,9 @@ def test_combined_score_is_the_larger_normalised_statistic(fitted):
 
 def test_score_estimator_is_the_negative_reconstruction_error():
     detector = ReconstructionOutlierDetector(
-        AutoencoderTransformer(2, **FAST), score="estimator"
+        AutoencoderTransformer(2, **FAST), anomaly_score="estimator"
     ).fit(X_PLANE)
-    assert detector.score_ == "estimator"
+    assert detector.anomaly_score_ == "estimator"
     np.testing.assert_allclose(
         detector.score_samples(X_OFF),
         -detector.estimator_.reconstruction_error(X_OFF / detector.scale_),
@@ -109,7 +109,7 @@ def test_score_estimator_is_the_negative_reconstruction_error():
 
 def test_combined_score_needs_an_autoencoder():
     detector = ReconstructionOutlierDetector(
-        VAETransformer(2, n_importance_samples=5, **FAST), score="combined"
+        VAETransformer(2, n_importance_samples=5, **FAST), anomaly_score="combined"
     )
     with pytest.raises(ValueError, match="combined"):
         detector.fit(X_PLANE)
@@ -139,7 +139,7 @@ def test_feature_scaling_puts_features_on_one_scale():
 
 def test_feature_scaling_none_feeds_raw_data():
     detector = ReconstructionOutlierDetector(
-        AutoencoderTransformer(2, **FAST), feature_scaling=None, score="estimator"
+        AutoencoderTransformer(2, **FAST), feature_scaling=None, anomaly_score="estimator"
     ).fit(X_PLANE)
     assert detector.scale_ is None
     np.testing.assert_allclose(
