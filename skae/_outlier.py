@@ -138,28 +138,30 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
     Notes
     -----
     The defaults were chosen on the two tasks of ``benchmarks/bench_anomaly.py``
-    (results in ``benchmarks/RESULTS_anomaly.md``), measured over 10 splits of
-    breast cancer (30 features in mixed raw units) and 10 held-out classes of
-    digits (pixels): mean ROC-AUC of the autoencoder with ``k`` by the 60 %
-    rule.
+    (results in ``benchmarks/RESULTS_anomaly.md``): breast cancer (30 features
+    in mixed raw units; 10 random splits) and digits novelty (pixels; each
+    class held out in turn). Mean ROC-AUC of the autoencoder during the design
+    (``k`` = 3 on breast cancer, 7-8 on digits):
 
-    ==============================================  =============  ======
-    scaling / score                                 breast cancer  digits
-    ==============================================  =============  ======
-    raw units, reconstruction error                 0.95 [*]_      0.975
-    StandardScaler, reconstruction error            0.92           0.93
-    floored standardisation, reconstruction error   0.92           0.96
-    floored standardisation, combined (default)     0.96           0.96
-    ==============================================  =============  ======
+    ================================================  =============  ======
+    feature scaling / score                           breast cancer  digits
+    ================================================  =============  ======
+    raw units / reconstruction error                  0.95 [1]_      0.975
+    StandardScaler / reconstruction error             0.92           0.93
+    floored (``sqrt(var + median var)``) / error      0.93           0.96
+    floored (``sqrt(var + median var)``) / combined   0.96           0.95
+    floored (default) / combined (default)            0.96           0.96
+    ================================================  =============  ======
 
-    .. [*] 3 splits only; on breast cancer, raw-unit errors are mostly the
-       tumour's area, which happens to separate malignant tumours.
+    .. [1] 3 splits only; in raw units the error is mostly the tumour's area,
+       which happens to separate malignant tumours; it is not a safe default.
 
     Reconstruction error alone misses the malignant tumours (they are larger,
     i.e. *on* the learned manifold but far along it), T² catches them; on
     digits the unseen class is *off* the manifold and the error catches it.
-    Taking the larger of the two normalised statistics keeps both (adding
-    them, or the PPCA-style log-likelihood, lost 0.01-0.03 on one task).
+    Taking the larger of the two normalised statistics keeps both; adding
+    them (0.97 / 0.93) or the PPCA-style log-likelihood
+    ``(d - k) SPE / mean(SPE) + T²`` (0.95 / 0.96) lost on one task.
 
     An autoencoder trained on data with outliers learns to reconstruct them
     too: fit on clean data when you have it (novelty detection).
