@@ -55,14 +55,10 @@ _INIT_MAX_ELEMENTS = 2**24
 _EXACT_EIGH_MAX_FEATURES = 1024
 
 
-def _dense_chunks(X, rows=None, dtype=np.float64, width=None):
-    """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR).
-
-    A block has about ``_CHUNK_ELEMENTS / width`` rows; ``width`` defaults to
-    ``X``'s number of columns.
-    """
+def _dense_chunks(X, rows=None, dtype=np.float64):
+    """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR)."""
     rows = np.arange(X.shape[0]) if rows is None else rows
-    chunk = max(1, _CHUNK_ELEMENTS // max(X.shape[1] if width is None else width, 1))
+    chunk = max(1, _CHUNK_ELEMENTS // max(X.shape[1], 1))
     for batch in gen_batches(len(rows), chunk):
         index = rows[batch]
         block = X[index[0] : index[-1] + 1] if _is_contiguous(index) else X[index]
@@ -393,12 +389,8 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         module.eval()
         device = self.net_.device
         results, start = None, 0
-        # Chunks sized by the widest layer, so each activation stays ~16 MiB:
-        # 2,000,000 x 64 float32 through 64-128-64-8 peaked at +0.45x the input's
-        # size with chunks sized by the input's width.
-        width = max([X.shape[1]] + [p.shape[0] for p in module.parameters() if p.ndim == 2])
         with torch.inference_mode():
-            for block in _dense_chunks(X, dtype=np.float32, width=width):
+            for block in _dense_chunks(X, dtype=np.float32):
                 out = fn(module, to_float32_tensor(block, device))
                 out = out if isinstance(out, tuple) else (out,)
                 if results is None:
