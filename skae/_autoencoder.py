@@ -356,7 +356,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             Generated rows in the original units.
         """
         check_is_fitted(self)

@@ -146,14 +146,14 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
     ================================================  =============  ======
     feature scaling / score                           breast cancer  digits
     ================================================  =============  ======
-    raw units / reconstruction error                  0.95 [1]_      0.975
+    raw units / reconstruction error                  0.95 [#]_      0.975
     StandardScaler / reconstruction error             0.92           0.93
     floored (``sqrt(var + median var)``) / error      0.93           0.96
     floored (``sqrt(var + median var)``) / combined   0.96           0.95
     floored (default) / combined (default)            0.96           0.96
     ================================================  =============  ======
 
-    .. [1] 3 splits only; in raw units the error is mostly the tumour's area,
+    .. [#] 3 splits only; in raw units the error is mostly the tumour's area,
        which happens to separate malignant tumours; it is not a safe default.
 
     Reconstruction error alone misses the malignant tumours (they are larger,

@@ -396,7 +396,7 @@ class VAETransformer(_BaseAutoencoder):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             Decoder means (Gaussian: original units; Bernoulli: probabilities).
         """
         check_is_fitted(self)
