@@ -154,7 +154,7 @@ def _quote_fitted_names_in_shapes(app, what, name, obj, options, lines):
 
 _MD_LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 #: Markdown reports written by the benchmark scripts, included by benchmarks.rst.
-BENCHMARK_REPORTS = ("RESULTS_performance.md", "RESULTS_anomaly.md")
+BENCHMARK_REPORTS = ("RESULTS_quality.md", "RESULTS_performance.md", "RESULTS_anomaly.md")
 
 
 def _rebase_markdown_links(text, source_dir):
