@@ -267,8 +267,7 @@ def bench_fit(args):
         contestants = {name: _limited(fn, args.peer_threads) for name, fn in contestants.items()}
     times = time_interleaved(contestants, args.repeats)
     med = {k: statistics.median(v) for k, v in times.items()}
-    ref = med["torch loop (best)"]
-    print(f"\n| contestant | median fit (s) | min (s) | skae / this |\n|---|---:|---:|---:|")
+    print("\n| contestant | median fit (s) | min (s) | skae / this |\n|---|---:|---:|---:|")
     for name, t in med.items():
         print(f"| {name} | {t:.2f} | {min(times[name]):.2f} | {med['skae'] / t:.2f} |")
     print(f"\nbest loop settings: threads={threads}, fused Adam={fused}, pre-shuffled slicing={pre}")

@@ -3,12 +3,11 @@
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseAutoencoder, _check_unit_interval
+from ._base import _BaseAutoencoder, _check_unit_interval, _decoder_start_at
 from ._modules import Autoencoder
 from ._training import ReconstructionLoss
 
@@ -256,14 +255,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         n_features = axes.shape[0]
         whiten = np.sqrt(eigenvalues + 1e-6 * total_variance / n_features + 1e-12)
         module.encoder.start_at((axes / whiten).T, -(mean @ axes) / whiten)
-        decoder_weight, decoder_bias = axes * whiten, mean
-        if module.is_bernoulli:
-            # Logits of the sigmoid's linearisation at 1/2: sigmoid(4 (x - 1/2)) ~ x.
-            loc = module.normalize.loc.numpy().astype(np.float64)
-            scale = np.broadcast_to(module.normalize.scale.numpy(), loc.shape)
-            decoder_weight = 4 * scale[:, None] * decoder_weight
-            decoder_bias = 4 * (loc + scale * decoder_bias - 0.5)
-        module.decoder.start_at(decoder_weight, decoder_bias)
+        _decoder_start_at(module, axes * whiten, mean)
 
     def _after_fit(self, X):
         # X is already validated: encode it directly. ``self.transform`` would

@@ -29,7 +29,6 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback
 from skorch.helper import predefined_split
 from threadpoolctl import threadpool_limits
 
@@ -142,6 +141,21 @@ def _check_unit_interval(X, what):
             f"[{values.min():.4g}, {values.max():.4g}]. Rescale X (e.g. MinMaxScaler) "
             "or use the Gaussian/MSE objective."
         )
+
+
+def _decoder_start_at(module, weight, bias):
+    """Start ``module``'s decoder at the linear map ``z -> weight @ z + bias``.
+
+    ``weight`` and ``bias`` give the reconstruction in normalised units. For a
+    Bernoulli decoder, which outputs logits in the original units, they are
+    mapped through the sigmoid's linearisation at 1/2, ``sigmoid(4 (x - 1/2)) ~ x``.
+    """
+    if module.is_bernoulli:
+        loc = module.normalize.loc.numpy().astype(np.float64)
+        scale = np.broadcast_to(module.normalize.scale.numpy(), loc.shape)
+        weight = 4 * scale[:, None] * weight
+        bias = 4 * (loc + scale * bias - 0.5)
+    module.decoder.start_at(weight, bias)
 
 
 def principal_axes(X, rows, loc, scale, n_components, random_state):

@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseAutoencoder, _check_unit_interval
+from ._base import _BaseAutoencoder, _check_unit_interval, _decoder_start_at
 from ._likelihoods import gaussian_log_prob, log_mean_exp
 from ._modules import VariationalAutoencoder
 from ._training import KLWarmup, NegativeELBO, RecordELBOTerms
@@ -303,16 +303,9 @@ class VAETransformer(_BaseAutoencoder):
         encoder_weight = np.vstack([mean_weight, np.zeros_like(mean_weight)])
         encoder_bias = np.concatenate([-(mean_weight @ mean), np.log(noise_var / eigenvalues)])
         module.encoder.start_at(encoder_weight, encoder_bias)
-        decoder_weight, decoder_bias = axes * signal, mean
-        if module.is_bernoulli:
-            # Logits of the sigmoid's linearisation at 1/2: sigmoid(4 (x - 1/2)) ~ x.
-            loc = module.normalize.loc.numpy().astype(np.float64)
-            scale = np.broadcast_to(module.normalize.scale.numpy(), loc.shape)
-            decoder_weight = 4 * scale[:, None] * decoder_weight
-            decoder_bias = 4 * (loc + scale * decoder_bias - 0.5)
-        else:
+        if not module.is_bernoulli:
             module.likelihood.set_variance(noise_var)
-        module.decoder.start_at(decoder_weight, decoder_bias)
+        _decoder_start_at(module, axes * signal, mean)
 
     # ----------------------------------------------------------------- public
     def transform(self, X):
