@@ -281,6 +281,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
         -------
         X_new : ndarray of shape (n_samples, n_components)
             Codes, in the input's floating dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> ae.transform(X[:3]).shape
+        (3, 2)
         """
         X = self._check_X(X)
         return self._map_chunks(X, lambda m, x: m.encode(x), X.dtype)
@@ -302,6 +311,17 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Returns
         -------
         error : ndarray of shape (n_samples,) or (n_samples, n_features)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> ae.reconstruction_error(X[:3]).shape
+        (3,)
+        >>> ae.reconstruction_error(X[:3], per_feature=True).shape
+        (3, 5)
         """
         X = self._check_X(X)
 
@@ -326,6 +346,16 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> scores = ae.score_samples(X[:3])
+        >>> scores.shape, bool(np.all(scores <= 0))
+        ((3,), True)
         """
         return -self.reconstruction_error(X)
 
@@ -350,6 +380,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
         -------
         X : ndarray of shape (n_samples, `n_features_in_`)
             Generated rows in the original units.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> ae.sample(4, random_state=0).shape
+        (4, 5)
         """
         check_is_fitted(self)
         rng = check_random_state(random_state)

@@ -250,6 +250,17 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         -------
         self : object
             The fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0)
+        >>> ae.fit(X).n_components_
+        2
+        >>> ae.n_epochs_
+        3
         """
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
         _check_float32_range(X)
@@ -429,6 +440,15 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         -------
         X_original : ndarray of shape (n_samples, `n_features_in_`)
             Reconstructions in the original units of the training data.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> ae.inverse_transform(ae.transform(X[:3])).shape
+        (3, 5)
         """
         Z = self._check_Z(X)
         return self._map_chunks(
@@ -448,6 +468,15 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         Returns
         -------
         score : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> bool(ae.score(X) == ae.score_samples(X).mean())
+        True
         """
         return float(np.mean(self.score_samples(X)))
 

@@ -225,6 +225,18 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         -------
         self : object
             The fitted detector.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer, ReconstructionOutlierDetector
+        >>> X = np.random.RandomState(0).randn(200, 4)
+        >>> detector = ReconstructionOutlierDetector(
+        ...     AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0),
+        ...     contamination=0.1,
+        ... ).fit(X)
+        >>> detector.estimator_.n_components_
+        2
         """
         X = validate_data(
             self, X, accept_sparse=self._accept_sparse(), dtype=[np.float64, np.float32]
@@ -346,6 +358,18 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,), dtype float64
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer, ReconstructionOutlierDetector
+        >>> X = np.random.RandomState(0).randn(200, 4)
+        >>> detector = ReconstructionOutlierDetector(
+        ...     AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0),
+        ...     contamination=0.1,
+        ... ).fit(X)
+        >>> detector.score_samples(X[:3]).shape
+        (3,)
         """
         check_is_fitted(self)
         X = validate_data(
@@ -368,6 +392,19 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         decision : ndarray of shape (n_samples,), dtype float64
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer, ReconstructionOutlierDetector
+        >>> X = np.random.RandomState(0).randn(200, 4)
+        >>> detector = ReconstructionOutlierDetector(
+        ...     AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0),
+        ...     contamination=0.1,
+        ... ).fit(X)
+        >>> far = X[:2] + 20
+        >>> bool(np.all(detector.decision_function(far) < 0))
+        True
         """
         return self.score_samples(X) - self.offset_
 
@@ -383,6 +420,18 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         -------
         is_inlier : ndarray of shape (n_samples,)
             ``+1`` for inliers, ``-1`` for outliers (``decision_function < 0``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer, ReconstructionOutlierDetector
+        >>> X = np.random.RandomState(0).randn(200, 4)
+        >>> detector = ReconstructionOutlierDetector(
+        ...     AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0),
+        ...     contamination=0.1,
+        ... ).fit(X)
+        >>> detector.predict(X[:2] + 20)
+        array([-1, -1])
         """
         decision = self.decision_function(X)
         is_inlier = np.ones(decision.shape[0], dtype=int)

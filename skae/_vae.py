@@ -320,6 +320,16 @@ class VAETransformer(_BaseAutoencoder):
         -------
         X_new : ndarray of shape (n_samples, n_components)
             Posterior means, in the input's floating dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import VAETransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> vae = VAETransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> codes = vae.transform(X[:3])
+        >>> codes.shape, bool(np.array_equal(codes, vae.transform(X[:3])))
+        ((3, 2), True)
         """
         X = self._check_X(X)
         return self._map_chunks(X, lambda m, x: m.encode(x)[0], X.dtype)
@@ -352,6 +362,16 @@ class VAETransformer(_BaseAutoencoder):
         Returns
         -------
         log_likelihood : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import VAETransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> vae = VAETransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> log_lik = vae.score_samples(X[:3])
+        >>> log_lik.shape, bool(np.array_equal(log_lik, vae.score_samples(X[:3])))
+        ((3,), True)
         """
         X = self._check_X(X)
         noise = self._importance_noise(self.net_.device)
@@ -391,6 +411,15 @@ class VAETransformer(_BaseAutoencoder):
         -------
         X : ndarray of shape (n_samples, `n_features_in_`)
             Decoder means (Gaussian: original units; Bernoulli: probabilities).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import VAETransformer
+        >>> X = np.random.RandomState(0).rand(100, 5)
+        >>> vae = VAETransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> vae.sample(4, random_state=0).shape
+        (4, 5)
         """
         check_is_fitted(self)
         rng = check_random_state(random_state)

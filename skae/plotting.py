@@ -130,6 +130,19 @@ class LossCurveDisplay:
         Returns
         -------
         display : LossCurveDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_digits
+        >>> from skae import AutoencoderTransformer
+        >>> X, y = load_digits(return_X_y=True)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> from skae.plotting import LossCurveDisplay
+        >>> display = LossCurveDisplay.from_estimator(ae)
+        >>> display.ax_.get_xlabel()
+        'epoch'
         """
         check_is_fitted(estimator, "history_")
         history = estimator.history_
@@ -163,6 +176,19 @@ class LossCurveDisplay:
         -------
         display : LossCurveDisplay
             Object that stores the computed values and the drawn artists.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_digits
+        >>> from skae import AutoencoderTransformer
+        >>> X, y = load_digits(return_X_y=True)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> from skae.plotting import LossCurveDisplay
+        >>> display = LossCurveDisplay.from_estimator(ae)
+        >>> display.plot() is display
+        True
         """
         plt = _import_pyplot(f"{type(self).__name__}.plot")
         if ax is None:
@@ -283,6 +309,19 @@ class LatentSpaceDisplay:
         Returns
         -------
         display : LatentSpaceDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_digits
+        >>> from skae import AutoencoderTransformer
+        >>> X, y = load_digits(return_X_y=True)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> from skae.plotting import LatentSpaceDisplay
+        >>> display = LatentSpaceDisplay.from_estimator(ae, X, y)
+        >>> len(display.scatters_)
+        10
         """
         check_is_fitted(estimator)
         codes = np.asarray(estimator.transform(X))
@@ -329,6 +368,19 @@ class LatentSpaceDisplay:
         -------
         display : LatentSpaceDisplay
             Object that stores the computed values and the drawn artists.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_digits
+        >>> from skae import AutoencoderTransformer
+        >>> X, y = load_digits(return_X_y=True)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> from skae.plotting import LatentSpaceDisplay
+        >>> display = LatentSpaceDisplay(codes=ae.transform(X), y=y)
+        >>> len(display.plot().scatters_)
+        10
         """
         plt = _import_pyplot(f"{type(self).__name__}.plot")
         if ax is None:
@@ -461,6 +513,19 @@ class ReconstructionDisplay:
         Returns
         -------
         display : ReconstructionDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_digits
+        >>> from skae import AutoencoderTransformer
+        >>> X, y = load_digits(return_X_y=True)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> from skae.plotting import ReconstructionDisplay
+        >>> display = ReconstructionDisplay.from_estimator(ae, X, image_shape=(8, 8), n_images=4)
+        >>> display.ax_.shape
+        (2, 4)
         """
         check_is_fitted(estimator)
         if not isinstance(n_images, Integral) or n_images < 1:
@@ -490,6 +555,22 @@ class ReconstructionDisplay:
         -------
         display : ReconstructionDisplay
             Object that stores the computed values and the drawn artists.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_digits
+        >>> from skae import AutoencoderTransformer
+        >>> X, y = load_digits(return_X_y=True)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+        >>> from skae.plotting import ReconstructionDisplay
+        >>> display = ReconstructionDisplay(
+        ...     originals=X[:3], reconstructions=ae.inverse_transform(ae.transform(X[:3])),
+        ...     image_shape=(8, 8),
+        ... )
+        >>> display.plot().ax_.shape
+        (2, 3)
         """
         plt = _import_pyplot(f"{type(self).__name__}.plot")
         originals = check_array(self.originals, ensure_all_finite=False)
