@@ -251,9 +251,9 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         self.estimator_ = estimator.fit(X_scaled)
         self.anomaly_score_ = self._resolve_score()
         if self.anomaly_score_ == "combined":
-            self._fit_control_limits(X_scaled)
-
-        scores = self._score(X_scaled)
+            scores = self._fit_control_limits(X_scaled)
+        else:
+            scores = self._score(X_scaled)
         if self.contamination == "auto":
             q1, q3 = np.percentile(scores, [25, 75])
             self.offset_ = float(q1 - _TUKEY_K * (q3 - q1))
@@ -318,31 +318,38 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         return self.anomaly_score
 
     def _statistics(self, X_scaled):
-        """Reconstruction error (SPE) and Hotelling's T² of the codes, per row."""
+        """Reconstruction error (SPE) and the codes, per row, in float64."""
         spe = np.asarray(self.estimator_.reconstruction_error(X_scaled), dtype=np.float64)
         codes = np.asarray(self.estimator_.transform(X_scaled), dtype=np.float64)
-        codes -= self.latent_mean_
-        t2 = np.einsum("ij,jk,ik->i", codes, self.latent_precision_, codes)
-        return spe, t2
+        return spe, codes
+
+    def _hotelling_t2(self, codes):
+        centred = codes - self.latent_mean_
+        return np.einsum("ij,jk,ik->i", centred, self.latent_precision_, centred)
+
+    def _combined_score(self, spe, t2):
+        return -np.maximum(spe / self.control_limits_[0], t2 / self.control_limits_[1])
 
     def _fit_control_limits(self, X_scaled):
-        codes = np.asarray(self.estimator_.transform(X_scaled), dtype=np.float64)
+        """Fit the codes' mean, precision and both control limits; return the training scores."""
+        spe, codes = self._statistics(X_scaled)
         self.latent_mean_ = codes.mean(axis=0)
         covariance = np.atleast_2d(np.cov(codes, rowvar=False)) if len(codes) > 1 else None
         if covariance is None or not np.all(np.isfinite(covariance)):
             covariance = np.eye(codes.shape[1])
         self.latent_precision_ = linalg.pinvh(covariance)
-        spe, t2 = self._statistics(X_scaled)
+        t2 = self._hotelling_t2(codes)
         limits = np.quantile(np.c_[spe, t2], _CONTROL_LIMIT_QUANTILE, axis=0)
         tiny = np.finfo(np.float64).tiny
         self.control_limits_ = np.maximum(limits, tiny)
+        return self._combined_score(spe, t2)
 
     # ------------------------------------------------------------- inference
     def _score(self, X_scaled):
         if self.anomaly_score_ == "estimator":
             return np.asarray(self.estimator_.score_samples(X_scaled), dtype=np.float64)
-        spe, t2 = self._statistics(X_scaled)
-        return -np.maximum(spe / self.control_limits_[0], t2 / self.control_limits_[1])
+        spe, codes = self._statistics(X_scaled)
+        return self._combined_score(spe, self._hotelling_t2(codes))
 
     def score_samples(self, X):
         """The wrapped estimator's score of each row (higher = more normal).
