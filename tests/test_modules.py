@@ -201,3 +201,98 @@ def test_variational_autoencoder_clamps_log_var(network_data, bias, bound):
     assert torch.all(torch.isfinite(mean))
     low, high = VariationalAutoencoder.LOG_VAR_RANGE
     assert low < 0 < high
+
+
+def _perturbed_copy_pair(module, seed=0):
+    """``module`` with every parameter moved off its start, and a deep copy of it."""
+    import copy
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    return module, copy.deepcopy(module)
+
+
+def _assert_same_grads(reference, module):
+    for (name, p), q in zip(reference.named_parameters(), module.parameters()):
+        if p.grad is None:
+            assert q.grad is None, name
+        else:
+            assert torch.equal(p.grad, q.grad), name
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("hidden", [(), (7,), (9, 5)])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_residual_mlp_backward_cached_equals_autograd_bit_for_bit(rng, activation, hidden,
+                                                                  input_grad):
+    reference, block = _perturbed_copy_pair(ResidualMLP(6, 3, hidden, activation))
+    x = torch.as_tensor(rng.randn(11, 6), dtype=torch.float32)
+    grad = torch.as_tensor(rng.randn(11, 3), dtype=torch.float32)
+
+    x_ref = x.clone().requires_grad_(input_grad)
+    out_ref = reference(x_ref)
+    out_ref.backward(grad)
+    with torch.no_grad():
+        out, cache = block.forward_cached(x)
+        grad_x = block.backward_cached(grad, cache, input_grad=input_grad)
+    assert torch.equal(out, out_ref)
+    _assert_same_grads(reference, block)
+    if input_grad:
+        assert torch.equal(grad_x, x_ref.grad)
+    else:
+        assert grad_x is None
+
+
+def test_residual_mlp_backward_cached_accumulates_and_respects_frozen_parameters(rng):
+    reference, block = _perturbed_copy_pair(ResidualMLP(4, 2, (5,)))
+    for module in (reference, block):
+        module.linear.weight.requires_grad_(False)
+    x = torch.as_tensor(rng.randn(6, 4), dtype=torch.float32)
+    grad = torch.as_tensor(rng.randn(6, 2), dtype=torch.float32)
+    for _ in range(2):  # two passes without zeroing: gradients add up
+        reference(x).backward(grad)
+        with torch.no_grad():
+            _, cache = block.forward_cached(x)
+            block.backward_cached(grad, cache, input_grad=False)
+    assert block.linear.weight.grad is None  # frozen, as autograd leaves it
+    _assert_same_grads(reference, block)
+
+
+def test_forward_cached_declines_what_only_autograd_can_differentiate(rng):
+    x = torch.as_tensor(rng.randn(5, 4), dtype=torch.float32)
+    with torch.no_grad():
+        dropped = ResidualMLP(4, 2, (6,), dropout=0.5).train()
+        assert dropped.forward_cached(x) == (None, None)
+        # Dropout is inactive in evaluation mode: nothing to decline.
+        assert dropped.eval().forward_cached(x)[0] is not None
+        hooked = ResidualMLP(4, 2, (6,))
+        hooked.mlp[0].register_forward_hook(lambda *args: None)
+        assert hooked.forward_cached(x) == (None, None)
+        net = Autoencoder(4, 2, (6,))
+        net.register_forward_pre_hook(lambda *args: None)
+        assert net.forward_cached(x) == (None, None)
+        net = Autoencoder(4, 2, (6,), dropout=0.2).train()
+        assert net.forward_cached(x) == (None, None)
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_autoencoder_backward_cached_equals_autograd_bit_for_bit(rng, likelihood, noise):
+    X = rng.rand(13, 6)
+    reference, net = _perturbed_copy_pair(
+        Autoencoder(6, 2, (8, 4), loc=X.mean(0), scale=[X.std()], likelihood=likelihood,
+                    noise=noise)
+    )
+    x = torch.as_tensor(X, dtype=torch.float32)
+    grad = torch.as_tensor(rng.randn(13, 6), dtype=torch.float32)
+    torch.manual_seed(3)
+    out_ref = reference.train()(x)
+    out_ref.backward(grad)
+    torch.manual_seed(3)  # the same noise is drawn
+    with torch.no_grad():
+        out, cache = net.train().forward_cached(x)
+        net.backward_cached(grad, cache)
+    assert torch.equal(out, out_ref)
+    _assert_same_grads(reference, net)

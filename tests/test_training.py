@@ -341,3 +341,66 @@ def test_callbacks_listed_after_the_monitor_see_the_epoch_that_stops_training(rn
     assert dict(net.callbacks_)["convergence"].stopped_early_
     assert len(net.history) == 3  # epoch 1 beats inf; 2 and 3 do not improve by tol
     assert dict(net.callbacks_)["count"].epochs == len(net.history)
+
+
+@pytest.mark.parametrize("loss_kind", ["gaussian", "bernoulli"])
+def test_reconstruction_loss_and_gradients_equal_autograd_bit_for_bit(rng, loss_kind):
+    import copy
+
+    X = torch.as_tensor(rng.rand(20, 5), dtype=torch.float32)
+    reference = Autoencoder(5, 2, (6,), likelihood=loss_kind, loc=X.mean(0), scale=[X.std()])
+    with torch.no_grad():
+        for p in reference.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    net = copy.deepcopy(reference)
+    criterion = ReconstructionLoss()
+    expected = criterion(reference(X), X, reference)
+    expected.backward()
+    loss, output = criterion.loss_and_gradients(net, X)
+    assert torch.equal(loss, expected.detach())
+    assert not loss.requires_grad and not output.requires_grad
+    for (name, p), q in zip(reference.named_parameters(), net.parameters()):
+        assert (p.grad is None) == (q.grad is None), name
+        assert p.grad is None or torch.equal(p.grad, q.grad), name
+
+
+def _fit_skae_net(X, force_autograd, monkeypatch, **params):
+    if force_autograd:
+        monkeypatch.setattr(ReconstructionLoss, "loss_and_gradients",
+                            lambda self, network, x: (None, None))
+    torch.manual_seed(0)
+    net = SkaeNet(
+        module=Autoencoder(4, 2, (8,), loc=X.mean(0), scale=[X.std()]),
+        criterion=ReconstructionLoss(),
+        optimizer=torch.optim.Adam,
+        lr=1e-2,
+        max_epochs=4,
+        batch_size=16,
+        iterator_train=BatchIterator,
+        iterator_train__shuffle=True,
+        iterator_valid=BatchIterator,
+        train_split=None,
+        device="cpu",
+        verbose=0,
+        **params,
+    )
+    net.fit(RowDataset(X, np.arange(len(X)), "cpu"), None)
+    monkeypatch.undo()
+    return net
+
+
+@pytest.mark.parametrize("clip", [False, True])
+def test_skae_net_manual_gradients_train_the_same_model_as_autograd(rng, monkeypatch, clip):
+    from skorch.callbacks import GradientNormClipping
+
+    # A callback acting on the gradients (on_grad_computed) sees the hand-written ones.
+    params = {"callbacks": [("clip", GradientNormClipping(0.05))]} if clip else {}
+    X = to_float32_tensor(rng.randn(50, 4), "cpu")
+    manual = _fit_skae_net(X, False, monkeypatch, **params)
+    autograd = _fit_skae_net(X, True, monkeypatch, **params)
+    assert manual.history[:, "train_loss"] == autograd.history[:, "train_loss"]
+    for p, q in zip(manual.module_.parameters(), autograd.module_.parameters()):
+        assert torch.equal(p, q)
+    if clip:  # clipping changed the training: the comparison above can fail
+        unclipped = _fit_skae_net(X, False, monkeypatch)
+        assert unclipped.history[:, "train_loss"] != manual.history[:, "train_loss"]
