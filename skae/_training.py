@@ -187,18 +187,25 @@ class SkaeNet(NeuralNet):
 
         skorch calls this before every batch; ``nn.Module.train()`` recurses
         through every submodule with ``__setattr__`` (about 0.1 ms for skae's
-        networks, ~10 % of a small training step). Checking the flags is ~10x
-        cheaper and still notices a mode changed anywhere (by a callback, or by
-        the user on any submodule).
+        networks, ~10 % of a small training step). Checking the flags of every
+        submodule (listed once per training, ~1 us) still notices a mode changed
+        anywhere, by a callback or by the user.
         """
         training = bool(training)
-        for name in self._modules + self._criteria:
-            module = getattr(self, name + "_")
-            if isinstance(module, torch.nn.Module) and any(
-                m.training != training for m in module.modules()
-            ):
-                super()._set_training(training)
-                return
+        roots = [getattr(self, name + "_") for name in self._modules + self._criteria]
+        key = [id(root) for root in roots]
+        if getattr(self, "_mode_modules", (None,))[0] != key:
+            submodules = [
+                m for root in roots if isinstance(root, torch.nn.Module) for m in root.modules()
+            ]
+            self._mode_modules = (key, submodules)
+        if any(m.training != training for m in self._mode_modules[1]):
+            super()._set_training(training)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_mode_modules", None)  # a cache holding the modules: never pickled
+        return state
 
     def evaluate_loss(self, dataset):
         """Mean loss over ``dataset`` in evaluation mode (weighted by batch size)."""

@@ -404,3 +404,24 @@ def test_skae_net_manual_gradients_train_the_same_model_as_autograd(rng, monkeyp
     if clip:  # clipping changed the training: the comparison above can fail
         unclipped = _fit_skae_net(X, False, monkeypatch)
         assert unclipped.history[:, "train_loss"] != manual.history[:, "train_loss"]
+
+
+def test_skae_net_set_training_notices_any_submodule_and_is_not_pickled(rng):
+    import pickle
+
+    X = to_float32_tensor(rng.randn(20, 4), "cpu")
+    net = SkaeNet(
+        module=Autoencoder(4, 2, (8,)), criterion=ReconstructionLoss(),
+        optimizer=torch.optim.Adam, max_epochs=1, batch_size=10,
+        iterator_train=BatchIterator, iterator_valid=BatchIterator, train_split=None,
+        device="cpu", verbose=0,
+    ).fit(RowDataset(X, np.arange(20), "cpu"), None)
+    net._set_training(False)
+    assert not any(m.training for m in net.module_.modules())
+    net.module_.encoder.mlp[1].train()  # one submodule flipped behind skorch's back
+    net._set_training(False)
+    assert not any(m.training for m in net.module_.modules())
+    net._set_training(True)
+    assert all(m.training for m in net.module_.modules())
+    restored = pickle.loads(pickle.dumps(net))
+    assert "_mode_modules" in vars(net) and "_mode_modules" not in vars(restored)
