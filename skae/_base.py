@@ -37,6 +37,7 @@ from ._training import (
     BatchIterator,
     ConvergenceMonitor,
     DivergenceCheck,
+    FlatAdam,
     RowDataset,
     SkaeNet,
     resolve_device,
@@ -332,7 +333,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             net = SkaeNet(
                 module=module,
                 criterion=self._build_criterion(),
-                optimizer=torch.optim.Adam,
+                optimizer=FlatAdam,
                 lr=self.learning_rate,
                 optimizer__weight_decay=self.weight_decay,
                 optimizer__fused=SkaeNet.fused_adam_supported(self.device_),

@@ -120,6 +120,108 @@ class BatchIterator:
             yield self.dataset.rows(order[start : start + self.batch_size]), None
 
 
+class FlatAdam(torch.optim.Adam):
+    """``torch.optim.Adam`` that updates its parameters as one flat tensor.
+
+    At the first step, the parameters that have a gradient and a multiple of
+    ``_FLAT_MULTIPLE`` elements are moved into one contiguous buffer (each keeps
+    its identity, its storage becomes a view of the buffer) and their gradients
+    are gathered into it before every step. Adam's update is elementwise, so the
+    result equals Adam's on the separate tensors bit for bit (tested, weight
+    decay included). The size condition keeps it so: the CPU kernel runs each
+    tensor's last ``numel % vector width`` elements through a scalar loop that
+    rounds differently, so a ragged tensor (an 8-element bias) stays on its own.
+    The per-tensor cost of
+    ``Adam.step`` (~10 us per tensor on a CPU, 16 tensors for skae's default
+    autoencoder against ~0.6 ms of arithmetic per 128-row batch) is paid once.
+
+    Anything the flat form cannot express exactly (several parameter groups,
+    sparse or mixed-device gradients, or a parameter whose gradient appears or
+    disappears after the first step, e.g. frozen mid-training) returns it to
+    per-tensor Adam for good, with its state carried over.
+    """
+
+    #: A multiple of every CPU vector width (in float32 elements) torch uses.
+    _FLAT_MULTIPLE = 64
+
+    def __init__(self, params, **kwargs):
+        super().__init__(params, **kwargs)
+        self._flat = None  # (flat parameter, its members, the group's other parameters)
+        self._flat_possible = len(self.param_groups) == 1
+
+    @torch.no_grad()
+    def _flatten(self):
+        group = self.param_groups[0]
+        members = [
+            p for p in group["params"]
+            if p.grad is not None and p.numel() % self._FLAT_MULTIPLE == 0
+        ]
+        others = [p for p in group["params"] if not any(p is m for m in members)]
+        grads = [p.grad for p in members]
+        if (
+            len(members) < 2
+            or self.state
+            or any(g.is_sparse or g.dtype != p.dtype for g, p in zip(grads, members))
+            or len({(p.device, p.dtype) for p in members}) > 1
+        ):
+            self._flat_possible = False
+            return
+        flat = torch.cat([p.detach().reshape(-1) for p in members])
+        for p, view in zip(members, flat.split([p.numel() for p in members])):
+            p.data = view.view_as(p)
+        flat = torch.nn.Parameter(flat)  # shares the buffer the members now view
+        group["params"] = [flat, *others]
+        self._flat = (flat, members, others)
+
+    @torch.no_grad()
+    def _unflatten(self):
+        """Back to per-tensor Adam: each member gets its slice of the state."""
+        flat, members, others = self._flat
+        state = self.state.pop(flat, {})
+        offset = 0
+        for p in members:
+            n = p.numel()
+            if state:
+                self.state[p] = {
+                    key: value.clone() if key == "step" or value.dim() == 0
+                    else value[offset : offset + n].view_as(p).clone()
+                    for key, value in state.items()
+                }
+            offset += n
+        self.param_groups[0]["params"] = [*members, *others]
+        self._flat, self._flat_possible = None, False
+
+    def _gather_gradients(self):
+        if self._flat is None:
+            self._flatten()
+            if self._flat is None:
+                return
+        flat, members, others = self._flat
+        if any(p.grad is None for p in members):
+            self._unflatten()
+            return
+        flat.grad = torch.cat([p.grad.reshape(-1) for p in members])
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        if self._flat_possible:
+            self._gather_gradients()
+        super().step()
+        return loss
+
+    def zero_grad(self, set_to_none=True):
+        super().zero_grad(set_to_none=set_to_none)
+        if self._flat is not None:
+            for p in self._flat[1]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.zero_()
+
+
 class SkaeNet(NeuralNet):
     """skorch ``NeuralNet`` whose loss is the criterion applied to (output, X, module).
 

@@ -17,6 +17,7 @@ from skae._training import (
     BatchIterator,
     ConvergenceMonitor,
     DivergenceCheck,
+    FlatAdam,
     ReconstructionLoss,
     RowDataset,
     SkaeNet,
@@ -425,3 +426,83 @@ def test_skae_net_set_training_notices_any_submodule_and_is_not_pickled(rng):
     assert all(m.training for m in net.module_.modules())
     restored = pickle.loads(pickle.dumps(net))
     assert "_mode_modules" in vars(net) and "_mode_modules" not in vars(restored)
+
+
+# Shapes of the default autoencoder's kind plus ragged ones (8 and 21 elements),
+# which must stay outside the flat buffer for the updates to match bit for bit.
+_SHAPES = [(8, 64), (8,), (128, 64), (128,), (64, 128), (64,), (7, 3), (64, 8)]
+
+
+def _adam_pair(fused, **kwargs):
+    gen = torch.Generator().manual_seed(0)
+    ps = [torch.randn(s, generator=gen).requires_grad_() for s in _SHAPES]
+    qs = [p.detach().clone().requires_grad_() for p in ps]
+    return (ps, torch.optim.Adam(ps, lr=1e-2, fused=fused, **kwargs),
+            qs, FlatAdam(qs, lr=1e-2, fused=fused, **kwargs))
+
+
+def _set_grads(ps, qs, gen, skip=()):
+    for i, (p, q) in enumerate(zip(ps, qs)):
+        if i in skip:
+            continue
+        g = torch.randn(p.shape, generator=gen) * 10.0 ** -torch.randint(0, 7, (), generator=gen)
+        p.grad, q.grad = g.clone(), g.clone()
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("kwargs", [{}, {"weight_decay": 1e-2}, {"amsgrad": True}])
+def test_flat_adam_equals_adam_bit_for_bit(fused, kwargs):
+    ps, adam, qs, flat = _adam_pair(fused, **kwargs)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(30):
+        adam.zero_grad()
+        flat.zero_grad()
+        _set_grads(ps, qs, gen)
+        adam.step()
+        flat.step()
+        for p, q in zip(ps, qs):
+            assert torch.equal(p, q)
+    flat_param, members, others = flat._flat
+    assert len(flat.param_groups[0]["params"]) == 1 + len(others) < len(qs)
+    assert {q.numel() for q in others} == {8, 21}  # the ragged tensors stay apart
+    # The members keep their identity; their storage is the flat parameter's.
+    assert all(any(q is m for m in members) for q in qs if q.numel() % 64 == 0)
+    assert all(m.untyped_storage().data_ptr() == flat_param.untyped_storage().data_ptr()
+               for m in members)
+
+
+def test_flat_adam_zero_grad_clears_the_members_gradients():
+    ps, _, qs, flat = _adam_pair(True)
+    _set_grads(ps, qs, torch.Generator().manual_seed(0))
+    flat.step()
+    flat.zero_grad()
+    assert all(q.grad is None for q in qs)
+    _set_grads(ps, qs, torch.Generator().manual_seed(0))
+    flat.zero_grad(set_to_none=False)
+    assert all(q.grad is not None and not q.grad.any() for q in qs)
+
+
+def test_flat_adam_follows_learning_rate_changes_and_closures():
+    ps, adam, qs, flat = _adam_pair(True)
+    gen = torch.Generator().manual_seed(2)
+    for step in range(6):
+        if step == 3:  # as skorch's LRScheduler does, on the (now flat) group
+            adam.param_groups[0]["lr"] = flat.param_groups[0]["lr"] = 1e-3
+        _set_grads(ps, qs, gen)
+        adam.step()
+        assert flat.step(lambda: torch.tensor(1.5)).item() == 1.5
+    assert all(torch.equal(p, q) for p, q in zip(ps, qs))
+
+
+def test_flat_adam_returns_to_per_tensor_adam_when_a_gradient_disappears():
+    ps, adam, qs, flat = _adam_pair(True, weight_decay=1e-3)
+    gen = torch.Generator().manual_seed(3)
+    for step in range(12):
+        adam.zero_grad()
+        flat.zero_grad()
+        # From step 6 the 128 x 64 weight is frozen: no gradient, no update.
+        _set_grads(ps, qs, gen, skip=(2,) if step >= 6 else ())
+        adam.step()
+        flat.step()
+        assert (flat._flat is not None) == (step < 6)
+        assert all(torch.equal(p, q) for p, q in zip(ps, qs))
