@@ -177,11 +177,11 @@ class ResidualMLP(nn.Module):
         layers = self._layers()
         if layers is None or self._forward_hooks or self._forward_pre_hooks:
             return None, None
-        out = torch.addmm(self.linear.bias, x, self.linear.weight.t())
+        out = F.linear(x, self.linear.weight, self.linear.bias)
         saved = []
         h = x
         for linear, activation in layers:
-            pre = torch.addmm(linear.bias, h, linear.weight.t())
+            pre = F.linear(h, linear.weight, linear.bias)
             out_j = pre if activation is None else activation.forward(pre)
             saved.append((h, pre, out_j))
             h = out_j
@@ -303,22 +303,26 @@ class Autoencoder(_Network):
     def forward_cached(self, x):
         """:meth:`forward` without autograd, for :meth:`backward_cached`.
 
-        Returns ``(output, cache)``, or ``(None, None)`` when only autograd can
-        differentiate the network (see :meth:`ResidualMLP.forward_cached`).
-        Random noise is drawn exactly as :meth:`forward` draws it.
+        Returns ``(output, target, cache)``, with ``target`` equal to
+        :meth:`target` of ``x`` (computed once for both), or ``(None, None,
+        None)`` when only autograd can differentiate the network (see
+        :meth:`ResidualMLP.forward_cached`). Random noise is drawn exactly as
+        :meth:`forward` draws it.
         """
         if self._forward_hooks or self._forward_pre_hooks:
-            return None, None
-        h = self.normalize(x)
+            return None, None, None
+        normalized = self.normalize(x)
+        h = normalized
         if self.training and self.noise > 0:
             h = h + self.noise * torch.randn_like(h)
         z, encoder_cache = self.encoder.forward_cached(h)
         if z is None:
-            return None, None
+            return None, None, None
         output, decoder_cache = self.decoder.forward_cached(z)
         if output is None:
-            return None, None
-        return output, (encoder_cache, decoder_cache)
+            return None, None, None
+        target = x if self.is_bernoulli else normalized
+        return output, target, (encoder_cache, decoder_cache)
 
     def backward_cached(self, grad, cache):
         """Accumulate every parameter's gradient given ``grad`` of the output."""

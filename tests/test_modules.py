@@ -272,9 +272,9 @@ def test_forward_cached_declines_what_only_autograd_can_differentiate(rng):
         assert hooked.forward_cached(x) == (None, None)
         net = Autoencoder(4, 2, (6,))
         net.register_forward_pre_hook(lambda *args: None)
-        assert net.forward_cached(x) == (None, None)
+        assert net.forward_cached(x) == (None, None, None)
         net = Autoencoder(4, 2, (6,), dropout=0.2).train()
-        assert net.forward_cached(x) == (None, None)
+        assert net.forward_cached(x) == (None, None, None)
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
@@ -292,7 +292,8 @@ def test_autoencoder_backward_cached_equals_autograd_bit_for_bit(rng, likelihood
     out_ref.backward(grad)
     torch.manual_seed(3)  # the same noise is drawn
     with torch.no_grad():
-        out, cache = net.train().forward_cached(x)
+        out, target, cache = net.train().forward_cached(x)
         net.backward_cached(grad, cache)
     assert torch.equal(out, out_ref)
+    assert torch.equal(target, reference.target(x))
     _assert_same_grads(reference, net)

@@ -506,3 +506,14 @@ def test_flat_adam_returns_to_per_tensor_adam_when_a_gradient_disappears():
         flat.step()
         assert (flat._flat is not None) == (step < 6)
         assert all(torch.equal(p, q) for p, q in zip(ps, qs))
+
+
+@pytest.mark.parametrize("block_elements", [1, 2 * 7 * 2, 10**6])
+def test_batch_iterator_blocks_do_not_change_the_batches(monkeypatch, block_elements):
+    # Rows are gathered a block at a time: any block size yields the same batches
+    # (one batch per block, blocks of two batches, everything in one block).
+    reference = [X.tolist() for X, _ in BatchIterator(_row_ids(23), 7, shuffle=True, seed=4)]
+    monkeypatch.setattr(BatchIterator, "BLOCK_ELEMENTS", block_elements)
+    blocked = [X.tolist() for X, _ in BatchIterator(_row_ids(23), 7, shuffle=True, seed=4)]
+    assert blocked == reference
+    assert [len(b) for b in blocked] == [7, 7, 7, 2]
