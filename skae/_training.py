@@ -231,13 +231,17 @@ class FlatAdam(torch.optim.Adam):
         return loss
 
     def zero_grad(self, set_to_none=True):
-        super().zero_grad(set_to_none=set_to_none)
-        if self._flat is not None:
-            for p in self._flat[1]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad.zero_()
+        if self._flat is None:
+            super().zero_grad(set_to_none=set_to_none)
+            return
+        flat, members, others = self._flat
+        for p in (flat, *members, *others):
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.detach_().zero_()
 
 
 class SkaeNet(NeuralNet):
