@@ -56,23 +56,30 @@ class _Activation:
         self.backward = backward
 
 
+_RELU = _Activation(
+    torch.relu_,  # in place: the gradient needs the output only
+    lambda g, pre, out: torch.ops.aten.threshold_backward(g, out, 0),
+)
+_TANH = _Activation(torch.tanh, lambda g, pre, out: torch.ops.aten.tanh_backward(g, out))
+_SILU = _Activation(F.silu, lambda g, pre, out: torch.ops.aten.silu_backward(g, pre))
+
+
 def _activation_gradient(module):
     """The :class:`_Activation` of an activation module, or None if unsupported."""
     aten = torch.ops.aten
     kind = type(module)
     if kind is nn.ReLU:
-        # In place: the gradient needs the output only.
-        return _Activation(torch.relu_, lambda g, pre, out: aten.threshold_backward(g, out, 0))
+        return _RELU
     if kind is nn.Tanh:
-        return _Activation(torch.tanh, lambda g, pre, out: aten.tanh_backward(g, out))
+        return _TANH
+    if kind is nn.SiLU:
+        return _SILU
     if kind is nn.LeakyReLU:
         slope = module.negative_slope
         return _Activation(
             lambda x: F.leaky_relu(x, slope),
             lambda g, pre, out: aten.leaky_relu_backward(g, pre, slope, False),
         )
-    if kind is nn.SiLU:
-        return _Activation(F.silu, lambda g, pre, out: aten.silu_backward(g, pre))
     if kind is nn.GELU:
         approximate = module.approximate
         return _Activation(
@@ -143,19 +150,22 @@ class ResidualMLP(nn.Module):
         return out
 
     def _layers(self):
-        """``[(linear, activation or None), ...]`` of the residual MLP, or None.
+        """``[(weight, bias, activation or None), ...]`` of the residual MLP, or None.
 
         None when :meth:`forward_cached` cannot reproduce :meth:`forward`: an
         active dropout, an activation without a known gradient, or forward hooks.
+        Parameters are read from ``_parameters`` (not through ``nn.Module``'s
+        attribute fallback): this runs on every training batch.
         """
-        if self.mlp is None:
+        mlp = self._modules.get("mlp")
+        if mlp is None:
             return []
         layers = []
-        for module in self.mlp:
+        for module in mlp._modules.values():
             if module._forward_hooks or module._forward_pre_hooks:
                 return None
             if isinstance(module, nn.Linear):
-                layers.append([module, None])
+                layers.append([module._parameters["weight"], module._parameters["bias"], None])
             elif isinstance(module, nn.Dropout):
                 if module.training and module.p > 0:
                     return None
@@ -163,7 +173,7 @@ class ResidualMLP(nn.Module):
                 activation = _activation_gradient(module)
                 if activation is None or not layers:
                     return None
-                layers[-1][1] = activation
+                layers[-1][2] = activation
         return layers
 
     def forward_cached(self, x):
@@ -177,11 +187,12 @@ class ResidualMLP(nn.Module):
         layers = self._layers()
         if layers is None or self._forward_hooks or self._forward_pre_hooks:
             return None, None
-        out = F.linear(x, self.linear.weight, self.linear.bias)
+        linear = self._modules["linear"]._parameters
+        out = F.linear(x, linear["weight"], linear["bias"])
         saved = []
         h = x
-        for linear, activation in layers:
-            pre = F.linear(h, linear.weight, linear.bias)
+        for weight, bias, activation in layers:
+            pre = F.linear(h, weight, bias)
             out_j = pre if activation is None else activation.forward(pre)
             saved.append((h, pre, out_j))
             h = out_j
@@ -199,19 +210,20 @@ class ResidualMLP(nn.Module):
         networks that bookkeeping costs more than the arithmetic.
         """
         x, layers, saved = cache
-        _accumulate_grad(self.linear.weight, grad.t().mm(x))
-        _accumulate_grad(self.linear.bias, grad.sum(0))
-        grad_x = grad.mm(self.linear.weight) if input_grad else None
+        linear = self._modules["linear"]._parameters
+        _accumulate_grad(linear["weight"], grad.t().mm(x))
+        _accumulate_grad(linear["bias"], grad.sum(0))
+        grad_x = grad.mm(linear["weight"]) if input_grad else None
         g = grad
         for j in reversed(range(len(layers))):
-            linear, activation = layers[j]
+            weight, bias, activation = layers[j]
             h, pre, out_j = saved[j]
             if activation is not None:
                 g = activation.backward(g, pre, out_j)
-            _accumulate_grad(linear.weight, g.t().mm(h))
-            _accumulate_grad(linear.bias, g.sum(0))
+            _accumulate_grad(weight, g.t().mm(h))
+            _accumulate_grad(bias, g.sum(0))
             if j > 0 or input_grad:
-                g = g.mm(linear.weight)
+                g = g.mm(weight)
         if input_grad and layers:
             grad_x = grad_x + g
         return grad_x
