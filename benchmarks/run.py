@@ -361,7 +361,7 @@ def transform_child(which, n_samples):
     X = digits_data(n_samples)
     ae = fit_skae(X[:20_000], epochs=1)
     module = ae.net_.module_.eval()
-    chunk = 2**22 // X.shape[1]
+    chunk = 2**18 // X.shape[1]  # the chunk skae's inference uses (1 MiB of input)
 
     def loop(X):
         out = np.empty((len(X), ae.n_components_), dtype=np.float32)

@@ -45,8 +45,12 @@ from ._training import (
     to_float32_tensor,
 )
 
-#: Inference processes this many matrix elements per chunk (16 MiB of float32).
+#: Statistics (moments, PCA start) read this many matrix elements per chunk.
 _CHUNK_ELEMENTS = 2**22
+#: Inference processes this many input elements per chunk (1 MiB of float32): the
+#: network's intermediate results stay in cache (encoding 50,000 x 64 rows took
+#: 28 ms against 46-57 ms in 2**22-element chunks, with the same codes).
+_INFERENCE_CHUNK_ELEMENTS = 2**18
 #: The PCA starting point is computed on at most this many training rows, and on
 #: at most ``_INIT_MAX_ELEMENTS`` matrix elements (but never fewer than 1,000 rows).
 _INIT_MAX_SAMPLES = 20_000
@@ -55,10 +59,13 @@ _INIT_MAX_ELEMENTS = 2**24
 _EXACT_EIGH_MAX_FEATURES = 1024
 
 
-def _dense_chunks(X, rows=None, dtype=np.float64):
-    """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR)."""
+def _dense_chunks(X, rows=None, dtype=np.float64, elements=None):
+    """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR).
+
+    Each block holds about ``elements`` values (default ``_CHUNK_ELEMENTS``).
+    """
     rows = np.arange(X.shape[0]) if rows is None else rows
-    chunk = max(1, _CHUNK_ELEMENTS // max(X.shape[1], 1))
+    chunk = max(1, (elements or _CHUNK_ELEMENTS) // max(X.shape[1], 1))
     for batch in gen_batches(len(rows), chunk):
         index = rows[batch]
         block = X[index[0] : index[-1] + 1] if _is_contiguous(index) else X[index]
@@ -416,7 +423,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         device = self.net_.device
         results, start = None, 0
         with torch.inference_mode():
-            for block in _dense_chunks(X, dtype=np.float32):
+            for block in _dense_chunks(X, dtype=np.float32, elements=_INFERENCE_CHUNK_ELEMENTS):
                 out = fn(module, to_float32_tensor(block, device))
                 out = out if isinstance(out, tuple) else (out,)
                 if results is None:

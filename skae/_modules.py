@@ -95,6 +95,16 @@ def _activation_gradient(module):
     return None
 
 
+def _has_forward_hooks(module):
+    """Whether ``module`` has forward hooks of its own or global ones (which see every module)."""
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or nn.modules.module._global_forward_hooks
+        or nn.modules.module._global_forward_pre_hooks
+    )
+
+
 def _accumulate_grad(param, grad):
     """What autograd's ``AccumulateGrad`` does: set, or add to, ``param.grad``."""
     if not param.requires_grad:
@@ -162,7 +172,7 @@ class ResidualMLP(nn.Module):
             return []
         layers = []
         for module in mlp._modules.values():
-            if module._forward_hooks or module._forward_pre_hooks:
+            if _has_forward_hooks(module):
                 return None
             if isinstance(module, nn.Linear):
                 layers.append([module._parameters["weight"], module._parameters["bias"], None])
@@ -185,7 +195,7 @@ class ResidualMLP(nn.Module):
         the same order, so ``out`` equals ``forward(x)`` exactly.
         """
         layers = self._layers()
-        if layers is None or self._forward_hooks or self._forward_pre_hooks:
+        if layers is None or _has_forward_hooks(self):
             return None, None
         linear = self._modules["linear"]._parameters
         out = F.linear(x, linear["weight"], linear["bias"])
@@ -321,9 +331,10 @@ class Autoencoder(_Network):
         :meth:`ResidualMLP.forward_cached`). Random noise is drawn exactly as
         :meth:`forward` draws it.
         """
-        if self._forward_hooks or self._forward_pre_hooks:
+        normalize = self._modules["normalize"]
+        if _has_forward_hooks(self) or _has_forward_hooks(normalize):
             return None, None, None
-        normalized = self.normalize(x)
+        normalized = normalize.forward(x)
         h = normalized
         if self.training and self.noise > 0:
             h = h + self.noise * torch.randn_like(h)

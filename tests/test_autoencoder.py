@@ -332,7 +332,7 @@ def test_sparse_input_same_as_dense(rng):
 def test_inference_in_chunks_matches_one_chunk(fitted, low_rank_X, monkeypatch):
     expected_Z = fitted.transform(low_rank_X)
     expected_err = fitted.reconstruction_error(low_rank_X, per_feature=True)
-    monkeypatch.setattr(skae._base, "_CHUNK_ELEMENTS", 6 * 7)  # 7 rows per chunk
+    monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", 6 * 7)  # 7 rows per chunk
     np.testing.assert_allclose(fitted.transform(low_rank_X), expected_Z, rtol=1e-6)
     np.testing.assert_allclose(
         fitted.reconstruction_error(low_rank_X, per_feature=True), expected_err, rtol=1e-6

@@ -275,6 +275,15 @@ def test_forward_cached_declines_what_only_autograd_can_differentiate(rng):
         assert net.forward_cached(x) == (None, None, None)
         net = Autoencoder(4, 2, (6,), dropout=0.2).train()
         assert net.forward_cached(x) == (None, None, None)
+        net = Autoencoder(4, 2, (6,))
+        net.normalize.register_forward_hook(lambda *args: None)
+        assert net.forward_cached(x) == (None, None, None)
+        handle = nn.modules.module.register_module_forward_hook(lambda *args: None)
+        try:  # a global hook sees every module's call: autograd's path must run
+            assert Autoencoder(4, 2, (6,)).forward_cached(x) == (None, None, None)
+        finally:
+            handle.remove()
+        assert Autoencoder(4, 2, (6,)).forward_cached(x)[0] is not None
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
