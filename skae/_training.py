@@ -182,21 +182,55 @@ class FlatAdam(torch.optim.Adam):
         flat = torch.nn.Parameter(flat)  # shares the buffer the members now view
         group["params"] = [flat, *others]
         self._flat = (flat, members, others)
-        # Gradients are copied into this buffer, through views shaped as the members.
+        self._allocate_flat_grad()
+
+    def _allocate_flat_grad(self):
+        """The buffer gradients are copied into, through views shaped as the members."""
+        flat, members, _ = self._flat
         self._flat_grad = torch.empty_like(flat)
         self._flat_grad_views = [
             view.view_as(p)
             for p, view in zip(members, self._flat_grad.split([p.numel() for p in members]))
         ]
 
+    def __getstate__(self):
+        # torch's Optimizer pickles defaults, state and param_groups only. The
+        # members are pickled with the module they belong to (skorch pickles both
+        # together), so they come back as that module's parameters.
+        state = super().__getstate__()
+        state["_flat"], state["_flat_possible"] = self._flat, self._flat_possible
+        return state
+
     @torch.no_grad()
-    def _unflatten(self):
-        """Back to per-tensor Adam: each member gets its slice of the state."""
+    def __setstate__(self, state):
+        packed = state.pop("_flat", None)
+        possible = state.pop("_flat_possible", False)
+        super().__setstate__(state)
+        self._flat, self._flat_possible = packed, possible
+        self._flat_grad = self._flat_grad_views = None
+        if packed is not None:
+            # pickle copies each view's storage: make the members views again
+            flat, members, _ = packed
+            for p, view in zip(members, flat.split([p.numel() for p in members])):
+                p.data = view.view_as(p)
+            self._allocate_flat_grad()
+
+    @torch.no_grad()
+    def unflatten(self):
+        """Back to per-tensor Adam for good; a no-op unless flat.
+
+        Each member gets its own storage again and its slice of Adam's state.
+        skae calls it when training ends: a module whose parameters are views of
+        one buffer pickles that whole buffer once per parameter.
+        """
+        if self._flat is None:
+            return
         flat, members, others = self._flat
         state = self.state.pop(flat, {})
         offset = 0
         for p in members:
             n = p.numel()
+            p.data = p.detach().clone()
             if state:
                 self.state[p] = {
                     key: value.clone() if key == "step" or value.dim() == 0
@@ -215,7 +249,7 @@ class FlatAdam(torch.optim.Adam):
                 return
         flat, members, others = self._flat
         if any(p.grad is None for p in members):
-            self._unflatten()
+            self.unflatten()
             return
         torch._foreach_copy_(self._flat_grad_views, [p.grad for p in members])
         flat.grad = self._flat_grad
@@ -325,6 +359,12 @@ class SkaeNet(NeuralNet):
             self._mode_modules = (key, submodules)
         if any(m.training != training for m in self._mode_modules[1]):
             super()._set_training(training)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        unflatten = getattr(self.optimizer_, "unflatten", None)
+        if unflatten is not None:
+            unflatten()  # the fitted module's parameters own their storage again
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -517,3 +517,56 @@ def test_batch_iterator_blocks_do_not_change_the_batches(monkeypatch, block_elem
     blocked = [X.tolist() for X, _ in BatchIterator(_row_ids(23), 7, shuffle=True, seed=4)]
     assert blocked == reference
     assert [len(b) for b in blocked] == [7, 7, 7, 2]
+
+
+def test_flat_adam_unflatten_gives_members_their_own_storage_and_state():
+    ps, adam, qs, flat = _adam_pair(True, weight_decay=1e-3)
+    gen = torch.Generator().manual_seed(4)
+    for step in range(8):
+        if step == 4:
+            flat.unflatten()
+            flat.unflatten()  # a no-op once per-tensor
+            assert flat._flat is None
+            pointers = {q.untyped_storage().data_ptr() for q in qs}
+            assert len(pointers) == len(qs)
+            assert set(flat.state) == {q for q in qs}  # every tensor has its Adam state
+        adam.zero_grad()
+        flat.zero_grad()
+        _set_grads(ps, qs, gen)
+        adam.step()
+        flat.step()
+        assert all(torch.equal(p, q) for p, q in zip(ps, qs))
+
+
+def test_flat_adam_pickled_with_its_parameters_keeps_training(rng):
+    import pickle
+
+    ps, adam, qs, flat = _adam_pair(True)
+    gen = torch.Generator().manual_seed(5)
+    _set_grads(ps, qs, gen)
+    adam.step()
+    flat.step()
+    qs, flat = pickle.loads(pickle.dumps((qs, flat)))  # as skorch pickles module and optimizer
+    assert flat._flat is not None
+    _set_grads(ps, qs, gen)
+    adam.step()
+    flat.step()
+    assert all(torch.equal(p, q) for p, q in zip(ps, qs))
+
+
+def test_skae_net_parameters_own_their_storage_after_training(rng):
+    import pickle
+
+    X = to_float32_tensor(rng.randn(40, 4), "cpu")
+    net = SkaeNet(
+        module=Autoencoder(4, 2, (64,)), criterion=ReconstructionLoss(),
+        optimizer=FlatAdam, max_epochs=2, batch_size=10,
+        iterator_train=BatchIterator, iterator_valid=BatchIterator, train_split=None,
+        device="cpu", verbose=0,
+    ).fit(RowDataset(X, np.arange(40), "cpu"), None)
+    params = list(net.module_.parameters())
+    assert net.optimizer_._flat is None and not net.optimizer_._flat_possible
+    assert len({p.untyped_storage().data_ptr() for p in params}) == len(params)
+    # so a pickle holds each weight once (a view would carry the whole flat buffer)
+    weights = sum(p.numel() * 4 for p in params)
+    assert len(pickle.dumps(net.module_)) < 3 * weights + 20_000
