@@ -10,6 +10,7 @@ train and how to score a row.
 
 import contextlib
 import copy
+import functools
 import math
 import threading
 from abc import abstractmethod
@@ -30,7 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.helper import predefined_split
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._modules import ACTIVATIONS
 from ._training import (
@@ -98,6 +99,16 @@ _threads_lock = threading.Lock()
 _threads_state = {"depth": 0, "previous": None}
 
 
+@functools.cache
+def _threadpool_controller():
+    """One ``ThreadpoolController`` per process.
+
+    Building one scans the loaded libraries (~3 ms, twice per fit otherwise).
+    numpy's and scipy's BLAS, the ones limited, are loaded when skae is imported.
+    """
+    return ThreadpoolController()
+
+
 @contextlib.contextmanager
 def _training_threads(module, batch_size, device):
     """Train small networks on CPU with one torch and one BLAS thread; restore after.
@@ -115,7 +126,7 @@ def _training_threads(module, batch_size, device):
     with _threads_lock:
         if _threads_state["depth"] == 0:
             _threads_state["previous"] = torch.get_num_threads()
-            _threads_state["blas"] = threadpool_limits(limits=1, user_api="blas")
+            _threads_state["blas"] = _threadpool_controller().limit(limits=1, user_api="blas")
             torch.set_num_threads(1)
         _threads_state["depth"] += 1
     try:

@@ -403,15 +403,28 @@ def test_fit_restores_thread_settings(low_rank_X):
     def blas_threads():
         return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
+    from skorch.callbacks import Callback
+    from threadpoolctl import threadpool_limits
+
+    class RecordThreads(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append((torch.get_num_threads(), blas_threads()))
+
+    seen = []
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        blas_before = blas_threads()
-        AutoencoderTransformer(n_components=2, **FAST).fit(low_rank_X)
-        assert torch.get_num_threads() == 2
-        assert blas_threads() == blas_before
+        with threadpool_limits(limits=2, user_api="blas"):
+            blas_before = blas_threads()
+            AutoencoderTransformer(n_components=2, callbacks=[RecordThreads()], **FAST).fit(
+                low_rank_X
+            )
+            assert torch.get_num_threads() == 2
+            assert blas_threads() == blas_before
     finally:
         torch.set_num_threads(previous)
+    # while training, this small network ran on one torch and one BLAS thread
+    assert seen and all(t == 1 and set(b) <= {1} for t, b in seen)
 
 
 def test_fit_transform_equals_fit_then_transform(low_rank_X):
