@@ -20,7 +20,8 @@ Sections (each can be picked with ``--only fit,transform,scaling,gpu``):
 3. **scaling** -- seconds per epoch (skorch's ``dur`` column, median over epochs)
    against ``n_samples`` and ``n_features``; a PNG goes to ``benchmarks/results/``
    when matplotlib is installed.
-4. **gpu** -- 60,000 x 784, network 784-512-256-32 and mirrored, epochs per second,
+4. **gpu** -- 60,000 x 784, network 784-512-256-32 and mirrored, epochs per second
+   and how busy the GPU is (mean utilisation sampled every 50 ms during one more fit),
    skae against the hand-written loop; runs only with ``--device cuda``.
 
 Extra requirements: ``benchmarks/requirements.txt`` (PyOD; install it with
@@ -517,11 +518,63 @@ def bench_gpu(args):
                                           n_components=k, epochs=epochs),
     }
     times = time_interleaved(contestants, args.repeats)
-    print("\n| | median fit (s) | epochs / s |\n|---|---:|---:|")
+    busy = {}
+    for name, fn in contestants.items():  # one more fit each, with the GPU sampled
+        with GPUSampler() as sampler:
+            fn(None)
+        busy[name] = sampler.mean()
+    print("\n| | median fit (s) | epochs / s | GPU busy (mean %) |\n|---|---:|---:|---:|")
     for name, ts in times.items():
         t = statistics.median(ts)
-        print(f"| {name} | {t:.2f} | {epochs / t:.2f} |")
+        pct = "n/a" if busy[name] is None else f"{busy[name]:.0f}"
+        print(f"| {name} | {t:.2f} | {epochs / t:.2f} | {pct} |")
     return times
+
+
+class GPUSampler:
+    """Samples the GPU's utilisation (% of time a kernel ran) every 50 ms in a thread.
+
+    Reads it through ``torch.cuda.utilization()`` (needs ``nvidia-ml-py``) or, failing
+    that, ``nvidia-smi``; ``mean()`` is None when neither is available.
+    """
+
+    def __init__(self, interval=0.05):
+        import threading
+
+        self.interval = interval
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _read():
+        try:
+            return float(torch.cuda.utilization())
+        except Exception:  # pynvml missing: ask nvidia-smi
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+                capture_output=True, text=True, timeout=5)
+            return float(out.stdout.split()[0])
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.samples.append(self._read())
+            except Exception:
+                return
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        torch.cuda.synchronize()
+        self._stop.set()
+        self._thread.join()
+
+    def mean(self):
+        return statistics.mean(self.samples) if self.samples else None
 
 
 def main():

@@ -43,3 +43,43 @@ def test_cuda_pickle_loads_on_cpu_only_machine(monkeypatch):
     assert restored.net_.device == "cpu"
     assert not next(restored.net_.module_.parameters()).is_cuda
     np.testing.assert_allclose(restored.transform(X), Z_gpu, atol=1e-5)
+
+
+def test_hand_written_gradients_match_autograd_on_cuda():
+    import copy
+
+    from skae._modules import Autoencoder
+    from skae._training import ReconstructionLoss
+
+    x = torch.rand(64, 10, device="cuda")
+    reference = Autoencoder(10, 3, (16, 8), loc=0.5, scale=[0.3]).cuda().train()
+    net = copy.deepcopy(reference)
+    criterion = ReconstructionLoss()
+    expected = criterion(reference(x), x, reference)
+    expected.backward()
+    loss, _ = criterion.loss_and_gradients(net, x)
+    torch.testing.assert_close(loss, expected.detach())
+    for p, q in zip(reference.parameters(), net.parameters()):
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_flat_adam_matches_adam_on_cuda():
+    from skae._training import FlatAdam
+
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    shapes = [(64, 10), (64,), (3, 64), (3,)]
+    ps = [torch.randn(s, device="cuda", generator=gen).requires_grad_() for s in shapes]
+    qs = [p.detach().clone().requires_grad_() for p in ps]
+    adam = torch.optim.Adam(ps, lr=1e-2, fused=True)
+    flat = FlatAdam(qs, lr=1e-2, fused=True)
+    for _ in range(10):
+        for p, q in zip(ps, qs):
+            g = torch.randn(p.shape, device="cuda", generator=gen)
+            p.grad, q.grad = g.clone(), g.clone()
+        adam.step()
+        flat.step()
+    assert flat._flat is not None
+    for p, q in zip(ps, qs):
+        torch.testing.assert_close(q, p, rtol=1e-6, atol=1e-7)
