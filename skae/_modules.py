@@ -95,13 +95,28 @@ def _activation_gradient(module):
     return None
 
 
-def _has_forward_hooks(module):
-    """Whether ``module`` has forward hooks of its own or global ones (which see every module)."""
-    return bool(
+def _has_hooks(module):
+    """Whether autograd's path would call hooks that the cached path would not.
+
+    Forward and backward hooks of ``module`` or global ones (which see every
+    module), and gradient hooks on ``module``'s own parameters.
+    """
+    registry = nn.modules.module
+    if (
         module._forward_hooks
         or module._forward_pre_hooks
-        or nn.modules.module._global_forward_hooks
-        or nn.modules.module._global_forward_pre_hooks
+        or module._backward_hooks
+        or module._backward_pre_hooks
+        or registry._global_forward_hooks
+        or registry._global_forward_pre_hooks
+        or registry._global_backward_hooks
+        or registry._global_backward_pre_hooks
+    ):
+        return True
+    return any(
+        p._backward_hooks or p._post_accumulate_grad_hooks
+        for p in module._parameters.values()
+        if p is not None
     )
 
 
@@ -172,7 +187,7 @@ class ResidualMLP(nn.Module):
             return []
         layers = []
         for module in mlp._modules.values():
-            if _has_forward_hooks(module):
+            if _has_hooks(module):
                 return None
             if isinstance(module, nn.Linear):
                 layers.append([module._parameters["weight"], module._parameters["bias"], None])
@@ -195,9 +210,10 @@ class ResidualMLP(nn.Module):
         the same order, so ``out`` equals ``forward(x)`` exactly.
         """
         layers = self._layers()
-        if layers is None or _has_forward_hooks(self):
+        linear = self._modules["linear"]
+        if layers is None or _has_hooks(self) or _has_hooks(linear):
             return None, None
-        linear = self._modules["linear"]._parameters
+        linear = linear._parameters
         out = F.linear(x, linear["weight"], linear["bias"])
         saved = []
         h = x
@@ -332,7 +348,7 @@ class Autoencoder(_Network):
         :meth:`forward` draws it.
         """
         normalize = self._modules["normalize"]
-        if _has_forward_hooks(self) or _has_forward_hooks(normalize):
+        if _has_hooks(self) or _has_hooks(normalize):
             return None, None, None
         normalized = normalize.forward(x)
         h = normalized

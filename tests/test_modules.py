@@ -284,6 +284,16 @@ def test_forward_cached_declines_what_only_autograd_can_differentiate(rng):
         finally:
             handle.remove()
         assert Autoencoder(4, 2, (6,)).forward_cached(x)[0] is not None
+        # gradient hooks: on a parameter of the linear path, of the MLP, or a module's
+        net = Autoencoder(4, 2, (6,))
+        net.encoder.linear.weight.register_hook(lambda g: g)
+        assert net.forward_cached(x) == (None, None, None)
+        net = Autoencoder(4, 2, (6,))
+        net.decoder.mlp[0].bias.register_post_accumulate_grad_hook(lambda p: None)
+        assert net.forward_cached(x) == (None, None, None)
+        net = Autoencoder(4, 2, (6,))
+        net.decoder.register_full_backward_hook(lambda *args: None)
+        assert net.forward_cached(x) == (None, None, None)
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
