@@ -5,6 +5,11 @@ Every network is ``normalisation -> encoder -> code -> decoder -> likelihood
 parameters``. Encoder and decoder are :class:`ResidualMLP`: a linear map plus
 a nonlinear MLP whose last layer starts at zero, so a network initialised from
 (probabilistic) PCA's solution computes exactly that solution before training.
+
+:class:`ResidualMLP` and :class:`Autoencoder` also have a ``forward_cached`` /
+``backward_cached`` pair: the same forward and autograd's gradients, bit for
+bit, computed without autograd's per-operation bookkeeping (the autoencoder's
+fast training step; see ``ReconstructionLoss.loss_and_gradients``).
 """
 
 import torch
