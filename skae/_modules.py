@@ -337,11 +337,14 @@ class Autoencoder(_Network):
     def encode(self, x):
         return self.encoder(self.normalize(x))
 
-    def forward(self, x):
-        h = self.normalize(x)
+    def _corrupt(self, h):
+        """``h`` plus the denoising noise, in training mode only."""
         if self.training and self.noise > 0:
             h = h + self.noise * torch.randn_like(h)
-        return self.decode(self.encoder(h))
+        return h
+
+    def forward(self, x):
+        return self.decode(self.encoder(self._corrupt(self.normalize(x))))
 
     def forward_cached(self, x):
         """:meth:`forward` without autograd, for :meth:`backward_cached`.
@@ -356,10 +359,7 @@ class Autoencoder(_Network):
         if _has_hooks(self) or _has_hooks(normalize):
             return None, None, None
         normalized = normalize.forward(x)
-        h = normalized
-        if self.training and self.noise > 0:
-            h = h + self.noise * torch.randn_like(h)
-        z, encoder_cache = self.encoder.forward_cached(h)
+        z, encoder_cache = self.encoder.forward_cached(self._corrupt(normalized))
         if z is None:
             return None, None, None
         output, decoder_cache = self.decoder.forward_cached(z)

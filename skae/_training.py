@@ -133,6 +133,13 @@ class BatchIterator:
                 yield block[start : start + self.batch_size], None
 
 
+def _member_views(buffer, members):
+    """Consecutive views of the flat ``buffer``, shaped as the tensors ``members``."""
+    return [
+        view.view_as(p) for p, view in zip(members, buffer.split([p.numel() for p in members]))
+    ]
+
+
 class FlatAdam(torch.optim.Adam):
     """``torch.optim.Adam`` that updates its parameters as one flat tensor.
 
@@ -182,8 +189,8 @@ class FlatAdam(torch.optim.Adam):
             self._flat_possible = False
             return
         flat = torch.cat([p.detach().reshape(-1) for p in members])
-        for p, view in zip(members, flat.split([p.numel() for p in members])):
-            p.data = view.view_as(p)
+        for p, view in zip(members, _member_views(flat, members)):
+            p.data = view
         flat = torch.nn.Parameter(flat)  # shares the buffer the members now view
         group["params"] = [flat, *others]
         self._flat = (flat, members, others)
@@ -193,10 +200,7 @@ class FlatAdam(torch.optim.Adam):
         """The buffer gradients are copied into, through views shaped as the members."""
         flat, members, _ = self._flat
         self._flat_grad = torch.empty_like(flat)
-        self._flat_grad_views = [
-            view.view_as(p)
-            for p, view in zip(members, self._flat_grad.split([p.numel() for p in members]))
-        ]
+        self._flat_grad_views = _member_views(self._flat_grad, members)
 
     def __getstate__(self):
         # torch's Optimizer pickles defaults, state and param_groups only. The
@@ -216,8 +220,8 @@ class FlatAdam(torch.optim.Adam):
         if packed is not None:
             # pickle copies each view's storage: make the members views again
             flat, members, _ = packed
-            for p, view in zip(members, flat.split([p.numel() for p in members])):
-                p.data = view.view_as(p)
+            for p, view in zip(members, _member_views(flat, members)):
+                p.data = view
             self._allocate_flat_grad()
 
     @torch.no_grad()
