@@ -39,6 +39,22 @@ def _epoch(iterator):
     return [X[:, 0].long().tolist() for X, _ in batches]
 
 
+def _fit_net(module, X, **params):
+    """A ``SkaeNet`` as skae builds it (batch iterator, no split, CPU), fitted on ``X``."""
+    params = {
+        "criterion": ReconstructionLoss(),
+        "optimizer": torch.optim.Adam,
+        "iterator_train": BatchIterator,
+        "iterator_valid": BatchIterator,
+        "train_split": None,
+        "device": "cpu",
+        "verbose": 0,
+        **params,
+    }
+    return SkaeNet(module=module, **params).fit(RowDataset(X, np.arange(len(X)), "cpu"), None)
+
+
+
 @pytest.mark.parametrize("n, batch_size", [(23, 5), (20, 5), (3, 200), (1, 1)])
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_batch_iterator_yields_every_row_once(n, batch_size, shuffle):
@@ -281,22 +297,8 @@ def test_reconstruction_loss_is_mean_squared_error_in_normalised_units(rng):
 def test_skae_net_trains_with_the_batch_iterator(rng):
     X = to_float32_tensor(rng.randn(50, 4), "cpu")
     module = Autoencoder(4, 2, (8,))
-    net = SkaeNet(
-        module=module,
-        criterion=ReconstructionLoss(),
-        optimizer=torch.optim.Adam,
-        lr=1e-2,
-        max_epochs=3,
-        batch_size=16,
-        iterator_train=BatchIterator,
-        iterator_train__shuffle=True,
-        iterator_train__seed=0,
-        iterator_valid=BatchIterator,
-        train_split=None,
-        device="cpu",
-        verbose=0,
-    )
-    net.fit(RowDataset(X, np.arange(50), "cpu"), None)
+    net = _fit_net(module, X, lr=1e-2, max_epochs=3, batch_size=16,
+                   iterator_train__shuffle=True, iterator_train__seed=0)
     assert len(net.history) == 3
     assert [len(epoch["batches"]) for epoch in net.history] == [4, 4, 4]
     assert all(np.isfinite(net.history[:, "train_loss"]))
@@ -322,23 +324,13 @@ def test_callbacks_listed_after_the_monitor_see_the_epoch_that_stops_training(rn
     # callbacks, and skorch always runs PrintLog last: the stopping epoch must
     # still reach every callback (history terms, printed table, user callbacks).
     X = to_float32_tensor(rng.randn(40, 4), "cpu")
-    net = SkaeNet(
-        module=Autoencoder(4, 2, ()),
-        criterion=ReconstructionLoss(),
-        optimizer=torch.optim.Adam,
-        max_epochs=10,
-        batch_size=40,
-        iterator_train=BatchIterator,
-        iterator_valid=BatchIterator,
-        train_split=None,
+    net = _fit_net(
+        Autoencoder(4, 2, ()), X, max_epochs=10, batch_size=40,
         callbacks=[
             ("convergence", ConvergenceMonitor("train_loss", patience=2, tol=1.0)),
             ("count", _CountEpochs()),
         ],
-        device="cpu",
-        verbose=0,
     )
-    net.fit(RowDataset(X, np.arange(40), "cpu"), None)
     assert dict(net.callbacks_)["convergence"].stopped_early_
     assert len(net.history) == 3  # epoch 1 beats inf; 2 and 3 do not improve by tol
     assert dict(net.callbacks_)["count"].epochs == len(net.history)
@@ -370,22 +362,8 @@ def _fit_skae_net(X, force_autograd, monkeypatch, **params):
         monkeypatch.setattr(ReconstructionLoss, "loss_and_gradients",
                             lambda self, network, x: (None, None))
     torch.manual_seed(0)
-    net = SkaeNet(
-        module=Autoencoder(4, 2, (8,), loc=X.mean(0), scale=[X.std()]),
-        criterion=ReconstructionLoss(),
-        optimizer=torch.optim.Adam,
-        lr=1e-2,
-        max_epochs=4,
-        batch_size=16,
-        iterator_train=BatchIterator,
-        iterator_train__shuffle=True,
-        iterator_valid=BatchIterator,
-        train_split=None,
-        device="cpu",
-        verbose=0,
-        **params,
-    )
-    net.fit(RowDataset(X, np.arange(len(X)), "cpu"), None)
+    net = _fit_net(Autoencoder(4, 2, (8,), loc=X.mean(0), scale=[X.std()]), X, lr=1e-2,
+                   max_epochs=4, batch_size=16, iterator_train__shuffle=True, **params)
     monkeypatch.undo()
     return net
 
@@ -411,12 +389,7 @@ def test_skae_net_set_training_notices_any_submodule_and_is_not_pickled(rng):
     import pickle
 
     X = to_float32_tensor(rng.randn(20, 4), "cpu")
-    net = SkaeNet(
-        module=Autoencoder(4, 2, (8,)), criterion=ReconstructionLoss(),
-        optimizer=torch.optim.Adam, max_epochs=1, batch_size=10,
-        iterator_train=BatchIterator, iterator_valid=BatchIterator, train_split=None,
-        device="cpu", verbose=0,
-    ).fit(RowDataset(X, np.arange(20), "cpu"), None)
+    net = _fit_net(Autoencoder(4, 2, (8,)), X, max_epochs=1, batch_size=10)
     net._set_training(False)
     assert not any(m.training for m in net.module_.modules())
     net.module_.encoder.mlp[1].train()  # one submodule flipped behind skorch's back
@@ -558,12 +531,7 @@ def test_skae_net_parameters_own_their_storage_after_training(rng):
     import pickle
 
     X = to_float32_tensor(rng.randn(40, 4), "cpu")
-    net = SkaeNet(
-        module=Autoencoder(4, 2, (64,)), criterion=ReconstructionLoss(),
-        optimizer=FlatAdam, max_epochs=2, batch_size=10,
-        iterator_train=BatchIterator, iterator_valid=BatchIterator, train_split=None,
-        device="cpu", verbose=0,
-    ).fit(RowDataset(X, np.arange(40), "cpu"), None)
+    net = _fit_net(Autoencoder(4, 2, (64,)), X, optimizer=FlatAdam, max_epochs=2, batch_size=10)
     params = list(net.module_.parameters())
     assert net.optimizer_._flat is None and not net.optimizer_._flat_possible
     assert len({p.untyped_storage().data_ptr() for p in params}) == len(params)
