@@ -198,8 +198,9 @@ def fit_skae_network_by_hand(X, *, epochs=EPOCHS, batch_size=BATCH_SIZE, seed=0)
     path and input normalisation); (skae - this) is skorch's per-batch bookkeeping plus
     skae's per-fit work (validation, scaling, PCA start, the codes' statistics).
     """
+    from skae._fast_path import FlatAdam, manual_step
     from skae._modules import Autoencoder
-    from skae._training import FlatAdam, ReconstructionLoss
+    from skae._objectives import ReconstructionLoss
 
     with num_threads(1):
         torch.manual_seed(seed)
@@ -213,7 +214,7 @@ def fit_skae_network_by_hand(X, *, epochs=EPOCHS, batch_size=BATCH_SIZE, seed=0)
             Xs = Xt[torch.randperm(n, generator=gen)]
             for start in range(0, n, batch_size):
                 opt.zero_grad()
-                criterion.loss_and_gradients(net, Xs[start:start + batch_size])
+                manual_step(net, criterion, Xs[start:start + batch_size])
                 opt.step()
     return net
 

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseAutoencoder, _check_unit_interval, _decoder_start_at
 from ._modules import Autoencoder
-from ._training import ReconstructionLoss
+from ._objectives import ReconstructionLoss
 
 
 class AutoencoderTransformer(_BaseAutoencoder):

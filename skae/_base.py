@@ -33,18 +33,11 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.helper import predefined_split
 from threadpoolctl import ThreadpoolController
 
+from ._callbacks import ConvergenceMonitor, DivergenceCheck
+from ._data import BatchIterator, RowDataset, to_float32_tensor
+from ._fast_path import FlatAdam
 from ._modules import ACTIVATIONS
-from ._training import (
-    BatchIterator,
-    ConvergenceMonitor,
-    DivergenceCheck,
-    FlatAdam,
-    RowDataset,
-    SkaeNet,
-    resolve_device,
-    seeded_rng_context,
-    to_float32_tensor,
-)
+from ._net import SkaeNet, resolve_device, seeded_rng_context
 
 #: Statistics (moments, PCA start) read this many matrix elements per chunk.
 _CHUNK_ELEMENTS = 2**22

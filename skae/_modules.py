@@ -6,14 +6,12 @@ parameters``. Encoder and decoder are :class:`ResidualMLP`: a linear map plus
 a nonlinear MLP whose last layer starts at zero, so a network initialised from
 (probabilistic) PCA's solution computes exactly that solution before training.
 
-:class:`ResidualMLP` and :class:`Autoencoder` also have a ``forward_cached`` /
-``backward_cached`` pair: the same forward and autograd's gradients, bit for
-bit, computed without autograd's per-operation bookkeeping (the autoencoder's
-fast training step; see ``ReconstructionLoss.loss_and_gradients``).
+Plain torch: autograd differentiates every module. The speed layer
+(:mod:`skae._fast_path`) recognises :class:`Autoencoder` and :class:`ResidualMLP`
+by type and reproduces their training step by hand; nothing here knows about it.
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ._likelihoods import BernoulliLikelihood, GaussianLikelihood
@@ -46,93 +44,6 @@ class Normalization(nn.Module):
     def inverse(self, x):
         """Map normalised values back to the original units."""
         return x * self.scale + self.loc
-
-
-class _Activation:
-    """An activation's forward and its gradient, by autograd's own kernels.
-
-    ``backward(grad, pre, out)`` gets the activation's input ``pre`` and output
-    ``out``; calling the kernels autograd's derivative formulas call makes
-    hand-computed gradients equal autograd's bit for bit.
-    """
-
-    def __init__(self, forward, backward):
-        self.forward = forward
-        self.backward = backward
-
-
-_RELU = _Activation(
-    torch.relu_,  # in place: the gradient needs the output only
-    lambda g, pre, out: torch.ops.aten.threshold_backward(g, out, 0),
-)
-_TANH = _Activation(torch.tanh, lambda g, pre, out: torch.ops.aten.tanh_backward(g, out))
-_SILU = _Activation(F.silu, lambda g, pre, out: torch.ops.aten.silu_backward(g, pre))
-
-
-def _activation_gradient(module):
-    """The :class:`_Activation` of an activation module, or None if unsupported."""
-    aten = torch.ops.aten
-    kind = type(module)
-    if kind is nn.ReLU:
-        return _RELU
-    if kind is nn.Tanh:
-        return _TANH
-    if kind is nn.SiLU:
-        return _SILU
-    if kind is nn.LeakyReLU:
-        slope = module.negative_slope
-        return _Activation(
-            lambda x: F.leaky_relu(x, slope),
-            lambda g, pre, out: aten.leaky_relu_backward(g, pre, slope, False),
-        )
-    if kind is nn.GELU:
-        approximate = module.approximate
-        return _Activation(
-            lambda x: F.gelu(x, approximate=approximate),
-            lambda g, pre, out: aten.gelu_backward(g, pre, approximate=approximate),
-        )
-    if kind is nn.ELU:
-        alpha = module.alpha
-        return _Activation(
-            lambda x: F.elu(x, alpha),
-            lambda g, pre, out: aten.elu_backward(g, alpha, 1, 1, False, pre),
-        )
-    return None
-
-
-def _has_hooks(module):
-    """Whether autograd's path would call hooks that the cached path would not.
-
-    Forward and backward hooks of ``module`` or global ones (which see every
-    module), and gradient hooks on ``module``'s own parameters.
-    """
-    registry = nn.modules.module
-    if (
-        module._forward_hooks
-        or module._forward_pre_hooks
-        or module._backward_hooks
-        or module._backward_pre_hooks
-        or registry._global_forward_hooks
-        or registry._global_forward_pre_hooks
-        or registry._global_backward_hooks
-        or registry._global_backward_pre_hooks
-    ):
-        return True
-    return any(
-        p._backward_hooks or p._post_accumulate_grad_hooks
-        for p in module._parameters.values()
-        if p is not None
-    )
-
-
-def _accumulate_grad(param, grad):
-    """What autograd's ``AccumulateGrad`` does: set, or add to, ``param.grad``."""
-    if not param.requires_grad:
-        return
-    if param.grad is None:
-        param.grad = grad
-    else:
-        param.grad += grad
 
 
 def make_mlp(in_features, hidden_layer_sizes, out_features, activation="relu", dropout=0.0):
@@ -178,86 +89,6 @@ class ResidualMLP(nn.Module):
         if self.mlp is not None:
             out = out + self.mlp(x)
         return out
-
-    def _layers(self):
-        """``[(weight, bias, activation or None), ...]`` of the residual MLP, or None.
-
-        None when :meth:`forward_cached` cannot reproduce :meth:`forward`: an
-        active dropout, an activation without a known gradient, or forward hooks.
-        Parameters are read from ``_parameters`` (not through ``nn.Module``'s
-        attribute fallback): this runs on every training batch.
-        """
-        mlp = self._modules.get("mlp")
-        if mlp is None:
-            return []
-        layers = []
-        for module in mlp._modules.values():
-            if _has_hooks(module):
-                return None
-            if isinstance(module, nn.Linear):
-                layers.append([module._parameters["weight"], module._parameters["bias"], None])
-            elif isinstance(module, nn.Dropout):
-                if module.training and module.p > 0:
-                    return None
-            else:
-                activation = _activation_gradient(module)
-                if activation is None or not layers:
-                    return None
-                layers[-1][2] = activation
-        return layers
-
-    def forward_cached(self, x):
-        """``forward(x)`` without autograd, and what :meth:`backward_cached` needs.
-
-        Returns ``(out, cache)``, or ``(None, None)`` when the module holds
-        something only autograd can differentiate (see :meth:`_layers`). Call it
-        under ``torch.no_grad()``. The kernels are the ones ``forward`` runs, in
-        the same order, so ``out`` equals ``forward(x)`` exactly.
-        """
-        layers = self._layers()
-        linear = self._modules["linear"]
-        if layers is None or _has_hooks(self) or _has_hooks(linear):
-            return None, None
-        linear = linear._parameters
-        out = F.linear(x, linear["weight"], linear["bias"])
-        saved = []
-        h = x
-        for weight, bias, activation in layers:
-            pre = F.linear(h, weight, bias)
-            out_j = pre if activation is None else activation.forward(pre)
-            saved.append((h, pre, out_j))
-            h = out_j
-        if layers:
-            out = out + h
-        return out, (x, layers, saved)
-
-    def backward_cached(self, grad, cache, input_grad=True):
-        """Accumulate the parameters' gradients given ``grad`` of the output.
-
-        Returns the gradient with respect to the input (None unless
-        ``input_grad``). The derivative formulas and their order are autograd's,
-        so the gradients equal those of ``forward(x).backward(grad)`` bit for bit
-        (tested), without autograd's per-operation bookkeeping: for small
-        networks that bookkeeping costs more than the arithmetic.
-        """
-        x, layers, saved = cache
-        linear = self._modules["linear"]._parameters
-        _accumulate_grad(linear["weight"], grad.t().mm(x))
-        _accumulate_grad(linear["bias"], grad.sum(0))
-        grad_x = grad.mm(linear["weight"]) if input_grad else None
-        g = grad
-        for j in reversed(range(len(layers))):
-            weight, bias, activation = layers[j]
-            h, pre, out_j = saved[j]
-            if activation is not None:
-                g = activation.backward(g, pre, out_j)
-            _accumulate_grad(weight, g.t().mm(h))
-            _accumulate_grad(bias, g.sum(0))
-            if j > 0 or input_grad:
-                g = g.mm(weight)
-        if input_grad and layers:
-            grad_x = grad_x + g
-        return grad_x
 
     @torch.no_grad()
     def start_at(self, weight, bias):
@@ -345,34 +176,6 @@ class Autoencoder(_Network):
 
     def forward(self, x):
         return self.decode(self.encoder(self._corrupt(self.normalize(x))))
-
-    def forward_cached(self, x):
-        """:meth:`forward` without autograd, for :meth:`backward_cached`.
-
-        Returns ``(output, target, cache)``, with ``target`` equal to
-        :meth:`target` of ``x`` (computed once for both), or ``(None, None,
-        None)`` when only autograd can differentiate the network (see
-        :meth:`ResidualMLP.forward_cached`). Random noise is drawn exactly as
-        :meth:`forward` draws it.
-        """
-        normalize = self._modules["normalize"]
-        if _has_hooks(self) or _has_hooks(normalize):
-            return None, None, None
-        normalized = normalize.forward(x)
-        z, encoder_cache = self.encoder.forward_cached(self._corrupt(normalized))
-        if z is None:
-            return None, None, None
-        output, decoder_cache = self.decoder.forward_cached(z)
-        if output is None:
-            return None, None, None
-        target = x if self.is_bernoulli else normalized
-        return output, target, (encoder_cache, decoder_cache)
-
-    def backward_cached(self, grad, cache):
-        """Accumulate every parameter's gradient given ``grad`` of the output."""
-        encoder_cache, decoder_cache = cache
-        grad_z = self.decoder.backward_cached(grad, decoder_cache, input_grad=True)
-        self.encoder.backward_cached(grad_z, encoder_cache, input_grad=False)
 
 
 class VariationalAutoencoder(_Network):

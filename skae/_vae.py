@@ -11,7 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _BaseAutoencoder, _check_unit_interval, _decoder_start_at
 from ._likelihoods import gaussian_log_prob, log_mean_exp
 from ._modules import VariationalAutoencoder
-from ._training import KLWarmup, NegativeELBO, RecordELBOTerms
+from ._callbacks import KLWarmup, RecordELBOTerms
+from ._objectives import NegativeELBO
 
 
 class VAETransformer(_BaseAutoencoder):

@@ -9,6 +9,10 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from skae._data import BatchIterator, RowDataset
+from skae._net import SkaeNet
+from skae._objectives import ReconstructionLoss
+
 # The test networks and batches are tiny: one intra-op thread is faster than
 # several (measured ~10x faster per fit on a busy 2-core machine, where torch's
 # worker threads contend with other processes). skae's fit limits threads for
@@ -57,3 +61,26 @@ def digits():
     """``load_digits()`` scaled to [0, 1] and its labels."""
     X, y = load_digits(return_X_y=True)
     return X / 16.0, y
+
+
+@pytest.fixture
+def fit_net():
+    """``fit_net(module, X, **params)``: a ``SkaeNet`` as skae builds it, fitted on tensor ``X``.
+
+    skae's batch iterator, no validation split, CPU, quiet; ``params`` override.
+    """
+
+    def fit(module, X, **params):
+        params = {
+            "criterion": ReconstructionLoss(),
+            "optimizer": torch.optim.Adam,
+            "iterator_train": BatchIterator,
+            "iterator_valid": BatchIterator,
+            "train_split": None,
+            "device": "cpu",
+            "verbose": 0,
+            **params,
+        }
+        return SkaeNet(module=module, **params).fit(RowDataset(X, np.arange(len(X)), "cpu"), None)
+
+    return fit

@@ -789,28 +789,3 @@ def test_inverse_transform_wrong_width_raises(fitted):
         fitted.inverse_transform(np.zeros((3, 3)))
     with pytest.raises(ValueError):
         fitted.inverse_transform(np.zeros((3, 2)) + np.nan)
-
-
-@pytest.mark.parametrize(
-    "params, autograd_expected",
-    [
-        ({}, False),
-        ({"activation": "gelu", "noise": 0.1}, False),
-        ({"dropout": 0.2}, True),  # dropout: autograd's path
-    ],
-)
-def test_training_uses_hand_written_gradients_unless_autograd_is_needed(
-    low_rank_X, monkeypatch, params, autograd_expected
-):
-    # The fast path is what makes fit as fast as a hand-written loop: a change
-    # that silently sent every batch through autograd again would fail here.
-    calls = []
-    backward = torch.Tensor.backward
-
-    def counting_backward(self, *args, **kwargs):
-        calls.append(1)
-        return backward(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.Tensor, "backward", counting_backward)
-    AutoencoderTransformer(n_components=2, **{**FAST, **params}).fit(low_rank_X)
-    assert bool(calls) == autograd_expected

@@ -1,0 +1,110 @@
+"""skorch callbacks skae's training adds: divergence, convergence, the VAE's KL warm-up and terms."""
+
+import copy
+import math
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+from skorch.callbacks import Callback
+
+
+class RecordELBOTerms(Callback):
+    """Writes ``{train,valid}_reconstruction`` and ``{train,valid}_kl`` to the history."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        net.criterion_.reset_terms()
+
+    def on_epoch_end(self, net, **kwargs):
+        terms = net.criterion_.terms
+        for key in ("train", "valid"):
+            if key in terms:
+                reconstruction, kl = (terms[key] / terms[key + "_count"]).tolist()
+                net.history.record(f"{key}_reconstruction", reconstruction)
+                net.history.record(f"{key}_kl", kl)
+
+
+class KLWarmup(Callback):
+    """Linear KL warm-up: the KL weight grows from 0 to 1 over ``epochs`` epochs."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = len(net.history) - 1
+        net.criterion_.kl_weight = min(1.0, epoch / self.epochs)
+
+
+class DivergenceCheck(Callback):
+    """Stops training with an error as soon as an epoch's loss is not finite."""
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        for key in ("train_loss", "valid_loss"):
+            if key in row and not math.isfinite(row[key]):
+                raise FloatingPointError(
+                    f"Training diverged at epoch {row['epoch']}: the {key.replace('_', ' ')} "
+                    f"is {row[key]}. Lower learning_rate, keep input_scaling on "
+                    "('global' or 'feature'), or check the input for extreme values."
+                )
+
+
+class ConvergenceMonitor(Callback):
+    """Early stopping and convergence, as ``MLPRegressor`` defines them.
+
+    Training stops when ``monitor`` (``"valid_loss"`` with early stopping, else
+    ``"train_loss"``) has not improved by more than ``tol`` for ``patience``
+    consecutive epochs. With ``restore_best=True`` the best weights are kept in
+    memory (never written to disk) and restored at the end; the network's state
+    before the first epoch (e.g. PCA's solution) competes too, scored on
+    ``baseline_dataset``.
+    """
+
+    def __init__(self, monitor, patience, tol, restore_best=False, baseline_dataset=None):
+        self.monitor = monitor
+        self.patience = patience
+        self.tol = tol
+        self.restore_best = restore_best
+        self.baseline_dataset = baseline_dataset
+
+    def initialize(self):
+        self.best_loss_ = math.inf
+        self.best_epoch_ = 0
+        self.stopped_early_ = False
+        self._best_state = None
+        self._no_improvement = 0
+        return self
+
+    def _snapshot(self, net):
+        if self.restore_best:
+            self._best_state = copy.deepcopy(net.module_.state_dict())
+
+    def on_train_begin(self, net, **kwargs):
+        if self.restore_best and self.baseline_dataset is not None:
+            self.best_loss_ = net.evaluate_loss(self.baseline_dataset)
+            self._snapshot(net)
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, self.monitor]
+        if loss < self.best_loss_ - self.tol:
+            self._no_improvement = 0
+        else:
+            self._no_improvement += 1
+        if loss < self.best_loss_:
+            self.best_loss_ = loss
+            self.best_epoch_ = len(net.history)
+            self._snapshot(net)
+        if self._no_improvement >= self.patience:
+            self.stopped_early_ = True
+            net.request_stop()
+
+    def on_train_end(self, net, **kwargs):
+        if self.restore_best and self._best_state is not None:
+            net.module_.load_state_dict(self._best_state)
+        self._best_state = None
+        self.baseline_dataset = None
+        if not self.stopped_early_:
+            warnings.warn(
+                f"Stopped after max_epochs={net.max_epochs} epochs without convergence "
+                f"({self.monitor} still improving); increase max_epochs.",
+                ConvergenceWarning,
+            )

@@ -1,0 +1,81 @@
+"""The training objectives, called by skorch as ``criterion(output, X, network, training)``.
+
+Plain torch: autograd differentiates them. The reconstruction loss's formula is
+written once, in :func:`mean_reconstruction_loss`, beside the derivative the
+speed layer (:mod:`skae._fast_path`) uses instead of autograd's backward pass.
+"""
+
+import numpy as np
+import torch
+
+from ._likelihoods import BernoulliLikelihood, kl_diag_gaussians
+
+
+def mean_reconstruction_loss(output, target, likelihood, gradient=False):
+    """Mean loss per element of ``output`` against ``target``; its derivative on request.
+
+    Squared error (``output`` is the Gaussian mean in normalised units) or,
+    with a :class:`~skae._likelihoods.BernoulliLikelihood`, binary cross-entropy
+    (``output`` holds logits).
+
+    With ``gradient=True`` (under ``torch.no_grad()`` only) returns ``(loss,
+    d loss / d output)``, the derivative computed as autograd's backward pass
+    computes it, bit for bit: the ``1 / n`` of the mean rounded to float32 as
+    ``MeanBackward`` rounds it, then the loss's own backward formula. The
+    intermediates are reused in place, so nothing is computed twice.
+    """
+    if isinstance(likelihood, BernoulliLikelihood):
+        loss = -likelihood.log_prob(target, output).mean()
+        if not gradient:
+            return loss
+        # binary_cross_entropy_with_logits' backward formula, times d mean / d element.
+        return loss, torch.sigmoid(output).sub_(target).mul_(_mean_gradient(output))
+    diff = output - target
+    loss = diff.pow(2).mean()
+    if not gradient:
+        return loss
+    # PowBackward's (1/n) * (2 * diff); doubling is exact, so one product.
+    return loss, diff.mul_(2.0 * _mean_gradient(output))
+
+
+def _mean_gradient(output):
+    """``d mean / d element``, rounded to float32 as autograd's ``MeanBackward`` rounds it."""
+    return float(np.float32(1.0) / np.float32(output.numel()))
+
+
+class ReconstructionLoss(torch.nn.Module):
+    """Mean reconstruction loss per element: squared error in normalised units, or BCE."""
+
+    def forward(self, output, x, network, training=False):
+        return mean_reconstruction_loss(output, network.target(x), network.likelihood)
+
+
+class NegativeELBO(torch.nn.Module):
+    """Mean negative ELBO per row, ``-E[log p(x|z)] + beta * KL(q(z|x) || p(z))``.
+
+    The reconstruction term is reported in the original units of ``x`` (the
+    log-Jacobian of the input normalisation included), so ``-loss`` is an ELBO
+    comparable with ``PCA.score``. ``kl_weight`` (KL warm-up) only applies in
+    training. Row sums of both terms are accumulated, without host syncs, for the
+    per-epoch history.
+    """
+
+    def __init__(self, beta=1.0):
+        super().__init__()
+        self.beta = beta
+        self.kl_weight = 1.0
+        self.reset_terms()
+
+    def reset_terms(self):
+        self.terms = {}
+
+    def forward(self, output, x, network, training=False):
+        params, mean, log_var = output
+        log_lik = network.log_likelihood(x, params)
+        kl = kl_diag_gaussians(mean, log_var)
+        key = "train" if training else "valid"
+        sums = torch.stack([-log_lik.sum(), kl.sum()]).detach()
+        self.terms[key] = self.terms.get(key, 0) + sums
+        self.terms[key + "_count"] = self.terms.get(key + "_count", 0) + x.shape[0]
+        weight = self.beta * (self.kl_weight if training else 1.0)
+        return (-log_lik + weight * kl).mean()

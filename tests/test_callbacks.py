@@ -1,0 +1,129 @@
+"""skae's skorch callbacks on their own: divergence check and convergence monitor."""
+
+import math
+import warnings
+from types import SimpleNamespace
+
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from skorch.history import History
+
+from skae._callbacks import ConvergenceMonitor, DivergenceCheck
+
+
+def _fake_net(losses, key="train_loss", module=None):
+    history = History()
+
+    def request_stop():  # SkaeNet ends training after the epoch's callbacks
+        raise KeyboardInterrupt
+
+    net = SimpleNamespace(
+        history=history, max_epochs=len(losses), module_=module, request_stop=request_stop
+    )
+    for epoch, loss in enumerate(losses, start=1):
+        history.new_epoch()
+        history.record("epoch", epoch)
+        history.record(key, loss)
+        yield net
+
+
+@pytest.mark.parametrize("key", ["train_loss", "valid_loss"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_divergence_check_raises(key, bad):
+    check = DivergenceCheck()
+    nets = _fake_net([1.0, 0.5, bad], key=key)
+    check.on_epoch_end(next(nets))
+    check.on_epoch_end(next(nets))
+    with pytest.raises(FloatingPointError, match="diverged at epoch 3"):
+        check.on_epoch_end(next(nets))
+
+
+def _run_monitor(monitor, losses, module=None, weights=None):
+    """Feed ``losses`` epoch by epoch; returns the epoch that stopped training (or None)."""
+    monitor.initialize()
+    for i, net in enumerate(_fake_net(losses, module=module)):
+        if weights is not None:
+            with torch.no_grad():
+                module.weight.fill_(weights[i])
+        if i == 0:
+            monitor.on_train_begin(net)
+        try:
+            monitor.on_epoch_end(net)
+        except KeyboardInterrupt:
+            monitor.on_train_end(net)
+            return i + 1
+    monitor.on_train_end(net)
+    return None
+
+
+def test_convergence_monitor_stops_after_patience():
+    monitor = ConvergenceMonitor("train_loss", patience=3, tol=0.01)
+    losses = [5.0, 4.0, 3.0, 2.995, 2.99, 2.5, 2.6, 2.7, 2.8, 0.1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        stopped = _run_monitor(monitor, losses)
+    # Epochs 4 and 5 improve by less than tol, epoch 6 resets patience (by 0.49),
+    # then 7, 8, 9 do not improve: stop at 9, never seeing the 0.1.
+    assert stopped == 9
+    assert monitor.stopped_early_
+    assert monitor.best_loss_ == 2.5
+    assert monitor.best_epoch_ == 6
+
+
+def test_convergence_monitor_counts_small_improvements_as_best_but_not_progress():
+    monitor = ConvergenceMonitor("train_loss", patience=2, tol=0.1)
+    stopped = _run_monitor(monitor, [1.0, 0.99, 0.98, 0.5])
+    assert stopped == 3
+    assert monitor.best_loss_ == 0.98 and monitor.best_epoch_ == 3
+
+
+def test_convergence_monitor_warns_when_max_epochs_reached():
+    monitor = ConvergenceMonitor("train_loss", patience=5, tol=0.0)
+    with pytest.warns(ConvergenceWarning, match="max_epochs=4"):
+        assert _run_monitor(monitor, [4.0, 3.0, 2.0, 1.0]) is None
+    assert not monitor.stopped_early_
+    assert monitor.best_epoch_ == 4
+
+
+def test_convergence_monitor_restores_best_weights():
+    module = torch.nn.Linear(1, 1, bias=False)
+    monitor = ConvergenceMonitor("train_loss", patience=2, tol=0.0, restore_best=True)
+    stopped = _run_monitor(
+        monitor, [3.0, 1.0, 2.0, 2.5, 0.0], module=module, weights=[10.0, 20.0, 30.0, 40.0, 50.0]
+    )
+    assert stopped == 4
+    assert module.weight.item() == 20.0
+    assert monitor.best_epoch_ == 2
+
+
+def test_convergence_monitor_keeps_the_starting_point_when_no_epoch_beats_it():
+    module = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        module.weight.fill_(-1.0)
+    baseline = object()
+    seen = []
+
+    def evaluate_loss(dataset):
+        seen.append(dataset)
+        return 0.5
+
+    monitor = ConvergenceMonitor(
+        "train_loss", patience=2, tol=0.0, restore_best=True, baseline_dataset=baseline
+    )
+    monitor.initialize()
+    for i, net in enumerate(_fake_net([1.0, 0.9, 0.8], module=module)):
+        net.evaluate_loss = evaluate_loss
+        if i == 0:
+            monitor.on_train_begin(net)  # scores and snapshots the starting point
+        with torch.no_grad():
+            module.weight.fill_(float(i))  # what the epoch trained
+        try:
+            monitor.on_epoch_end(net)
+        except KeyboardInterrupt:
+            break
+    monitor.on_train_end(net)
+    assert seen == [baseline]
+    assert monitor.best_epoch_ == 0 and monitor.best_loss_ == 0.5
+    assert module.weight.item() == -1.0
+    assert monitor.baseline_dataset is None  # the held-out data is not kept

@@ -1,0 +1,112 @@
+"""The skorch net: device resolution, seeded RNG, training with skae's iterator, stopping."""
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from skae._callbacks import ConvergenceMonitor
+from skae._data import RowDataset, to_float32_tensor
+from skae._modules import Autoencoder
+from skae._net import resolve_device, seeded_rng_context
+from skae._objectives import ReconstructionLoss
+
+
+def test_resolve_device():
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == "cpu"
+
+
+@pytest.mark.parametrize("device", ["nonsense", "gpu0", ""])
+def test_resolve_device_rejects_bad_strings(device):
+    with pytest.raises(ValueError, match="device"):
+        resolve_device(device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_resolve_device_rejects_cuda_when_unavailable(device):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device(device)
+
+
+def test_seeded_rng_context_leaves_global_rng_untouched():
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    expected_next = torch.rand(3)
+    torch.set_rng_state(state)
+    with seeded_rng_context(7, "cpu"):
+        inside = torch.rand(3)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.testing.assert_close(torch.rand(3), expected_next)
+    with seeded_rng_context(7, "cpu"):
+        torch.testing.assert_close(torch.rand(3), inside)  # seeded: reproducible
+    with seeded_rng_context(8, "cpu"):
+        assert not torch.equal(torch.rand(3), inside)
+
+
+def test_seeded_rng_context_restores_state_on_error():
+    state = torch.get_rng_state()
+    with pytest.raises(RuntimeError):
+        with seeded_rng_context(0, "cpu"):
+            torch.rand(5)
+            raise RuntimeError
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_skae_net_trains_with_the_batch_iterator(fit_net, rng):
+    X = to_float32_tensor(rng.randn(50, 4), "cpu")
+    module = Autoencoder(4, 2, (8,))
+    net = fit_net(module, X, lr=1e-2, max_epochs=3, batch_size=16,
+                   iterator_train__shuffle=True, iterator_train__seed=0)
+    assert len(net.history) == 3
+    assert [len(epoch["batches"]) for epoch in net.history] == [4, 4, 4]
+    assert all(np.isfinite(net.history[:, "train_loss"]))
+    # evaluate_loss is the batch-size-weighted mean of the loss over the rows.
+    loss = net.evaluate_loss(RowDataset(X, np.arange(50), "cpu"))
+    with torch.no_grad():
+        module.eval()
+        expected = ReconstructionLoss()(module(X), X, module).item()
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
+class _CountEpochs(Callback):
+    def initialize(self):
+        self.epochs = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+def test_callbacks_listed_after_the_monitor_see_the_epoch_that_stops_training(fit_net, rng):
+    # skae lists the monitor before the VAE's RecordELBOTerms and the user's
+    # callbacks, and skorch always runs PrintLog last: the stopping epoch must
+    # still reach every callback (history terms, printed table, user callbacks).
+    X = to_float32_tensor(rng.randn(40, 4), "cpu")
+    net = fit_net(
+        Autoencoder(4, 2, ()), X, max_epochs=10, batch_size=40,
+        callbacks=[
+            ("convergence", ConvergenceMonitor("train_loss", patience=2, tol=1.0)),
+            ("count", _CountEpochs()),
+        ],
+    )
+    assert dict(net.callbacks_)["convergence"].stopped_early_
+    assert len(net.history) == 3  # epoch 1 beats inf; 2 and 3 do not improve by tol
+    assert dict(net.callbacks_)["count"].epochs == len(net.history)
+
+
+def test_skae_net_set_training_notices_any_submodule_and_is_not_pickled(fit_net, rng):
+    import pickle
+
+    X = to_float32_tensor(rng.randn(20, 4), "cpu")
+    net = fit_net(Autoencoder(4, 2, (8,)), X, max_epochs=1, batch_size=10)
+    net._set_training(False)
+    assert not any(m.training for m in net.module_.modules())
+    net.module_.encoder.mlp[1].train()  # one submodule flipped behind skorch's back
+    net._set_training(False)
+    assert not any(m.training for m in net.module_.modules())
+    net._set_training(True)
+    assert all(m.training for m in net.module_.modules())
+    restored = pickle.loads(pickle.dumps(net))
+    assert "_mode_modules" in vars(net) and "_mode_modules" not in vars(restored)
