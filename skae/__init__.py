@@ -6,6 +6,7 @@ skorch, usable anywhere :class:`sklearn.decomposition.PCA` is.
 
 from ._autoencoder import AutoencoderTransformer
 from ._outlier import ReconstructionOutlierDetector
+from ._persistence import load, save
 from ._vae import VAETransformer
 
 __version__ = "0.1.0.dev0"
@@ -15,4 +16,6 @@ __all__ = [
     "ReconstructionOutlierDetector",
     "VAETransformer",
     "__version__",
+    "load",
+    "save",
 ]

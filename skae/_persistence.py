@@ -1,0 +1,577 @@
+"""``skae.save`` and ``skae.load``: fitted estimators as data, never as code.
+
+A saved model is one safetensors file (see :mod:`skae._safetensors`): every
+numeric array -- network weights, optimizer state, fitted arrays -- is a
+tensor, and one JSON document in the header's metadata describes the rest:
+the format version, the estimator's class name (one of skae's own, from an
+allow-list), its constructor parameters, its fitted attributes and the
+training history. Loading parses JSON and slices bytes; it imports nothing a
+file names and unpickles nothing. The network is rebuilt by the estimator's
+own construction hook (``_build_module``) from the saved parameters, and its
+weights are loaded only when every name, shape and dtype matches.
+
+JSON cannot tell a tuple from a list, a numpy scalar from a Python number or
+hold NaN, so values other than ``None``, booleans, finite floats, integers,
+strings and lists are written as one-key objects whose key is a tag
+(``{"__tuple__": [...]}``); an object that is not exactly one known tag is
+rejected on loading.
+"""
+
+import hashlib
+import io
+import json
+import os
+
+import numpy as np
+import torch
+from skorch.history import History
+
+from . import _safetensors
+from ._autoencoder import AutoencoderTransformer
+from ._base import _BaseAutoencoder
+from ._outlier import ReconstructionOutlierDetector
+from ._training import ConvergenceMonitor, resolve_device
+from ._vae import VAETransformer
+
+#: Identifies skae's files among safetensors files.
+FORMAT = "skae"
+#: Raised whenever the layout changes; a file with a larger number is refused.
+FORMAT_VERSION = 1
+
+#: The only classes a file may name. Nothing else is ever instantiated.
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (AutoencoderTransformer, VAETransformer, ReconstructionOutlierDetector)
+}
+
+#: Fitted attributes a fitted estimator's file must have (the network besides,
+#: for a transformer).
+_REQUIRED_ATTRIBUTES = {
+    _BaseAutoencoder: ("n_features_in_", "n_components_", "batch_size_", "device_", "_seed"),
+    ReconstructionOutlierDetector: ("n_features_in_", "estimator_", "offset_", "anomaly_score_"),
+}
+
+#: Attributes rebuilt from the file's "network" section, never stored as values.
+_NETWORK_ATTRIBUTES = ("net_", "history_")
+
+#: numpy scalar types a value may have (by dtype name, never through ``np.dtype``).
+_SCALAR_TYPES = {
+    name: getattr(np, name)
+    for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                 "uint64", "float16", "float32", "float64")
+}
+_SCALAR_TYPES["bool"] = np.bool_
+
+#: Nesting depth of a stored value beyond which a file is refused.
+_MAX_DEPTH = 32
+
+
+# ----------------------------------------------------------------------- writing
+def save(estimator, path):
+    """Save a skae estimator to a file that holds only data.
+
+    The file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file:
+    the network weights, the optimizer state and every fitted array as tensors,
+    plus a JSON document with the class name, the constructor parameters, the
+    other fitted attributes and the training history. :func:`load` reads it
+    back without importing or unpickling anything the file names, unlike
+    :mod:`pickle`. Fitted or not, every public skae estimator can be saved,
+    :class:`ReconstructionOutlierDetector` with the estimator inside it.
+
+    Parameters
+    ----------
+    estimator : AutoencoderTransformer, VAETransformer or ReconstructionOutlierDetector
+        The estimator to save. Its parameters must be data (numbers, strings,
+        tuples, lists, ``None``, ``numpy.random.RandomState``, skae estimators):
+        skorch ``callbacks`` cannot be saved, set ``callbacks=None`` first.
+    path : str, path-like or binary file object
+        Where to write. An existing file is overwritten.
+
+    Raises
+    ------
+    ValueError
+        If the estimator is not one of skae's or holds a value that cannot be
+        stored as data.
+
+    See Also
+    --------
+    load : Read the file back.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import skae
+    >>> X = np.random.RandomState(0).rand(100, 5)
+    >>> ae = skae.AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.skae")
+    >>> skae.save(ae, path)
+    >>> loaded = skae.load(path)
+    >>> bool(np.array_equal(loaded.transform(X), ae.transform(X)))
+    True
+    """
+    data = _dumps(estimator)
+    if hasattr(path, "write"):
+        path.write(data)
+        return
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _dumps(estimator):
+    writer = _Writer()
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "skae_version": _skae_version(),
+        "estimator": writer.estimator(estimator, ()),
+    }
+    text = json.dumps(document, separators=(",", ":"), allow_nan=False)
+    metadata = {"skae": text, "skae_sha256": _digest(text, writer.tensors)}
+    return _safetensors.dumps(writer.tensors, metadata)
+
+
+def _skae_version():
+    from . import __version__
+
+    return __version__
+
+
+def _digest(text, tensors):
+    """SHA-256 of the JSON document and every tensor (name, dtype, shape, bytes).
+
+    It catches a corrupted or truncated file; it is not a signature: whoever
+    can write the file can recompute it.
+    """
+    digest = hashlib.sha256(text.encode("utf-8"))
+    for name in sorted(tensors):
+        array = np.asarray(tensors[name], order="C")
+        header = [name, _safetensors._dtype_name(array), list(array.shape)]
+        digest.update(json.dumps(header).encode("utf-8"))
+        digest.update(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+    return digest.hexdigest()
+
+
+class _Writer:
+    """Encodes values as JSON, collecting arrays as named tensors."""
+
+    def __init__(self):
+        self.tensors = {}
+
+    def _array(self, array, path):
+        name = "/".join(path)
+        self.tensors[name] = array
+        return name
+
+    def estimator(self, estimator, path):
+        cls = type(estimator)
+        if _CLASSES.get(cls.__name__) is not cls:
+            raise ValueError(
+                f"skae.save saves skae's estimators only, got {cls.__module__}.{cls.__qualname__}."
+            )
+        params = estimator.get_params(deep=False)
+        attributes = {
+            name: self.value(value, (*path, "attributes", name), name)
+            for name, value in vars(estimator).items()
+            if name not in params and name not in _NETWORK_ATTRIBUTES
+        }
+        return {
+            "class": cls.__name__,
+            "params": {
+                name: self.value(value, (*path, "params", name), name)
+                for name, value in params.items()
+            },
+            "attributes": attributes,
+            "network": self.network(estimator.net_, (*path, "network"))
+            if hasattr(estimator, "net_") else None,
+        }
+
+    def network(self, net, path):
+        module = net.module_
+        # torch.compile wraps the module; its state-dict keys get an "_orig_mod." prefix.
+        module = getattr(module, "_orig_mod", module)
+        optimizer = net.optimizer_.state_dict()
+        return {
+            "module": self.value(dict(module.state_dict()), (*path, "module"), "net_"),
+            "optimizer": self.value(
+                {
+                    # Adam's state is keyed by parameter index; JSON keys are strings.
+                    "state": [[index, state] for index, state in optimizer["state"].items()],
+                    "param_groups": optimizer["param_groups"],
+                },
+                (*path, "optimizer"),
+                "net_",
+            ),
+            "history": self.value(list(net.history), (*path, "history"), "history_"),
+        }
+
+    def value(self, value, path, name):
+        kind = type(value)
+        if value is None or kind in (bool, int, str):
+            return value
+        if kind is float:
+            return value if np.isfinite(value) else {"__float__": repr(value)}
+        if isinstance(value, np.generic) and value.dtype.name in _SCALAR_TYPES:
+            return {"__scalar__": [value.dtype.name, self.value(value.item(), path, name)]}
+        if kind is list:
+            return [self.value(v, (*path, str(i)), name) for i, v in enumerate(value)]
+        if kind is tuple:
+            return {"__tuple__": [self.value(v, (*path, str(i)), name) for i, v in enumerate(value)]}
+        if kind is dict and all(type(k) is str for k in value):
+            return {"__dict__": {k: self.value(v, (*path, k), name) for k, v in value.items()}}
+        if kind is np.ndarray and value.dtype == object:
+            if value.ndim == 1 and all(type(v) is str for v in value):
+                return {"__strings__": value.tolist()}
+        elif kind is np.ndarray and value.dtype.newbyteorder("<") in _safetensors._NAMES:
+            return {"__ndarray__": self._array(value, path)}
+        if isinstance(value, torch.Tensor):
+            return {"__tensor__": self._array(value.detach().cpu().numpy(), path)}
+        if kind is np.random.RandomState:
+            algorithm, keys, pos, has_gauss, cached = value.get_state()
+            return {"__random_state__": {
+                "keys": self._array(keys, path),
+                "pos": int(pos),
+                "has_gauss": int(has_gauss),
+                "cached_gaussian": self.value(float(cached), path, name),
+            }}
+        if kind in _CLASSES.values():
+            return {"__estimator__": self.estimator(value, path)}
+        raise ValueError(
+            f"skae.save cannot store {name!r}: it holds a {kind.__module__}.{kind.__qualname__}, "
+            "which is not data (numbers, strings, lists, tuples, dicts, numeric arrays, "
+            "RandomState or skae estimators)."
+            + (" Set callbacks=None before saving." if name == "callbacks" else "")
+        )
+
+
+# ----------------------------------------------------------------------- reading
+def load(path, *, device="cpu"):
+    """Load an estimator saved by :func:`save`.
+
+    Only data is read: the class must be one of skae's estimators, parameters
+    and attributes must be JSON values or numeric arrays, and the network is
+    rebuilt by skae's own code, its weights checked name by name for shape
+    and dtype. Nothing named in the file is imported or unpickled. The
+    loaded estimator gives the same results as the saved one, bit for bit,
+    and can be trained further.
+
+    Parameters
+    ----------
+    path : str, path-like or binary file object
+        The file to read.
+    device : str, default="cpu"
+        Torch device to put the network on (``"auto"``: CUDA when available).
+        A model saved on a GPU loads on a CPU-only machine. The estimator's
+        ``device`` parameter is kept; ``device_`` is set to this device.
+
+    Returns
+    -------
+    estimator : AutoencoderTransformer, VAETransformer or ReconstructionOutlierDetector
+        The saved estimator, fitted if it was.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a skae model, was written by a newer format version,
+        is truncated or corrupted, names a class that is not a skae estimator,
+        holds unexpected or missing keys, values that are not data, or weights
+        whose names, shapes or dtypes do not match the network.
+
+    See Also
+    --------
+    save : Write an estimator to a file.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> import skae
+    >>> X = np.random.RandomState(0).rand(100, 5)
+    >>> vae = skae.VAETransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+    >>> buffer = io.BytesIO()
+    >>> skae.save(vae, buffer)
+    >>> loaded = skae.load(io.BytesIO(buffer.getvalue()))
+    >>> bool(np.array_equal(loaded.score_samples(X), vae.score_samples(X)))
+    True
+    """
+    device = resolve_device(device)
+    if hasattr(path, "read"):
+        return _loads(path, device)
+    with open(path, "rb") as f:
+        return _loads(f, device)
+
+
+def _stream_size(stream):
+    position = stream.tell()
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(position)
+    return size - position
+
+
+def _loads(stream, device):
+    entries, metadata, data_size = _safetensors.read_header(stream, _stream_size(stream))
+    if set(metadata) != {"skae", "skae_sha256"}:
+        raise ValueError(
+            "not a skae model file: a safetensors file without skae's metadata "
+            f"(metadata keys: {sorted(metadata)})."
+        )
+    try:
+        document = json.loads(metadata["skae"], parse_constant=_safetensors._reject_constant)
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise ValueError(f"corrupted skae model file: unreadable metadata ({exc}).") from None
+    _check_keys(document, {"format", "format_version", "skae_version", "estimator"}, "the file")
+    version = document["format_version"]
+    if document["format"] != FORMAT or type(version) is not int or version < 1:
+        raise ValueError("not a skae model file: wrong format name or version.")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"the file has format version {version}, written by skae "
+            f"{document['skae_version']!r}; this skae reads versions up to {FORMAT_VERSION}. "
+            "Upgrade skae."
+        )
+    data = stream.read(data_size)
+    if len(data) != data_size:
+        raise ValueError("truncated file: the tensors' data ends early.")
+    tensors = _safetensors.read_tensors(entries, data)
+    if _digest(metadata["skae"], tensors) != metadata["skae_sha256"]:
+        raise ValueError("corrupted skae model file: the checksum does not match its contents.")
+    reader = _Reader(tensors, device)
+    estimator = reader.estimator(document["estimator"], 0)
+    unused = set(tensors) - reader.used
+    if unused:
+        raise ValueError(f"unexpected tensors in the file: {sorted(unused)[:5]}.")
+    return estimator
+
+
+def _check_keys(obj, expected, what):
+    if type(obj) is not dict:
+        raise ValueError(f"malformed skae model file: {what} is not a JSON object.")
+    missing, unexpected = expected - set(obj), set(obj) - expected
+    if missing or unexpected:
+        raise ValueError(
+            f"malformed skae model file: {what} has missing keys {sorted(missing)} "
+            f"and unexpected keys {sorted(unexpected)[:5]}."
+        )
+
+
+def _is_optimizer_state(optimizer):
+    """Whether ``optimizer`` has the form of a torch optimizer's ``state_dict``.
+
+    Its state is a list of ``[parameter index, {name: tensor}]``, one per
+    parameter at most, each index one of the parameter groups'.
+    """
+    if not (
+        type(optimizer) is dict
+        and set(optimizer) == {"state", "param_groups"}
+        and type(optimizer["state"]) is list
+        and type(optimizer["param_groups"]) is list
+        and all(type(g) is dict and type(g.get("params")) is list
+                for g in optimizer["param_groups"])
+    ):
+        return False
+    indices = [i for group in optimizer["param_groups"] for i in group["params"]]
+    state = optimizer["state"]
+    return all(
+        type(entry) is list and len(entry) == 2 and type(entry[0]) is int
+        and entry[0] in indices
+        and type(entry[1]) is dict
+        and all(isinstance(v, torch.Tensor) for v in entry[1].values())
+        for entry in state
+    ) and len({entry[0] for entry in state}) == len(state)
+
+
+def _short(value):
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Reader:
+    """Decodes the JSON values :class:`_Writer` encodes; refuses anything else."""
+
+    def __init__(self, tensors, device):
+        self.tensors = tensors
+        self.device = device
+        self.used = set()
+
+    def _array(self, name):
+        if type(name) is not str or name not in self.tensors or name in self.used:
+            raise ValueError(f"malformed skae model file: bad tensor reference {_short(name)}.")
+        self.used.add(name)
+        return self.tensors[name]
+
+    def value(self, obj, depth):
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"malformed skae model file: values nested deeper than {_MAX_DEPTH}.")
+        if obj is None or type(obj) in (bool, int, float, str):
+            return obj
+        if type(obj) is list:
+            return [self.value(v, depth + 1) for v in obj]
+        if type(obj) is dict and len(obj) == 1:
+            ((tag, content),) = obj.items()
+            method = self._TAGS.get(tag)
+            if method is not None:
+                return getattr(self, method)(content, depth + 1)
+        raise ValueError(f"malformed skae model file: unexpected value {_short(obj)}.")
+
+    def _tuple(self, content, depth):
+        if type(content) is not list:
+            raise ValueError("malformed skae model file: a tuple is not a list.")
+        return tuple(self.value(v, depth) for v in content)
+
+    def _dict(self, content, depth):
+        if type(content) is not dict:
+            raise ValueError("malformed skae model file: a dict is not a JSON object.")
+        return {key: self.value(v, depth) for key, v in content.items()}
+
+    def _float(self, content, depth):
+        if content not in ("nan", "inf", "-inf"):
+            raise ValueError(f"malformed skae model file: bad float {_short(content)}.")
+        return float(content)
+
+    def _scalar(self, content, depth):
+        if not (type(content) is list and len(content) == 2 and content[0] in _SCALAR_TYPES):
+            raise ValueError(f"malformed skae model file: bad scalar {_short(content)}.")
+        value = self.value(content[1], depth)
+        if type(value) not in (bool, int, float):
+            raise ValueError(f"malformed skae model file: bad scalar {_short(content)}.")
+        return _SCALAR_TYPES[content[0]](value)
+
+    def _strings(self, content, depth):
+        if type(content) is not list or not all(type(v) is str for v in content):
+            raise ValueError("malformed skae model file: a string array holds non-strings.")
+        return np.array(content, dtype=object)
+
+    def _ndarray(self, content, depth):
+        return self._array(content)
+
+    def _tensor(self, content, depth):
+        return torch.from_numpy(self._array(content))
+
+    def _random_state(self, content, depth):
+        _check_keys(content, {"keys", "pos", "has_gauss", "cached_gaussian"}, "a RandomState")
+        keys = self._array(content["keys"])
+        cached = self.value(content["cached_gaussian"], depth)
+        if keys.dtype != np.uint32 or keys.shape != (624,) or type(cached) is not float:
+            raise ValueError("malformed skae model file: bad RandomState.")
+        random_state = np.random.RandomState()
+        try:
+            random_state.set_state(
+                ("MT19937", keys, content["pos"], content["has_gauss"], cached)
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"malformed skae model file: bad RandomState ({exc}).") from None
+        return random_state
+
+    def _estimator(self, content, depth):
+        return self.estimator(content, depth)
+
+    #: tag -> the method decoding it; a tag is never looked up any other way.
+    _TAGS = {
+        f"__{kind}__": f"_{kind}"
+        for kind in ("tuple", "dict", "float", "scalar", "strings", "ndarray", "tensor",
+                     "random_state", "estimator")
+    }
+
+    def estimator(self, spec, depth):
+        _check_keys(spec, {"class", "params", "attributes", "network"}, "an estimator")
+        name = spec["class"]
+        cls = _CLASSES.get(name) if type(name) is str else None
+        if cls is None:
+            raise ValueError(
+                f"the file names class {_short(name)}; skae.load builds only "
+                f"{sorted(_CLASSES)}."
+            )
+        params = spec["params"]
+        _check_keys(params, set(cls._get_param_names()), f"{name}'s parameters")
+        estimator = cls(**{key: self.value(v, depth + 1) for key, v in params.items()})
+        # scikit-learn's own validation: the hooks below only ever see valid parameters.
+        estimator._validate_params()
+
+        attributes = spec["attributes"]
+        if type(attributes) is not dict:
+            raise ValueError("malformed skae model file: attributes are not a JSON object.")
+        for key, value in attributes.items():
+            if (
+                not key.isidentifier()
+                or key.startswith("__")
+                or key in params
+                or key in _NETWORK_ATTRIBUTES
+                or hasattr(cls, key)  # a method or property would be shadowed
+            ):
+                raise ValueError(f"malformed skae model file: unexpected attribute {key!r}.")
+            setattr(estimator, key, self.value(value, depth + 1))
+        if "device_" in attributes:
+            estimator.device_ = self.device
+        for base, required in _REQUIRED_ATTRIBUTES.items():
+            missing = [key for key in required if key not in attributes]
+            fitted = attributes or spec["network"] is not None
+            if isinstance(estimator, base) and fitted and missing:
+                raise ValueError(f"malformed skae model file: {name} lacks attributes {missing}.")
+
+        network = spec["network"]
+        if network is not None:
+            if not isinstance(estimator, _BaseAutoencoder):
+                raise ValueError(f"malformed skae model file: a {name} has no network.")
+            self.network(estimator, network, depth + 1)
+        elif isinstance(estimator, _BaseAutoencoder) and attributes:
+            raise ValueError(f"malformed skae model file: the fitted {name} has no network.")
+        return estimator
+
+    def network(self, estimator, network, depth):
+        """Rebuild ``estimator.net_`` through its hooks and load the saved state."""
+        _check_keys(network, {"module", "optimizer", "history"}, "the network")
+        state = self.value(network["module"], depth)
+        if type(state) is not dict or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise ValueError("malformed skae model file: the weights are not a dict of tensors.")
+        n_features = estimator.n_features_in_
+        if type(n_features) is not int or n_features < 1:
+            raise ValueError(f"malformed skae model file: n_features_in_={_short(n_features)}.")
+        if not {"normalize.loc", "normalize.scale"} <= set(state):
+            raise ValueError("malformed skae model file: the input normalisation is missing.")
+        # Building draws random initial weights: keep the caller's global RNG untouched.
+        with torch.random.fork_rng(devices=[]):
+            module = estimator._build_module(
+                n_features, state["normalize.loc"].numpy(), state["normalize.scale"].numpy()
+            )
+        expected = module.state_dict()
+        missing, unexpected = set(expected) - set(state), set(state) - set(expected)
+        if missing or unexpected:
+            raise ValueError(
+                "the saved weights do not fit the network the parameters build: missing "
+                f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}."
+            )
+        for key, tensor in state.items():
+            if tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype:
+                raise ValueError(
+                    f"the saved weight {key!r} has shape {tuple(tensor.shape)} and dtype "
+                    f"{tensor.dtype}; the network expects {tuple(expected[key].shape)} and "
+                    f"{expected[key].dtype}."
+                )
+        module.load_state_dict(state, strict=True)
+
+        optimizer = self.value(network["optimizer"], depth)
+        history = self.value(network["history"], depth)
+        if not _is_optimizer_state(optimizer):
+            raise ValueError("malformed skae model file: bad optimizer state.")
+        if type(history) is not list or not all(type(row) is dict for row in history):
+            raise ValueError("malformed skae model file: the history is not a list of dicts.")
+        monitor = ConvergenceMonitor(
+            "train_loss", patience=estimator.n_iter_no_change, tol=estimator.tol
+        )
+        net = estimator._make_net(module, estimator._seed, monitor)
+        net.initialize()
+        # Whether Adam's fused kernel runs depends on the device loaded on, not saved on.
+        fused = [group.get("fused") for group in net.optimizer_.param_groups]
+        try:
+            net.optimizer_.load_state_dict({
+                "state": dict(optimizer["state"]),
+                "param_groups": optimizer["param_groups"],
+            })
+        except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+            raise ValueError(f"malformed skae model file: bad optimizer state ({exc}).") from None
+        for group, value in zip(net.optimizer_.param_groups, fused):
+            group["fused"] = value
+        net.history = History(history)
+        net.module_.eval()
+        estimator.net_ = net
+        estimator.history_ = net.history

@@ -1,0 +1,245 @@
+"""Tests for skae.save / skae.load: round trips of every public estimator, devices, training on.
+
+Files crafted to attack the loader are tested in ``test_persistence_security.py``.
+"""
+
+import inspect
+import io
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import BaseEstimator
+
+import skae
+from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
+from skae._persistence import _CLASSES
+from skae._training import RowDataset, seeded_rng_context
+
+FAST = dict(max_epochs=4, hidden_layer_sizes=(8,), random_state=0)
+X = np.random.RandomState(0).rand(60, 5)
+
+ESTIMATORS = {
+    "ae": lambda: AutoencoderTransformer(2, **FAST),
+    "ae_bce_denoising": lambda: AutoencoderTransformer(
+        2, loss="bce", noise=0.1, input_scaling=None, **FAST
+    ),
+    "ae_feature_scaling_no_early_stopping": lambda: AutoencoderTransformer(
+        3, input_scaling="feature", early_stopping=False, **FAST
+    ),
+    "vae": lambda: VAETransformer(2, kl_warmup_epochs=2, **FAST),
+    "vae_bernoulli": lambda: VAETransformer(2, likelihood="bernoulli", **FAST),
+    "detector_default": lambda: ReconstructionOutlierDetector(random_state=0),
+    "detector_vae": lambda: ReconstructionOutlierDetector(
+        VAETransformer(2, **FAST), contamination=0.1, feature_scaling=None
+    ),
+}
+
+
+def round_trip(estimator, **kwargs):
+    buffer = io.BytesIO()
+    skae.save(estimator, buffer)
+    return skae.load(io.BytesIO(buffer.getvalue()), **kwargs)
+
+
+@pytest.fixture(scope="module", params=list(ESTIMATORS))
+def fitted_pair(request):
+    estimator = ESTIMATORS[request.param]().fit(X)
+    return estimator, round_trip(estimator)
+
+
+def assert_same_value(a, b, where):
+    """``a`` and ``b`` equal, of the same type, recursively (arrays: dtype and bits)."""
+    assert type(a) is type(b), (where, type(a), type(b))
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, where
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_value(x, y, f"{where}[{i}]")
+    elif isinstance(a, dict):
+        assert list(a) == list(b), where
+        for key in a:
+            assert_same_value(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, BaseEstimator):
+        assert_same_estimator(a, b, where)
+    elif isinstance(a, float) and np.isnan(a):
+        assert np.isnan(b), where
+    else:
+        assert a == b, where
+
+
+def assert_same_estimator(a, b, where="estimator"):
+    assert type(a) is type(b)
+    assert_same_value(a.get_params(deep=False), b.get_params(deep=False), f"{where} params")
+    fitted = {k for k in vars(a) if k not in ("net_", "history_", "device_")}
+    assert fitted == {k for k in vars(b) if k not in ("net_", "history_", "device_")}, where
+    for key in fitted:
+        assert_same_value(getattr(a, key), getattr(b, key), f"{where}.{key}")
+    if hasattr(a, "net_"):
+        assert_same_value(list(a.history_), list(b.history_), f"{where}.history_")
+        assert b.history_ is b.net_.history
+        assert_same_value(
+            a.net_.module_.state_dict(), b.net_.module_.state_dict(), f"{where} weights"
+        )
+        assert not b.net_.module_.training
+        assert_same_value(
+            a.net_.optimizer_.state_dict(), b.net_.optimizer_.state_dict(), f"{where} optimizer"
+        )
+
+
+def test_every_public_estimator_can_be_saved():
+    public = {
+        name for name in skae.__all__
+        if inspect.isclass(getattr(skae, name)) and issubclass(getattr(skae, name), BaseEstimator)
+    }
+    assert public == set(_CLASSES)
+
+
+def test_round_trip_keeps_parameters_and_fitted_state(fitted_pair):
+    original, loaded = fitted_pair
+    assert_same_estimator(original, loaded)
+
+
+def test_round_trip_gives_the_same_results_bit_for_bit(fitted_pair):
+    original, loaded = fitted_pair
+    methods = ["transform", "score_samples", "score", "reconstruction_error",
+               "decision_function", "predict"]
+    for method in methods:
+        if hasattr(original, method):
+            assert_same_value(getattr(original, method)(X), getattr(loaded, method)(X), method)
+    if hasattr(original, "inverse_transform"):
+        Z = original.transform(X)
+        assert_same_value(original.inverse_transform(Z), loaded.inverse_transform(Z), "inverse")
+        assert_same_value(
+            original.sample(5, random_state=0), loaded.sample(5, random_state=0), "sample"
+        )
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_loaded_net_keeps_training_as_the_original(Estimator):
+    # skorch's partial_fit on both nets: the optimizer state (Adam's moments and
+    # step) came back, so one more epoch gives the same weights bit for bit.
+    # (Without early stopping: the original net monitors a validation loss otherwise.)
+    original = Estimator(2, early_stopping=False, **FAST).fit(X)
+    loaded = round_trip(original)
+    dataset = RowDataset(torch.as_tensor(X, dtype=torch.float32), np.arange(60), "cpu")
+    for est in (original, loaded):
+        est.net_.max_epochs = 1
+        with seeded_rng_context(0, "cpu"):  # the VAE's noise comes from torch's global RNG
+            est.net_.partial_fit(dataset, None)
+    assert len(loaded.history_) == len(original.history_) == original.n_epochs_ + 1
+    assert_same_value(
+        original.net_.module_.state_dict(), loaded.net_.module_.state_dict(), "weights"
+    )
+
+
+def test_loaded_estimator_refits(fitted_pair):
+    original, loaded = fitted_pair
+    refit = round_trip(original).fit(X)
+    assert_same_value(original.transform(X), refit.transform(X), "refit") if hasattr(
+        original, "transform"
+    ) else assert_same_value(original.score_samples(X), refit.score_samples(X), "refit")
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_unfitted_round_trip(name):
+    estimator = ESTIMATORS[name]()
+    loaded = round_trip(estimator)
+    assert_same_estimator(estimator, loaded)
+    assert not hasattr(loaded, "n_features_in_")
+
+
+def test_random_state_instance_parameter_round_trips():
+    random_state = np.random.RandomState(3)
+    random_state.standard_normal()  # a cached Gaussian is part of the state
+    loaded = round_trip(AutoencoderTransformer(random_state=random_state))
+    restored = loaded.random_state
+    assert restored is not random_state
+    np.testing.assert_array_equal(restored.standard_normal(5), random_state.standard_normal(5))
+
+
+def test_feature_names_and_output_configuration_round_trip():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
+    est = AutoencoderTransformer(2, **FAST).set_output(transform="pandas").fit(frame)
+    loaded = round_trip(est)
+    assert_same_value(est.feature_names_in_, loaded.feature_names_in_, "feature names")
+    out = loaded.transform(frame)
+    assert isinstance(out, pd.DataFrame)
+    pd.testing.assert_frame_equal(out, est.transform(frame))
+
+
+def test_save_to_a_path_and_load_from_it(tmp_path):
+    est = VAETransformer(2, **FAST).fit(X)
+    path = tmp_path / "model.skae"
+    skae.save(est, path)
+    assert_same_value(skae.load(str(path)).score_samples(X), est.score_samples(X), "path")
+
+
+def test_the_file_is_a_safetensors_file(tmp_path):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    safe_open = pytest.importorskip("safetensors").safe_open
+    est = AutoencoderTransformer(2, **FAST).fit(X)
+    path = tmp_path / "model.skae"
+    skae.save(est, path)
+    tensors = safetensors_numpy.load_file(str(path))
+    weight = est.net_.module_.encoder.linear.weight.detach().numpy()
+    np.testing.assert_array_equal(tensors["network/module/encoder.linear.weight"], weight)
+    with safe_open(str(path), "np") as f:
+        assert '"class":"AutoencoderTransformer"' in f.metadata()["skae"]
+
+
+def test_load_device(tmp_path, monkeypatch):
+    # Tensors are stored as CPU arrays whatever the device: a model saved with
+    # device_="cuda" loads on a CPU-only machine (the CUDA test does it for real).
+    est = AutoencoderTransformer(2, **FAST).fit(X)
+    est.set_params(device="cuda")
+    est.device_ = "cuda"
+    loaded = round_trip(est, device="cpu")
+    assert loaded.device == "cuda"  # the parameter is the user's, kept as given
+    assert loaded.device_ == "cpu" and loaded.net_.device == "cpu"
+    assert all(p.device.type == "cpu" for p in loaded.net_.module_.parameters())
+    assert_same_value(loaded.transform(X), est.transform(X), "transform")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        round_trip(est, device="cuda")
+    assert round_trip(est, device="auto").device_ == "cpu"
+
+
+def test_load_leaves_the_global_rng_untouched():
+    est = VAETransformer(2, **FAST).fit(X)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    round_trip(est)
+    assert torch.equal(torch_state, torch.get_rng_state())
+    assert_same_value(numpy_state[1], np.random.get_state()[1], "numpy rng")
+
+
+def test_callbacks_cannot_be_saved():
+    from skorch.callbacks import EpochTimer
+
+    with pytest.raises(ValueError, match="callbacks=None"):
+        skae.save(AutoencoderTransformer(callbacks=[EpochTimer()]), io.BytesIO())
+
+
+def test_only_skae_estimators_can_be_saved():
+    from sklearn.decomposition import PCA
+
+    with pytest.raises(ValueError, match="skae's estimators only"):
+        skae.save(PCA(), io.BytesIO())
+
+    class Sub(AutoencoderTransformer):
+        pass
+
+    with pytest.raises(ValueError, match="skae's estimators only"):
+        skae.save(Sub(), io.BytesIO())
+
+
+def test_pickle_still_works(fitted_pair):
+    original, _ = fitted_pair
+    restored = pickle.loads(pickle.dumps(original))
+    assert_same_value(original.score_samples(X), restored.score_samples(X), "pickle")
