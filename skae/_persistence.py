@@ -20,7 +20,6 @@ rejected on loading.
 import hashlib
 import io
 import json
-import os
 
 import numpy as np
 import torch
@@ -30,7 +29,8 @@ from . import _safetensors
 from ._autoencoder import AutoencoderTransformer
 from ._base import _BaseAutoencoder
 from ._outlier import ReconstructionOutlierDetector
-from ._training import ConvergenceMonitor, resolve_device
+from ._callbacks import ConvergenceMonitor
+from ._net import resolve_device
 from ._vae import VAETransformer
 
 #: Identifies skae's files among safetensors files.

@@ -15,7 +15,8 @@ from sklearn.base import BaseEstimator
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 from skae._persistence import _CLASSES
-from skae._training import RowDataset, seeded_rng_context
+from skae._data import RowDataset
+from skae._net import seeded_rng_context
 
 FAST = dict(max_epochs=4, hidden_layer_sizes=(8,), random_state=0)
 X = np.random.RandomState(0).rand(60, 5)
