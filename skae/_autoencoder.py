@@ -1,13 +1,14 @@
 """``AutoencoderTransformer``: a nonlinear PCA trained by reconstruction."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseAutoencoder, _check_unit_interval, _decoder_start_at
+from ._base import NumberInterval, _BaseAutoencoder, _check_unit_interval, _decoder_start_at
 from ._modules import Autoencoder
 from ._objectives import ReconstructionLoss
 
@@ -40,7 +41,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
     loss : {"mse", "bce"}, default="mse"
         Training objective. ``"mse"``: squared error (a Gaussian likelihood with
         fixed variance). ``"bce"``: binary cross-entropy for data in [0, 1]; the
-        decoder then outputs probabilities.
+        decoder then outputs probabilities. ``fit`` rejects data outside [0, 1];
+        scoring gives such rows an infinite error.
 
     noise : float, default=0.0
         Standard deviation of Gaussian corruption added to the (scaled) input
@@ -181,7 +183,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
     _parameter_constraints: dict = {
         **_BaseAutoencoder._parameter_constraints,
         "loss": [StrOptions({"mse", "bce"})],
-        "noise": [Interval(Real, 0, None, closed="left")],
+        "noise": [NumberInterval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -252,8 +254,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     def _start_at_pca(self, module, mean, eigenvalues, axes, total_variance):
         # Whitened PCA: codes have unit variance, which suits the decoder's MLP.
+        # Directions without variance are floored relative to the total; constant
+        # data (no variance at all) are not whitened.
         n_features = axes.shape[0]
-        whiten = np.sqrt(eigenvalues + 1e-6 * total_variance / n_features + 1e-12)
+        whiten = np.sqrt(eigenvalues + 1e-6 * total_variance / n_features)
+        whiten = np.where(whiten > 0, whiten, 1.0)
         module.encoder.start_at((axes / whiten).T, -(mean @ axes) / whiten)
         _decoder_start_at(module, axes * whiten, mean)
 
@@ -297,8 +302,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
     def reconstruction_error(self, X, *, per_feature=False):
         """Reconstruction error of each row, in the training objective's terms.
 
-        Squared error in the original units (``loss="mse"``) or binary
-        cross-entropy (``loss="bce"``).
+        Squared error in the original units (``loss="mse"``), computed in
+        float64 whatever the magnitude of ``X``, or binary cross-entropy
+        (``loss="bce"``), which is ``inf`` for a value outside [0, 1]: the model
+        cannot produce it.
 
         Parameters
         ----------
@@ -328,15 +335,25 @@ class AutoencoderTransformer(_BaseAutoencoder):
         def error(module, x):
             params = module.decode(module.encode(x))
             if module.is_bernoulli:
-                err = -module.likelihood.log_prob(x, params)
+                err = -module.likelihood.log_prob(x, params).double()
+                # A value outside [0, 1] is impossible under the model: infinite error.
+                err = err.masked_fill(~module.likelihood.support(x), math.inf)
             else:
-                err = (module.reconstruct_mean(params) - x) ** 2
+                # The difference in the network's scaled units, the square in float64
+                # and the user's units: the square of a float32 difference of 1e19
+                # overflows, that of 1e-30 underflows.
+                diff = (params - module.target(x)).double()
+                err = (diff * module.normalize.scale.double()) ** 2
             return err if per_feature else err.mean(dim=1)
 
         return self._map_chunks(X, error, np.float64)
 
     def score_samples(self, X):
         """Negative reconstruction error of each row (higher = better reconstructed).
+
+        With ``loss="bce"``, a row with a value outside [0, 1] scores ``-inf``
+        (as :class:`~sklearn.neighbors.KernelDensity` scores a point outside a
+        compact kernel's support), so a detector flags it as an outlier.
 
         Parameters
         ----------
@@ -361,7 +378,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     @validate_params(
         {
-            "n_samples": [Interval(Integral, 1, None, closed="left")],
+            "n_samples": [NumberInterval(Integral, 1, None, closed="left")],
             "random_state": ["random_state"],
         },
         prefer_skip_nested_validation=True,

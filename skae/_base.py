@@ -30,6 +30,7 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from skorch.callbacks import Callback
 from skorch.helper import predefined_split
 from threadpoolctl import ThreadpoolController
 
@@ -53,6 +54,18 @@ _INIT_MAX_ELEMENTS = 2**24
 _EXACT_EIGH_MAX_FEATURES = 1024
 
 
+class NumberInterval(Interval):
+    """scikit-learn's ``Interval`` constraint, rejecting bools.
+
+    ``bool`` is an ``Integral`` in Python, so ``Interval(Integral, 1, None)``
+    lets ``n_components=True`` through as 1; a flag where a number belongs is
+    a mistake worth an error.
+    """
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
 def _dense_chunks(X, rows=None, dtype=np.float64, elements=None):
     """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR).
 
@@ -67,19 +80,29 @@ def _dense_chunks(X, rows=None, dtype=np.float64, elements=None):
         yield np.asarray(block, dtype=dtype)
 
 
-def _check_float32_range(X):
-    """Raise ``ValueError`` if ``X`` has values beyond float32's range.
+def _check_float32_range(X, name="X"):
+    """Raise ``ValueError`` if ``X`` does not fit float32's range of normal numbers.
 
-    skae computes in float32: such values would become infinite, then NaN.
+    skae's networks compute in float32: values beyond its largest number would
+    become infinite, then NaN; data whose largest magnitude is below its smallest
+    normal number would lose their digits or become zero.
     """
     values = X.data if sp.issparse(X) else X
-    if values.size and values.dtype.itemsize > 4:
-        largest = max(values.max(), -values.min())
-        if largest > np.finfo(np.float32).max:
-            raise ValueError(
-                f"X has values beyond the range of float32 (largest magnitude "
-                f"{largest:.3g}), in which skae computes; rescale X."
-            )
+    if not values.size:
+        return
+    largest = max(values.max(), -values.min())
+    limits = np.finfo(np.float32)
+    if largest > limits.max:
+        raise ValueError(
+            f"{name} has values beyond the range of float32 (largest magnitude "
+            f"{largest:.3g}), in which skae computes; rescale {name}."
+        )
+    if 0 < largest < limits.smallest_normal:
+        raise ValueError(
+            f"{name} has no value as large as float32's smallest normal number "
+            f"({limits.smallest_normal:.3g}; largest magnitude {largest:.3g}): in float32, "
+            f"in which skae computes, they lose their digits. Rescale {name}."
+        )
 
 
 #: CPU training runs on one thread when a batch's work, ``batch_size * n_parameters``,
@@ -132,6 +155,23 @@ def _training_threads(module, batch_size, device):
                 _threads_state.pop("blas").restore_original_limits()
 
 
+def _rounding_variance(var, mean, n_samples):
+    """The variance rounding alone gives a constant feature, per feature.
+
+    The error bound of the two-pass variance (Chan, Golub and LeVeque) that
+    scikit-learn's scalers use (``sklearn.preprocessing._data._is_constant_feature``):
+    a float64 variance ``var`` at or below it is indistinguishable from zero, and
+    dividing by its square root would blow rounding noise up to ~1e16.
+    """
+    eps = np.finfo(np.float64).eps
+    return n_samples * eps * var + (n_samples * mean * eps) ** 2
+
+
+def _is_callback(obj):
+    """Whether skorch accepts ``obj`` as a callback: a ``Callback`` instance or class."""
+    return isinstance(obj, Callback) or (isinstance(obj, type) and issubclass(obj, Callback))
+
+
 def _is_contiguous(index):
     return index[-1] - index[0] + 1 == len(index)
 
@@ -181,6 +221,13 @@ def principal_axes(X, rows, loc, scale, n_components, random_state):
     chunks = [(block - loc) / scale for block in _dense_chunks(X, rows)]
     n_rows = sum(len(block) for block in chunks)
     mean = sum(block.sum(axis=0) for block in chunks) / n_rows
+    # A constant feature's rounding noise is no variance: made exactly constant,
+    # it gets no principal axis and no weight in the whitening.
+    var = sum(((block - mean) ** 2).sum(axis=0) for block in chunks) / n_rows
+    constant = var <= _rounding_variance(var, mean + np.divide(loc, scale), n_rows)
+    if constant.any():
+        for block in chunks:
+            block[:, constant] = mean[constant]
     denominator = max(n_rows - 1, 1)
     if n_features <= _EXACT_EIGH_MAX_FEATURES:
         cov = sum((block - mean).T @ (block - mean) for block in chunks) / denominator
@@ -191,6 +238,10 @@ def principal_axes(X, rows, loc, scale, n_components, random_state):
         total_variance = np.trace(cov)
     else:
         centred = np.vstack(chunks) - mean
+        if n_rows < n_components:
+            # Zero rows add no variance; they give the SVD the n_components axes
+            # asked for (the extra ones orthonormal, with eigenvalue 0), as eigh does.
+            centred = np.vstack([centred, np.zeros((n_components - n_rows, n_features))])
         _, singular_values, vt = randomized_svd(
             centred, n_components, random_state=random_state
         )
@@ -203,20 +254,20 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     """Base class for skae's transformers. Do not use it directly."""
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [NumberInterval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "dropout": [NumberInterval(Real, 0, 1, closed="left")],
         "input_scaling": [StrOptions({"global", "feature"}), None],
         "init": [StrOptions({"pca", "random"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [NumberInterval(Real, 0, None, closed="neither")],
+        "weight_decay": [NumberInterval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), NumberInterval(Integral, 1, None, closed="left")],
+        "max_epochs": [NumberInterval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [NumberInterval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [NumberInterval(Integral, 1, None, closed="left")],
+        "tol": [NumberInterval(Real, 0, None, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -285,6 +336,14 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             raise ValueError(
                 f"hidden_layer_sizes must be a sequence of positive integers, got {sizes!r}."
             )
+        for item in self.callbacks or []:
+            named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+            # skorch takes instances or classes, named or not, and skips a named None.
+            if not (_is_callback(item) or (named and (item[1] is None or _is_callback(item[1])))):
+                raise TypeError(
+                    "callbacks must be a list of skorch callbacks (skorch.callbacks.Callback "
+                    f"instances or classes) or (name, callback) tuples; got {item!r}."
+                )
         if self.n_components > n_features:
             raise ValueError(
                 f"n_components={self.n_components} must be at most the number of features, "
@@ -297,11 +356,12 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         if self.input_scaling is None:
             return np.zeros(n_features), np.ones(1)
         mean, var = _column_moments(X)
+        # Scale 1 where the variance is rounding noise, as scikit-learn's scalers do.
+        noise = _rounding_variance(var, mean, X.shape[0])
         if self.input_scaling == "feature":
-            std = np.sqrt(var)
-            return mean, np.where(std > 0, std, 1.0)
-        global_scale = math.sqrt(var.mean())
-        return mean, np.array([global_scale if global_scale > 0 else 1.0])
+            return mean, np.where(var > noise, np.sqrt(var), 1.0)
+        global_var = var.mean()
+        return mean, np.array([math.sqrt(global_var) if global_var > noise.mean() else 1.0])
 
     def _fit(self, X):
         n_samples, n_features = X.shape
@@ -422,6 +482,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     def _check_Z(self, Z):
         check_is_fitted(self)
         Z = check_array(Z, dtype=[np.float64, np.float32])
+        _check_float32_range(Z, "Z")
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
@@ -439,11 +500,20 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         module = self.net_.module_
         module.eval()
         device = self.net_.device
-        results, start = None, 0
+        results, start, module64 = None, 0, None
         with torch.inference_mode():
             for block in _dense_chunks(X, dtype=np.float32, elements=_INFERENCE_CHUNK_ELEMENTS):
                 out = fn(module, to_float32_tensor(block, device))
                 out = out if isinstance(out, tuple) else (out,)
+                if not all(bool(torch.isfinite(o).all()) for o in out):
+                    # float32 overflowed inside the network (values near its largest):
+                    # this chunk again in float64. (An infinite score, of a row outside
+                    # the likelihood's support, is computed twice and stays infinite.)
+                    if module64 is None:
+                        module64 = copy.deepcopy(module).double()
+                    rows = next(_dense_chunks(X, np.arange(start, start + len(block))))
+                    out = fn(module64, torch.tensor(rows, device=device))
+                    out = out if isinstance(out, tuple) else (out,)
                 if results is None:
                     # Written in place, chunk by chunk: no list of parts to concatenate.
                     results = tuple(
@@ -460,7 +530,9 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         Parameters
         ----------
         X : array-like of shape (n_samples, n_components)
-            Codes, e.g. from :meth:`transform` or drawn by the user.
+            Codes, e.g. from :meth:`transform` or drawn by the user. Codes beyond
+            float32's range (about 3.4e38), in which the network computes, raise
+            a ``ValueError``.
 
         Returns
         -------

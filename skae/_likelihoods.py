@@ -98,6 +98,10 @@ class GaussianLikelihood(torch.nn.Module):
         """Mean of the observation model."""
         return params
 
+    def support(self, x):
+        """Elementwise: whether ``x`` can be observed -- everywhere, for a Gaussian."""
+        return torch.ones_like(x, dtype=torch.bool)
+
     def sample(self, params, generator=None):
         """Draw one observation per row."""
         std = torch.exp(0.5 * self.log_var())
@@ -115,6 +119,14 @@ class BernoulliLikelihood(torch.nn.Module):
     def mean(self, params):
         """Probabilities, in [0, 1]."""
         return torch.sigmoid(params)
+
+    def support(self, x):
+        """Elementwise: whether ``x`` lies in [0, 1].
+
+        :meth:`log_prob` assumes it does (the cross-entropy formula gives finite,
+        even positive, values outside); scoring sets ``-inf`` where it does not.
+        """
+        return (x >= 0) & (x <= 1)
 
     def sample(self, params, generator=None):
         """Draw one binary observation per row."""

@@ -27,6 +27,12 @@ def resolve_device(device):
         raise ValueError(f"device={device!r} is not a valid torch device.") from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available.")
+    try:
+        # A valid name is not a usable device: "meta" holds no data, "mps" needs
+        # a torch built for it. One tiny operation and a copy back tell.
+        torch.ones(1, device=resolved).add_(1).cpu()
+    except Exception as exc:
+        raise ValueError(f"device={device!r} cannot be used for training: {exc}") from exc
     return str(resolved)
 
 

@@ -7,12 +7,18 @@ import scipy.sparse as sp
 from scipy import linalg
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils._tags import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import AutoencoderTransformer
-from ._base import principal_axes
+from ._base import (
+    NumberInterval,
+    _BaseAutoencoder,
+    _column_moments,
+    _rounding_variance,
+    principal_axes,
+)
 
 #: ``feature_scaling="standard"`` adds this multiple of the median feature variance to each variance.
 _VARIANCE_FLOOR = 3.0
@@ -75,7 +81,10 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         inflated into noise, as plain standardisation does. Rows are not
         centred (the estimator centres them), so sparse input stays sparse.
         ``None`` feeds ``X`` as is: for features in one unit whose raw spreads
-        matter.
+        matter, and for an estimator that needs data in [0, 1] (``loss="bce"``,
+        ``likelihood="bernoulli"``), which the division would take outside
+        that range (``fit`` raises a ``ValueError`` saying so). Rows outside
+        the estimator's support score ``-inf``: outliers.
 
     anomaly_score : {"auto", "combined", "estimator"}, default="auto"
         What :meth:`score_samples` returns. ``"estimator"``: the wrapped
@@ -185,7 +194,7 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "score_samples"]), None],
-        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "contamination": [StrOptions({"auto"}), NumberInterval(Real, 0, 0.5, closed="right")],
         "feature_scaling": [StrOptions({"standard"}), None],
         "anomaly_score": [StrOptions({"auto", "combined", "estimator"})],
         "random_state": ["random_state"],
@@ -248,6 +257,7 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
             estimator = AutoencoderTransformer(n_components, random_state=self.random_state)
         else:
             estimator = clone(self.estimator)
+            self._check_scaled_support(estimator, X, X_scaled)
         self.estimator_ = estimator.fit(X_scaled)
         self.anomaly_score_ = self._resolve_score()
         if self.anomaly_score_ == "combined":
@@ -268,14 +278,34 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
 
     @staticmethod
     def _feature_scale(X):
-        if sp.issparse(X):
-            mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
-            var = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel() - mean**2
-            var = np.clip(var, 0.0, None)
-        else:
-            var = np.var(X, axis=0, dtype=np.float64)
+        mean, var = _column_moments(X)
+        # Rounding noise of a constant feature is no variance (scikit-learn's scalers' rule).
+        var = np.where(var > _rounding_variance(var, mean, X.shape[0]), var, 0.0)
         var = var + _VARIANCE_FLOOR * np.median(var)
         return np.where(var > 0, np.sqrt(var), 1.0)
+
+    def _check_scaled_support(self, estimator, X, X_scaled):
+        """Say so when ``feature_scaling`` took ``X`` out of ``estimator``'s support.
+
+        A Bernoulli or BCE estimator needs data in [0, 1]; dividing by a spread
+        below 1 takes such data above 1. ``X`` itself out of the support is left
+        to the estimator's own error.
+        """
+        if self.scale_ is None or not isinstance(estimator, _BaseAutoencoder):
+            return
+        try:
+            estimator._check_support(X_scaled)
+        except ValueError as exc:
+            try:
+                estimator._check_support(X)
+            except ValueError:
+                return
+            raise ValueError(
+                'feature_scaling="standard" divides each feature by its spread '
+                "(scale_), which took X outside what the wrapped "
+                f"{type(estimator).__name__} accepts: {exc} Data in [0, 1] share one "
+                "scale already: pass feature_scaling=None."
+            ) from exc
 
     def _scale(self, X):
         if self.scale_ is None:

@@ -1,14 +1,15 @@
 """``VAETransformer``: a variational autoencoder scored by held-out likelihood."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseAutoencoder, _check_unit_interval, _decoder_start_at
+from ._base import NumberInterval, _BaseAutoencoder, _check_unit_interval, _decoder_start_at
 from ._likelihoods import gaussian_log_prob, log_mean_exp
 from ._modules import VariationalAutoencoder
 from ._callbacks import KLWarmup, RecordELBOTerms
@@ -54,7 +55,8 @@ class VAETransformer(_BaseAutoencoder):
     likelihood : {"gaussian", "bernoulli"}, default="gaussian"
         Observation model. ``"gaussian"``: per-feature learned variance with a
         floor (``min_variance``), so a constant or quantised feature cannot give
-        an infinite likelihood. ``"bernoulli"``: data in [0, 1].
+        an infinite likelihood. ``"bernoulli"``: data in [0, 1]; ``fit`` rejects
+        data outside, :meth:`score_samples` gives such rows ``-inf``.
 
     min_variance : float, default=1e-4
         Floor of the Gaussian observation variance, in the network's scaled
@@ -202,11 +204,11 @@ class VAETransformer(_BaseAutoencoder):
 
     _parameter_constraints: dict = {
         **_BaseAutoencoder._parameter_constraints,
-        "beta": [Interval(Real, 0, None, closed="left")],
+        "beta": [NumberInterval(Real, 0, None, closed="left")],
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
-        "min_variance": [Interval(Real, 0, None, closed="neither")],
-        "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
-        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "min_variance": [NumberInterval(Real, 0, None, closed="neither")],
+        "kl_warmup_epochs": [NumberInterval(Integral, 0, None, closed="left")],
+        "n_importance_samples": [NumberInterval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -354,6 +356,12 @@ class VAETransformer(_BaseAutoencoder):
         stochastic lower bound in expectation that tightens as
         ``n_importance_samples`` grows; the draws are fixed at fit time, so it
         is deterministic and a row's value does not depend on the other rows.
+        The network runs in float32 and the densities are summed in float64, so
+        rows far from the training data get finite scores. With
+        ``likelihood="bernoulli"``, a row with a value outside [0, 1] has
+        probability 0: its score is ``-inf`` (as
+        :class:`~sklearn.neighbors.KernelDensity` scores a point outside a
+        compact kernel's support).
 
         Parameters
         ----------
@@ -380,20 +388,26 @@ class VAETransformer(_BaseAutoencoder):
         def log_likelihood(module, x):
             mean, log_var = module.encode(x)
             std = torch.exp(0.5 * log_var)
+            # The network runs in float32, the densities in float64: squares of
+            # values far from the training data overflow float32.
+            x64, mean64, log_var64 = x.double(), mean.double(), log_var.double()
             log_weights = []
             for eps in noise:
                 z = mean + std * eps
-                log_px = module.log_likelihood(x, module.decode(z))
-                log_pz = gaussian_log_prob(z, 0.0, torch.zeros_like(z)).sum(dim=1)
-                log_qz = gaussian_log_prob(z, mean, log_var).sum(dim=1)
+                z64 = z.double()
+                log_px = module.log_likelihood(x64, module.decode(z).double())
+                log_pz = gaussian_log_prob(z64, 0.0, torch.zeros_like(z64)).sum(dim=1)
+                log_qz = gaussian_log_prob(z64, mean64, log_var64).sum(dim=1)
                 log_weights.append(log_px + log_pz - log_qz)
-            return log_mean_exp(torch.stack(log_weights), dim=0)
+            log_px = log_mean_exp(torch.stack(log_weights), dim=0)
+            # A row outside the likelihood's support (Bernoulli: [0, 1]) is impossible.
+            return log_px.masked_fill(~module.likelihood.support(x).all(dim=1), -math.inf)
 
         return self._map_chunks(X, log_likelihood, np.float64)
 
     @validate_params(
         {
-            "n_samples": [Interval(Integral, 1, None, closed="left")],
+            "n_samples": [NumberInterval(Integral, 1, None, closed="left")],
             "random_state": ["random_state"],
         },
         prefer_skip_nested_validation=True,

@@ -1,0 +1,348 @@
+"""A catalogue of extreme, constant, out-of-support and malformed inputs.
+
+Every case asserts the documented behaviour (see "Input validation and numerical
+limits" in the user guide): a finite, correct result, or a ``ValueError`` /
+``TypeError`` naming the problem -- never a silent NaN, infinity or wrong
+number -- and the caller's arrays come back bit for bit unchanged.
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from skorch.callbacks import Callback, EpochScoring
+
+from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
+from skae._base import NumberInterval, _BaseAutoencoder, principal_axes
+
+ESTIMATORS = [AutoencoderTransformer, VAETransformer]
+FAST = dict(hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
+X = np.random.RandomState(0).randn(60, 6)
+U = np.random.RandomState(1).rand(60, 6)  # data in [0, 1]
+BERNOULLI = [
+    (AutoencoderTransformer, {"loss": "bce"}),
+    (VAETransformer, {"likelihood": "bernoulli"}),
+]
+
+
+def unchanged(fn, *arrays):
+    """``fn(*arrays)``, asserting the arrays are bit for bit unchanged afterwards."""
+    copies = [a.copy() for a in arrays]
+    try:
+        return fn(*arrays)
+    finally:
+        for a, c in zip(arrays, copies):
+            assert type(a) is type(c) and a.dtype == c.dtype
+            if sp.issparse(a):
+                a, c = a.toarray(), c.toarray()
+            np.testing.assert_array_equal(a, c, strict=True)
+
+
+@pytest.fixture(scope="module", params=ESTIMATORS, ids=lambda c: c.__name__)
+def fitted(request):
+    """Each transformer, fitted on ``X`` (read-only)."""
+    return request.param(**FAST).fit(X)
+
+
+# ------------------------------------------------------------ 1. magnitudes
+@pytest.mark.parametrize("magnitude", [1e-30, 1e-12, 1e19, 1e30, 1e37])
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_scores_follow_the_units_at_any_magnitude(Estimator, magnitude):
+    # The network works in scaled units: a model of X * m is the model of X (up
+    # to float32 rounding in training), and its scores are X's in the new units
+    # -- finite, never a float32 overflow (-inf for 1e19) or underflow (0 for 1e-30).
+    reference = Estimator(**FAST).fit(X)
+    Xm = X * magnitude
+    model = unchanged(Estimator(**FAST).fit, Xm)
+    scores = unchanged(model.score_samples, Xm)
+    assert np.all(np.isfinite(scores))
+    if Estimator is AutoencoderTransformer:
+        # squared error in the user's units: times m**2
+        expected = reference.score_samples(X) * magnitude**2
+    else:
+        # a log-density in the user's units: minus n_features * log(m)
+        expected = reference.score_samples(X) - X.shape[1] * math.log(magnitude)
+    np.testing.assert_allclose(scores, expected, rtol=0.05)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reconstruction_error_of_float32_input_at_1e19(dtype):
+    Xm = (X * 1e19).astype(dtype)
+    model = AutoencoderTransformer(**FAST).fit(Xm)
+    error = unchanged(model.reconstruction_error, Xm)
+    assert error.dtype == np.float64 and np.all(np.isfinite(error)) and np.all(error > 0)
+    per_feature = model.reconstruction_error(Xm, per_feature=True)
+    np.testing.assert_allclose(per_feature.mean(axis=1), error, rtol=1e-12)
+
+
+@pytest.mark.parametrize("magnitude", [1e20, 1e30, 3e38])
+def test_far_rows_get_finite_scores_below_every_training_row(fitted, magnitude):
+    far = np.full((2, X.shape[1]), magnitude)
+    far[1] *= -1
+    scores = unchanged(fitted.score_samples, far)
+    assert np.all(np.isfinite(scores))
+    assert scores.max() < fitted.score_samples(X).min()
+    codes = unchanged(fitted.transform, far)
+    assert np.all(np.isfinite(codes))
+
+
+def test_inverse_transform_of_large_codes(fitted):
+    # Within float32's range: finite (recomputed in float64 where float32 overflows).
+    Z = np.array([[3e38, 0.0], [-3e38, 1.0]])
+    assert np.all(np.isfinite(unchanged(fitted.inverse_transform, Z)))
+    # Beyond it: a clear error, as for X.
+    with pytest.raises(ValueError, match="Z has values beyond the range of float32"):
+        unchanged(fitted.inverse_transform, np.array([[1e39, 0.0]]))
+
+
+@pytest.mark.parametrize("method", ["fit", "score_samples", "transform"])
+@pytest.mark.parametrize(
+    "magnitude, message",
+    [(1e39, "beyond the range of float32"), (1e-40, "smallest normal number")],
+)
+def test_data_outside_float32_range_raise(fitted, method, magnitude, message):
+    estimator = type(fitted)(**FAST) if method == "fit" else fitted
+    with pytest.raises(ValueError, match=message):
+        unchanged(getattr(estimator, method), X * magnitude)
+
+
+def test_all_zero_data_are_not_tiny_data():
+    model = AutoencoderTransformer(**FAST).fit(np.zeros((20, 3)))
+    assert np.all(np.isfinite(model.transform(np.zeros((2, 3)))))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_detector_at_1e30_flags_what_it_flags_at_1(Estimator):
+    detectors = [
+        ReconstructionOutlierDetector(Estimator(**FAST), feature_scaling=None, contamination=0.1)
+        for _ in range(2)
+    ]
+    unchanged(detectors[0].fit, X)
+    unchanged(detectors[1].fit, X * 1e30)
+    assert np.isfinite(detectors[1].offset_)
+    flagged = [d.predict(Xd) for d, Xd in zip(detectors, [X, X * 1e30])]
+    assert (flagged[1] == -1).sum() == 6  # contamination 0.1 of 60 rows
+    np.testing.assert_array_equal(flagged[0], flagged[1])
+    far = np.full((1, X.shape[1]), 1e20)
+    assert detectors[0].predict(far)[0] == -1
+
+
+# -------------------------------------------------------- 2. out of support
+@pytest.fixture(scope="module", params=BERNOULLI, ids=["bce", "bernoulli"])
+def bernoulli_fitted(request):
+    Estimator, params = request.param
+    return Estimator(**params, **FAST).fit(U)
+
+
+@pytest.mark.parametrize("value", [2.0, -0.5, 1.0 + 1e-6, 5.0])
+def test_rows_outside_unit_interval_score_minus_infinity(bernoulli_fitted, value):
+    rows = U[:3].copy()
+    rows[0, 2] = value
+    scores = unchanged(bernoulli_fitted.score_samples, rows)
+    assert scores[0] == -np.inf
+    assert np.all(np.isfinite(scores[1:]))
+    assert unchanged(bernoulli_fitted.score, rows) == -np.inf
+
+
+def test_reconstruction_error_outside_unit_interval_is_infinite():
+    model = AutoencoderTransformer(loss="bce", **FAST).fit(U)
+    rows = U[:3].copy()
+    rows[0, 2] = 2.0
+    error = unchanged(model.reconstruction_error, rows)
+    assert error[0] == np.inf and np.all(np.isfinite(error[1:])) and np.all(error[1:] >= 0)
+    per_feature = model.reconstruction_error(rows, per_feature=True)
+    assert per_feature[0, 2] == np.inf
+    assert np.all(np.isfinite(np.delete(per_feature, 2, axis=1)))
+
+
+def test_boundary_values_are_in_the_support(bernoulli_fitted):
+    rows = np.array([[0.0] * 6, [1.0] * 6])
+    assert np.all(np.isfinite(unchanged(bernoulli_fitted.score_samples, rows)))
+
+
+def test_sparse_rows_outside_unit_interval(bernoulli_fitted):
+    rows = sp.csr_matrix(np.array([[0.0, 3.0, 0.0, 0.0, 0.5, 0.0], [0.0] * 6]))
+    scores = unchanged(bernoulli_fitted.score_samples, rows)
+    assert scores[0] == -np.inf and np.isfinite(scores[1])
+
+
+@pytest.mark.parametrize("Estimator, params", BERNOULLI, ids=["bce", "bernoulli"])
+def test_detector_flags_rows_outside_the_support(Estimator, params):
+    detector = ReconstructionOutlierDetector(
+        Estimator(**params, **FAST), feature_scaling=None, contamination=0.1
+    ).fit(U)
+    rows = np.vstack([np.full(6, 5.0), np.full(6, -1.0), U[:1]])
+    decision = unchanged(detector.decision_function, rows)
+    assert decision[0] == decision[1] == -np.inf
+    np.testing.assert_array_equal(detector.predict(rows)[:2], [-1, -1])
+
+
+@pytest.mark.parametrize("Estimator, params", BERNOULLI, ids=["bce", "bernoulli"])
+def test_detector_says_why_feature_scaling_breaks_a_bernoulli_estimator(Estimator, params):
+    detector = ReconstructionOutlierDetector(Estimator(**params, **FAST))
+    with pytest.raises(ValueError, match=r'feature_scaling="standard".*feature_scaling=None'):
+        unchanged(detector.fit, U)
+    # data outside [0, 1] in the first place: the estimator's own message
+    with pytest.raises(ValueError, match=r"needs data in \[0, 1\]") as info:
+        detector.fit(X)
+    assert "feature_scaling" not in str(info.value)
+    # without the scaling, it fits
+    ReconstructionOutlierDetector(Estimator(**params, **FAST), feature_scaling=None).fit(U)
+
+
+# ---------------------------------------------------------- 3. near-constant
+@pytest.mark.parametrize("input_scaling", ["global", "feature", None])
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_constant_data_get_unit_scale(Estimator, input_scaling):
+    # 1e-16 rounding noise in the variance is no spread: a row 0.1 away
+    # encodes to codes of 0.1 or less, not 1e20.
+    C = np.tile(X[:1], (30, 1))
+    model = unchanged(Estimator(input_scaling=input_scaling, **FAST).fit, C)
+    codes = unchanged(model.transform, C[:1] + 0.1)
+    assert np.all(np.abs(codes) <= 0.1 * math.sqrt(X.shape[1]) + 1e-6)
+    if Estimator is VAETransformer:
+        # identical non-zero rows score as identical zero rows do (they were -27,530 nats)
+        zeros = np.zeros_like(C)
+        expected = Estimator(input_scaling=input_scaling, **FAST).fit(zeros).score(zeros)
+        assert model.score(C) == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_constant_column_with_feature_scaling(Estimator):
+    Xc = X.copy()
+    Xc[:, 2] = 0.1  # its float64 variance is ~1e-33, not 0
+    model = unchanged(Estimator(input_scaling="feature", **FAST).fit, Xc)
+    assert model.net_.module_.normalize.scale[2] == 1.0
+    assert np.abs(model.transform(Xc)).max() < 10
+    assert np.abs(model.transform(Xc[:1] + 0.1)).max() < 10
+
+
+@pytest.mark.parametrize("input_scaling", ["global", "feature"])
+def test_tiny_real_spread_keeps_its_scale(input_scaling):
+    # relative, not absolute: data in units of 1e-20 are standardised as usual
+    model = AutoencoderTransformer(input_scaling=input_scaling, **FAST).fit(X * 1e-20)
+    scale = model.net_.module_.normalize.scale.numpy()
+    assert np.all((scale > 1e-21) & (scale < 1e-19))
+
+
+def test_principal_axes_ignore_rounding_noise():
+    C = np.tile(X[:1] * 1e3, (40, 1))
+    loc = C.mean(axis=0)  # rounding error: centred rows are ~1e-13, not 0
+    _, eigenvalues, axes, total = principal_axes(C, np.arange(40), loc, np.ones(1), 2, 0)
+    assert total == 0.0 and np.all(eigenvalues == 0.0)
+    np.testing.assert_allclose(axes.T @ axes, np.eye(2), atol=1e-12)
+
+
+@pytest.mark.parametrize("estimator", [AutoencoderTransformer(**FAST), VAETransformer(**FAST), None])
+def test_detector_on_constant_data(estimator):
+    C = np.tile(X[:1], (30, 1))
+    detector = unchanged(
+        ReconstructionOutlierDetector(estimator, contamination=0.1, random_state=0).fit, C
+    )
+    np.testing.assert_array_equal(detector.scale_, np.ones(X.shape[1]))
+    assert np.isfinite(detector.offset_)
+    np.testing.assert_array_equal(detector.predict(C[:3]), [1, 1, 1])
+    assert detector.predict(C[:1] + 0.1)[0] == -1
+
+
+# --------------------------------------------------- 5. clear errors, no crashes
+@pytest.mark.parametrize("n_components", [17, 18, 19, 20])
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_many_features_and_more_components_than_training_rows(Estimator, n_components):
+    # > 1024 features: the PCA start is a randomized SVD of the 18 training rows
+    wide = np.random.RandomState(0).randn(20, 1100)
+    model = unchanged(Estimator(n_components=n_components, **FAST).fit, wide)
+    assert np.all(np.isfinite(model.transform(wide)))
+
+
+def test_randomized_principal_axes_are_orthonormal_beyond_the_rank():
+    wide = np.random.RandomState(0).randn(10, 1100)
+    _, eigenvalues, axes, _ = principal_axes(wide, np.arange(10), 0.0, 1.0, 12, 0)
+    assert axes.shape == (1100, 12)
+    np.testing.assert_allclose(axes.T @ axes, np.eye(12), atol=1e-10)
+    np.testing.assert_allclose(eigenvalues[9:], 0.0, atol=1e-10)  # rank 9 once centred
+
+
+def _numeric_parameters(Estimator):
+    return [
+        name
+        for name, constraints in Estimator._parameter_constraints.items()
+        if any(isinstance(c, NumberInterval) for c in constraints)
+    ]
+
+
+@pytest.mark.parametrize(
+    "Estimator, name",
+    [(E, name) for E in ESTIMATORS for name in _numeric_parameters(E)]
+    + [(ReconstructionOutlierDetector, "contamination")],
+)
+@pytest.mark.parametrize("flag", [True, False])
+def test_bools_are_not_numbers(Estimator, name, flag):
+    estimator = Estimator(**{name: flag})
+    data = U if Estimator is ReconstructionOutlierDetector else X
+    with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter"):
+        estimator.fit(data)
+
+
+def test_every_numeric_parameter_rejects_bools():
+    # the constraints of skae's estimators use NumberInterval, never a bare Interval
+    from sklearn.utils._param_validation import Interval
+
+    for Estimator in [*ESTIMATORS, ReconstructionOutlierDetector]:
+        for name, constraints in Estimator._parameter_constraints.items():
+            for constraint in constraints:
+                if isinstance(constraint, Interval):
+                    assert isinstance(constraint, NumberInterval), (Estimator, name)
+    assert len(_numeric_parameters(VAETransformer)) > len(_numeric_parameters(_BaseAutoencoder))
+
+
+@pytest.mark.parametrize("n_samples", [True, False, 0, 2.0])
+def test_sample_rejects_non_integers(fitted, n_samples):
+    with pytest.raises((ValueError, TypeError), match="'n_samples' parameter"):
+        fitted.sample(n_samples)
+
+
+@pytest.mark.parametrize(
+    "callbacks",
+    [[object()], [("name", object())], [(1, EpochScoring("r2"))], [("a", "b", "c")], [print]],
+)
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_callbacks_must_be_skorch_callbacks(Estimator, callbacks):
+    with pytest.raises(TypeError, match="callbacks must be a list of skorch callbacks"):
+        Estimator(callbacks=callbacks, **FAST).fit(X)
+
+
+class _CountEpochs(Callback):
+    def initialize(self):
+        self.epochs = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+@pytest.mark.parametrize(
+    "callbacks",
+    [[_CountEpochs()], [_CountEpochs], [("count", _CountEpochs())], [("unused", None)]],
+)
+def test_every_form_skorch_accepts_is_accepted(callbacks):
+    model = AutoencoderTransformer(callbacks=callbacks, **FAST).fit(X)
+    assert model.n_epochs_ == FAST["max_epochs"]
+
+
+@pytest.mark.parametrize("device", ["meta", "mps"])
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_unusable_devices_are_named(Estimator, device):
+    with pytest.raises(ValueError, match=f"device='{device}' cannot be used"):
+        unchanged(Estimator(device=device, **FAST).fit, X)
+
+
+def test_number_interval_keeps_sklearn_semantics():
+    constraint = NumberInterval(Integral, 1, None, closed="left")
+    assert constraint.is_satisfied_by(3) and constraint.is_satisfied_by(np.int64(3))
+    assert not constraint.is_satisfied_by(True) and not constraint.is_satisfied_by(0)
+    real = NumberInterval(Real, 0, 1, closed="neither")
+    assert real.is_satisfied_by(0.5) and not real.is_satisfied_by(False)
+    assert str(constraint) == "an int in the range [1, inf)"
