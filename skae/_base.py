@@ -503,6 +503,10 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         results, start, module64 = None, 0, None
         with torch.inference_mode():
             for block in _dense_chunks(X, dtype=np.float32, elements=_INFERENCE_CHUNK_ELEMENTS):
+                # Row-major whatever the input's layout (a DataFrame's values are
+                # column-major): the matrix products round the same, so a DataFrame
+                # gets the same outputs as its array, bit for bit.
+                block = np.ascontiguousarray(block)
                 out = fn(module, to_float32_tensor(block, device))
                 out = out if isinstance(out, tuple) else (out,)
                 if not all(bool(torch.isfinite(o).all()) for o in out):
