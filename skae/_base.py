@@ -38,7 +38,8 @@ from ._callbacks import ConvergenceMonitor, DivergenceCheck
 from ._data import BatchIterator, RowDataset, to_float32_tensor
 from ._fast_path import FlatAdam
 from ._modules import ACTIVATIONS
-from ._net import SkaeNet, resolve_device, seeded_rng_context
+from ._net import SkaeNet, resolve_device
+from ._random import build_seeded, draw_from, fit_generators
 
 #: Statistics (moments, PCA start) read this many matrix elements per chunk.
 _CHUNK_ELEMENTS = 2**22
@@ -383,8 +384,13 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         valid_rows, train_rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
 
         loc, scale = self._scaling(X)
-        with seeded_rng_context(seed, self.device_), contextlib.ExitStack() as threads:
-            module = self._build_module(n_features, loc, scale)
+        # This fit's own generators: fits in threads neither share torch's global one
+        # nor change it.
+        init_generator, train_generator = fit_generators(seed, self.device_)
+        module = build_seeded(
+            lambda: self._build_module(n_features, loc, scale), init_generator
+        )
+        with draw_from(module, train_generator), contextlib.ExitStack() as threads:
             threads.enter_context(_training_threads(module, self.batch_size_, self.device_))
             if self.init == "pca":
                 # Fitted on the training rows only, so the starting point competes

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._modules import Autoencoder, Normalization, ResidualMLP
+from ._modules import Autoencoder, Dropout, Normalization, ResidualMLP
 from ._objectives import ReconstructionLoss, mean_reconstruction_loss
 
 #: The off switch: False sends every step through autograd and makes FlatAdam per-tensor Adam.
@@ -180,7 +180,7 @@ def _residual_layers(block):
                 return None
             if type(layer) is nn.Linear:
                 layers.append([layer._parameters["weight"], layer._parameters["bias"], None])
-            elif type(layer) is nn.Dropout:
+            elif type(layer) is Dropout:
                 if layer.training and layer.p > 0:
                     return None
             else:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ._likelihoods import BernoulliLikelihood, GaussianLikelihood
+from ._random import DrawsRandom
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -46,6 +47,22 @@ class Normalization(nn.Module):
         return x * self.scale + self.loc
 
 
+class Dropout(DrawsRandom, nn.Dropout):
+    """``nn.Dropout`` that draws its mask from ``generator`` when one is set.
+
+    ``F.dropout`` takes no generator. On a CPU it draws ``bernoulli_(1 - p)``
+    and scales by ``1 / (1 - p)``; so does this, from ``generator``: the same
+    masks for the same stream. (CUDA's ``F.dropout`` is a fused kernel with
+    its own draws.) Without a generator it is ``nn.Dropout``.
+    """
+
+    def forward(self, x):
+        if self.generator is None or not self.training or self.p == 0:
+            return super().forward(x)
+        keep = 1.0 - self.p
+        return x * torch.empty_like(x).bernoulli_(keep, generator=self.generator).div_(keep)
+
+
 def make_mlp(in_features, hidden_layer_sizes, out_features, activation="relu", dropout=0.0):
     """A ``Linear -> activation [-> Dropout]`` stack ending in a ``Linear``."""
     layers = []
@@ -53,7 +70,7 @@ def make_mlp(in_features, hidden_layer_sizes, out_features, activation="relu", d
     for size in hidden_layer_sizes:
         layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
         width = size
     layers.append(nn.Linear(width, out_features))
     return nn.Sequential(*layers)
@@ -104,8 +121,11 @@ class ResidualMLP(nn.Module):
             self.mlp[-1].bias.zero_()
 
 
-class _Network(nn.Module):
-    """What both networks share: normalisation, decoder and likelihood."""
+class _Network(DrawsRandom, nn.Module):
+    """What both networks share: normalisation, decoder and likelihood.
+
+    Training noise is drawn from ``generator`` (:class:`~skae._random.DrawsRandom`).
+    """
 
     def __init__(self, n_features, n_components, hidden_layer_sizes, activation,
                  dropout, loc, scale, likelihood, min_variance):
@@ -171,7 +191,7 @@ class Autoencoder(_Network):
     def _corrupt(self, h):
         """``h`` plus the denoising noise, in training mode only."""
         if self.training and self.noise > 0:
-            h = h + self.noise * torch.randn_like(h)
+            h = h + self.noise * torch.randn_like(h, generator=self.generator)
         return h
 
     def forward(self, x):
@@ -206,5 +226,5 @@ class VariationalAutoencoder(_Network):
 
     def forward(self, x):
         mean, log_var = self.encode(x)
-        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean, generator=self.generator)
         return self.decode(z), mean, log_var

@@ -1,4 +1,4 @@
-"""skae's skorch net: the training loop, the device, and the seeded RNG around it.
+"""skae's skorch net: the training loop and the device it runs on.
 
 skorch runs the training loop (callbacks, history, device moves). A training
 step goes through the speed layer's :func:`~skae._fast_path.manual_step`
@@ -6,7 +6,6 @@ first: for the networks it knows it computes the gradients by hand; for any
 other, or when the speed layer is switched off, skorch's autograd step runs.
 """
 
-import contextlib
 import functools
 
 import torch
@@ -34,21 +33,6 @@ def resolve_device(device):
     except Exception as exc:
         raise ValueError(f"device={device!r} cannot be used for training: {exc}") from exc
     return str(resolved)
-
-
-@contextlib.contextmanager
-def seeded_rng_context(seed, device):
-    """Fork torch's global RNG (CPU and the used CUDA device) and seed it.
-
-    The caller's global RNG state is restored on exit.
-    """
-    devices = []
-    if torch.device(device).type == "cuda":
-        index = torch.device(device).index
-        devices = [torch.cuda.current_device() if index is None else index]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 class SkaeNet(NeuralNet):

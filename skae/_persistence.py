@@ -31,6 +31,7 @@ from ._base import _BaseAutoencoder
 from ._outlier import ReconstructionOutlierDetector
 from ._callbacks import ConvergenceMonitor
 from ._net import resolve_device
+from ._random import build_seeded
 from ._vae import VAETransformer
 
 #: Identifies skae's files among safetensors files.
@@ -528,11 +529,14 @@ class _Reader:
             raise ValueError(f"malformed skae model file: n_features_in_={_short(n_features)}.")
         if not {"normalize.loc", "normalize.scale"} <= set(state):
             raise ValueError("malformed skae model file: the input normalisation is missing.")
-        # Building draws random initial weights: keep the caller's global RNG untouched.
-        with torch.random.fork_rng(devices=[]):
-            module = estimator._build_module(
+        # Building draws random initial weights (overwritten below): from a generator
+        # of its own, so the caller's global RNG stays untouched.
+        module = build_seeded(
+            lambda: estimator._build_module(
                 n_features, state["normalize.loc"].numpy(), state["normalize.scale"].numpy()
-            )
+            ),
+            torch.Generator(),
+        )
         expected = module.state_dict()
         missing, unexpected = set(expected) - set(state), set(state) - set(expected)
         if missing or unexpected:

@@ -8,7 +8,7 @@ from skorch.callbacks import Callback
 from skae._callbacks import ConvergenceMonitor
 from skae._data import RowDataset, to_float32_tensor
 from skae._modules import Autoencoder
-from skae._net import resolve_device, seeded_rng_context
+from skae._net import resolve_device
 from skae._objectives import ReconstructionLoss
 
 
@@ -28,30 +28,6 @@ def test_resolve_device_rejects_bad_strings(device):
 def test_resolve_device_rejects_cuda_when_unavailable(device):
     with pytest.raises(ValueError, match="CUDA is not available"):
         resolve_device(device)
-
-
-def test_seeded_rng_context_leaves_global_rng_untouched():
-    torch.manual_seed(123)
-    state = torch.get_rng_state()
-    expected_next = torch.rand(3)
-    torch.set_rng_state(state)
-    with seeded_rng_context(7, "cpu"):
-        inside = torch.rand(3)
-    assert torch.equal(torch.get_rng_state(), state)
-    torch.testing.assert_close(torch.rand(3), expected_next)
-    with seeded_rng_context(7, "cpu"):
-        torch.testing.assert_close(torch.rand(3), inside)  # seeded: reproducible
-    with seeded_rng_context(8, "cpu"):
-        assert not torch.equal(torch.rand(3), inside)
-
-
-def test_seeded_rng_context_restores_state_on_error():
-    state = torch.get_rng_state()
-    with pytest.raises(RuntimeError):
-        with seeded_rng_context(0, "cpu"):
-            torch.rand(5)
-            raise RuntimeError
-    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_skae_net_trains_with_the_batch_iterator(fit_net, rng):

@@ -7,11 +7,15 @@ number -- and the caller's arrays come back bit for bit unchanged.
 """
 
 import math
+import threading
 from numbers import Integral, Real
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
+from joblib import parallel_config
+from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, EpochScoring
 
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
@@ -245,6 +249,67 @@ def test_detector_on_constant_data(estimator):
     assert np.isfinite(detector.offset_)
     np.testing.assert_array_equal(detector.predict(C[:3]), [1, 1, 1])
     assert detector.predict(C[:1] + 0.1)[0] == -1
+
+
+# ------------------------------------------------------------------ 4. threads
+THREADED = [
+    lambda: AutoencoderTransformer(dropout=0.2, noise=0.1, **FAST),
+    lambda: VAETransformer(dropout=0.1, **FAST),
+    lambda: VAETransformer(**{**FAST, "random_state": 1}),
+    # above the one-thread limit: trains on the caller's threads while the others run on one
+    lambda: AutoencoderTransformer(**{**FAST, "hidden_layer_sizes": (300, 300), "batch_size": 200}),
+]
+
+
+def _weights(model):
+    return [t.clone() for t in model.net_.module_.state_dict().values()]
+
+
+def test_fits_in_threads_equal_sequential_fits_and_leave_the_global_rng_alone():
+    sequential = [_weights(make().fit(X)) for make in THREADED]
+    torch.manual_seed(0)
+    expected_draws = torch.rand(100)
+    torch.manual_seed(0)
+    results = {}
+
+    def fit(i):
+        results[i] = _weights(THREADED[i % len(THREADED)]().fit(X))
+
+    threads = [threading.Thread(target=fit, args=(i,)) for i in range(2 * len(THREADED))]
+    for thread in threads:
+        thread.start()
+    draws = torch.cat([torch.rand(1) for _ in range(100)])  # meanwhile, in this thread
+    for thread in threads:
+        thread.join()
+    for i, weights in results.items():
+        expected = sequential[i % len(THREADED)]
+        assert all(torch.equal(a, b) for a, b in zip(weights, expected)), i
+    assert len(results) == len(threads)
+    assert torch.equal(draws, expected_draws)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_fit_and_inference_leave_the_global_rng_untouched(Estimator):
+    state = torch.get_rng_state()
+    model = Estimator(dropout=0.2, **FAST).fit(X)
+    model.score_samples(X)
+    model.sample(3, random_state=0)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_grid_search_on_threads_equals_sequential():
+    def search():
+        grid = GridSearchCV(
+            VAETransformer(dropout=0.1, **FAST), {"n_components": [1, 2], "beta": [0.5, 1.0]}, cv=2
+        )
+        return grid.fit(X).cv_results_
+
+    sequential = search()
+    with parallel_config(backend="threading", n_jobs=4):
+        threaded = search()
+    for key in ["mean_test_score", "rank_test_score", "split0_test_score", "split1_test_score"]:
+        np.testing.assert_array_equal(threaded[key], sequential[key], strict=True)
+    assert threaded["params"] == sequential["params"]
 
 
 # --------------------------------------------------- 5. clear errors, no crashes

@@ -1,0 +1,105 @@
+"""Per-fit random generators: a fit draws from its own, never from torch's global one.
+
+``torch.random.fork_rng`` + ``torch.manual_seed`` seed and restore the global
+generator of the whole process: two fits in two threads then draw from one
+stream (neither equals its sequential self) and the caller's thread sees its
+state change. Here every random draw of a fit comes from a ``torch.Generator``
+of its own, seeded from ``random_state``:
+
+- initial weights: :func:`build_seeded` runs the module's construction with
+  every draw made without a generator (``nn.Linear``'s ``kaiming_uniform_``,
+  ``nn.init.*``, ``torch.randn``, ...) sent to the fit's CPU generator, through
+  a torch function mode, which is thread-local;
+- training draws (denoising noise, dropout masks, the VAE's reparameterisation
+  noise): modules that are :class:`DrawsRandom` read them from ``generator``,
+  set for the duration of the fit by :func:`draw_from`.
+
+A generator seeded with ``seed`` produces the stream the global generator
+produces after ``torch.manual_seed(seed)``, in the same order of draws: models
+are the ones the global generator gave (on CUDA, except dropout masks).
+"""
+
+import contextlib
+import inspect
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+#: torch's random functions and tensor methods that take ``generator=``: draws
+#: from these, made with no generator, are redirected during construction.
+_DRAWS = frozenset(
+    {
+        "bernoulli", "bernoulli_", "cauchy_", "exponential_", "geometric_", "log_normal_",
+        "multinomial", "normal", "normal_", "poisson", "rand", "rand_like", "randint",
+        "randint_like", "randn", "randn_like", "random_", "randperm", "uniform_",
+    }
+)
+
+
+def _takes_generator(func):
+    if getattr(func, "__name__", None) in _DRAWS:
+        return True
+    try:  # Python functions: torch.nn.init's, a user's
+        return "generator" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class _DrawFrom(TorchFunctionMode):
+    """Hand ``generator`` to every torch draw made without one, in this thread."""
+
+    def __init__(self, generator):
+        super().__init__()
+        self.generator = generator
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if kwargs.get("generator") is None and _takes_generator(func):
+            kwargs["generator"] = self.generator
+        return func(*args, **kwargs)
+
+
+def build_seeded(build, generator):
+    """``build()``, its random initial weights drawn from ``generator`` (a CPU one).
+
+    Only the calling thread is affected; torch's global generator is neither
+    read nor advanced by the draws that take a generator.
+    """
+    with _DrawFrom(generator):
+        return build()
+
+
+class DrawsRandom:
+    """Mixin of modules that draw random numbers while training.
+
+    They draw from ``generator``; ``None`` (the default) is torch's global
+    generator, as in plain torch.
+    """
+
+    generator = None
+
+
+@contextlib.contextmanager
+def draw_from(module, generator):
+    """Make every :class:`DrawsRandom` inside ``module`` draw from ``generator``; reset after."""
+    drawing = [m for m in module.modules() if isinstance(m, DrawsRandom)]
+    for m in drawing:
+        m.generator = generator
+    try:
+        yield
+    finally:
+        for m in drawing:
+            m.generator = None
+
+
+def fit_generators(seed, device):
+    """``(init, training)``: the generators of one fit, seeded with ``seed``.
+
+    Initial weights are drawn on the CPU (modules are built there), training
+    draws on ``device``; on a CPU both are one generator, one stream, as the
+    global generator was.
+    """
+    init = torch.Generator().manual_seed(seed)
+    if torch.device(device).type == "cpu":
+        return init, init
+    return init, torch.Generator(device=device).manual_seed(seed)
