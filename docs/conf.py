@@ -120,11 +120,13 @@ def _check_api_reference(app):
     """Fail (a warning, an error under -W) if a public name is missing from api.rst."""
     from sphinx.util import logging
 
+    import skae.onnx
     import skae.plotting
 
     text = (DOCS / "api.rst").read_text()
     public = [name for name in skae.__all__ if not name.startswith("_")]
     public += [f"plotting.{name}" for name in skae.plotting.__all__]
+    public += [f"onnx.{name}" for name in skae.onnx.__all__]
     documented = {line.strip() for line in text.splitlines()}
     missing = [name for name in public if name not in documented]
     if missing:

@@ -266,7 +266,9 @@ class AutoencoderTransformer(_BaseAutoencoder):
         # X is already validated: encode it directly. ``self.transform`` would
         # re-validate the bare array and warn that it lacks the feature names
         # seen in fit (a DataFrame's).
-        codes = self._map_chunks(X, lambda m, x: m.encode(x), np.float64)
+        codes = self._map_chunks(
+            X, self._chunk_function("transform", self.net_.device), np.float64
+        )
         self.latent_mean_ = codes.mean(axis=0)
         if len(codes) > 1:
             self.latent_covariance_ = np.atleast_2d(np.cov(codes, rowvar=False))
@@ -297,7 +299,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         (3, 2)
         """
         X = self._check_X(X)
-        return self._map_chunks(X, lambda m, x: m.encode(x), X.dtype)
+        return self._map_chunks(X, self._chunk_function("transform", self.net_.device), X.dtype)
 
     def reconstruction_error(self, X, *, per_feature=False):
         """Reconstruction error of each row, in the training objective's terms.
@@ -331,22 +333,32 @@ class AutoencoderTransformer(_BaseAutoencoder):
         (3, 5)
         """
         X = self._check_X(X)
+        return self._map_chunks(X, lambda m, x: self._errors(m, x, per_feature), np.float64)
 
-        def error(module, x):
-            params = module.decode(module.encode(x))
-            if module.is_bernoulli:
-                err = -module.likelihood.log_prob(x, params).double()
-                # A value outside [0, 1] is impossible under the model: infinite error.
-                err = err.masked_fill(~module.likelihood.support(x), math.inf)
-            else:
-                # The difference in the network's scaled units, the square in float64
-                # and the user's units: the square of a float32 difference of 1e19
-                # overflows, that of 1e-30 underflows.
-                diff = (params - module.target(x)).double()
-                err = (diff * module.normalize.scale.double()) ** 2
-            return err if per_feature else err.mean(dim=1)
+    @staticmethod
+    def _errors(module, x, per_feature=False):
+        """Reconstruction error of each row (or element) of the float32 chunk ``x``, in float64."""
+        params = module.decode(module.encode(x))
+        if module.is_bernoulli:
+            err = -module.likelihood.log_prob(x, params).double()
+            # A value outside [0, 1] is impossible under the model: infinite error.
+            err = err.masked_fill(~module.likelihood.support(x), math.inf)
+        else:
+            # The difference in the network's scaled units, the square in float64
+            # and the user's units: the square of a float32 difference of 1e19
+            # overflows, that of 1e-30 underflows.
+            diff = (params - module.target(x)).double()
+            err = (diff * module.normalize.scale.double()) ** 2
+        return err if per_feature else err.mean(dim=1)
 
-        return self._map_chunks(X, error, np.float64)
+    def _chunk_function(self, method, device):
+        if method == "transform":
+            return lambda m, x: m.encode(x)
+        if method == "reconstruction_error":
+            return lambda m, x: self._errors(m, x)
+        if method == "score_samples":
+            return lambda m, x: -self._errors(m, x)
+        return super()._chunk_function(method, device)
 
     def score_samples(self, X):
         """Negative reconstruction error of each row (higher = better reconstructed).
@@ -374,7 +386,9 @@ class AutoencoderTransformer(_BaseAutoencoder):
         >>> scores.shape, bool(np.all(scores <= 0))
         ((3,), True)
         """
-        return -self.reconstruction_error(X)
+        X = self._check_X(X)
+        function = self._chunk_function("score_samples", self.net_.device)
+        return self._map_chunks(X, function, np.float64)
 
     @validate_params(
         {

@@ -496,6 +496,17 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             )
         return Z
 
+    def _chunk_function(self, method, device):
+        """``fn(module, x)``: what ``method`` computes on one float32 chunk on ``device``.
+
+        ``_map_chunks`` applies it to the data and :mod:`skae.onnx` exports it,
+        so the two cannot differ. Subclasses add ``"transform"`` and
+        ``"score_samples"``.
+        """
+        if method == "inverse_transform":
+            return lambda m, z: m.reconstruct_mean(m.decode(z))
+        raise ValueError(f"{type(self).__name__} cannot compute {method!r} on chunks.")
+
     def _map_chunks(self, X, fn, dtype):
         """Apply ``fn`` to float32 chunks of ``X`` on the net's device.
 
@@ -560,7 +571,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         """
         Z = self._check_Z(X)
         return self._map_chunks(
-            Z, lambda m, z: m.reconstruct_mean(m.decode(z)), Z.dtype
+            Z, self._chunk_function("inverse_transform", self.net_.device), Z.dtype
         )
 
     def score(self, X, y=None):

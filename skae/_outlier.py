@@ -4,6 +4,7 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from scipy import linalg
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
@@ -32,6 +33,22 @@ _N_COMPONENTS_MAX_SAMPLES = 2000
 _CONTROL_LIMIT_QUANTILE = 0.95
 #: Tukey's fence: ``contamination="auto"`` flags scores below Q1 - 1.5 IQR.
 _TUKEY_K = 1.5
+
+
+def hotelling_t2(codes, mean, precision):
+    """Hotelling's T² of each row of ``codes``: numpy arrays, or torch tensors (ONNX export)."""
+    centred = codes - mean
+    einsum = torch.einsum if isinstance(codes, torch.Tensor) else np.einsum
+    return einsum("ij,jk,ik->i", centred, precision, centred)
+
+
+def combined_score(spe, t2, control_limits):
+    """Minus the larger of the two statistics, each divided by its control limit.
+
+    numpy arrays, or torch tensors (ONNX export).
+    """
+    maximum = torch.maximum if isinstance(spe, torch.Tensor) else np.maximum
+    return -maximum(spe / control_limits[0], t2 / control_limits[1])
 
 
 class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
@@ -354,11 +371,10 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         return spe, codes
 
     def _hotelling_t2(self, codes):
-        centred = codes - self.latent_mean_
-        return np.einsum("ij,jk,ik->i", centred, self.latent_precision_, centred)
+        return hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
 
     def _combined_score(self, spe, t2):
-        return -np.maximum(spe / self.control_limits_[0], t2 / self.control_limits_[1])
+        return combined_score(spe, t2, self.control_limits_)
 
     def _fit_control_limits(self, X_scaled):
         """Fit the codes' mean, precision and both control limits; return the training scores."""

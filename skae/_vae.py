@@ -335,7 +335,7 @@ class VAETransformer(_BaseAutoencoder):
         ((3, 2), True)
         """
         X = self._check_X(X)
-        return self._map_chunks(X, lambda m, x: m.encode(x)[0], X.dtype)
+        return self._map_chunks(X, self._chunk_function("transform", self.net_.device), X.dtype)
 
     def _importance_noise(self, device):
         """The standard normal draws shared by every row's importance samples.
@@ -383,27 +383,36 @@ class VAETransformer(_BaseAutoencoder):
         ((3,), True)
         """
         X = self._check_X(X)
-        noise = self._importance_noise(self.net_.device)
+        function = self._chunk_function("score_samples", self.net_.device)
+        return self._map_chunks(X, function, np.float64)
 
-        def log_likelihood(module, x):
-            mean, log_var = module.encode(x)
-            std = torch.exp(0.5 * log_var)
-            # The network runs in float32, the densities in float64: squares of
-            # values far from the training data overflow float32.
-            x64, mean64, log_var64 = x.double(), mean.double(), log_var.double()
-            log_weights = []
-            for eps in noise:
-                z = mean + std * eps
-                z64 = z.double()
-                log_px = module.log_likelihood(x64, module.decode(z).double())
-                log_pz = gaussian_log_prob(z64, 0.0, torch.zeros_like(z64)).sum(dim=1)
-                log_qz = gaussian_log_prob(z64, mean64, log_var64).sum(dim=1)
-                log_weights.append(log_px + log_pz - log_qz)
-            log_px = log_mean_exp(torch.stack(log_weights), dim=0)
-            # A row outside the likelihood's support (Bernoulli: [0, 1]) is impossible.
-            return log_px.masked_fill(~module.likelihood.support(x).all(dim=1), -math.inf)
+    @staticmethod
+    def _log_likelihood(module, x, noise):
+        """IWAE estimate of each row's ``log p(x)``, with the standard normal draws ``noise``."""
+        mean, log_var = module.encode(x)
+        std = torch.exp(0.5 * log_var)
+        # The network runs in float32, the densities in float64: squares of
+        # values far from the training data overflow float32.
+        x64, mean64, log_var64 = x.double(), mean.double(), log_var.double()
+        log_weights = []
+        for eps in noise:
+            z = mean + std * eps
+            z64 = z.double()
+            log_px = module.log_likelihood(x64, module.decode(z).double())
+            log_pz = gaussian_log_prob(z64, 0.0, torch.zeros_like(z64)).sum(dim=1)
+            log_qz = gaussian_log_prob(z64, mean64, log_var64).sum(dim=1)
+            log_weights.append(log_px + log_pz - log_qz)
+        log_px = log_mean_exp(torch.stack(log_weights), dim=0)
+        # A row outside the likelihood's support (Bernoulli: [0, 1]) is impossible.
+        return log_px.masked_fill(~module.likelihood.support(x).all(dim=1), -math.inf)
 
-        return self._map_chunks(X, log_likelihood, np.float64)
+    def _chunk_function(self, method, device):
+        if method == "transform":
+            return lambda m, x: m.encode(x)[0]
+        if method == "score_samples":
+            noise = self._importance_noise(device)
+            return lambda m, x: self._log_likelihood(m, x, noise)
+        return super()._chunk_function(method, device)
 
     @validate_params(
         {

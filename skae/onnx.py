@@ -1,0 +1,365 @@
+"""Export fitted skae estimators to ONNX, to serve them where PyTorch is not installed.
+
+:func:`to_onnx` turns one method of a fitted estimator into an
+``onnx.ModelProto``: input ``"X"`` (float32 rows, any number of them), the
+input normalisation inside the graph, output in float32.
+:func:`register_skl2onnx_converters` teaches skl2onnx the three estimators,
+so that a whole scikit-learn pipeline around them converts with
+``skl2onnx.to_onnx``. Neither runs on ``import skae``: this module, onnx and
+skl2onnx are imported only when you ask for them.
+
+The graph is what skae itself computes: each method's computation on a chunk
+of rows (``_chunk_function``) is traced by PyTorch's TorchScript-based ONNX
+exporter from the fitted network, so the ONNX model and skae cannot drift
+apart. Needs the ``onnx`` extra (``pip install "skae[onnx]"``: onnx, and
+onnxruntime and skl2onnx to run and to convert pipelines).
+"""
+
+import copy
+import io
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._autoencoder import AutoencoderTransformer
+from ._base import _BaseAutoencoder
+from ._outlier import ReconstructionOutlierDetector, combined_score, hotelling_t2
+from ._vae import VAETransformer
+
+__all__ = ["register_skl2onnx_converters", "to_onnx"]
+
+#: The opset of ``to_onnx``'s models, unless asked otherwise.
+DEFAULT_OPSET = 18
+#: The newest opset PyTorch's TorchScript-based exporter writes.
+_MAX_OPSET = 20
+
+_TRANSFORMER_METHODS = ("transform", "inverse_transform", "score_samples")
+_DETECTOR_METHODS = ("score_samples", "decision_function", "predict")
+
+
+def _float32(array):
+    return torch.as_tensor(np.asarray(array, dtype=np.float32))
+
+
+def _network(estimator):
+    """A CPU copy of the fitted network in evaluation mode (``torch.compile`` unwrapped)."""
+    module = estimator.net_.module_
+    module = getattr(module, "_orig_mod", module)
+    return copy.deepcopy(module).cpu().eval()
+
+
+class _TransformerGraph(torch.nn.Module):
+    """One method of a fitted transformer, as a module on float32 rows."""
+
+    def __init__(self, estimator, method):
+        super().__init__()
+        self.network = _network(estimator)
+        self.function = estimator._chunk_function(method, "cpu")
+
+    def forward(self, x):
+        return self.function(self.network, x)
+
+
+class _DetectorGraph(torch.nn.Module):
+    """A fitted detector's scores (and labels) on float32 rows, as a module.
+
+    ``outputs`` names what ``forward`` returns: one of ``_DETECTOR_METHODS``,
+    or ``"label_and_decision"`` (skl2onnx's two outputs of an outlier detector).
+    """
+
+    def __init__(self, detector, outputs):
+        super().__init__()
+        inner = detector.estimator_
+        self.outputs = outputs
+        self.network = _network(inner)
+        scale = detector.scale_
+        self.register_buffer("inverse_scale", None if scale is None else _float32(1.0 / scale))
+        self.register_buffer("offset", _float32(detector.offset_))
+        self.combined = detector.anomaly_score_ == "combined"
+        if self.combined:
+            self.error = inner._chunk_function("reconstruction_error", "cpu")
+            self.encode = inner._chunk_function("transform", "cpu")
+            self.register_buffer("latent_mean", _float32(detector.latent_mean_))
+            self.register_buffer("latent_precision", _float32(detector.latent_precision_))
+            self.register_buffer("control_limits", _float32(detector.control_limits_))
+        else:
+            self.score = inner._chunk_function("score_samples", "cpu")
+
+    def forward(self, x):
+        if self.inverse_scale is not None:
+            x = x * self.inverse_scale
+        if self.combined:
+            t2 = hotelling_t2(self.encode(self.network, x), self.latent_mean,
+                              self.latent_precision)
+            scores = combined_score(self.error(self.network, x), t2, self.control_limits)
+        else:
+            scores = self.score(self.network, x)
+        if self.outputs == "score_samples":
+            return scores
+        decision = scores - self.offset
+        if self.outputs == "decision_function":
+            return decision
+        # predict: +1 inliers, -1 outliers (decision < 0), as the detector's
+        label = torch.where(decision < 0, -1, 1).to(torch.int64)
+        return (label, decision) if self.outputs == "label_and_decision" else label
+
+
+def _graph(estimator, method):
+    """``(module, n_inputs, output_names)`` computing ``method`` of the fitted ``estimator``."""
+    if type(estimator) not in (AutoencoderTransformer, VAETransformer,
+                               ReconstructionOutlierDetector):
+        raise TypeError(
+            f"skae.onnx exports skae's estimators, got {type(estimator).__name__}."
+        )
+    check_is_fitted(estimator)
+    if isinstance(estimator, _BaseAutoencoder):
+        if method not in _TRANSFORMER_METHODS:
+            raise ValueError(
+                f"method must be one of {_TRANSFORMER_METHODS} for {type(estimator).__name__}, "
+                f"got {method!r}."
+            )
+        n_inputs = (
+            estimator.n_components_ if method == "inverse_transform"
+            else estimator.n_features_in_
+        )
+        return _TransformerGraph(estimator, method), n_inputs, [method]
+    if method not in (*_DETECTOR_METHODS, "label_and_decision"):
+        raise ValueError(
+            f"method must be one of {_DETECTOR_METHODS} for ReconstructionOutlierDetector, "
+            f"got {method!r}."
+        )
+    names = ["label", "scores"] if method == "label_and_decision" else [method]
+    return _DetectorGraph(estimator, method), estimator.n_features_in_, names
+
+
+def _logaddexp(g, a, b):
+    """ONNX for ``torch.logaddexp`` (which PyTorch's exporter lacks), as PyTorch computes it.
+
+    ``max(a, b) + log(1 + exp(-|a - b|))``; the Gaussian likelihood's
+    variance floor uses it.
+    """
+    gap = g.op("Neg", g.op("Abs", g.op("Sub", a, b)))
+    one = g.op("Constant", value_t=torch.tensor(1.0))
+    return g.op("Add", g.op("Max", a, b), g.op("Log", g.op("Add", one, g.op("Exp", gap))))
+
+
+def _export(module, n_inputs, output_names, opset):
+    onnx = _import("onnx")
+    # Registered for this exporter only, and again on every export (idempotent).
+    torch.onnx.register_custom_op_symbolic("aten::logaddexp", _logaddexp, 9)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # The TorchScript-based exporter is deprecated in favour of the
+        # torch.export-based one, which needs onnxscript and is slower; the
+        # graphs here are static, which the TorchScript exporter traces well.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            module,
+            (torch.zeros(2, n_inputs),),
+            buffer,
+            dynamo=False,
+            input_names=["X"],
+            output_names=output_names,
+            dynamic_axes={name: {0: "N"} for name in ["X", *output_names]},
+            opset_version=opset,
+        )
+    return onnx.load_model_from_string(buffer.getvalue())
+
+
+def _import(name):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ImportError(
+            f"skae.onnx needs {name}: pip install 'skae[onnx]' (onnx, onnxruntime, skl2onnx)."
+        ) from exc
+
+
+def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
+    """Export one method of a fitted skae estimator as an ONNX model.
+
+    The model takes float32 rows as input ``"X"`` of shape ``(N, n_features)``
+    -- for :meth:`~AutoencoderTransformer.inverse_transform`, codes of shape
+    ``(N, n_components)`` -- with a dynamic batch size ``N``, and returns the
+    method's result in float32 as output named after the method. The input
+    normalisation, the network and (for the detector) the feature scaling,
+    the threshold and the labels are inside the graph. onnxruntime reproduces
+    skae's results to float32 precision (tested to 1e-5 relative).
+
+    Parameters
+    ----------
+    estimator : AutoencoderTransformer, VAETransformer or ReconstructionOutlierDetector
+        A fitted estimator.
+    method : str, default="transform"
+        ``"transform"``, ``"inverse_transform"`` or ``"score_samples"`` for the
+        transformers; ``"score_samples"``, ``"decision_function"`` or
+        ``"predict"`` (int64 labels) for :class:`ReconstructionOutlierDetector`.
+    opset : int, default=18
+        ONNX opset version, at most 20.
+
+    Returns
+    -------
+    model : onnx.ModelProto
+        Save it with ``onnx.save`` or run it with ``onnxruntime``.
+
+    Notes
+    -----
+    :class:`VAETransformer`'s ``score_samples`` is exported with its fixed
+    importance-sampling draws (drawn at fit time from ``random_state``) as
+    constants, so it equals skae's deterministic estimate; the graph holds
+    one decoder pass per draw (``n_importance_samples``). Rows of images or
+    sequences enter as their C-order flattening, as in ``transform``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> from skae import AutoencoderTransformer
+    >>> from skae.onnx import to_onnx
+    >>> X = np.random.RandomState(0).rand(100, 5).astype(np.float32)
+    >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0).fit(X)
+    >>> model = to_onnx(ae, "transform")
+    >>> session = onnxruntime.InferenceSession(model.SerializeToString())
+    >>> (codes,) = session.run(None, {"X": X})
+    >>> bool(np.allclose(codes, ae.transform(X), atol=1e-5))
+    True
+    """
+    if not 7 <= opset <= _MAX_OPSET:
+        raise ValueError(f"opset must be between 7 and {_MAX_OPSET}, got {opset}.")
+    module, n_inputs, output_names = _graph(estimator, method)
+    model = _export(module, n_inputs, output_names, opset)
+    model.doc_string = f"skae {type(estimator).__name__}.{method}"
+    return model
+
+
+# --------------------------------------------------------------- skl2onnx
+def register_skl2onnx_converters():
+    """Register skl2onnx converters for skae's three estimators.
+
+    Afterwards ``skl2onnx.to_onnx`` converts pipelines holding them: a
+    transformer becomes its ``transform``; the detector gives skl2onnx's two
+    outlier-detector outputs, ``label`` (int64, :meth:`predict`) and
+    ``scores`` (:meth:`decision_function`), both of shape ``(N,)``. float64
+    input is cast to float32 for the network and the result back to
+    float64. Registering is explicit: importing skae never touches skl2onnx.
+    Calling it again is harmless.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> import skl2onnx
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skae import AutoencoderTransformer
+    >>> from skae.onnx import register_skl2onnx_converters
+    >>> register_skl2onnx_converters()
+    >>> X = np.random.RandomState(0).rand(100, 5).astype(np.float32)
+    >>> pipe = make_pipeline(
+    ...     StandardScaler(), AutoencoderTransformer(2, max_epochs=3, random_state=0)
+    ... ).fit(X)
+    >>> model = skl2onnx.to_onnx(pipe, X[:1])
+    >>> session = onnxruntime.InferenceSession(model.SerializeToString())
+    >>> (codes,) = session.run(None, {"X": X})
+    >>> bool(np.allclose(codes, pipe.transform(X), atol=1e-5))
+    True
+    """
+    skl2onnx = _import("skl2onnx")
+    for cls in (AutoencoderTransformer, VAETransformer):
+        skl2onnx.update_registered_converter(
+            cls, f"Skae{cls.__name__}", _transformer_shape, _convert_transformer
+        )
+    skl2onnx.update_registered_converter(
+        ReconstructionOutlierDetector, "SkaeReconstructionOutlierDetector",
+        _detector_shape, _convert_detector,
+    )
+
+
+def _input_type(operator):
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+    kind = type(operator.inputs[0].type)
+    if kind not in (FloatTensorType, DoubleTensorType):
+        raise TypeError(
+            f"{type(operator.raw_operator).__name__} converts float or double input, "
+            f"got {kind.__name__}."
+        )
+    return kind
+
+
+def _transformer_shape(operator):
+    kind = _input_type(operator)
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = kind([n_rows, operator.raw_operator.n_components_])
+
+
+def _detector_shape(operator):
+    from skl2onnx.common.data_types import Int64TensorType
+
+    kind = _input_type(operator)
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = Int64TensorType([n_rows])
+    operator.outputs[1].type = kind([n_rows])
+
+
+def _convert_transformer(scope, operator, container):
+    _insert(scope, operator, container, "transform")
+
+
+def _convert_detector(scope, operator, container):
+    _insert(scope, operator, container, "label_and_decision")
+
+
+def _insert(scope, operator, container, method):
+    """Export ``method`` of the operator's estimator and copy its graph into ``container``.
+
+    Every name of the exported graph is made unique in the pipeline's scope;
+    double input is cast to float and the float outputs back to double.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    opset = min(container.target_opset or _MAX_OPSET, _MAX_OPSET)
+    module, n_inputs, output_names = _graph(operator.raw_operator, method)
+    graph = _export(module, n_inputs, output_names, opset).graph
+    double = isinstance(operator.inputs[0].type, DoubleTensorType)
+    names = {"": ""}  # an omitted optional input keeps its empty name
+
+    def unique(name):
+        if name not in names:
+            names[name] = scope.get_unique_variable_name(f"skae_{name}")
+        return names[name]
+
+    if double:
+        container.add_node("Cast", [operator.inputs[0].full_name], [unique(graph.input[0].name)],
+                           to=TensorProto.FLOAT, name=scope.get_unique_operator_name("Cast"))
+    else:
+        names[graph.input[0].name] = operator.inputs[0].full_name
+    for output, variable in zip(graph.output, operator.outputs):
+        is_float = output.type.tensor_type.elem_type == TensorProto.FLOAT
+        if not (double and is_float):
+            names[output.name] = variable.full_name
+    for initializer in graph.initializer:
+        array = numpy_helper.to_array(initializer)
+        container.add_initializer(unique(initializer.name), initializer.data_type,
+                                  list(array.shape), numpy_helper.from_array(array))
+    for node in graph.node:
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        container.add_node(
+            node.op_type,
+            [unique(name) for name in node.input],
+            [unique(name) for name in node.output],
+            op_domain=node.domain,
+            op_version=opset,
+            name=scope.get_unique_operator_name(f"Skae{node.op_type}"),
+            **attributes,
+        )
+    for output, variable in zip(graph.output, operator.outputs):
+        if names[output.name] != variable.full_name:
+            container.add_node("Cast", [names[output.name]], [variable.full_name],
+                               to=TensorProto.DOUBLE, name=scope.get_unique_operator_name("Cast"))

@@ -1,0 +1,172 @@
+"""Tests for skae.onnx: ONNX export of every method, parity with skae, skl2onnx pipelines."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import skae
+from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
+
+onnx = pytest.importorskip("onnx")
+onnxruntime = pytest.importorskip("onnxruntime")
+
+from skae.onnx import register_skl2onnx_converters, to_onnx  # noqa: E402
+
+FAST = dict(max_epochs=4, hidden_layer_sizes=(8,), random_state=0)
+X = np.random.RandomState(0).rand(70, 5)
+X32 = X.astype(np.float32)
+
+TRANSFORMERS = {
+    "ae": lambda: AutoencoderTransformer(2, **FAST),
+    "ae_bce_feature": lambda: AutoencoderTransformer(2, loss="bce", input_scaling="feature", **FAST),
+    "ae_linear_unscaled": lambda: AutoencoderTransformer(
+        2, input_scaling=None, **{**FAST, "hidden_layer_sizes": ()}
+    ),
+    "vae": lambda: VAETransformer(2, n_importance_samples=4, **FAST),
+    "vae_bernoulli": lambda: VAETransformer(
+        2, likelihood="bernoulli", n_importance_samples=3, **FAST
+    ),
+}
+
+
+def run(model, inputs):
+    session = onnxruntime.InferenceSession(model.SerializeToString())
+    return session.run(None, {session.get_inputs()[0].name: inputs})
+
+
+@pytest.fixture(scope="module", params=list(TRANSFORMERS))
+def transformer(request):
+    return TRANSFORMERS[request.param]().fit(X)
+
+
+@pytest.mark.parametrize("method", ["transform", "inverse_transform", "score_samples"])
+def test_transformer_methods_match_skae(transformer, method):
+    inputs = transformer.transform(X32) if method == "inverse_transform" else X32
+    model = to_onnx(transformer, method)
+    onnx.checker.check_model(model)
+    (output,) = run(model, inputs)
+    expected = getattr(transformer, method)(inputs)
+    assert output.dtype == np.float32 and output.shape == expected.shape
+    np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_size_is_dynamic_and_rows_are_independent(transformer):
+    model = to_onnx(transformer, "transform")
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param
+    (one,) = run(model, X32[:1])
+    (many,) = run(model, X32)
+    assert one.shape == (1, 2) and many.shape == (70, 2)
+    np.testing.assert_allclose(one[0], many[0], rtol=1e-6, atol=1e-6)
+
+
+def test_normalisation_is_inside_the_graph():
+    # Raw units far from 0: the graph must centre and scale them itself.
+    est = AutoencoderTransformer(2, **FAST).fit(1000 + 50 * X)
+    (codes,) = run(to_onnx(est), (1000 + 50 * X).astype(np.float32))
+    np.testing.assert_allclose(codes, est.transform(1000 + 50 * X), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("detector", [
+    lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)),
+    lambda: ReconstructionOutlierDetector(
+        VAETransformer(2, n_importance_samples=3, **FAST), feature_scaling=None,
+        contamination=0.1,
+    ),
+])
+def test_detector_methods_match_skae(detector):
+    detector = detector().fit(X)
+    for method in ["score_samples", "decision_function", "predict"]:
+        (output,) = run(to_onnx(detector, method), X32)
+        expected = getattr(detector, method)(X32)
+        assert output.shape == expected.shape
+        if method == "predict":
+            assert output.dtype == np.int64
+            np.testing.assert_array_equal(output, expected)
+        else:
+            np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_bad_arguments():
+    fitted = AutoencoderTransformer(2, **FAST).fit(X)
+    with pytest.raises(ValueError, match="method must be one of"):
+        to_onnx(fitted, "predict")
+    with pytest.raises(ValueError, match="opset"):
+        to_onnx(fitted, opset=99)
+    with pytest.raises(ValueError, match="method must be one of"):
+        to_onnx(ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X),
+                "transform")
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        to_onnx(AutoencoderTransformer())
+    from sklearn.decomposition import PCA
+
+    with pytest.raises(TypeError, match="skae's estimators"):
+        to_onnx(PCA(2).fit(X))
+
+
+def test_importing_skae_does_not_touch_skl2onnx_or_onnx():
+    code = "import sys, skae; print('skl2onnx' in sys.modules, 'onnx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+# ------------------------------------------------------------------ skl2onnx
+skl2onnx = pytest.importorskip("skl2onnx")
+
+
+@pytest.fixture(scope="module")
+def registered():
+    register_skl2onnx_converters()
+    register_skl2onnx_converters()  # twice is harmless
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_skl2onnx_converts_a_whole_pipeline(registered, Estimator, dtype):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    pipe = Pipeline([
+        ("scale", StandardScaler()),
+        ("reduce", Estimator(3, **FAST)),
+        ("classify", LogisticRegression()),
+    ]).fit(X, y)
+    Xin = X.astype(dtype)
+    # ZipMap (skl2onnx's dict output) takes float only: plain arrays instead.
+    model = skl2onnx.to_onnx(pipe, Xin[:1], options={LogisticRegression: {"zipmap": False}})
+    label, probabilities = run(model, Xin)
+    np.testing.assert_array_equal(label, pipe.predict(Xin))
+    np.testing.assert_allclose(probabilities, pipe.predict_proba(Xin), rtol=1e-5, atol=1e-5)
+    # The reducing step alone, as the pipeline computes it.
+    reduce = skl2onnx.to_onnx(pipe[:2], Xin[:1])
+    (codes,) = run(reduce, Xin)
+    assert codes.dtype == dtype
+    np.testing.assert_allclose(codes, pipe[:2].transform(Xin), rtol=1e-5, atol=1e-5)
+
+
+def test_skl2onnx_converts_the_detector(registered):
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X)
+    label, scores = run(skl2onnx.to_onnx(detector, X32[:1]), X32)
+    np.testing.assert_array_equal(label, detector.predict(X32))
+    np.testing.assert_allclose(scores, detector.decision_function(X32), rtol=1e-5, atol=1e-5)
+
+
+def test_skl2onnx_refuses_integer_input(registered):
+    est = AutoencoderTransformer(2, **FAST).fit(X)
+    with pytest.raises(TypeError, match="float or double"):
+        skl2onnx.to_onnx(est, np.zeros((1, 5), dtype=np.int64))
+
+
+def test_exported_model_survives_save_and_load(tmp_path):
+    # The serving path: skae.save, skae.load elsewhere, export there.
+    est = VAETransformer(2, n_importance_samples=2, **FAST).fit(X)
+    path = tmp_path / "model.skae"
+    skae.save(est, path)
+    (codes,) = run(to_onnx(skae.load(path)), X32)
+    np.testing.assert_allclose(codes, est.transform(X32), rtol=1e-5, atol=1e-5)
