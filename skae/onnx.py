@@ -2,7 +2,8 @@
 
 :func:`to_onnx` turns one method of a fitted estimator into an
 ``onnx.ModelProto``: input ``"X"`` (float32 rows, any number of them), the
-input normalisation inside the graph, output in float32.
+input normalisation inside the graph, outputs in the dtypes skae returns for
+float32 input.
 :func:`register_skl2onnx_converters` teaches skl2onnx the three estimators,
 so that a whole scikit-learn pipeline around them converts with
 ``skl2onnx.to_onnx``. Neither runs on ``import skae``: this module, onnx and
@@ -39,8 +40,8 @@ _TRANSFORMER_METHODS = ("transform", "inverse_transform", "score_samples")
 _DETECTOR_METHODS = ("score_samples", "decision_function", "predict")
 
 
-def _float32(array):
-    return torch.as_tensor(np.asarray(array, dtype=np.float32))
+def _tensor(array, dtype=np.float64):
+    return torch.as_tensor(np.asarray(array, dtype=dtype))
 
 
 def _network(estimator):
@@ -75,15 +76,18 @@ class _DetectorGraph(torch.nn.Module):
         self.outputs = outputs
         self.network = _network(inner)
         scale = detector.scale_
-        self.register_buffer("inverse_scale", None if scale is None else _float32(1.0 / scale))
-        self.register_buffer("offset", _float32(detector.offset_))
+        # As the detector: rows scaled in their own dtype, statistics in float64.
+        self.register_buffer(
+            "inverse_scale", None if scale is None else _tensor(1.0 / scale, np.float32)
+        )
+        self.register_buffer("offset", _tensor(detector.offset_))
         self.combined = detector.anomaly_score_ == "combined"
         if self.combined:
             self.error = inner._chunk_function("reconstruction_error", "cpu")
             self.encode = inner._chunk_function("transform", "cpu")
-            self.register_buffer("latent_mean", _float32(detector.latent_mean_))
-            self.register_buffer("latent_precision", _float32(detector.latent_precision_))
-            self.register_buffer("control_limits", _float32(detector.control_limits_))
+            self.register_buffer("latent_mean", _tensor(detector.latent_mean_))
+            self.register_buffer("latent_precision", _tensor(detector.latent_precision_))
+            self.register_buffer("control_limits", _tensor(detector.control_limits_))
         else:
             self.score = inner._chunk_function("score_samples", "cpu")
 
@@ -91,8 +95,8 @@ class _DetectorGraph(torch.nn.Module):
         if self.inverse_scale is not None:
             x = x * self.inverse_scale
         if self.combined:
-            t2 = hotelling_t2(self.encode(self.network, x), self.latent_mean,
-                              self.latent_precision)
+            codes = self.encode(self.network, x).double()
+            t2 = hotelling_t2(codes, self.latent_mean, self.latent_precision)
             scores = combined_score(self.error(self.network, x), t2, self.control_limits)
         else:
             scores = self.score(self.network, x)
@@ -186,10 +190,12 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     The model takes float32 rows as input ``"X"`` of shape ``(N, n_features)``
     -- for :meth:`~AutoencoderTransformer.inverse_transform`, codes of shape
     ``(N, n_components)`` -- with a dynamic batch size ``N``, and returns the
-    method's result in float32 as output named after the method. The input
-    normalisation, the network and (for the detector) the feature scaling,
-    the threshold and the labels are inside the graph. onnxruntime reproduces
-    skae's results to float32 precision (tested to 1e-5 relative).
+    method's result as output named after the method, in the dtype skae
+    returns for float32 input: float32 codes and reconstructions, float64
+    scores (computed in float64 as skae computes them), int64 labels. The
+    input normalisation, the network and (for the detector) the feature
+    scaling, the threshold and the labels are inside the graph. onnxruntime
+    reproduces skae's results to float32 precision (tested to 1e-5 relative).
 
     Parameters
     ----------
@@ -244,9 +250,9 @@ def register_skl2onnx_converters():
     Afterwards ``skl2onnx.to_onnx`` converts pipelines holding them: a
     transformer becomes its ``transform``; the detector gives skl2onnx's two
     outlier-detector outputs, ``label`` (int64, :meth:`predict`) and
-    ``scores`` (:meth:`decision_function`), both of shape ``(N,)``. float64
-    input is cast to float32 for the network and the result back to
-    float64. Registering is explicit: importing skae never touches skl2onnx.
+    ``scores`` (:meth:`decision_function`), both of shape ``(N,)``. Outputs
+    have the input's dtype (float or double); the network computes in
+    float32. Registering is explicit: importing skae never touches skl2onnx.
     Calling it again is harmless.
 
     Examples
@@ -319,7 +325,8 @@ def _insert(scope, operator, container, method):
     """Export ``method`` of the operator's estimator and copy its graph into ``container``.
 
     Every name of the exported graph is made unique in the pipeline's scope;
-    double input is cast to float and the float outputs back to double.
+    double input is cast to float, and outputs to the types the shape
+    calculator declared (the input's).
     """
     from onnx import TensorProto, helper, numpy_helper
     from skl2onnx.common.data_types import DoubleTensorType
@@ -327,7 +334,6 @@ def _insert(scope, operator, container, method):
     opset = min(container.target_opset or _MAX_OPSET, _MAX_OPSET)
     module, n_inputs, output_names = _graph(operator.raw_operator, method)
     graph = _export(module, n_inputs, output_names, opset).graph
-    double = isinstance(operator.inputs[0].type, DoubleTensorType)
     names = {"": ""}  # an omitted optional input keeps its empty name
 
     def unique(name):
@@ -335,14 +341,13 @@ def _insert(scope, operator, container, method):
             names[name] = scope.get_unique_variable_name(f"skae_{name}")
         return names[name]
 
-    if double:
+    if isinstance(operator.inputs[0].type, DoubleTensorType):
         container.add_node("Cast", [operator.inputs[0].full_name], [unique(graph.input[0].name)],
                            to=TensorProto.FLOAT, name=scope.get_unique_operator_name("Cast"))
     else:
         names[graph.input[0].name] = operator.inputs[0].full_name
     for output, variable in zip(graph.output, operator.outputs):
-        is_float = output.type.tensor_type.elem_type == TensorProto.FLOAT
-        if not (double and is_float):
+        if output.type.tensor_type.elem_type == variable.type.to_onnx_type().tensor_type.elem_type:
             names[output.name] = variable.full_name
     for initializer in graph.initializer:
         array = numpy_helper.to_array(initializer)
@@ -362,4 +367,5 @@ def _insert(scope, operator, container, method):
     for output, variable in zip(graph.output, operator.outputs):
         if names[output.name] != variable.full_name:
             container.add_node("Cast", [names[output.name]], [variable.full_name],
-                               to=TensorProto.DOUBLE, name=scope.get_unique_operator_name("Cast"))
+                               to=variable.type.to_onnx_type().tensor_type.elem_type,
+                               name=scope.get_unique_operator_name("Cast"))

@@ -48,7 +48,7 @@ def test_transformer_methods_match_skae(transformer, method):
     onnx.checker.check_model(model)
     (output,) = run(model, inputs)
     expected = getattr(transformer, method)(inputs)
-    assert output.dtype == np.float32 and output.shape == expected.shape
+    assert output.dtype == expected.dtype and output.shape == expected.shape
     np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -85,6 +85,7 @@ def test_detector_methods_match_skae(detector):
             assert output.dtype == np.int64
             np.testing.assert_array_equal(output, expected)
         else:
+            assert output.dtype == np.float64
             np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
 
 
