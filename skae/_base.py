@@ -282,7 +282,11 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 
     @abstractmethod
     def _build_criterion(self):
-        """The training objective, called as ``criterion(output, X, module, training)``."""
+        """The training objective, called as ``criterion(output, X, module, training, record)``.
+
+        ``record(name, value)`` writes a per-batch value to the history (see
+        :mod:`skae._objectives`).
+        """
 
     @abstractmethod
     def _start_at_pca(self, module, mean, eigenvalues, axes, total_variance):

@@ -4,23 +4,33 @@ import copy
 import math
 import warnings
 
+import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 
 class RecordELBOTerms(Callback):
-    """Writes ``{train,valid}_reconstruction`` and ``{train,valid}_kl`` to the history."""
+    """Writes ``{train,valid}_reconstruction`` and ``{train,valid}_kl`` to the history.
 
-    def on_epoch_begin(self, net, **kwargs):
-        net.criterion_.reset_terms()
+    Each is the epoch's mean per row: the row sums :class:`~skae._objectives.NegativeELBO`
+    recorded for every batch (``*_reconstruction_sum``, ``*_kl_sum``), added up
+    in float32, over the epoch's rows (``*_batch_size``).
+    """
 
     def on_epoch_end(self, net, **kwargs):
-        terms = net.criterion_.terms
-        for key in ("train", "valid"):
-            if key in terms:
-                reconstruction, kl = (terms[key] / terms[key + "_count"]).tolist()
-                net.history.record(f"{key}_reconstruction", reconstruction)
-                net.history.record(f"{key}_kl", kl)
+        batches = net.history[-1, "batches"]
+        for prefix in ("train", "valid"):
+            names = [f"{prefix}_reconstruction_sum", f"{prefix}_kl_sum"]
+            recorded = [batch for batch in batches if names[0] in batch]
+            if not recorded:
+                continue
+            total = 0
+            for batch in recorded:
+                total = total + torch.tensor([batch[name] for name in names])
+            rows = sum(batch[f"{prefix}_batch_size"] for batch in recorded)
+            reconstruction, kl = (total / rows).tolist()
+            net.history.record(f"{prefix}_reconstruction", reconstruction)
+            net.history.record(f"{prefix}_kl", kl)
 
 
 class KLWarmup(Callback):

@@ -45,6 +45,7 @@ class SkaeNet(NeuralNet):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         self.stop_requested = False
+        self._batch_prefix = None  # even if an interrupted fit left a batch open
 
     def request_stop(self):
         """End training once every callback has seen the current epoch.
@@ -77,9 +78,29 @@ class SkaeNet(NeuralNet):
                 return {"loss": loss, "y_pred": y_pred}
         return super().train_step_single(batch, **fit_params)
 
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+        self._batch_prefix = "train" if training else "valid"
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        self._batch_prefix = None
+
+    def record_batch(self, name, value):
+        """Record ``value`` as ``{train,valid}_name`` of the batch skorch is running.
+
+        The objectives report their terms through it. Batches outside skorch's
+        epoch loop (``evaluate_loss``: the starting point's score) are not
+        recorded: the history has no entry for them.
+        """
+        prefix = getattr(self, "_batch_prefix", None)
+        if prefix is not None:
+            self.history.record_batch(f"{prefix}_{name}", value)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         X = to_tensor(X, device=self.device)
-        return self.criterion_(y_pred, X, self.module_, training=training)
+        return self.criterion_(y_pred, X, self.module_, training=training,
+                               record=self.record_batch)
 
     @staticmethod
     @functools.lru_cache

@@ -1,6 +1,8 @@
-"""The training objectives, called by skorch as ``criterion(output, X, network, training)``.
+"""The training objectives, called as ``criterion(output, X, network, training, record)``.
 
-Plain torch: autograd differentiates them. The reconstruction loss's formula is
+``record(name, value)`` writes a per-batch value to skorch's history (see
+``SkaeNet.get_loss``); an objective with several terms reports them through it
+and holds no state of its own. Plain torch: autograd differentiates them. The reconstruction loss's formula is
 written once, in :func:`mean_reconstruction_loss`, beside the derivative the
 speed layer (:mod:`skae._fast_path`) uses instead of autograd's backward pass.
 """
@@ -46,7 +48,7 @@ def _mean_gradient(output):
 class ReconstructionLoss(torch.nn.Module):
     """Mean reconstruction loss per element: squared error in normalised units, or BCE."""
 
-    def forward(self, output, x, network, training=False):
+    def forward(self, output, x, network, training=False, record=None):
         return mean_reconstruction_loss(output, network.target(x), network.likelihood)
 
 
@@ -56,26 +58,23 @@ class NegativeELBO(torch.nn.Module):
     The reconstruction term is reported in the original units of ``x`` (the
     log-Jacobian of the input normalisation included), so ``-loss`` is an ELBO
     comparable with ``PCA.score``. ``kl_weight`` (KL warm-up) only applies in
-    training. Row sums of both terms are accumulated, without host syncs, for the
-    per-epoch history.
+    training. ``record(name, value)``, when given, receives the batch's row sums
+    of both terms (``"reconstruction_sum"``, ``"kl_sum"``) for the history.
     """
 
     def __init__(self, beta=1.0):
         super().__init__()
         self.beta = beta
         self.kl_weight = 1.0
-        self.reset_terms()
 
-    def reset_terms(self):
-        self.terms = {}
-
-    def forward(self, output, x, network, training=False):
+    def forward(self, output, x, network, training=False, record=None):
         params, mean, log_var = output
         log_lik = network.log_likelihood(x, params)
         kl = kl_diag_gaussians(mean, log_var)
-        key = "train" if training else "valid"
-        sums = torch.stack([-log_lik.sum(), kl.sum()]).detach()
-        self.terms[key] = self.terms.get(key, 0) + sums
-        self.terms[key + "_count"] = self.terms.get(key + "_count", 0) + x.shape[0]
+        if record is not None:
+            # One host transfer for both sums (skorch syncs on the loss anyway).
+            reconstruction_sum, kl_sum = torch.stack([-log_lik.sum(), kl.sum()]).tolist()
+            record("reconstruction_sum", reconstruction_sum)
+            record("kl_sum", kl_sum)
         weight = self.beta * (self.kl_weight if training else 1.0)
         return (-log_lik + weight * kl).mean()

@@ -1,4 +1,4 @@
-"""skae's skorch callbacks on their own: divergence check and convergence monitor."""
+"""skae's skorch callbacks on their own: divergence check, convergence monitor, ELBO terms."""
 
 import math
 import warnings
@@ -9,7 +9,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.history import History
 
-from skae._callbacks import ConvergenceMonitor, DivergenceCheck
+from skae._callbacks import ConvergenceMonitor, DivergenceCheck, RecordELBOTerms
 
 
 def _fake_net(losses, key="train_loss", module=None):
@@ -127,3 +127,30 @@ def test_convergence_monitor_keeps_the_starting_point_when_no_epoch_beats_it():
     assert monitor.best_epoch_ == 0 and monitor.best_loss_ == 0.5
     assert module.weight.item() == -1.0
     assert monitor.baseline_dataset is None  # the held-out data is not kept
+
+
+def test_record_elbo_terms_writes_the_epochs_means_per_row():
+    history = History()
+    history.new_epoch()
+    sums = {"train": [(10.5, 1.25), (7.0, 0.5), (3.0, 0.125)], "valid": [(4.0, 1.0)]}
+    sizes = {"train": [4, 4, 2], "valid": [3]}
+    for prefix in ("train", "valid"):
+        for (reconstruction, kl), size in zip(sums[prefix], sizes[prefix]):
+            history.new_batch()
+            history.record_batch(f"{prefix}_reconstruction_sum", reconstruction)
+            history.record_batch(f"{prefix}_kl_sum", kl)
+            history.record_batch(f"{prefix}_batch_size", size)
+    RecordELBOTerms().on_epoch_end(SimpleNamespace(history=history))
+    assert history[-1, "train_reconstruction"] == pytest.approx(20.5 / 10)
+    assert history[-1, "train_kl"] == pytest.approx(1.875 / 10)
+    assert history[-1, "valid_reconstruction"] == pytest.approx(4.0 / 3)
+    assert history[-1, "valid_kl"] == pytest.approx(1.0 / 3)
+
+
+def test_record_elbo_terms_skips_what_was_not_recorded():
+    history = History()
+    history.new_epoch()
+    history.new_batch()
+    history.record_batch("train_loss", 1.0)
+    RecordELBOTerms().on_epoch_end(SimpleNamespace(history=history))
+    assert not any(key.endswith(("_reconstruction", "_kl")) for key in history[-1])

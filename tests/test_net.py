@@ -86,3 +86,29 @@ def test_skae_net_set_training_notices_any_submodule_and_is_not_pickled(fit_net,
     assert all(m.training for m in net.module_.modules())
     restored = pickle.loads(pickle.dumps(net))
     assert "_mode_modules" in vars(net) and "_mode_modules" not in vars(restored)
+
+
+class _RecordingLoss(ReconstructionLoss):
+    """Reports each batch's row count through ``record``, as NegativeELBO reports its terms."""
+
+    def forward(self, output, x, network, training=False, record=None):
+        if record is not None:
+            record("rows", x.shape[0])
+        return super().forward(output, x, network, training=training)
+
+
+def test_skae_net_records_what_the_objective_reports_per_batch(fit_net, rng):
+    from skorch.helper import predefined_split
+
+    X = to_float32_tensor(rng.randn(30, 4), "cpu")
+    valid = RowDataset(X, np.arange(7), "cpu")
+    net = fit_net(Autoencoder(4, 2, (8,)), X, criterion=_RecordingLoss(),
+                  max_epochs=2, batch_size=8, train_split=predefined_split(valid))
+    for epoch in net.history:
+        train = [b["train_rows"] for b in epoch["batches"] if "train_loss" in b]
+        valid_rows = [b["valid_rows"] for b in epoch["batches"] if "valid_loss" in b]
+        assert train == [8, 8, 8, 6] and valid_rows == [7]
+    # Outside skorch's epoch loop (the starting point's score) nothing is recorded.
+    before = [dict(b) for b in net.history[-1, "batches"]]
+    net.evaluate_loss(valid)
+    assert net.history[-1, "batches"] == before

@@ -35,3 +35,24 @@ def test_mean_reconstruction_loss_derivative_equals_autograd_bit_for_bit(rng, li
                                               gradient=True)
     assert torch.equal(loss, expected.detach())
     assert torch.equal(grad, leaf.grad)
+
+
+def test_negative_elbo_reports_its_terms_through_record_and_keeps_no_state(rng):
+    from skae._likelihoods import kl_diag_gaussians
+    from skae._modules import VariationalAutoencoder
+    from skae._objectives import NegativeELBO
+
+    X = torch.as_tensor(rng.randn(9, 4), dtype=torch.float32)
+    net = VariationalAutoencoder(4, 2, (5,))
+    torch.manual_seed(0)
+    output = net(X)
+    criterion = NegativeELBO(beta=2.0)
+    recorded = []
+    loss = criterion(output, X, net, training=True, record=lambda *item: recorded.append(item))
+    assert torch.equal(loss, criterion(output, X, net, training=True))  # record changes nothing
+    log_lik = net.log_likelihood(X, output[0])
+    kl = kl_diag_gaussians(output[1], output[2])
+    assert recorded == [("reconstruction_sum", (-log_lik.sum()).item()),
+                        ("kl_sum", kl.sum().item())]
+    torch.testing.assert_close(loss, (-log_lik + 2.0 * kl).mean())
+    assert set(vars(criterion)) <= set(vars(NegativeELBO(beta=2.0)))  # nothing accumulated
