@@ -9,7 +9,6 @@ train and how to score a row.
 """
 
 import contextlib
-import copy
 import functools
 import math
 import threading
@@ -40,6 +39,8 @@ from ._fast_path import FlatAdam
 from ._modules import ACTIVATIONS
 from ._net import SkaeNet, resolve_device
 from ._random import build_seeded, draw_from, fit_generators
+from ._progress import chunks_with_progress, progress_settings
+from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
 
 #: Statistics (moments, PCA start) read this many matrix elements per chunk.
 _CHUNK_ELEMENTS = 2**22
@@ -251,7 +252,9 @@ def principal_axes(X, rows, loc, scale, n_components, random_state):
     return mean, np.clip(eigenvalues, 0.0, None), axes, total_variance
 
 
-class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _BaseAutoencoder(
+    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Base class for skae's transformers. Do not use it directly."""
 
     _parameter_constraints: dict = {
@@ -330,9 +333,11 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         >>> ae.n_epochs_
         3
         """
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
-        _check_float32_range(X)
-        self._fit(X)
+        X_checked = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        _check_float32_range(X_checked)
+        tasks = FitTasks(self, X, y, max_subtasks=self.max_epochs)
+        self._fit(X_checked, tasks)
+        tasks.end()
         return self
 
     def _validate_hyperparameters(self, n_features):
@@ -368,7 +373,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         global_var = var.mean()
         return mean, np.array([math.sqrt(global_var) if global_var > noise.mean() else 1.0])
 
-    def _fit(self, X):
+    def _fit(self, X, tasks):
         n_samples, n_features = X.shape
         self._validate_hyperparameters(n_features)
         self._check_support(X)
@@ -415,6 +420,7 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
                 seed,
                 monitor,
                 train_split=None if valid_set is None else predefined_split(valid_set),
+                extra_callbacks=tasks.epoch_callbacks(),
             )
             net.fit(train_set, None)
         if self.init == "pca" and monitor.best_epoch_ == 0 and n_valid:
@@ -440,14 +446,15 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             # encoded 50,000 rows in 0.07-0.11 s against 0.17-0.22 s on two.
             self._after_fit(X)
 
-    def _make_net(self, module, seed, monitor, train_split=None):
+    def _make_net(self, module, seed, monitor, train_split=None, extra_callbacks=()):
         """The skorch net that trains ``module``: ``fit``'s, and a loaded model's.
 
-        ``monitor`` is the :class:`ConvergenceMonitor`; the user's callbacks are
-        copied, so ``callbacks`` is never modified. Requires ``device_`` and
-        ``batch_size_``.
+        ``monitor`` is the :class:`ConvergenceMonitor`. The user's callbacks are
+        used as given, as skorch uses them (never deep-copied: a TensorBoard
+        writer holds a lock); ``callbacks`` itself is not modified. Requires
+        ``device_`` and ``batch_size_``.
         """
-        user_callbacks = [copy.deepcopy(cb) for cb in (self.callbacks or [])]
+        output_kwargs, output_callbacks = progress_settings(self)
         return SkaeNet(
             module=module,
             criterion=self._build_criterion(),
@@ -466,10 +473,13 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
                 ("divergence", DivergenceCheck()),
                 ("convergence", monitor),
                 *self._training_callbacks(),
-                *user_callbacks,
+                *(self.callbacks or []),
+                *extra_callbacks,
+                *output_callbacks,
             ],
             device=self.device_,
-            verbose=int(self.verbose),
+            verbose=0,
+            **output_kwargs,
         )
 
     def _principal_axes(self, X, rows, loc, scale):
@@ -523,7 +533,8 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         device = self.net_.device
         results, start, module64 = None, 0, None
         with torch.inference_mode():
-            for block in _dense_chunks(X, dtype=np.float32, elements=_INFERENCE_CHUNK_ELEMENTS):
+            chunks = _dense_chunks(X, dtype=np.float32, elements=_INFERENCE_CHUNK_ELEMENTS)
+            for block in chunks_with_progress(self, chunks, X.shape[0]):
                 # Row-major whatever the input's layout (a DataFrame's values are
                 # column-major): the matrix products round the same, so a DataFrame
                 # gets the same outputs as its array, bit for bit.
@@ -602,6 +613,15 @@ class _BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         True
         """
         return float(np.mean(self.score_samples(X)))
+
+    def __sklearn_clone__(self):
+        try:
+            return super().__sklearn_clone__()
+        except Exception as exc:
+            error = clone_error(self)
+            if error is None:
+                raise
+            raise error from exc
 
     @property
     def _n_features_out(self):

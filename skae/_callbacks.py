@@ -112,7 +112,8 @@ class ConvergenceMonitor(Callback):
             net.module_.load_state_dict(self._best_state)
         self._best_state = None
         self.baseline_dataset = None
-        if not self.stopped_early_:
+        # Another callback may have asked to stop (a scikit-learn callback, say).
+        if not self.stopped_early_ and not net.stop_requested:
             warnings.warn(
                 f"Stopped after max_epochs={net.max_epochs} epochs without convergence "
                 f"({self.monitor} still improving); increase max_epochs.",

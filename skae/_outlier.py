@@ -20,6 +20,7 @@ from ._base import (
     _rounding_variance,
     principal_axes,
 )
+from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 
 #: ``feature_scaling="standard"`` adds this multiple of the median feature variance to each variance.
 _VARIANCE_FLOOR = 3.0
@@ -51,7 +52,7 @@ def combined_score(spe, t2, control_limits):
     return -maximum(spe / control_limits[0], t2 / control_limits[1])
 
 
-class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
+class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEstimator):
     """Outlier detector that flags rows an autoencoder or a VAE models badly.
 
     The wrapped estimator is fitted on the training rows (assumed mostly
@@ -264,9 +265,12 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         >>> detector.estimator_.n_components_
         2
         """
-        X = validate_data(
+        X_checked = validate_data(
             self, X, accept_sparse=self._accept_sparse(), dtype=[np.float64, np.float32]
         )
+        # One task for scikit-learn's callbacks: fitting the wrapped estimator.
+        tasks = FitTasks(self, X, y, max_subtasks=1)
+        X = X_checked
         self.scale_ = self._feature_scale(X) if self.feature_scaling == "standard" else None
         X_scaled = self._scale(X)
         if self.estimator is None:
@@ -275,7 +279,8 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
         else:
             estimator = clone(self.estimator)
             self._check_scaled_support(estimator, X, X_scaled)
-        self.estimator_ = estimator.fit(X_scaled)
+        with tasks.sub_estimator("fit-estimator", estimator):
+            self.estimator_ = estimator.fit(X_scaled)
         self.anomaly_score_ = self._resolve_score()
         if self.anomaly_score_ == "combined":
             scores = self._fit_control_limits(X_scaled)
@@ -286,6 +291,7 @@ class ReconstructionOutlierDetector(OutlierMixin, BaseEstimator):
             self.offset_ = float(q1 - _TUKEY_K * (q3 - q1))
         else:
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        tasks.end()
         return self
 
     def _accept_sparse(self):

@@ -378,22 +378,19 @@ class CountEpochs(Callback):
 
 
 @pytest.mark.parametrize("named", [False, True])
-def test_user_callbacks_run_and_are_not_mutated(Estimator, low_rank_X, named):
+def test_user_callbacks_are_used_as_given(Estimator, low_rank_X, named):
+    # As skorch's NeuralNet does: fit runs the instances passed and never copies
+    # them (a TensorBoard writer holds a lock); the list itself is not changed.
     counter = CountEpochs()
     entry = ("count", counter) if named else counter
     callbacks = [entry]
     est = Estimator(
         n_components=2, callbacks=callbacks, early_stopping=False, **{**FAST, "max_epochs": 3}
     ).fit(low_rank_X)
-    assert counter.epochs == 0  # the user's instance is untouched
     assert est.callbacks is callbacks and callbacks == [entry]
     used = [cb for _, cb in est.net_.callbacks_ if isinstance(cb, CountEpochs)]
-    assert len(used) == 1 and used[0] is not counter
-    assert used[0].epochs == est.n_epochs_ == 3  # the copy did run
-    # a second fit starts from a fresh copy again
-    est.fit(low_rank_X)
-    assert counter.epochs == 0
-    assert [cb for _, cb in est.net_.callbacks_ if isinstance(cb, CountEpochs)][0].epochs == 3
+    assert used == [counter]
+    assert counter.epochs == est.n_epochs_ == 3
 
 
 #: tol far above any improvement with n_iter_no_change=2: early stopping ends epoch 2.

@@ -1,0 +1,97 @@
+"""What a fit prints by verbose level and output: live bar, plain lines, inference bar."""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import skae._progress
+from skae import AutoencoderTransformer, VAETransformer
+from skae._progress import chunks_with_progress, print_plain
+
+SMALL = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
+
+
+@pytest.fixture
+def live(monkeypatch):
+    """Output as in a terminal (stderr is a tty)."""
+    monkeypatch.setattr(skae._progress, "live_output", lambda: True)
+
+
+def _epoch_lines(text):
+    return [line for line in text.splitlines() if line.strip()[:1].isdigit()]
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_verbose_one_prints_plain_lines_when_output_is_not_a_terminal(Estimator, low_rank_X, capsys):
+    est = Estimator(verbose=1, **SMALL).fit(low_rank_X)
+    captured = capsys.readouterr()
+    assert "train_loss" in captured.out and "valid_loss" in captured.out
+    assert len(_epoch_lines(captured.out)) == est.n_epochs_
+    assert "\x1b[" not in captured.out  # skorch's colour codes are stripped
+    assert captured.err == ""
+
+
+def test_verbose_one_shows_a_live_bar_in_a_terminal(low_rank_X, capsys, live):
+    est = AutoencoderTransformer(verbose=1, **SMALL).fit(low_rank_X)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no epoch table
+    assert "AutoencoderTransformer 100%" in captured.err
+    final = captured.err.rsplit("\r", 1)[-1]
+    assert f"epoch {est.n_epochs_}/3" in final and "train_loss=" in final
+    assert "valid_loss=" in final
+
+
+def test_verbose_two_prints_lines_even_in_a_terminal(low_rank_X, capsys, live):
+    est = AutoencoderTransformer(verbose=2, **SMALL).fit(low_rank_X)
+    captured = capsys.readouterr()
+    assert len(_epoch_lines(captured.out)) == est.n_epochs_
+    assert captured.err == ""
+
+
+def test_verbose_zero_removes_skorchs_epoch_table(low_rank_X, capsys, live):
+    est = AutoencoderTransformer(verbose=0, **SMALL).fit(low_rank_X)
+    assert capsys.readouterr() == ("", "")
+    assert "print_log" not in dict(est.net_.callbacks_)
+
+
+def test_print_plain_keeps_colours_only_on_a_terminal(capsys, monkeypatch):
+    coloured = "\x1b[36m0.5000\x1b[0m"
+    print_plain(coloured)
+    assert capsys.readouterr().out == "0.5000\n"
+    monkeypatch.setattr(skae._progress, "_is_terminal", lambda stream: True)
+    print_plain(coloured)
+    assert capsys.readouterr().out == coloured + "\n"
+
+
+def test_live_output_in_a_notebook(monkeypatch):
+    class ZMQInteractiveShell:
+        pass
+
+    ipython = types.SimpleNamespace(get_ipython=ZMQInteractiveShell)
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    assert skae._progress.live_output()
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed: tqdm's text bar
+    from tqdm import tqdm
+
+    assert skae._progress._tqdm_class() is tqdm
+
+
+def test_inference_chunks_are_untouched_without_progress(low_rank_X, live):
+    chunks = iter([np.zeros((2, 3))])
+    assert chunks_with_progress(AutoencoderTransformer(verbose=0), chunks, 2) is chunks
+    assert chunks_with_progress(AutoencoderTransformer(verbose=1), chunks, 2) is not chunks
+
+
+def test_long_inference_shows_a_bar(low_rank_X, capsys, monkeypatch, live):
+    est = AutoencoderTransformer(**SMALL).fit(low_rank_X)
+    codes = est.transform(low_rank_X)
+    monkeypatch.setattr(skae._progress, "_INFERENCE_BAR_DELAY", 0.0)
+    monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", 6 * 50)  # 50 rows a chunk
+    est.set_params(verbose=1)
+    capsys.readouterr()
+    np.testing.assert_array_equal(est.transform(low_rank_X), codes)
+    err = capsys.readouterr().err
+    assert err.startswith("\rAutoencoderTransformer:") and "/120 " in err and "row/s" in err
+    assert err.endswith("\r") and err.rsplit("\r", 2)[-2].strip() == ""  # cleared when done
