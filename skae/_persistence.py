@@ -54,6 +54,8 @@ _REQUIRED_ATTRIBUTES = {
 
 #: Attributes rebuilt from the file's "network" section, never stored as values.
 _NETWORK_ATTRIBUTES = ("net_", "history_")
+#: scikit-learn's callbacks (``set_callbacks``) watch fits; they are not part of the model.
+_NOT_SAVED = ("_skl_callbacks",)
 
 #: numpy scalar types a value may have (by dtype name, never through ``np.dtype``).
 _SCALAR_TYPES = {
@@ -174,7 +176,7 @@ class _Writer:
         attributes = {
             name: self.value(value, (*path, "attributes", name), name)
             for name, value in vars(estimator).items()
-            if name not in params and name not in _NETWORK_ATTRIBUTES
+            if name not in params and name not in (*_NETWORK_ATTRIBUTES, *_NOT_SAVED)
         }
         return {
             "class": cls.__name__,

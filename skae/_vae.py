@@ -116,10 +116,16 @@ class VAETransformer(_BaseAutoencoder):
         noise and the importance samples of :meth:`score_samples`.
 
     verbose : int, default=0
-        ``1`` prints skorch's per-epoch table; ``0`` prints nothing.
+        ``0`` prints nothing. ``1`` shows progress that fits the output: a live
+        bar (epoch, losses, time left) in a terminal or a Jupyter notebook, and
+        one plain line per epoch (skorch's table, without colour codes) when
+        the output goes to a file or a pipe; long inference calls show a bar
+        too. ``2`` prints the line per epoch everywhere. See :ref:`callbacks`.
 
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks (copied in ``fit``).
+        Extra skorch callbacks, used as given, as skorch does: ``fit`` runs these
+        instances (they keep their state) and never copies them; ``clone``
+        makes new ones from their parameters. See :ref:`callbacks`.
 
     Attributes
     ----------

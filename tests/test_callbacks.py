@@ -16,10 +16,15 @@ def _fake_net(losses, key="train_loss", module=None):
     history = History()
 
     def request_stop():  # SkaeNet ends training after the epoch's callbacks
+        net.stop_requested = True
         raise KeyboardInterrupt
 
     net = SimpleNamespace(
-        history=history, max_epochs=len(losses), module_=module, request_stop=request_stop
+        history=history,
+        max_epochs=len(losses),
+        module_=module,
+        request_stop=request_stop,
+        stop_requested=False,
     )
     for epoch, loss in enumerate(losses, start=1):
         history.new_epoch()
@@ -84,6 +89,18 @@ def test_convergence_monitor_warns_when_max_epochs_reached():
         assert _run_monitor(monitor, [4.0, 3.0, 2.0, 1.0]) is None
     assert not monitor.stopped_early_
     assert monitor.best_epoch_ == 4
+
+
+def test_convergence_monitor_does_not_warn_when_another_callback_stopped_training():
+    monitor = ConvergenceMonitor("train_loss", patience=5, tol=0.0)
+    monitor.initialize()
+    for net in _fake_net([4.0, 3.0]):
+        monitor.on_epoch_end(net)
+    net.stop_requested = True  # e.g. a scikit-learn callback asked to stop
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        monitor.on_train_end(net)
+    assert not monitor.stopped_early_
 
 
 def test_convergence_monitor_restores_best_weights():

@@ -227,6 +227,16 @@ def test_callbacks_cannot_be_saved():
         skae.save(AutoencoderTransformer(callbacks=[EpochTimer()]), io.BytesIO())
 
 
+def test_sklearn_callbacks_are_not_saved():
+    # set_callbacks' callbacks watch fits, as a ProgressBar: not part of the model.
+    sklearn_callback = pytest.importorskip("sklearn.callback")
+    pytest.importorskip("rich")
+    estimator = AutoencoderTransformer(2, **FAST).set_callbacks(sklearn_callback.ProgressBar())
+    loaded = round_trip(estimator.fit(X))
+    assert not hasattr(loaded, "_skl_callbacks")
+    np.testing.assert_array_equal(loaded.transform(X), estimator.transform(X))
+
+
 def test_only_skae_estimators_can_be_saved():
     from sklearn.decomposition import PCA
 
