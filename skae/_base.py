@@ -9,6 +9,7 @@ train and how to score a row.
 """
 
 import contextlib
+import copy
 import functools
 import math
 import threading
