@@ -312,7 +312,10 @@ def _stream_size(stream):
 
 
 def _loads(stream, device):
-    entries, metadata, data_size = _safetensors.read_header(stream, _stream_size(stream))
+    try:
+        entries, metadata, data_size = _safetensors.read_header(stream, _stream_size(stream))
+    except ValueError as exc:
+        raise ValueError(f"not a skae model file: {exc}") from None
     if set(metadata) != {"skae", "skae_sha256"}:
         raise ValueError(
             "not a skae model file: a safetensors file without skae's metadata "
