@@ -85,8 +85,10 @@ def save(estimator, path):
     ----------
     estimator : AutoencoderTransformer, VAETransformer or ReconstructionOutlierDetector
         The estimator to save. Its parameters must be data (numbers, strings,
-        tuples, lists, ``None``, ``numpy.random.RandomState``, skae estimators):
-        skorch ``callbacks`` cannot be saved, set ``callbacks=None`` first.
+        tuples, lists, ``None``, ``numpy.random.RandomState``, skae estimators)
+        or custom network classes (``encoder=MyEncoder``, stored by name;
+        :func:`load` needs the class). skorch ``callbacks`` and network
+        instances cannot be saved: set ``callbacks=None``, pass the class.
     path : str, path-like or binary file object
         Where to write. An existing file is overwritten.
 
@@ -132,6 +134,10 @@ def _dumps(estimator):
     text = json.dumps(document, separators=(",", ":"), allow_nan=False)
     metadata = {"skae": text, "skae_sha256": _digest(text, writer.tensors)}
     return _safetensors.dumps(writer.tensors, metadata)
+
+
+def _qualified_name(cls):
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _skae_version():
@@ -239,6 +245,16 @@ class _Writer:
             }}
         if kind in _CLASSES.values():
             return {"__estimator__": self.estimator(value, path)}
+        if isinstance(value, type) and issubclass(value, torch.nn.Module):
+            # A custom network class is stored by name only; load builds it only
+            # when the caller hands it the class.
+            return {"__module_class__": _qualified_name(value)}
+        if isinstance(value, torch.nn.Module):
+            raise ValueError(
+                f"skae.save cannot store {name!r}: it holds a {kind.__qualname__} instance, "
+                "whose construction is code, not data. Pass the class and its keyword "
+                f"arguments instead ({name}={kind.__qualname__}, {name}_kwargs={{...}})."
+            )
         raise ValueError(
             f"skae.save cannot store {name!r}: it holds a {kind.__module__}.{kind.__qualname__}, "
             "which is not data (numbers, strings, lists, tuples, dicts, numeric arrays, "
@@ -248,7 +264,7 @@ class _Writer:
 
 
 # ----------------------------------------------------------------------- reading
-def load(path, *, device="cpu"):
+def load(path, *, device="cpu", custom_modules=()):
     """Load an estimator saved by :func:`save`.
 
     Only data is read: the class must be one of skae's estimators, parameters
@@ -266,6 +282,12 @@ def load(path, *, device="cpu"):
         Torch device to put the network on (``"auto"``: CUDA when available).
         A model saved on a GPU loads on a CPU-only machine. The estimator's
         ``device`` parameter is kept; ``device_`` is set to this device.
+    custom_modules : sequence of torch.nn.Module subclasses, default=()
+        The classes of the custom ``encoder`` / ``decoder`` networks the model
+        was fitted with. The file names them (module and qualified name); only
+        the classes passed here are ever built, with the saved
+        ``encoder_kwargs`` / ``decoder_kwargs``: pass only classes you trust
+        with such arguments.
 
     Returns
     -------
@@ -276,9 +298,10 @@ def load(path, *, device="cpu"):
     ------
     ValueError
         If the file is not a skae model, was written by a newer format version,
-        is truncated or corrupted, names a class that is not a skae estimator,
-        holds unexpected or missing keys, values that are not data, or weights
-        whose names, shapes or dtypes do not match the network.
+        is truncated or corrupted, names a class that is not a skae estimator
+        or a custom module not in ``custom_modules``, holds unexpected or
+        missing keys, values that are not data, or weights whose names, shapes
+        or dtypes do not match the network.
 
     See Also
     --------
@@ -298,10 +321,17 @@ def load(path, *, device="cpu"):
     True
     """
     device = resolve_device(device)
+    classes = list(custom_modules)
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+            raise TypeError(
+                f"custom_modules must hold torch.nn.Module subclasses, got {cls!r}."
+            )
+    classes = {_qualified_name(cls): cls for cls in classes}
     if hasattr(path, "read"):
-        return _loads(path, device)
+        return _loads(path, device, classes)
     with open(path, "rb") as f:
-        return _loads(f, device)
+        return _loads(f, device, classes)
 
 
 def _stream_size(stream):
@@ -311,7 +341,7 @@ def _stream_size(stream):
     return size - position
 
 
-def _loads(stream, device):
+def _loads(stream, device, custom_modules):
     try:
         entries, metadata, data_size = _safetensors.read_header(stream, _stream_size(stream))
     except ValueError as exc:
@@ -341,7 +371,7 @@ def _loads(stream, device):
     tensors = _safetensors.read_tensors(entries, data)
     if _digest(metadata["skae"], tensors) != metadata["skae_sha256"]:
         raise ValueError("corrupted skae model file: the checksum does not match its contents.")
-    reader = _Reader(tensors, device)
+    reader = _Reader(tensors, device, custom_modules)
     estimator = reader.estimator(document["estimator"], 0)
     unused = set(tensors) - reader.used
     if unused:
@@ -394,9 +424,10 @@ def _short(value):
 class _Reader:
     """Decodes the JSON values :class:`_Writer` encodes; refuses anything else."""
 
-    def __init__(self, tensors, device):
+    def __init__(self, tensors, device, custom_modules):
         self.tensors = tensors
         self.device = device
+        self.custom_modules = custom_modules
         self.used = set()
 
     def _array(self, name):
@@ -471,11 +502,22 @@ class _Reader:
     def _estimator(self, content, depth):
         return self.estimator(content, depth)
 
+    def _module_class(self, content, depth):
+        cls = self.custom_modules.get(content) if type(content) is str else None
+        if cls is None:
+            short = content.rsplit(".", 1)[-1] if type(content) is str else "..."
+            raise ValueError(
+                f"the model uses the custom module class {_short(content)}: pass it to "
+                f"load, skae.load(path, custom_modules=[{short}]) (got "
+                f"{sorted(self.custom_modules)})."
+            )
+        return cls
+
     #: tag -> the method decoding it; a tag is never looked up any other way.
     _TAGS = {
         f"__{kind}__": f"_{kind}"
         for kind in ("tuple", "dict", "float", "scalar", "strings", "ndarray", "tensor",
-                     "random_state", "estimator")
+                     "random_state", "estimator", "module_class")
     }
 
     def estimator(self, spec, depth):
