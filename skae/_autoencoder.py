@@ -28,15 +28,64 @@ class AutoencoderTransformer(_BaseAutoencoder):
     n_components : int, default=2
         Number of codes (latent dimensions); at most ``n_features``.
 
-    hidden_layer_sizes : tuple of int, default=(128, 64)
-        Hidden widths of the encoder's residual MLP; the decoder mirrors them.
-        ``()`` gives a linear autoencoder (PCA's subspace).
+    input_shape : tuple of int or None, default=None
+        The shape of one sample, channels first: ``(C, H, W)`` for images,
+        ``(C, T)`` for sequences of ``T`` steps with ``C`` channels. Rows of
+        ``X`` are the samples' C-order flattenings (``n_features =
+        C * H * W``); arrays of shape ``(n_samples, *input_shape)`` are
+        accepted too, and then :meth:`inverse_transform` and :meth:`sample`
+        return that shape. ``None``: the shape of a rank-3 or rank-4 ``X``,
+        else flat rows for ``architecture="mlp"`` and univariate sequences
+        ``(1, n_features)`` for the others.
+
+    architecture : {"mlp", "conv", "gru", "lstm"}, default="mlp"
+        The nonlinear body beside the linear (PCA) path of encoder and
+        decoder. ``"mlp"``: fully connected layers. ``"conv"``: stride-2
+        convolutions (2-D for ``(C, H, W)``, 1-D for ``(C, T)``) and a linear
+        layer to the code; the decoder mirrors them with transposed
+        convolutions back to the exact input size. ``"gru"``, ``"lstm"``:
+        recurrent layers over the ``T`` steps of ``(C, T)`` samples, whose
+        last state gives the code; the decoder unrolls the code back over
+        the ``T`` steps. See the user guide.
+
+    hidden_layer_sizes : tuple of int or "auto", default="auto"
+        Widths of the encoder body's layers -- units (``"mlp"``), channels
+        (``"conv"``) or hidden state sizes (``"gru"``, ``"lstm"``); the decoder
+        mirrors them. ``"auto"``: ``(128, 64)`` for ``"mlp"``, ``(32, 64)``
+        for ``"conv"``, ``(64,)`` for ``"gru"`` and ``"lstm"``. ``()`` gives a
+        linear autoencoder (PCA's subspace).
 
     activation : {"relu", "gelu", "silu", "elu", "leaky_relu", "tanh"}, default="relu"
-        Hidden activation.
+        Hidden activation of the MLP and convolutional bodies (recurrent
+        cells have their own).
 
     dropout : float, default=0.0
-        Dropout probability after each hidden activation, in training only.
+        Dropout probability after each hidden activation (between recurrent
+        layers), in training only.
+
+    encoder : torch.nn.Module subclass or instance, default=None
+        Your own encoder body instead of the architecture's. It gets the
+        normalised input viewed as ``(batch, *input_shape_)`` and returns
+        features of shape ``(batch, ...)``, any width; skae flattens them and
+        adds a linear layer to the code (started at zero), beside the linear
+        path. A class is built with ``encoder_kwargs`` in ``fit``; an instance
+        is deep-copied in ``fit`` (yours is never trained). Checked on a dummy
+        batch in ``fit``: a wrong interface raises ``ValueError`` naming the
+        shapes. It must compute in float32.
+
+    encoder_kwargs : dict, default=None
+        Keyword arguments of ``encoder`` when it is a class.
+
+    decoder : torch.nn.Module subclass or instance, default=None
+        Your own decoder body: it gets codes of shape ``(batch,
+        n_components)`` and returns ``(batch, *input_shape_)`` or ``(batch,
+        n_features)``, in the network's units (normalised input; logits for
+        a Bernoulli likelihood). Its output is multiplied by a learnable
+        scalar gate started at 0 and added to the linear path. Built or
+        copied as ``encoder``.
+
+    decoder_kwargs : dict, default=None
+        Keyword arguments of ``decoder`` when it is a class.
 
     loss : {"mse", "bce"}, default="mse"
         Training objective. ``"mse"``: squared error (a Gaussian likelihood with
@@ -135,6 +184,12 @@ class AutoencoderTransformer(_BaseAutoencoder):
     batch_size_ : int
         Batch size used.
 
+    input_shape_ : tuple of int
+        The shape the network views one sample in (``input_shape`` resolved).
+
+    hidden_layer_sizes_ : tuple of int
+        Widths of the body's layers (``hidden_layer_sizes`` resolved).
+
     device_ : str
         Device the model was trained on.
 
@@ -196,9 +251,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self,
         n_components=2,
         *,
-        hidden_layer_sizes=(128, 64),
+        input_shape=None,
+        architecture="mlp",
+        hidden_layer_sizes="auto",
         activation="relu",
         dropout=0.0,
+        encoder=None,
+        encoder_kwargs=None,
+        decoder=None,
+        decoder_kwargs=None,
         loss="mse",
         noise=0.0,
         input_scaling="global",
@@ -217,9 +278,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
         callbacks=None,
     ):
         self.n_components = n_components
+        self.input_shape = input_shape
+        self.architecture = architecture
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.encoder = encoder
+        self.encoder_kwargs = encoder_kwargs
+        self.decoder = decoder
+        self.decoder_kwargs = decoder_kwargs
         self.loss = loss
         self.noise = noise
         self.input_scaling = input_scaling
@@ -243,14 +310,17 @@ class AutoencoderTransformer(_BaseAutoencoder):
             _check_unit_interval(X, 'loss="bce"')
 
     def _build_module(self, n_features, loc, scale):
+        encoder, decoder = self._residual_maps(n_features, self.n_components)
         return Autoencoder(
             n_features,
             self.n_components,
-            tuple(self.hidden_layer_sizes),
+            self.hidden_layer_sizes_,
             activation=self.activation,
             dropout=self.dropout,
             loc=loc,
             scale=scale,
+            encoder=encoder,
+            decoder=decoder,
             likelihood="bernoulli" if self.loss == "bce" else "gaussian",
             noise=self.noise,
         )
@@ -326,6 +396,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Returns
         -------
         error : ndarray of shape (n_samples,) or (n_samples, n_features)
+            Per feature, of shape ``(n_samples, *input_shape_)`` when ``fit``
+            saw such an array.
 
         Examples
         --------
@@ -339,7 +411,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         (3, 5)
         """
         X = self._check_X(X)
-        return self._map_chunks(X, lambda m, x: self._errors(m, x, per_feature), np.float64)
+        errors = self._map_chunks(X, lambda m, x: self._errors(m, x, per_feature), np.float64)
+        return self._as_samples(errors) if per_feature else errors
 
     @staticmethod
     def _errors(module, x, per_feature=False):

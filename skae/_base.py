@@ -34,7 +34,14 @@ from skorch.callbacks import Callback
 from skorch.helper import predefined_split
 from threadpoolctl import ThreadpoolController
 
+from ._architectures import (
+    DEFAULT_HIDDEN_LAYER_SIZES,
+    ResidualBody,
+    build_decoder_body,
+    build_encoder_body,
+)
 from ._callbacks import ConvergenceMonitor, DivergenceCheck
+from ._custom_modules import custom_decoder_body, custom_encoder_body
 from ._data import BatchIterator, RowDataset, to_float32_tensor
 from ._fast_path import FlatAdam
 from ._modules import ACTIVATIONS
@@ -42,6 +49,7 @@ from ._net import SkaeNet, resolve_device
 from ._random import build_seeded, draw_from, fit_generators
 from ._progress import chunks_with_progress, progress_settings
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
+from ._shapes import as_rows, check_sample_shape, resolve_input_shape
 
 #: Statistics (moments, PCA start) read this many matrix elements per chunk.
 _CHUNK_ELEMENTS = 2**22
@@ -260,7 +268,13 @@ class _BaseAutoencoder(
 
     _parameter_constraints: dict = {
         "n_components": [NumberInterval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like"],
+        "input_shape": ["array-like", None],
+        "architecture": [StrOptions(set(DEFAULT_HIDDEN_LAYER_SIZES))],
+        "hidden_layer_sizes": [StrOptions({"auto"}), "array-like"],
+        "encoder": [type, torch.nn.Module, None],
+        "encoder_kwargs": [dict, None],
+        "decoder": [type, torch.nn.Module, None],
+        "decoder_kwargs": [dict, None],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [NumberInterval(Real, 0, 1, closed="left")],
         "input_scaling": [StrOptions({"global", "feature"}), None],
@@ -315,6 +329,8 @@ class _BaseAutoencoder(
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data. Sparse input is densified one batch at a time.
+            Arrays of shape ``(n_samples, *input_shape)`` (rank 3 or 4) are
+            accepted too; see ``input_shape``.
         y : Ignored
             Not used, present for API consistency by convention.
 
@@ -334,15 +350,21 @@ class _BaseAutoencoder(
         >>> ae.n_epochs_
         3
         """
-        X_checked = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        X_rows, sample_shape = as_rows(X)
+        X_checked = validate_data(
+            self, X_rows, accept_sparse="csr", dtype=[np.float64, np.float32]
+        )
         _check_float32_range(X_checked)
         tasks = FitTasks(self, X, y, max_subtasks=self.max_epochs)
-        self._fit(X_checked, tasks)
+        self._fit(X_checked, tasks, sample_shape)
         tasks.end()
         return self
 
-    def _validate_hyperparameters(self, n_features):
+    def _resolve_hyperparameters(self, n_features, sample_shape):
+        """Check the parameters against the data; set ``input_shape_`` and ``hidden_layer_sizes_``."""
         sizes = self.hidden_layer_sizes
+        if isinstance(sizes, str):
+            sizes = DEFAULT_HIDDEN_LAYER_SIZES[self.architecture]
         if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ValueError(
                 f"hidden_layer_sizes must be a sequence of positive integers, got {sizes!r}."
@@ -360,6 +382,47 @@ class _BaseAutoencoder(
                 f"n_components={self.n_components} must be at most the number of features, "
                 f"got n_features={n_features}."
             )
+        # 2-D rows without input_shape: flat vectors for the MLP, univariate
+        # sequences (1 channel, n_features steps) for the other architectures.
+        default = (n_features,) if self.architecture == "mlp" else (1, n_features)
+        shape = resolve_input_shape(self.input_shape, sample_shape, n_features, default)
+        ranks = {"conv": (2, 3), "gru": (2,), "lstm": (2,)}.get(self.architecture)
+        if ranks is not None and len(shape) not in ranks:
+            wanted = "(C, T) or (C, H, W)" if self.architecture == "conv" else "(C, T)"
+            raise ValueError(
+                f'architecture="{self.architecture}" needs samples of shape {wanted}, '
+                f"channels first; got input_shape {shape}."
+            )
+        for side in ("encoder", "decoder"):
+            if getattr(self, side + "_kwargs") and getattr(self, side) is None:
+                raise ValueError(f"{side}_kwargs is set but {side} is None.")
+        self.hidden_layer_sizes_ = tuple(int(s) for s in sizes)
+        self.input_shape_ = shape
+        # inverse_transform and sample give back the rank fit saw.
+        self._sample_rank = 1 if sample_shape is None else len(sample_shape)
+
+    def _residual_maps(self, n_features, code_width):
+        """``(encoder, decoder)`` of the chosen architecture and custom bodies.
+
+        None for a side that is the default MLP (``_modules`` builds it).
+        """
+        shape, sizes = self.input_shape_, self.hidden_layer_sizes_
+        arch, k = self.architecture, self.n_components
+        encoder = decoder = None
+        if self.encoder is not None:
+            body = custom_encoder_body(self.encoder, self.encoder_kwargs, shape, code_width)
+            encoder = ResidualBody(n_features, code_width, body, shape)
+        elif arch != "mlp":
+            body = build_encoder_body(arch, shape, sizes, code_width, self.activation,
+                                      self.dropout)
+            encoder = ResidualBody(n_features, code_width, body, shape)
+        if self.decoder is not None:
+            body = custom_decoder_body(self.decoder, self.decoder_kwargs, k, shape)
+            decoder = ResidualBody(k, n_features, body)
+        elif arch != "mlp":
+            body = build_decoder_body(arch, k, shape, sizes, self.activation, self.dropout)
+            decoder = ResidualBody(k, n_features, body)
+        return encoder, decoder
 
     def _scaling(self, X):
         """``loc`` and ``scale`` of the input normalisation, from the training data."""
@@ -374,9 +437,9 @@ class _BaseAutoencoder(
         global_var = var.mean()
         return mean, np.array([math.sqrt(global_var) if global_var > noise.mean() else 1.0])
 
-    def _fit(self, X, tasks):
+    def _fit(self, X, tasks, sample_shape=None):
         n_samples, n_features = X.shape
-        self._validate_hyperparameters(n_features)
+        self._resolve_hyperparameters(n_features, sample_shape)
         self._check_support(X)
         self.device_ = resolve_device(self.device)
         self.n_components_ = self.n_components
@@ -494,6 +557,8 @@ class _BaseAutoencoder(
     # -------------------------------------------------------------- inference
     def _check_X(self, X):
         check_is_fitted(self)
+        X, sample_shape = as_rows(X)
+        check_sample_shape(sample_shape, self.input_shape_, type(self).__name__)
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )
@@ -521,6 +586,12 @@ class _BaseAutoencoder(
         if method == "inverse_transform":
             return lambda m, z: m.reconstruct_mean(m.decode(z))
         raise ValueError(f"{type(self).__name__} cannot compute {method!r} on chunks.")
+
+    def _as_samples(self, rows):
+        """``rows`` of the input's width, shaped ``(n, *input_shape_)`` if ``fit`` saw such X."""
+        if self._sample_rank == 1:
+            return rows
+        return rows.reshape(rows.shape[0], *self.input_shape_)
 
     def _map_chunks(self, X, fn, dtype):
         """Apply ``fn`` to float32 chunks of ``X`` on the net's device.
@@ -574,7 +645,8 @@ class _BaseAutoencoder(
         Returns
         -------
         X_original : ndarray of shape (n_samples, `n_features_in_`)
-            Reconstructions in the original units of the training data.
+            Reconstructions in the original units of the training data; of
+            shape ``(n_samples, *input_shape_)`` when ``fit`` saw such an array.
 
         Examples
         --------
@@ -586,8 +658,8 @@ class _BaseAutoencoder(
         (3, 5)
         """
         Z = self._check_Z(X)
-        return self._map_chunks(
-            Z, self._chunk_function("inverse_transform", self.net_.device), Z.dtype
+        return self._as_samples(
+            self._map_chunks(Z, self._chunk_function("inverse_transform", self.net_.device), Z.dtype)
         )
 
     def score(self, X, y=None):

@@ -125,15 +125,21 @@ class _Network(DrawsRandom, nn.Module):
     """What both networks share: normalisation, decoder and likelihood.
 
     Training noise is drawn from ``generator`` (:class:`~skae._random.DrawsRandom`).
+    ``encoder`` and ``decoder`` (in the subclasses) replace the default
+    :class:`ResidualMLP` maps: any module with the same flat rows in and out
+    and a ``start_at(weight, bias)`` (e.g. ``_architectures.ResidualBody``).
     """
 
     def __init__(self, n_features, n_components, hidden_layer_sizes, activation,
-                 dropout, loc, scale, likelihood, min_variance):
+                 dropout, loc, scale, likelihood, min_variance, decoder=None):
         super().__init__()
         self.normalize = Normalization(loc, scale)
-        self.decoder = ResidualMLP(
-            n_components, n_features, tuple(reversed(hidden_layer_sizes)), activation, dropout
-        )
+        if decoder is None:
+            decoder = ResidualMLP(
+                n_components, n_features, tuple(reversed(hidden_layer_sizes)), activation,
+                dropout,
+            )
+        self.decoder = decoder
         if likelihood == "bernoulli":
             self.likelihood = BernoulliLikelihood()
         else:
@@ -178,12 +184,15 @@ class Autoencoder(_Network):
 
     def __init__(self, n_features, n_components, hidden_layer_sizes=(128, 64),
                  activation="relu", dropout=0.0, loc=0.0, scale=1.0,
-                 likelihood="gaussian", noise=0.0, min_variance=1e-4):
+                 likelihood="gaussian", noise=0.0, min_variance=1e-4,
+                 encoder=None, decoder=None):
         super().__init__(n_features, n_components, hidden_layer_sizes, activation,
-                         dropout, loc, scale, likelihood, min_variance)
+                         dropout, loc, scale, likelihood, min_variance, decoder)
         self.noise = noise
-        self.encoder = ResidualMLP(n_features, n_components, hidden_layer_sizes,
-                                   activation, dropout)
+        if encoder is None:
+            encoder = ResidualMLP(n_features, n_components, hidden_layer_sizes,
+                                  activation, dropout)
+        self.encoder = encoder
 
     def encode(self, x):
         return self.encoder(self.normalize(x))
@@ -211,12 +220,14 @@ class VariationalAutoencoder(_Network):
 
     def __init__(self, n_features, n_components, hidden_layer_sizes=(128, 64),
                  activation="relu", dropout=0.0, loc=0.0, scale=1.0,
-                 likelihood="gaussian", min_variance=1e-4):
+                 likelihood="gaussian", min_variance=1e-4, encoder=None, decoder=None):
         super().__init__(n_features, n_components, hidden_layer_sizes, activation,
-                         dropout, loc, scale, likelihood, min_variance)
+                         dropout, loc, scale, likelihood, min_variance, decoder)
         self.n_components = n_components
-        self.encoder = ResidualMLP(n_features, 2 * n_components, hidden_layer_sizes,
-                                   activation, dropout)
+        if encoder is None:
+            encoder = ResidualMLP(n_features, 2 * n_components, hidden_layer_sizes,
+                                  activation, dropout)
+        self.encoder = encoder
 
     def encode(self, x):
         """Posterior mean and log-variance of ``z`` given ``x``."""

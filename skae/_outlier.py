@@ -21,6 +21,7 @@ from ._base import (
     principal_axes,
 )
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
+from ._shapes import as_rows
 
 #: ``feature_scaling="standard"`` adds this multiple of the median feature variance to each variance.
 _VARIANCE_FLOOR = 3.0
@@ -50,6 +51,11 @@ def combined_score(spe, t2, control_limits):
     """
     maximum = torch.maximum if isinstance(spe, torch.Tensor) else np.maximum
     return -maximum(spe / control_limits[0], t2 / control_limits[1])
+
+
+def _reshaped(X, sample_shape):
+    """Rows ``X`` as ``(n_samples, *sample_shape)`` when the input had that shape."""
+    return X if sample_shape is None else X.reshape(X.shape[0], *sample_shape)
 
 
 class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEstimator):
@@ -244,7 +250,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data, assumed mostly normal.
+            Training data, assumed mostly normal. Images or sequences of
+            shape ``(n_samples, *input_shape)`` are accepted too: they reach
+            the estimator in that shape, and each gets one score.
         y : Ignored
             Not used, present for API consistency by convention.
 
@@ -265,8 +273,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         >>> detector.estimator_.n_components_
         2
         """
+        X_rows, sample_shape = as_rows(X)
         X_checked = validate_data(
-            self, X, accept_sparse=self._accept_sparse(), dtype=[np.float64, np.float32]
+            self, X_rows, accept_sparse=self._accept_sparse(), dtype=[np.float64, np.float32]
         )
         # One task for scikit-learn's callbacks: fitting the wrapped estimator.
         tasks = FitTasks(self, X, y, max_subtasks=1)
@@ -279,6 +288,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         else:
             estimator = clone(self.estimator)
             self._check_scaled_support(estimator, X, X_scaled)
+        # Images and sequences reach the estimator in their shape (it views them so).
+        X_scaled = _reshaped(X_scaled, sample_shape)
         with tasks.sub_estimator("fit-estimator", estimator):
             self.estimator_ = estimator.fit(X_scaled)
         self.anomaly_score_ = self._resolve_score()
@@ -431,6 +442,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         (3,)
         """
         check_is_fitted(self)
+        X, sample_shape = as_rows(X)
         X = validate_data(
             self,
             X,
@@ -438,7 +450,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             dtype=[np.float64, np.float32],
             reset=False,
         )
-        return self._score(self._scale(X))
+        return self._score(_reshaped(self._scale(X), sample_shape))
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

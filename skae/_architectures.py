@@ -1,0 +1,252 @@
+"""Network bodies for images and sequences: convolutional and recurrent.
+
+Every skae encoder and decoder is a linear path plus a nonlinear *body* whose
+contribution starts at zero, so a network started at (probabilistic) PCA's
+solution computes exactly that solution before training. The MLP body is
+``_modules.ResidualMLP``; this module holds :class:`ResidualBody`, the linear
+path around any other body, and the built-in convolutional and recurrent
+bodies. A body sees one sample in its natural shape, channels first
+(``(C, H, W)`` images, ``(C, T)`` sequences); the network's input and output
+stay flat rows (their C-order flattenings). No scikit-learn in here.
+
+Built-in bodies have ``zero_output_()``, which zeroes their last layer: the
+body then contributes nothing, while its earlier layers keep their random
+initialisation, so gradients reach them once the last layer moves.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from ._modules import ACTIVATIONS
+
+#: Convolution and transposed convolution per number of spatial dimensions.
+_CONVOLUTIONS = {1: (nn.Conv1d, nn.ConvTranspose1d), 2: (nn.Conv2d, nn.ConvTranspose2d)}
+_RECURRENT_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+
+
+def _zero_(layer):
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.zero_()
+
+
+class ResidualBody(nn.Module):
+    """``linear(x) + body(x)``: a linear path with a nonlinear body beside it.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Widths of the flat input and output rows.
+    body : torch.nn.Module or None, default=None
+        Maps a batch viewed as ``(batch, *in_shape)`` to a tensor with
+        ``out_features`` values per row (in any shape: it is flattened), and
+        has ``zero_output_()``. None gives the linear map alone.
+    in_shape : tuple of int or None, default=None
+        How the body views one input row; ``(in_features,)`` if None.
+    """
+
+    def __init__(self, in_features, out_features, body=None, in_shape=None):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        self.body = body
+        self.in_shape = tuple(in_shape) if in_shape is not None else (in_features,)
+
+    def forward(self, x):
+        out = self.linear(x)
+        if self.body is not None:
+            out = out + self.body(x.reshape(x.shape[0], *self.in_shape)).reshape(out.shape)
+        return out
+
+    @torch.no_grad()
+    def start_at(self, weight, bias):
+        """Make the map exactly ``x @ weight.T + bias``; the body contributes zero."""
+        self.linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        self.linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        if self.body is not None:
+            self.body.zero_output_()
+
+
+def conv_sizes(spatial, n_layers):
+    """Spatial sizes before and after each of ``n_layers`` encoder convolutions.
+
+    A 3-wide kernel with stride 2 and padding 1 maps a size ``n`` to
+    ``ceil(n / 2)``: 28 -> 14 -> 7, 8 -> 4 -> 2, 7 -> 4 -> 2.
+    """
+    sizes = [tuple(spatial)]
+    for _ in range(n_layers):
+        sizes.append(tuple((s + 1) // 2 for s in sizes[-1]))
+    return sizes
+
+
+def _hidden(activation, dropout):
+    """The activation, and a dropout after it when ``dropout > 0``."""
+    layers = [ACTIVATIONS[activation]()]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return layers
+
+
+class ConvEncoderBody(nn.Module):
+    """Stride-2 convolutions, then a linear layer to ``out_features``.
+
+    ``Conv2d`` for ``input_shape = (C, H, W)``, ``Conv1d`` for ``(C, T)``; each
+    layer has a 3-wide kernel, stride 2 and padding 1 (it halves every spatial
+    size, rounding up) and ``channels[i]`` output channels.
+    """
+
+    def __init__(self, input_shape, channels, out_features, activation="relu", dropout=0.0):
+        super().__init__()
+        conv = _CONVOLUTIONS[len(input_shape) - 1][0]
+        layers, width = [], input_shape[0]
+        for c in channels:
+            layers += [conv(width, c, 3, stride=2, padding=1), *_hidden(activation, dropout)]
+            width = c
+        last = conv_sizes(input_shape[1:], len(channels))[-1]
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Linear(width * math.prod(last), out_features)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+    def zero_output_(self):
+        _zero_(self.head)
+
+
+class ConvDecoderBody(nn.Module):
+    """The mirror of :class:`ConvEncoderBody`: a linear layer, then transposed convolutions.
+
+    Codes are mapped to ``channels[-1]`` feature maps of the encoder's smallest
+    size; each transposed convolution doubles the sizes back to the encoder's,
+    exactly: its ``output_padding`` is 1 where the encoder halved an even size
+    and 0 where it halved an odd one. The last layer outputs ``C`` channels.
+    """
+
+    def __init__(self, in_features, output_shape, channels, activation="relu", dropout=0.0):
+        super().__init__()
+        transposed = _CONVOLUTIONS[len(output_shape) - 1][1]
+        sizes = conv_sizes(output_shape[1:], len(channels))
+        layers = [
+            nn.Linear(in_features, channels[-1] * math.prod(sizes[-1])),
+            *_hidden(activation, dropout),
+            nn.Unflatten(1, (channels[-1], *sizes[-1])),
+        ]
+        for i in reversed(range(len(channels))):
+            out_channels = channels[i - 1] if i > 0 else output_shape[0]
+            # size out = 2 * size in - 1 + output_padding
+            padding = tuple(t - (2 * s - 1) for t, s in zip(sizes[i], sizes[i + 1]))
+            layers.append(
+                transposed(channels[i], out_channels, 3, stride=2, padding=1,
+                           output_padding=padding)
+            )
+            if i > 0:
+                layers += _hidden(activation, dropout)
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.layers(z)
+
+    def zero_output_(self):
+        _zero_(self.layers[-1])
+
+
+def _recurrent_stack(cell, input_size, hidden_sizes):
+    rnn = _RECURRENT_CELLS[cell]
+    layers, width = [], input_size
+    for size in hidden_sizes:
+        layers.append(rnn(width, size, batch_first=True))
+        width = size
+    return nn.ModuleList(layers)
+
+
+def _run_stack(layers, h, dropout, first_state=None):
+    """Run the recurrent ``layers`` over ``h`` (batch, time, features), dropout between them."""
+    for i, layer in enumerate(layers):
+        h, _ = layer(h, first_state) if i == 0 and first_state is not None else layer(h)
+        if dropout is not None and i < len(layers) - 1:
+            h = dropout(h)
+    return h
+
+
+class RecurrentEncoderBody(nn.Module):
+    """Recurrent layers over the ``T`` steps of ``(C, T)`` inputs; the last state -> ``out_features``.
+
+    One ``cell`` layer (``"gru"`` or ``"lstm"``) per entry of ``hidden_sizes``;
+    the last layer's state after the last step goes through a linear layer.
+    """
+
+    def __init__(self, input_shape, hidden_sizes, out_features, cell="gru", dropout=0.0):
+        super().__init__()
+        self.layers = _recurrent_stack(cell, input_shape[0], hidden_sizes)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.head = nn.Linear(hidden_sizes[-1], out_features)
+
+    def forward(self, x):
+        h = _run_stack(self.layers, x.transpose(1, 2), self.dropout)  # (batch, T, features)
+        return self.head(h[:, -1])
+
+    def zero_output_(self):
+        _zero_(self.head)
+
+
+class RecurrentDecoderBody(nn.Module):
+    """Unrolls a code over ``T`` steps into a ``(C, T)`` sequence.
+
+    The code is the input at every step and sets the first layer's initial
+    state (through a linear layer and tanh); each step's last-layer output goes
+    through a linear layer to ``C`` channels. ``hidden_sizes`` are the layers'
+    sizes in order (the estimator passes the encoder's, reversed).
+    """
+
+    def __init__(self, in_features, output_shape, hidden_sizes, cell="gru", dropout=0.0):
+        super().__init__()
+        self.length = output_shape[1]
+        self.is_lstm = cell == "lstm"
+        self.initial = nn.Linear(in_features, hidden_sizes[0])
+        self.layers = _recurrent_stack(cell, in_features, hidden_sizes)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.head = nn.Linear(hidden_sizes[-1], output_shape[0])
+
+    def forward(self, z):
+        state = torch.tanh(self.initial(z)).unsqueeze(0)
+        if self.is_lstm:
+            state = (state, torch.zeros_like(state))
+        steps = z.unsqueeze(1).expand(z.shape[0], self.length, z.shape[1])
+        h = _run_stack(self.layers, steps, self.dropout, first_state=state)
+        return self.head(h).transpose(1, 2)  # (batch, C, T)
+
+    def zero_output_(self):
+        _zero_(self.head)
+
+
+#: Default widths of each architecture's layers (``hidden_layer_sizes="auto"``).
+DEFAULT_HIDDEN_LAYER_SIZES = {
+    "mlp": (128, 64),
+    "conv": (32, 64),
+    "gru": (64,),
+    "lstm": (64,),
+}
+
+
+def build_encoder_body(architecture, input_shape, hidden_layer_sizes, out_features,
+                       activation="relu", dropout=0.0):
+    """The built-in encoder body of ``architecture`` (``"conv"``, ``"gru"`` or ``"lstm"``)."""
+    if not hidden_layer_sizes:
+        return None
+    if architecture == "conv":
+        return ConvEncoderBody(input_shape, hidden_layer_sizes, out_features, activation, dropout)
+    return RecurrentEncoderBody(input_shape, hidden_layer_sizes, out_features, architecture,
+                                dropout)
+
+
+def build_decoder_body(architecture, in_features, output_shape, hidden_layer_sizes,
+                       activation="relu", dropout=0.0):
+    """The built-in decoder body of ``architecture``, mirroring its encoder body."""
+    if not hidden_layer_sizes:
+        return None
+    if architecture == "conv":
+        return ConvDecoderBody(in_features, output_shape, hidden_layer_sizes, activation,
+                               dropout)
+    return RecurrentDecoderBody(in_features, output_shape, tuple(reversed(hidden_layer_sizes)),
+                                architecture, dropout)

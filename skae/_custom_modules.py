@@ -1,0 +1,127 @@
+"""Users' own ``torch.nn.Module``s as encoder and decoder bodies.
+
+A user's module cannot be asked to zero its last layer, so skae wraps it.
+An encoder body's features go through skae's own linear layer, started at
+zero, to the code's width (:class:`EncoderHead`); a decoder body's output is
+multiplied by a learnable scalar gate started at 0, as ReZero does
+(:class:`GatedBody`). Either way the body contributes nothing at the start,
+and a network started at (probabilistic) PCA's solution computes exactly that
+solution before training. Modules are checked once, on a dummy batch, so a
+wrong interface fails at ``fit`` with the shapes named. No scikit-learn here.
+"""
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+#: Rows of the dummy batch a body is checked with (2: a batch dimension that
+#: cannot be confused with a squeezed one).
+_PROBE_ROWS = 2
+
+
+class EncoderHead(nn.Module):
+    """``head(body(x).flatten(1))``, with ``head`` a linear layer started at zero."""
+
+    def __init__(self, body, in_features, out_features):
+        super().__init__()
+        self.body = body
+        self.head = nn.Linear(in_features, out_features)
+
+    def forward(self, x):
+        return self.head(self.body(x).reshape(x.shape[0], -1))
+
+    @torch.no_grad()
+    def zero_output_(self):
+        self.head.weight.zero_()
+        self.head.bias.zero_()
+
+
+class GatedBody(nn.Module):
+    """``gate * body(x)`` with a learnable scalar ``gate`` started at 0 (ReZero)."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+        self.gate = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return self.gate * self.body(x)
+
+    @torch.no_grad()
+    def zero_output_(self):
+        self.gate.zero_()
+
+
+def instantiate(spec, kwargs, name):
+    """A fresh module from ``spec``: a class called with ``kwargs``, or a deep copy of an instance.
+
+    The caller's instance is never trained or modified: refitting starts from
+    the same weights, and clones do not share parameters.
+    """
+    if isinstance(spec, nn.Module):
+        if kwargs:
+            raise ValueError(
+                f"{name}_kwargs={kwargs!r} can only be used when {name} is a class; "
+                f"{name} is an instance of {type(spec).__name__}."
+            )
+        return copy.deepcopy(spec)
+    if isinstance(spec, type) and issubclass(spec, nn.Module):
+        try:
+            module = spec(**(kwargs or {}))
+        except TypeError as exc:
+            raise TypeError(
+                f"{name}={spec.__name__} could not be built with "
+                f"{name}_kwargs={kwargs!r}: {exc}"
+            ) from exc
+        return module
+    raise TypeError(
+        f"{name} must be a torch.nn.Module subclass or instance, got {spec!r}."
+    )
+
+
+def _output_shape(body, in_shape, name, expected):
+    """The output shape of ``body`` on a dummy ``(2, *in_shape)`` batch, with clear errors."""
+    shape = (_PROBE_ROWS, *in_shape)
+    was_training = body.training
+    body.eval()  # no dropout, and batch normalisation's statistics stay untouched
+    try:
+        with torch.no_grad():
+            out = body(torch.zeros(shape))
+    except Exception as exc:  # the user's module: any failure means a wrong interface
+        raise ValueError(
+            f"{name} must map a float32 batch of shape {shape} to {expected}; "
+            f"it raised {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        body.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != _PROBE_ROWS:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"{name} must map a batch of shape {shape} to {expected}; got {got}.")
+    if out.dtype != torch.float32:
+        raise ValueError(
+            f"{name} must compute in float32 (skae's dtype); its output is {out.dtype}."
+        )
+    return tuple(out.shape)
+
+
+def custom_encoder_body(spec, kwargs, input_shape, out_features):
+    """The user's encoder body, checked, followed by a linear head started at zero."""
+    body = instantiate(spec, kwargs, "encoder")
+    shape = _output_shape(body, input_shape, "encoder", "features of shape (batch, ...)")
+    return EncoderHead(body, math.prod(shape[1:]), out_features)
+
+
+def custom_decoder_body(spec, kwargs, n_components, output_shape):
+    """The user's decoder body, checked, behind a gate started at 0."""
+    body = instantiate(spec, kwargs, "decoder")
+    n_features = math.prod(output_shape)
+    expected = f"{(_PROBE_ROWS, *output_shape)} or {(_PROBE_ROWS, n_features)}"
+    shape = _output_shape(body, (n_components,), "decoder", expected)
+    if shape[1:] not in (tuple(output_shape), (n_features,)):
+        raise ValueError(
+            f"decoder must map a batch of codes of shape {(_PROBE_ROWS, n_components)} to "
+            f"{expected}; got {shape}."
+        )
+    return GatedBody(body)

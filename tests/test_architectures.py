@@ -1,0 +1,199 @@
+"""Tests of the convolutional and recurrent bodies, alone and inside both transformers."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.decomposition import PCA
+
+from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
+from skae._architectures import (
+    ConvDecoderBody,
+    ConvEncoderBody,
+    RecurrentDecoderBody,
+    RecurrentEncoderBody,
+    ResidualBody,
+    build_decoder_body,
+    build_encoder_body,
+    conv_sizes,
+)
+
+TRANSFORMERS = [AutoencoderTransformer, VAETransformer]
+ARCHITECTURES = ["conv", "gru", "lstm"]
+#: Small bodies per architecture, and the sample shape each is tested on (digits: 8 x 8).
+SMALL = {"conv": ((4, 8), (1, 8, 8)), "gru": ((8,), (8, 8)), "lstm": ((8,), (8, 8))}
+
+
+def _small(architecture, **params):
+    sizes, shape = SMALL[architecture]
+    return dict(architecture=architecture, hidden_layer_sizes=sizes, input_shape=shape,
+                random_state=0, **params)
+
+
+@pytest.fixture(scope="module")
+def digits_small(digits):
+    return digits[0][:150]
+
+
+# ------------------------------------------------------------------ modules
+@pytest.mark.parametrize(
+    "spatial, expected",
+    [((8, 8), [(8, 8), (4, 4), (2, 2)]), ((7, 7), [(7, 7), (4, 4), (2, 2)]),
+     ((28, 28), [(28, 28), (14, 14), (7, 7)]), ((1, 5), [(1, 5), (1, 3), (1, 2)])],
+)
+def test_conv_sizes_halve_rounding_up(spatial, expected):
+    assert conv_sizes(spatial, 2) == expected
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 8, 8), (3, 7, 7), (1, 28, 28), (2, 5, 9), (1, 1, 6), (2, 11), (1, 1), (3, 16)]
+)
+@pytest.mark.parametrize("channels", [(4,), (4, 6), (2, 3, 5)])
+def test_conv_decoder_gives_back_the_exact_input_size(shape, channels):
+    encoder = ConvEncoderBody(shape, channels, out_features=3)
+    decoder = ConvDecoderBody(3, shape, channels)
+    x = torch.randn(5, *shape)
+    z = encoder(x)
+    assert z.shape == (5, 3)
+    assert decoder(z).shape == (5, *shape)
+    conv = torch.nn.Conv2d if len(shape) == 3 else torch.nn.Conv1d
+    assert sum(isinstance(m, conv) for m in encoder.modules()) == len(channels)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("sizes", [(6,), (6, 4)])
+def test_recurrent_bodies_shapes(cell, sizes):
+    encoder = RecurrentEncoderBody((3, 10), sizes, out_features=4, cell=cell, dropout=0.5)
+    decoder = RecurrentDecoderBody(4, (3, 10), tuple(reversed(sizes)), cell=cell, dropout=0.5)
+    z = encoder(torch.randn(5, 3, 10))
+    assert z.shape == (5, 4)
+    assert decoder(z).shape == (5, 3, 10)
+    rnn = torch.nn.GRU if cell == "gru" else torch.nn.LSTM
+    assert [m.hidden_size for m in encoder.modules() if isinstance(m, rnn)] == list(sizes)
+
+
+def test_recurrent_encoder_reads_the_whole_sequence():
+    torch.manual_seed(0)
+    encoder = RecurrentEncoderBody((1, 12), (5,), out_features=2)
+    x = torch.randn(3, 1, 12)
+    changed = x.clone()
+    changed[:, :, 0] += 1.0  # the first step only
+    assert not torch.allclose(encoder(x), encoder(changed))
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_residual_body_starts_exactly_linear(architecture, rng):
+    sizes, shape = SMALL[architecture]
+    n = int(np.prod(shape))
+    encoder = ResidualBody(n, 3, build_encoder_body(architecture, shape, sizes, 3), shape)
+    decoder = ResidualBody(3, n, build_decoder_body(architecture, 3, shape, sizes))
+    w_in, b_in = rng.randn(3, n), rng.randn(3)
+    w_out, b_out = rng.randn(n, 3), rng.randn(n)
+    encoder.start_at(w_in, b_in)
+    decoder.start_at(w_out, b_out)
+    x = torch.randn(6, n)
+    z = encoder(x)
+    torch.testing.assert_close(z, x @ encoder.linear.weight.T + encoder.linear.bias)
+    torch.testing.assert_close(decoder(z), z @ decoder.linear.weight.T + decoder.linear.bias)
+    # Only the last layer is zero: gradients still reach the body.
+    out = decoder(encoder(x)).pow(2).sum()
+    out.backward()
+    assert decoder.body.zero_output_ is not None
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in decoder.body.parameters())
+
+
+def test_build_without_hidden_layers_is_linear():
+    assert build_encoder_body("conv", (1, 4, 4), (), 2) is None
+    assert build_decoder_body("gru", 2, (1, 4), ()) is None
+
+
+# --------------------------------------------------------------- estimators
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_starts_at_pca(architecture, digits_small):
+    # Before training (a 1e-12 step) the autoencoder reconstructs as PCA does,
+    # and the VAE's likelihood is probabilistic PCA's.
+    X = digits_small
+    start = dict(learning_rate=1e-12, max_epochs=1, early_stopping=False)
+    pca = PCA(n_components=4).fit(X)
+    ae = AutoencoderTransformer(n_components=4, **_small(architecture, **start)).fit(X)
+    np.testing.assert_allclose(
+        ae.inverse_transform(ae.transform(X)), pca.inverse_transform(pca.transform(X)),
+        atol=1e-5,
+    )
+    vae = VAETransformer(
+        n_components=4, n_importance_samples=3, **_small(architecture, **start)
+    ).fit(X)
+    np.testing.assert_allclose(vae.score_samples(X), pca.score_samples(X), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_training_improves_on_pca(architecture, digits_small):
+    X = digits_small
+    params = _small(architecture, max_epochs=8, batch_size=32, early_stopping=False,
+                    learning_rate=3e-3)
+    params["hidden_layer_sizes"] = "auto"  # tiny bodies learn too slowly to tell in 8 epochs
+    pca = PCA(n_components=4).fit(X)
+    ae = AutoencoderTransformer(n_components=4, **params).fit(X)
+    ae_error = np.mean((ae.inverse_transform(ae.transform(X)) - X) ** 2)
+    assert ae_error < 0.97 * np.mean((pca.inverse_transform(pca.transform(X)) - X) ** 2)
+    assert ae.loss_curve_[-1] < ae.loss_curve_[0]
+    vae = VAETransformer(n_components=4, n_importance_samples=3, **params).fit(X)
+    assert vae.score(X) > pca.score(X)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMERS)
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_same_random_state_same_model(cls, architecture, digits_small):
+    params = _small(architecture, n_components=2, max_epochs=2)
+    first = cls(**params).fit(digits_small).transform(digits_small)
+    second = cls(**params).fit(digits_small).transform(digits_small)
+    np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMERS)
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_pickle_round_trip(cls, architecture, digits_small):
+    est = cls(**_small(architecture, n_components=2, max_epochs=2)).fit(digits_small)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(loaded.transform(digits_small), est.transform(digits_small))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMERS)
+def test_bernoulli_output_with_conv(cls, digits_small):
+    objective = dict(loss="bce") if cls is AutoencoderTransformer else dict(likelihood="bernoulli")
+    est = cls(**_small("conv", n_components=2, max_epochs=2, **objective)).fit(digits_small)
+    reconstruction = est.inverse_transform(est.transform(digits_small))
+    assert reconstruction.min() >= 0 and reconstruction.max() <= 1
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize(
+    "estimator_cls, score", [(AutoencoderTransformer, "combined"), (VAETransformer, "estimator")]
+)
+def test_outlier_detector(architecture, estimator_cls, score, digits_small):
+    estimator = estimator_cls(**_small(architecture, n_components=2, max_epochs=2))
+    detector = ReconstructionOutlierDetector(estimator, contamination=0.1).fit(digits_small)
+    assert detector.anomaly_score_ == score
+    assert detector.estimator_.architecture == architecture
+    scores = detector.score_samples(digits_small)
+    assert scores.shape == (len(digits_small),) and np.all(np.isfinite(scores))
+    assert (detector.predict(digits_small) == -1).mean() == pytest.approx(0.1, abs=0.02)
+
+
+def test_auto_hidden_layer_sizes_per_architecture(digits_small):
+    expected = {"mlp": (128, 64), "conv": (32, 64), "gru": (64,), "lstm": (64,)}
+    for architecture, sizes in expected.items():
+        est = AutoencoderTransformer(architecture=architecture, max_epochs=1, random_state=0)
+        assert est.hidden_layer_sizes == "auto"
+        assert est.fit(digits_small[:20]).hidden_layer_sizes_ == sizes
+
+
+def test_mlp_default_network_is_unchanged(digits_small):
+    # "auto" gives the MLP the network it always had: same weights, same codes.
+    auto = AutoencoderTransformer(max_epochs=2, random_state=0).fit(digits_small)
+    given = AutoencoderTransformer(
+        hidden_layer_sizes=(128, 64), max_epochs=2, random_state=0
+    ).fit(digits_small)
+    np.testing.assert_array_equal(auto.transform(digits_small), given.transform(digits_small))
+    assert type(auto.net_.module_.encoder).__name__ == "ResidualMLP"

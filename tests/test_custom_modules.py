@@ -1,0 +1,202 @@
+"""Tests of users' own modules as encoder and decoder bodies."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils._param_validation import InvalidParameterError
+from torch import nn
+
+from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
+from skae._custom_modules import EncoderHead, GatedBody, instantiate
+
+TRANSFORMERS = [AutoencoderTransformer, VAETransformer]
+SHAPE = (1, 8, 8)
+
+
+class SmallConv(nn.Module):
+    """An encoder body: (batch, 1, 8, 8) images -> (batch, channels, 4, 4) feature maps."""
+
+    def __init__(self, channels=4):
+        super().__init__()
+        self.conv = nn.Conv2d(1, channels, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x))
+
+
+class SmallDecoder(nn.Module):
+    """A decoder body: (batch, n_components) codes -> (batch, 1, 8, 8) images."""
+
+    def __init__(self, n_components=3, width=16):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_components, width), nn.ReLU(), nn.Linear(width, 64))
+
+    def forward(self, z):
+        return self.net(z).view(-1, *SHAPE)
+
+
+class Float64Encoder(nn.Module):
+    def forward(self, x):
+        return x.double().flatten(1)
+
+
+class Flat(nn.Module):
+    def forward(self, x):
+        return x.flatten(1)
+
+
+class TupleOutput(nn.Module):
+    def forward(self, x):
+        return x, x
+
+
+class NotAModule:
+    pass
+
+
+@pytest.fixture(scope="module")
+def X(digits):
+    return digits[0][:120]
+
+
+def _est(cls, **params):
+    defaults = dict(n_components=3, input_shape=SHAPE, max_epochs=3, random_state=0)
+    return cls(**{**defaults, **params})
+
+
+# ------------------------------------------------------------------ wrappers
+def test_wrappers_start_at_zero_and_still_train():
+    head = EncoderHead(SmallConv(), 64, 3)
+    gated = GatedBody(SmallDecoder())
+    head.zero_output_()
+    x = torch.randn(5, *SHAPE)
+    z = torch.randn(5, 3)
+    assert torch.equal(head(x), torch.zeros(5, 3))
+    assert torch.equal(gated(z), torch.zeros(5, *SHAPE))
+    (head(x).sum() + gated(z).sum()).backward()
+    assert head.head.weight.grad.abs().sum() > 0
+    assert gated.gate.grad != 0
+
+
+def test_instantiate_copies_instances_and_builds_classes():
+    given = SmallConv(channels=2)
+    built = instantiate(given, None, "encoder")
+    assert built is not given and built.conv is not given.conv
+    assert torch.equal(built.conv.weight, given.conv.weight)
+    assert instantiate(SmallConv, {"channels": 5}, "encoder").conv.out_channels == 5
+
+
+# --------------------------------------------------------------- estimators
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(encoder=SmallConv, encoder_kwargs={"channels": 2}),
+        dict(decoder=SmallDecoder()),
+        dict(encoder=SmallConv(), decoder=SmallDecoder, decoder_kwargs={"width": 8},
+             architecture="conv"),
+    ],
+    ids=["encoder-class", "decoder-instance", "both"],
+)
+def test_custom_bodies_start_at_pca(params, X):
+    start = dict(learning_rate=1e-12, max_epochs=1, early_stopping=False)
+    pca = PCA(n_components=3).fit(X)
+    ae = _est(AutoencoderTransformer, **params, **start).fit(X)
+    np.testing.assert_allclose(
+        ae.inverse_transform(ae.transform(X)), pca.inverse_transform(pca.transform(X)),
+        atol=1e-5,
+    )
+    vae = _est(VAETransformer, n_importance_samples=3, **params, **start).fit(X)
+    np.testing.assert_allclose(vae.score_samples(X), pca.score_samples(X), rtol=1e-5, atol=1e-4)
+
+
+def test_custom_bodies_are_used_and_trained(X):
+    ae = _est(AutoencoderTransformer, encoder=SmallConv, decoder=SmallDecoder,
+              max_epochs=5, early_stopping=False).fit(X)
+    module = ae.net_.module_
+    assert isinstance(module.encoder.body.body, SmallConv)
+    assert isinstance(module.decoder.body.body, SmallDecoder)
+    assert module.decoder.body.gate.item() != 0
+    assert module.encoder.body.head.weight.abs().sum() > 0
+
+
+@pytest.mark.parametrize("cls", TRANSFORMERS)
+def test_given_instance_is_copied_not_trained(cls, X):
+    encoder, decoder = SmallConv(), SmallDecoder()
+    before = [p.detach().clone() for p in [*encoder.parameters(), *decoder.parameters()]]
+    est = _est(cls, encoder=encoder, decoder=decoder, early_stopping=False).fit(X)
+    after = [*encoder.parameters(), *decoder.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    assert est.encoder is encoder  # the parameter itself is stored untouched
+    assert est.net_.module_.encoder.body.body is not encoder
+    # Refitting starts again from the given weights: the same model.
+    again = clone(est).fit(X)
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+
+
+def test_clone_set_params_and_pickle(X):
+    est = _est(AutoencoderTransformer, encoder=SmallConv, encoder_kwargs={"channels": 2},
+               decoder=SmallDecoder())
+    cloned = clone(est)
+    assert cloned.encoder is SmallConv and cloned.encoder_kwargs == {"channels": 2}
+    assert isinstance(cloned.decoder, SmallDecoder) and cloned.decoder is not est.decoder
+    cloned.set_params(encoder_kwargs={"channels": 6}).fit(X)
+    assert cloned.net_.module_.encoder.body.body.conv.out_channels == 6
+    loaded = pickle.loads(pickle.dumps(cloned))
+    np.testing.assert_array_equal(loaded.transform(X), cloned.transform(X))
+
+
+def test_grid_search_over_custom_module_parameters(X):
+    search = GridSearchCV(
+        _est(VAETransformer, encoder=SmallConv, n_importance_samples=2, max_epochs=2),
+        {"encoder_kwargs": [{"channels": 2}, {"channels": 4}], "decoder": [None, SmallDecoder]},
+        cv=2,
+    ).fit(X)
+    assert len(search.cv_results_["params"]) == 4
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_estimator_.encoder is SmallConv
+
+
+def test_outlier_detector_with_custom_bodies(X):
+    detector = ReconstructionOutlierDetector(
+        _est(AutoencoderTransformer, encoder=SmallConv, decoder=SmallDecoder),
+        contamination=0.1,
+    ).fit(X)
+    assert detector.score_samples(X).shape == (len(X),)
+
+
+def test_flat_rows_without_input_shape(X):
+    # The MLP's view of 2-D rows: (batch, n_features).
+    est = AutoencoderTransformer(n_components=3, encoder=Flat, max_epochs=2, random_state=0)
+    assert est.fit(X).net_.module_.encoder.body.head.in_features == 64
+
+
+# ------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(encoder="conv"), InvalidParameterError, "encoder"),
+        (dict(encoder=NotAModule), TypeError, "torch.nn.Module subclass or instance"),
+        (dict(encoder=SmallConv(), encoder_kwargs={"channels": 2}), ValueError,
+         "encoder_kwargs=.* can only be used when encoder is a class"),
+        (dict(encoder=SmallConv, encoder_kwargs={"depth": 2}), TypeError,
+         "encoder=SmallConv could not be built with encoder_kwargs"),
+        (dict(decoder_kwargs={"width": 2}), ValueError, "decoder_kwargs is set but decoder is None"),
+        (dict(encoder=SmallConv, input_shape=None), ValueError,
+         r"encoder must map a float32 batch of shape \(2, 64\) to features .* raised"),
+        (dict(encoder=TupleOutput), ValueError, r"shape \(2, 1, 8, 8\) to features .* got tuple"),
+        (dict(encoder=Float64Encoder), ValueError, "must compute in float32"),
+        (dict(decoder=Flat), ValueError,
+         r"decoder must map a batch of codes of shape \(2, 3\) to \(2, 1, 8, 8\) or \(2, 64\); "
+         r"got \(2, 3\)"),
+        (dict(decoder=SmallDecoder, decoder_kwargs={"n_components": 4}), ValueError,
+         r"decoder must map a float32 batch of shape \(2, 3\)"),
+    ],
+)
+def test_interface_errors_name_the_shapes(params, error, match, X):
+    with pytest.raises(error, match=match):
+        _est(AutoencoderTransformer, **params).fit(X)
