@@ -2,9 +2,11 @@
 
 No scikit-learn in here: the modules can be used and tested on their own.
 Every network is ``normalisation -> encoder -> code -> decoder -> likelihood
-parameters``. Encoder and decoder are :class:`ResidualMLP`: a linear map plus
-a nonlinear MLP whose last layer starts at zero, so a network initialised from
-(probabilistic) PCA's solution computes exactly that solution before training.
+parameters``. Encoder and decoder are, by default, :class:`ResidualMLP`: a
+linear map plus a nonlinear MLP whose last layer starts at zero, so a network
+initialised from (probabilistic) PCA's solution computes exactly that solution
+before training. Other bodies (convolutional, recurrent, a user's module) sit
+beside the same linear map (:mod:`skae._architectures`).
 
 Plain torch: autograd differentiates every module. The speed layer
 (:mod:`skae._fast_path`) recognises :class:`Autoencoder` and :class:`ResidualMLP`
