@@ -14,6 +14,8 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._shapes import as_rows
+
 __all__ = ["LatentSpaceDisplay", "LossCurveDisplay", "ReconstructionDisplay"]
 
 #: Above this many distinct values, a numeric ``y`` is drawn with a colour bar
@@ -492,8 +494,8 @@ class ReconstructionDisplay:
         estimator : fitted transformer
             Any fitted estimator with ``transform`` and ``inverse_transform``.
 
-        X : array-like of shape (n_samples, n_features)
-            Rows to reconstruct; the first ``n_images`` are drawn.
+        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+            Rows (or images) to reconstruct; the first ``n_images`` are drawn.
 
         image_shape : tuple of int
             Shape of one image, e.g. ``(8, 8)``.
@@ -530,8 +532,12 @@ class ReconstructionDisplay:
         check_is_fitted(estimator)
         if not isinstance(n_images, Integral) or n_images < 1:
             raise ValueError(f"n_images must be a positive integer, got {n_images!r}.")
+        X, sample_shape = as_rows(X)
         X = check_array(X)[:n_images]
-        reconstructions = np.asarray(estimator.inverse_transform(estimator.transform(X)))
+        # Images given as (n, C, H, W) are encoded in that shape and drawn as rows.
+        inputs = X if sample_shape is None else X.reshape(len(X), *sample_shape)
+        reconstructions = np.asarray(estimator.inverse_transform(estimator.transform(inputs)))
+        reconstructions = reconstructions.reshape(len(X), -1)
         display = cls(
             originals=X, reconstructions=reconstructions, image_shape=image_shape, labels=labels
         )

@@ -190,6 +190,20 @@ def test_reconstruction_draws_two_rows_of_images(autoencoder):
     assert display.ax_[1, 0].get_ylabel() == "reconstruction"
 
 
+def test_reconstruction_of_images_given_with_their_shape():
+    images = X_DIGITS.reshape(-1, 1, 8, 8)
+    ae = AutoencoderTransformer(
+        n_components=3, architecture="conv", hidden_layer_sizes=(4,), max_epochs=2,
+        random_state=0,
+    ).fit(images)
+    display = ReconstructionDisplay.from_estimator(ae, images, image_shape=(8, 8), n_images=3)
+    expected = ae.inverse_transform(ae.transform(images[:3]))
+    np.testing.assert_allclose(
+        np.asarray(display.images_[1, 2].get_array()), expected[2, 0], rtol=1e-6
+    )
+    np.testing.assert_array_equal(np.asarray(display.images_[0, 1].get_array()), images[1, 0])
+
+
 def test_reconstruction_from_arrays_on_given_axes():
     fig, axes = plt.subplots(2, 3)
     rng = np.random.RandomState(0)
