@@ -494,7 +494,7 @@ class ReconstructionDisplay:
         estimator : fitted transformer
             Any fitted estimator with ``transform`` and ``inverse_transform``.
 
-        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
             Rows (or images) to reconstruct; the first ``n_images`` are drawn.
 
         image_shape : tuple of int
