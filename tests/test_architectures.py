@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
+import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 from skae._architectures import (
     ConvDecoderBody,
@@ -157,6 +158,18 @@ def test_pickle_round_trip(cls, architecture, digits_small):
     est = cls(**_small(architecture, n_components=2, max_epochs=2)).fit(digits_small)
     loaded = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(loaded.transform(digits_small), est.transform(digits_small))
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_save_and_load_rebuild_the_architecture(architecture, digits_small, tmp_path):
+    sizes, shape = SMALL[architecture]
+    X = digits_small.reshape(-1, *shape)
+    est = VAETransformer(architecture=architecture, hidden_layer_sizes=sizes, n_components=2,
+                         max_epochs=2, random_state=0).fit(X)
+    skae.save(est, tmp_path / "model.skae")
+    loaded = skae.load(tmp_path / "model.skae")
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+    assert loaded.inverse_transform(loaded.transform(X[:3])).shape == (3, *shape)
 
 
 @pytest.mark.parametrize("cls", TRANSFORMERS)
