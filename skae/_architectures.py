@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from ._modules import ACTIVATIONS
+from ._modules import ACTIVATIONS, Dropout
 
 #: Convolution and transposed convolution per number of spatial dimensions.
 _CONVOLUTIONS = {1: (nn.Conv1d, nn.ConvTranspose1d), 2: (nn.Conv2d, nn.ConvTranspose2d)}
@@ -81,10 +81,14 @@ def conv_sizes(spatial, n_layers):
 
 
 def _hidden(activation, dropout):
-    """The activation, and a dropout after it when ``dropout > 0``."""
+    """The activation, and a dropout after it when ``dropout > 0``.
+
+    skae's :class:`~skae._modules.Dropout` draws its masks from the fit's
+    generator, so ``random_state`` fixes them.
+    """
     layers = [ACTIVATIONS[activation]()]
     if dropout > 0:
-        layers.append(nn.Dropout(dropout))
+        layers.append(Dropout(dropout))
     return layers
 
 
@@ -179,7 +183,7 @@ class RecurrentEncoderBody(nn.Module):
     def __init__(self, input_shape, hidden_sizes, out_features, cell="gru", dropout=0.0):
         super().__init__()
         self.layers = _recurrent_stack(cell, input_shape[0], hidden_sizes)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.dropout = Dropout(dropout) if dropout > 0 else None
         self.head = nn.Linear(hidden_sizes[-1], out_features)
 
     def forward(self, x):
@@ -205,7 +209,7 @@ class RecurrentDecoderBody(nn.Module):
         self.is_lstm = cell == "lstm"
         self.initial = nn.Linear(in_features, hidden_sizes[0])
         self.layers = _recurrent_stack(cell, in_features, hidden_sizes)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.dropout = Dropout(dropout) if dropout > 0 else None
         self.head = nn.Linear(hidden_sizes[-1], output_shape[0])
 
     def forward(self, z):
