@@ -174,7 +174,7 @@ def _run_stack(layers, h, dropout, first_state=None):
 
 
 class RecurrentEncoderBody(nn.Module):
-    """Recurrent layers over the ``T`` steps of ``(C, T)`` inputs; the last state -> ``out_features``.
+    """Recurrent layers over the ``T`` steps of ``(C, T)`` inputs, then a linear layer.
 
     One ``cell`` layer (``"gru"`` or ``"lstm"``) per entry of ``hidden_sizes``;
     the last layer's state after the last step goes through a linear layer.

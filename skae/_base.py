@@ -361,7 +361,7 @@ class _BaseAutoencoder(
         return self
 
     def _resolve_hyperparameters(self, n_features, sample_shape):
-        """Check the parameters against the data; set ``input_shape_`` and ``hidden_layer_sizes_``."""
+        """Check the parameters against the data; set ``input_shape_``, ``hidden_layer_sizes_``."""
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, str):
             sizes = DEFAULT_HIDDEN_LAYER_SIZES[self.architecture]
@@ -658,9 +658,8 @@ class _BaseAutoencoder(
         (3, 5)
         """
         Z = self._check_Z(X)
-        return self._as_samples(
-            self._map_chunks(Z, self._chunk_function("inverse_transform", self.net_.device), Z.dtype)
-        )
+        decode = self._chunk_function("inverse_transform", self.net_.device)
+        return self._as_samples(self._map_chunks(Z, decode, Z.dtype))
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` over the rows of ``X`` (higher is better).

@@ -32,7 +32,9 @@ def test_as_rows_of_non_contiguous_arrays_is_c_order():
 
 
 @pytest.mark.parametrize(
-    "X", [IMAGES[:, 0, 0, 0], IMAGES[:, 0, 0], sp.csr_matrix(IMAGES[:, 0, 0])], ids=["1d", "2d", "csr"]
+    "X",
+    [IMAGES[:, 0, 0, 0], IMAGES[:, 0, 0], sp.csr_matrix(IMAGES[:, 0, 0])],
+    ids=["1d", "2d", "csr"],
 )
 def test_as_rows_leaves_other_input_to_validation(X):
     rows, shape = as_rows(X)
