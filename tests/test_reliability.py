@@ -265,7 +265,17 @@ def _weights(model):
     return [t.clone() for t in model.net_.module_.state_dict().values()]
 
 
-def test_fits_in_threads_equal_sequential_fits_and_leave_the_global_rng_alone():
+@pytest.fixture
+def two_torch_threads():
+    """Two intra-op threads (the test session runs on one), so that the one-thread
+    limit of small fits changes what a concurrent large fit runs on."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_fits_in_threads_equal_sequential_fits_and_leave_the_global_rng_alone(two_torch_threads):
     sequential = [_weights(make().fit(X)) for make in THREADED]
     torch.manual_seed(0)
     expected_draws = torch.rand(100)
@@ -313,7 +323,7 @@ def test_grid_search_on_threads_equals_sequential():
 
 
 # --------------------------------------------------- 5. clear errors, no crashes
-@pytest.mark.parametrize("n_components", [17, 18, 19, 20])
+@pytest.mark.parametrize("n_components", [18, 20])  # = and > the 18 training rows
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_many_features_and_more_components_than_training_rows(Estimator, n_components):
     # > 1024 features: the PCA start is a randomized SVD of the 18 training rows
