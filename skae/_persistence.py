@@ -365,6 +365,13 @@ def _loads(stream, device, custom_modules):
             f"{document['skae_version']!r}; this skae reads versions up to {FORMAT_VERSION}. "
             "Upgrade skae."
         )
+    missing = sorted(_module_classes_named(document) - set(custom_modules))
+    if missing:
+        short = ", ".join(name.rsplit(".", 1)[-1] for name in missing)
+        raise ValueError(
+            f"the model uses custom module classes {missing}: pass them to load, "
+            f"skae.load(path, custom_modules=[{short}])."
+        )
     data = stream.read(data_size)
     if len(data) != data_size:
         raise ValueError("truncated file: the tensors' data ends early.")
@@ -377,6 +384,21 @@ def _loads(stream, device, custom_modules):
     if unused:
         raise ValueError(f"unexpected tensors in the file: {sorted(unused)[:5]}.")
     return estimator
+
+
+def _module_classes_named(document):
+    """The custom module class names anywhere in ``document`` (iteratively: no recursion)."""
+    names, stack = set(), [document]
+    while stack:
+        obj = stack.pop()
+        if type(obj) is dict:
+            name = obj.get("__module_class__")
+            if len(obj) == 1 and type(name) is str:
+                names.add(name)
+            stack.extend(obj.values())
+        elif type(obj) is list:
+            stack.extend(obj)
+    return names
 
 
 def _check_keys(obj, expected, what):

@@ -160,6 +160,10 @@ def _export(module, n_inputs, output_names, opset):
         # graphs here are static, which the TorchScript exporter traces well.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # GRU/LSTM: the exporter warns that a batch size other than the traced
+        # one "can" fail; skae's recurrent bodies build their initial states from
+        # the input's shape, and the tests run every network on 1 and 40 rows.
+        warnings.filterwarnings("ignore", "Exporting a model to ONNX with a batch_size")
         torch.onnx.export(
             module,
             (torch.zeros(2, n_inputs),),
@@ -218,8 +222,12 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     :class:`VAETransformer`'s ``score_samples`` is exported with its fixed
     importance-sampling draws (drawn at fit time from ``random_state``) as
     constants, so it equals skae's deterministic estimate; the graph holds
-    one decoder pass per draw (``n_importance_samples``). Rows of images or
-    sequences enter as their C-order flattening, as in ``transform``.
+    one decoder pass per draw (``n_importance_samples``). Every architecture
+    exports (``"mlp"``, ``"conv"``, ``"gru"``, ``"lstm"``), and custom
+    ``encoder`` / ``decoder`` modules when PyTorch's TorchScript-based
+    exporter supports their operations. Images and sequences enter as their
+    rows, the C-order flattening of each sample, and ``inverse_transform``
+    returns rows too.
 
     Examples
     --------

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
@@ -170,4 +171,45 @@ def test_exported_model_survives_save_and_load(tmp_path):
     path = tmp_path / "model.skae"
     skae.save(est, path)
     (codes,) = run(to_onnx(skae.load(path)), X32)
+    np.testing.assert_allclose(codes, est.transform(X32), rtol=1e-5, atol=1e-5)
+
+
+# ----------------------------------------------------- architectures, custom modules
+class TinyEncoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        return torch.tanh(self.layer(x))
+
+
+@pytest.mark.parametrize("architecture, shape, sizes", [
+    ("conv", (1, 4, 4), (2,)), ("conv", (2, 8), (2,)), ("gru", (2, 8), (3,)),
+    ("lstm", (2, 8), (3,)),
+])
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_architectures_match_skae(Estimator, architecture, shape, sizes):
+    extra = {"n_importance_samples": 2} if Estimator is VAETransformer else {}
+    X_shaped = np.random.RandomState(0).rand(40, *shape).astype(np.float32)
+    est = Estimator(2, architecture=architecture, hidden_layer_sizes=sizes, max_epochs=2,
+                    random_state=0, **extra).fit(X_shaped)
+    rows = X_shaped.reshape(40, -1)  # ONNX takes the C-order flattening of each sample
+    codes = est.transform(X_shaped)
+    for method, inputs, expected in [
+        ("transform", rows, codes),
+        ("inverse_transform", codes, est.inverse_transform(codes).reshape(40, -1)),
+        ("score_samples", rows, est.score_samples(X_shaped)),
+    ]:
+        model = to_onnx(est, method)
+        (output,) = run(model, inputs)
+        np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5, err_msg=method)
+        # The batch size is dynamic for recurrent networks too (exported with 2 rows).
+        (one,) = run(model, inputs[:1])
+        np.testing.assert_allclose(one, expected[:1], rtol=1e-5, atol=1e-5, err_msg=method)
+
+
+def test_custom_modules_export():
+    est = AutoencoderTransformer(2, encoder=TinyEncoder, **FAST).fit(X)
+    (codes,) = run(to_onnx(est), X32)
     np.testing.assert_allclose(codes, est.transform(X32), rtol=1e-5, atol=1e-5)

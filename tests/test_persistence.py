@@ -254,3 +254,81 @@ def test_pickle_still_works(fitted_pair):
     original, _ = fitted_pair
     restored = pickle.loads(pickle.dumps(original))
     assert_same_value(original.score_samples(X), restored.score_samples(X), "pickle")
+
+
+# ----------------------------------------------------- architectures, custom modules
+class TinyEncoder(torch.nn.Module):
+    """A custom encoder body: (batch, 5) -> (batch, width)."""
+
+    def __init__(self, width=4):
+        super().__init__()
+        self.layer = torch.nn.Linear(5, width)
+
+    def forward(self, x):
+        return torch.tanh(self.layer(x))
+
+
+class TinyDecoder(torch.nn.Module):
+    """A custom decoder body: (batch, 2) codes -> (batch, 5)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 5)
+
+    def forward(self, z):
+        return self.layer(z)
+
+
+@pytest.mark.parametrize("architecture, shape, sizes", [
+    ("conv", (1, 4, 4), (2,)), ("gru", (2, 8), (3,)), ("lstm", (2, 8), (3,)),
+])
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_architectures_round_trip(Estimator, architecture, shape, sizes):
+    X_shaped = np.random.RandomState(0).rand(40, *shape)
+    est = Estimator(2, architecture=architecture, hidden_layer_sizes=sizes, max_epochs=2,
+                    random_state=0).fit(X_shaped)
+    loaded = round_trip(est)
+    assert_same_estimator(est, loaded)
+    for method in ("transform", "score_samples"):
+        assert_same_value(getattr(est, method)(X_shaped), getattr(loaded, method)(X_shaped),
+                          method)
+    codes = est.transform(X_shaped)
+    assert_same_value(est.inverse_transform(codes), loaded.inverse_transform(codes), "inverse")
+
+
+def test_custom_modules_load_only_when_passed():
+    est = AutoencoderTransformer(
+        2, encoder=TinyEncoder, encoder_kwargs={"width": 3}, decoder=TinyDecoder, **FAST
+    ).fit(X)
+    buffer = io.BytesIO()
+    skae.save(est, buffer)
+    raw = buffer.getvalue()
+    with pytest.raises(ValueError, match=r"custom_modules=\[TinyDecoder, TinyEncoder\]"):
+        skae.load(io.BytesIO(raw))
+    with pytest.raises(ValueError, match=r"custom_modules=\[TinyDecoder\]"):
+        skae.load(io.BytesIO(raw), custom_modules=[TinyEncoder])
+
+    class TinyEncoder_(TinyEncoder):  # another class, even with the same behaviour
+        pass
+
+    with pytest.raises(ValueError, match=r"custom_modules=\[TinyEncoder\]"):
+        skae.load(io.BytesIO(raw), custom_modules=[TinyEncoder_, TinyDecoder])
+    loaded = skae.load(io.BytesIO(raw), custom_modules=[TinyDecoder, TinyEncoder])
+    assert loaded.encoder is TinyEncoder and loaded.encoder_kwargs == {"width": 3}
+    assert_same_estimator(est, loaded)
+    assert_same_value(est.transform(X), loaded.transform(X), "transform")
+    assert_same_value(est.score_samples(X), loaded.score_samples(X), "score_samples")
+
+
+def test_custom_module_instances_cannot_be_saved():
+    est = AutoencoderTransformer(2, encoder=TinyEncoder(), **FAST)
+    with pytest.raises(ValueError, match="encoder=TinyEncoder, encoder_kwargs"):
+        skae.save(est, io.BytesIO())
+
+
+@pytest.mark.parametrize("bad", [TinyEncoder(), "TinyEncoder", int])
+def test_custom_modules_must_be_module_classes(bad):
+    buffer = io.BytesIO()
+    skae.save(AutoencoderTransformer(), buffer)
+    with pytest.raises(TypeError, match="custom_modules"):
+        skae.load(io.BytesIO(buffer.getvalue()), custom_modules=[bad])

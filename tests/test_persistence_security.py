@@ -436,3 +436,14 @@ def test_a_malformed_optimizer_state_is_refused(saved, mutate):
     mutate(document["estimator"]["network"]["optimizer"]["__dict__"]["state"])
     with pytest.raises(ValueError, match="bad optimizer state"):
         load_bytes(forge(document, tensors))
+
+
+@pytest.mark.parametrize("name", [
+    "os.system", "builtins.eval", "torch.nn.Linear", "skae._modules.ResidualMLP", 5, None,
+])
+def test_module_classes_come_only_from_the_caller(saved, name):
+    document, tensors = parts(saved["ae"])
+    document["estimator"]["params"]["encoder"] = {"__module_class__": name}
+    # torch.nn.Linear's qualified name is torch.nn.modules.linear.Linear: no match either.
+    with pytest.raises(ValueError, match="custom module class"):
+        skae.load(io.BytesIO(forge(document, tensors)), custom_modules=[torch.nn.Linear])
