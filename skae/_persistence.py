@@ -199,17 +199,10 @@ class _Writer:
         module = net.module_
         # torch.compile wraps the module; its state-dict keys get an "_orig_mod." prefix.
         module = getattr(module, "_orig_mod", module)
-        optimizer = net.optimizer_.state_dict()
         return {
             "module": self.value(dict(module.state_dict()), (*path, "module"), "net_"),
             "optimizer": self.value(
-                {
-                    # Adam's state is keyed by parameter index; JSON keys are strings.
-                    "state": [[index, state] for index, state in optimizer["state"].items()],
-                    "param_groups": optimizer["param_groups"],
-                },
-                (*path, "optimizer"),
-                "net_",
+                _optimizer_state_by_name(net.optimizer_, module), (*path, "optimizer"), "net_"
             ),
             "history": self.value(list(net.history), (*path, "history"), "history_"),
         }
@@ -412,30 +405,72 @@ def _check_keys(obj, expected, what):
         )
 
 
-def _is_optimizer_state(optimizer):
-    """Whether ``optimizer`` has the form of a torch optimizer's ``state_dict``.
+def _optimizer_state_by_name(optimizer, module):
+    """The optimizer's ``state_dict`` with parameters named as in ``module``, not numbered.
 
-    Its state is a list of ``[parameter index, {name: tensor}]``, one per
-    parameter at most, each index one of the parameter groups'.
+    torch numbers parameters in the optimizer's own order, which need not be
+    the module's (``FlatAdam`` reorders them); names survive any order.
     """
+    names = {id(p): name for name, p in module.named_parameters()}
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if any(id(p) not in names for p in params):
+        raise ValueError(
+            "skae.save: the optimizer holds tensors that are not the network's parameters."
+        )
+    state = optimizer.state_dict()
+    return {
+        "state": [[names[id(params[i])], values] for i, values in state["state"].items()],
+        "param_groups": [
+            {**group, "params": [names[id(params[i])] for i in group["params"]]}
+            for group in state["param_groups"]
+        ],
+    }
+
+
+def _optimizer_state_by_index(saved, optimizer, module):
+    """torch's ``state_dict`` for ``optimizer`` from :func:`_optimizer_state_by_name`'s form.
+
+    Raises ``ValueError`` unless the saved state names exactly the network's
+    parameters, each once, with moments of each parameter's shape.
+    """
+    bad = "malformed skae model file: bad optimizer state"
     if not (
-        type(optimizer) is dict
-        and set(optimizer) == {"state", "param_groups"}
-        and type(optimizer["state"]) is list
-        and type(optimizer["param_groups"]) is list
-        and all(type(g) is dict and type(g.get("params")) is list
-                for g in optimizer["param_groups"])
+        type(saved) is dict
+        and set(saved) == {"state", "param_groups"}
+        and type(saved["state"]) is list
+        and type(saved["param_groups"]) is list
+        and all(type(g) is dict and type(g.get("params")) is list for g in saved["param_groups"])
     ):
-        return False
-    indices = [i for group in optimizer["param_groups"] for i in group["params"]]
-    state = optimizer["state"]
-    return all(
-        type(entry) is list and len(entry) == 2 and type(entry[0]) is int
-        and entry[0] in indices
-        and type(entry[1]) is dict
-        and all(isinstance(v, torch.Tensor) for v in entry[1].values())
-        for entry in state
-    ) and len({entry[0] for entry in state}) == len(state)
+        raise ValueError(f"{bad}.")
+    parameters = dict(module.named_parameters())
+    names = {id(p): name for name, p in parameters.items()}
+    current = [[names.get(id(p)) for p in group["params"]] for group in optimizer.param_groups]
+    groups = saved["param_groups"]
+    if len(groups) != len(current) or any(
+        not all(type(n) is str for n in g["params"]) or sorted(g["params"]) != sorted(c)
+        for g, c in zip(groups, current)
+    ):
+        raise ValueError(f"{bad}: its parameters are not the network's.")
+    index = {name: i for i, name in enumerate(n for c in current for n in c)}
+    state = {}
+    for entry in saved["state"]:
+        if not (type(entry) is list and len(entry) == 2 and type(entry[0]) is str
+                and entry[0] in index and type(entry[1]) is dict):
+            raise ValueError(f"{bad}: {_short(entry[0] if type(entry) is list else entry)}.")
+        name, values = entry
+        shape = parameters[name].shape
+        for key, value in values.items():
+            if not isinstance(value, torch.Tensor) or (value.dim() and value.shape != shape):
+                raise ValueError(f"{bad}: {key} of {name} does not match the parameter.")
+        if index[name] in state:
+            raise ValueError(f"{bad}: {name} twice.")
+        state[index[name]] = values
+    return {
+        "state": state,
+        "param_groups": [
+            {**g, "params": [index[n] for n in c]} for g, c in zip(groups, current)
+        ],
+    }
 
 
 def _short(value):
@@ -624,8 +659,6 @@ class _Reader:
 
         optimizer = self.value(network["optimizer"], depth)
         history = self.value(network["history"], depth)
-        if not _is_optimizer_state(optimizer):
-            raise ValueError("malformed skae model file: bad optimizer state.")
         if type(history) is not list or not all(type(row) is dict for row in history):
             raise ValueError("malformed skae model file: the history is not a list of dicts.")
         monitor = ConvergenceMonitor(
@@ -635,11 +668,9 @@ class _Reader:
         net.initialize()
         # Whether Adam's fused kernel runs depends on the device loaded on, not saved on.
         fused = [group.get("fused") for group in net.optimizer_.param_groups]
+        state = _optimizer_state_by_index(optimizer, net.optimizer_, net.module_)
         try:
-            net.optimizer_.load_state_dict({
-                "state": dict(optimizer["state"]),
-                "param_groups": optimizer["param_groups"],
-            })
+            net.optimizer_.load_state_dict(state)
         except (TypeError, ValueError, KeyError, RuntimeError) as exc:
             raise ValueError(f"malformed skae model file: bad optimizer state ({exc}).") from None
         for group, value in zip(net.optimizer_.param_groups, fused):
