@@ -97,9 +97,10 @@ class EpochProgressBar(Callback):
         self.postfix_keys = postfix_keys
 
     def on_train_begin(self, net, X=None, **kwargs):
-        batches = max(1, math.ceil(len(X) / net.batch_size)) if X is not None else 1
+        # Without a known length (a stream), the bar counts batches without a total.
+        batches = math.ceil(len(X) / net.batch_size) if hasattr(X, "__len__") else None
         self.bar_ = _tqdm_class()(
-            total=net.max_epochs * batches,
+            total=net.max_epochs * batches if batches else None,
             desc=self.description,
             bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
             leave=True,

@@ -2,13 +2,14 @@
 
 import sys
 import types
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import skae._progress
 from skae import AutoencoderTransformer, VAETransformer
-from skae._progress import chunks_with_progress, print_plain
+from skae._progress import EpochProgressBar, chunks_with_progress, print_plain
 
 SMALL = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
 
@@ -41,6 +42,21 @@ def test_verbose_one_shows_a_live_bar_in_a_terminal(low_rank_X, capsys, live):
     final = captured.err.rsplit("\r", 1)[-1]
     assert f"epoch {est.n_epochs_}/3" in final and "train_loss=" in final
     assert "valid_loss=" in final
+
+
+def test_live_bar_without_a_known_number_of_batches(capsys):
+    # A training set without a length (a stream): the bar counts without a total.
+    bar = EpochProgressBar("stream")
+    net = SimpleNamespace(batch_size=10, max_epochs=2, history=[{"epoch": 1, "train_loss": 0.5}])
+    bar.on_train_begin(net, X=iter([]))
+    assert bar.bar_.total is None
+    bar.on_batch_end(net, training=True)
+    bar.on_batch_end(net, training=False)  # validation batches do not count
+    bar.on_epoch_end(net)
+    bar.on_train_end(net)
+    final = capsys.readouterr().err.rsplit("\r", 1)[-1]
+    assert final.startswith("stream") and "epoch 1/2, train_loss=0.5" in final
+    assert bar.bar_.n == 1
 
 
 def test_verbose_two_prints_lines_even_in_a_terminal(low_rank_X, capsys, live):
