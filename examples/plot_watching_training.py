@@ -1,7 +1,7 @@
 """
-=====================================================
+======================================================
 Watching a fit: TensorBoard, loss curves, progress bar
-=====================================================
+======================================================
 
 Three ways to see a network train: skorch's ``TensorBoard`` callback writes
 every epoch's losses where TensorBoard reads them,
