@@ -84,3 +84,19 @@ def test_flat_adam_matches_adam_on_cuda():
     assert flat._flat is not None
     for p, q in zip(ps, qs):
         torch.testing.assert_close(q, p, rtol=1e-6, atol=1e-7)
+
+
+def test_skae_save_on_cuda_loads_on_cpu_only_machine(monkeypatch, tmp_path):
+    import skae
+
+    est = AutoencoderTransformer(n_components=3, max_epochs=3, random_state=0).fit(X)
+    assert est.device_ == "cuda"
+    Z_gpu = est.transform(X)
+    skae.save(est, tmp_path / "model.skae")
+    on_gpu = skae.load(tmp_path / "model.skae", device="cuda")
+    np.testing.assert_array_equal(on_gpu.transform(X), Z_gpu)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    restored = skae.load(tmp_path / "model.skae")  # device="cpu"
+    assert restored.device_ == "cpu" and restored.net_.device == "cpu"
+    assert not next(restored.net_.module_.parameters()).is_cuda
+    np.testing.assert_allclose(restored.transform(X), Z_gpu, atol=1e-5)
