@@ -218,7 +218,8 @@ class _Writer:
         if kind is list:
             return [self.value(v, (*path, str(i)), name) for i, v in enumerate(value)]
         if kind is tuple:
-            return {"__tuple__": [self.value(v, (*path, str(i)), name) for i, v in enumerate(value)]}
+            items = [self.value(v, (*path, str(i)), name) for i, v in enumerate(value)]
+            return {"__tuple__": items}
         if kind is dict and all(type(k) is str for k in value):
             return {"__dict__": {k: self.value(v, (*path, k), name) for k, v in value.items()}}
         if kind is np.ndarray and value.dtype == object:

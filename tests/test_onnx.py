@@ -21,7 +21,9 @@ X32 = X.astype(np.float32)
 
 TRANSFORMERS = {
     "ae": lambda: AutoencoderTransformer(2, **FAST),
-    "ae_bce_feature": lambda: AutoencoderTransformer(2, loss="bce", input_scaling="feature", **FAST),
+    "ae_bce_feature": lambda: AutoencoderTransformer(
+        2, loss="bce", input_scaling="feature", **FAST
+    ),
     "ae_linear_unscaled": lambda: AutoencoderTransformer(
         2, input_scaling=None, **{**FAST, "hidden_layer_sizes": ()}
     ),

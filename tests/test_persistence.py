@@ -92,7 +92,10 @@ def assert_same_estimator(a, b, where="estimator"):
 
 
 def optimizer_state(net):
-    """Adam's state per parameter name, and its hyperparameters (the order is the optimizer's own)."""
+    """Adam's state per parameter name, and its hyperparameters.
+
+    By name: the order of the optimizer's parameters is its own.
+    """
     names = {id(p): name for name, p in net.module_.named_parameters()}
     state = {names[id(p)]: dict(values) for p, values in net.optimizer_.state.items()}
     groups = [{k: v for k, v in g.items() if k != "params"} for g in net.optimizer_.param_groups]

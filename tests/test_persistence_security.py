@@ -232,8 +232,8 @@ def test_deeply_nested_header_is_refused():
 
 def test_a_huge_integer_is_refused(saved):
     document, tensors = parts(saved["ae"])
-    text = json.dumps(document, separators=(",", ":")).replace('"attributes":{', '"attributes":{"big_":'
-                                        + "9" * 100_000 + ",", 1)
+    text = json.dumps(document, separators=(",", ":"))
+    text = text.replace('"attributes":{', '"attributes":{"big_":' + "9" * 100_000 + ",", 1)
     raw = _safetensors.dumps(tensors, {"skae": text, "skae_sha256": _digest(text, tensors)})
     with pytest.raises(ValueError, match="unreadable"):
         load_bytes(raw)
