@@ -59,11 +59,10 @@ _NOT_SAVED = ("_skl_callbacks",)
 
 #: numpy scalar types a value may have (by dtype name, never through ``np.dtype``).
 _SCALAR_TYPES = {
-    name: getattr(np, name)
-    for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                 "uint64", "float16", "float32", "float64")
+    np.dtype(kind).name: kind
+    for kind in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                 np.uint32, np.uint64, np.float16, np.float32, np.float64)
 }
-_SCALAR_TYPES["bool"] = np.bool_
 
 #: Nesting depth of a stored value beyond which a file is refused.
 _MAX_DEPTH = 32
