@@ -10,9 +10,7 @@ train and how to score a row.
 
 import contextlib
 import copy
-import functools
 import math
-import threading
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -32,7 +30,6 @@ from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback
 from skorch.helper import predefined_split
-from threadpoolctl import ThreadpoolController
 
 from ._architectures import (
     DEFAULT_HIDDEN_LAYER_SIZES,
@@ -50,6 +47,7 @@ from ._random import build_seeded, draw_from, fit_generators
 from ._progress import chunks_with_progress, progress_settings
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
 from ._shapes import as_rows, check_sample_shape, resolve_input_shape
+from ._threads import training_threads
 
 #: Statistics (moments, PCA start) read this many matrix elements per chunk.
 _CHUNK_ELEMENTS = 2**22
@@ -114,56 +112,6 @@ def _check_float32_range(X, name="X"):
             f"({limits.smallest_normal:.3g}; largest magnitude {largest:.3g}): in float32, "
             f"in which skae computes, they lose their digits. Rescale {name}."
         )
-
-
-#: CPU training runs on one thread when a batch's work, ``batch_size * n_parameters``,
-#: is at most this: for such small matrix products intra-op threads cost more than
-#: they save (2-core machine, batch 128: d-128-64-8 networks, 4.4M, train ~1.2-2x
-#: faster on one thread -- far more when the cores are busy; 10.7M is even; 36M is
-#: 1.4x faster on two).
-_SINGLE_THREAD_MAX_WORK = 2**24
-_threads_lock = threading.Lock()
-_threads_state = {"depth": 0, "previous": None}
-
-
-@functools.cache
-def _threadpool_controller():
-    """One ``ThreadpoolController`` per process.
-
-    Building one scans the loaded libraries (~3 ms, twice per fit otherwise).
-    numpy's and scipy's BLAS, the ones limited, are loaded when skae is imported.
-    """
-    return ThreadpoolController()
-
-
-@contextlib.contextmanager
-def _training_threads(module, batch_size, device):
-    """Train small networks on CPU with one torch and one BLAS thread; restore after.
-
-    numpy's BLAS is limited too: right after torch work, a multi-threaded
-    OpenBLAS call competes with torch's OpenMP threads (measured: the PCA start's
-    64 x 64 covariance of 20,000 rows, 0.3-0.46 s instead of 0.02-0.03 s).
-    Reference-counted, so concurrent fits in threads restore the caller's
-    settings once the last one ends. Results do not depend on the thread count.
-    """
-    work = batch_size * sum(p.numel() for p in module.parameters())
-    if torch.device(device).type != "cpu" or work > _SINGLE_THREAD_MAX_WORK:
-        yield
-        return
-    with _threads_lock:
-        if _threads_state["depth"] == 0:
-            _threads_state["previous"] = torch.get_num_threads()
-            _threads_state["blas"] = _threadpool_controller().limit(limits=1, user_api="blas")
-            torch.set_num_threads(1)
-        _threads_state["depth"] += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_state["depth"] -= 1
-            if _threads_state["depth"] == 0:
-                torch.set_num_threads(_threads_state["previous"])
-                _threads_state.pop("blas").restore_original_limits()
 
 
 def _rounding_variance(var, mean, n_samples):
@@ -464,7 +412,7 @@ class _BaseAutoencoder(
             lambda: self._build_module(n_features, loc, scale), init_generator
         )
         with draw_from(module, train_generator), contextlib.ExitStack() as threads:
-            threads.enter_context(_training_threads(module, self.batch_size_, self.device_))
+            threads.enter_context(training_threads(module, self.batch_size_, self.device_))
             if self.init == "pca":
                 # Fitted on the training rows only, so the starting point competes
                 # fairly with the trained epochs on the validation rows.
@@ -505,9 +453,8 @@ class _BaseAutoencoder(
             self.validation_scores_ = [-loss for loss in net.history[:, "valid_loss"]]
         self.best_loss_ = monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
-        with _training_threads(net.module_, self.batch_size_, self.device_):
-            # A pass over X (the codes' statistics); on the busy 2-core box, one thread
-            # encoded 50,000 rows in 0.07-0.11 s against 0.17-0.22 s on two.
+        with training_threads(net.module_, self.batch_size_, self.device_):
+            # A pass over X (the codes' statistics), on training's threads.
             self._after_fit(X)
 
     def _make_net(self, module, seed, monitor, train_split=None, extra_callbacks=()):

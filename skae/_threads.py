@@ -1,0 +1,125 @@
+"""How many threads CPU training uses.
+
+torch's intra-op threads split each operation and wait for each other at its
+end. That pays off only when operations are large, and only while every thread
+has a core of its own: when another process holds one of the cores, each
+operation waits for the thread that shares it, and a training step becomes many
+times slower than on one thread (``benchmarks/RESULTS_performance.md``,
+"Threads"). So training uses one thread unless a batch's work is large *and* the
+CPUs are idle when training starts. The thread count never changes the fitted
+model: skae's tests and ``benchmarks/bench_threads.py`` check that training on
+one thread and on several gives bit-identical parameters.
+"""
+
+import contextlib
+import functools
+import os
+import threading
+import time
+
+import torch
+from threadpoolctl import ThreadpoolController
+
+#: A batch's work, ``batch_size * n_parameters``, above which several threads may
+#: pay off; at most this, training always runs on one thread (intra-op threads
+#: cost more than they save on such small operations).
+SINGLE_THREAD_MAX_WORK = 2**24
+#: How long :func:`idle_cpus` watches the CPUs (the kernel counts in 10 ms ticks).
+IDLE_SAMPLE_SECONDS = 0.1
+#: A CPU counts as free when idle for at least this fraction of the sample, so a
+#: light background task does not cost the second thread, a busy process does.
+_IDLE_MARGIN = 0.25
+
+_lock = threading.Lock()
+_state = {"depth": 0}
+
+
+@functools.cache
+def _threadpool_controller():
+    """One ``ThreadpoolController`` per process.
+
+    Building one scans the loaded libraries (a few ms, twice per fit otherwise).
+    numpy's and scipy's BLAS, the ones limited, are loaded when skae is imported.
+    """
+    return ThreadpoolController()
+
+
+def _cpu_times(cpus):
+    """``(idle, total)`` clock ticks, summed over ``cpus``, from ``/proc/stat``."""
+    idle = total = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *fields = line.split()
+            if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
+                continue
+            ticks = [int(v) for v in fields[:8]]  # user .. steal; guest is inside user
+            idle += ticks[3] + ticks[4]  # idle, iowait
+            total += sum(ticks)
+    return idle, total
+
+
+def idle_cpus(interval=IDLE_SAMPLE_SECONDS):
+    """How many of this process's CPUs were idle over the next ``interval`` seconds.
+
+    This process sleeps meanwhile, so its own CPU counts as idle. Returns None
+    where ``/proc/stat`` or CPU affinity is not available (not Linux).
+    """
+    try:
+        cpus = os.sched_getaffinity(0)
+        idle0, total0 = _cpu_times(cpus)
+        time.sleep(interval)
+        idle1, total1 = _cpu_times(cpus)
+    except (AttributeError, OSError, ValueError):
+        return None
+    if total1 <= total0:
+        return None
+    return len(cpus) * (idle1 - idle0) / (total1 - total0)
+
+
+def training_thread_count(work):
+    """torch threads for CPU training whose batches cost ``work`` (batch x parameters).
+
+    One thread for small work; for large work torch's own count, capped by the
+    number of idle CPUs (one thread where that cannot be measured).
+    """
+    available = torch.get_num_threads()
+    if work <= SINGLE_THREAD_MAX_WORK or available == 1:
+        return 1
+    idle = idle_cpus()
+    if idle is None:
+        return 1
+    return max(1, min(available, int(idle + _IDLE_MARGIN)))
+
+
+@contextlib.contextmanager
+def training_threads(module, batch_size, device):
+    """Run the block on :func:`training_thread_count` torch threads; restore after.
+
+    When fewer threads than torch's own are used, numpy's BLAS is limited to one
+    thread too: right after torch work, a multi-threaded OpenBLAS call competes
+    with torch's OpenMP threads (the PCA start's covariance ran ten times
+    slower). Reference-counted: concurrent fits in threads share the first one's
+    setting and restore the caller's once the last one ends.
+    """
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    with _lock:
+        if _state["depth"] == 0:
+            work = batch_size * sum(p.numel() for p in module.parameters())
+            threads = training_thread_count(work)
+            _state["previous"] = torch.get_num_threads()
+            _state["blas"] = None
+            if threads < _state["previous"]:
+                _state["blas"] = _threadpool_controller().limit(limits=1, user_api="blas")
+                torch.set_num_threads(threads)
+        _state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["depth"] -= 1
+            if _state["depth"] == 0:
+                torch.set_num_threads(_state["previous"])
+                if _state["blas"] is not None:
+                    _state.pop("blas").restore_original_limits()
