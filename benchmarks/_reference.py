@@ -133,11 +133,11 @@ def torch_threads(n):
 
 
 def train(model, X, *, loss="mse", epochs=100, batch_size=128, lr=1e-3, seed=0, threads=None,
-          target=None):
+          objective=None):
     """Train ``model`` on float32 ``X`` (n, d) with Adam; returns ``(model, seconds)``.
 
     ``loss="bce"``: the model outputs logits, targets are ``X`` in [0, 1].
-    ``target(model, xb)`` overrides the reconstruction target (e.g. normalised units).
+    ``objective(model, xb)``, when given, is the batch's loss instead (e.g. skae's).
     """
     with torch_threads(threads):
         torch.manual_seed(seed)
@@ -147,14 +147,16 @@ def train(model, X, *, loss="mse", epochs=100, batch_size=128, lr=1e-3, seed=0, 
         model.train()
         opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
         criterion = F.binary_cross_entropy_with_logits if loss == "bce" else F.mse_loss
+        if objective is None:
+            def objective(model, xb):
+                return criterion(model(xb), xb)
         gen = torch.Generator().manual_seed(seed)
         for _ in range(epochs):
             Xs = Xt[torch.randperm(n, generator=gen)]
             for s in range(0, n, batch_size):
                 xb = Xs[s:s + batch_size]
                 opt.zero_grad(set_to_none=True)
-                out = model(xb)
-                criterion(out, xb if target is None else target(model, xb)).backward()
+                objective(model, xb).backward()
                 opt.step()
         seconds = time.perf_counter() - start
     return model.eval(), seconds

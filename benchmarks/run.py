@@ -549,26 +549,16 @@ def fit_skae_arch(X, params, epochs):
 
 
 def fit_loop_on(module, criterion, X, *, epochs, batch_size, threads, seed=0):
-    """A hand-written loop over a copy of skae's own network and objective.
+    """A hand-written loop (``_reference.train``) over a copy of skae's network and objective.
 
     Autograd and ``torch.optim.Adam(fused=True)``; the data pre-loaded as one tensor,
     a shuffled copy sliced per epoch: what a user writes for this network.
     """
-    with num_threads(threads):
-        torch.manual_seed(seed)
-        model = copy.deepcopy(module).train()
-        Xt = torch.from_numpy(X)
-        n = len(Xt)
-        opt = torch.optim.Adam(model.parameters(), lr=LR, fused=True)
-        gen = torch.Generator().manual_seed(seed)
-        for _ in range(epochs):
-            Xs = Xt[torch.randperm(n, generator=gen)]
-            for start in range(0, n, batch_size):
-                xb = Xs[start:start + batch_size]
-                opt.zero_grad(set_to_none=True)
-                criterion(model(xb), xb, model, True).backward()
-                opt.step()
-    return model
+    import _reference
+
+    return _reference.train(
+        copy.deepcopy(module), X, epochs=epochs, batch_size=batch_size, lr=LR, seed=seed,
+        threads=threads, objective=lambda m, xb: criterion(m(xb), xb, m, True))[0]
 
 
 def bench_arch(args):
