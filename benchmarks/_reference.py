@@ -11,8 +11,8 @@ quality benchmark (``bench_architectures.py``) and the speed benchmark
   the decoder mirrors it with transposed convolutions. Trained with BCE on pixels
   in [0, 1].
 * :class:`MLPAE` -- a mirrored MLP (784-256-128-16 for the issue's MLP loop).
-* :class:`RecurrentAE` (``cell="gru"`` or ``"lstm"``) -- a recurrent autoencoder: the encoder's last
-  hidden state is mapped to the code; the decoder starts its hidden state from
+* :class:`RecurrentAE` (``cell="gru"`` or ``"lstm"``) -- a recurrent autoencoder: the
+  encoder's last hidden state is mapped to the code; the decoder starts its hidden state from
   the code and is fed the code at every step, and a linear read-out gives each
   step's channels.
 """

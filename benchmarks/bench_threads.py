@@ -138,7 +138,8 @@ def main():
 
     print("\n## Determinism: 1 thread against", N_THREADS, "threads (20 steps, bit for bit)")
     for name, (build, X, loss, bs) in nets.items():
-        print(f"- {name}: {'identical' if same_on_any_thread_count(build, X, loss, bs) else 'DIFFERENT'}")
+        same = same_on_any_thread_count(build, X, loss, bs)
+        print(f"- {name}: {'identical' if same else 'DIFFERENT'}")
 
     results = {}
     for r in range(args.rounds):
@@ -180,7 +181,8 @@ def main():
                 fits.setdefault(("loop 1 thread", cond), []).append(s)
             print(f"  round {r + 1} {cond} (load {before} -> {load()}): skae "
                   f"{fits[('skae', cond)][-1]:.2f}s, loop {s:.2f}s", flush=True)
-    print("\n| condition | skae fit (s) | loop, 1 thread (s) | skae / loop |\n|---|---:|---:|---:|")
+    print("\n| condition | skae fit (s) | loop, 1 thread (s) | skae / loop |")
+    print("|---|---:|---:|---:|")
     for cond in ("quiet", "busy"):
         a = statistics.median(fits[("skae", cond)])
         b = statistics.median(fits[("loop 1 thread", cond)])

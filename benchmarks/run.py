@@ -575,7 +575,8 @@ def bench_arch(args):
         ref = fit_skae_arch(X, params, 1)  # warm-up; gives the network and its objective
         module, criterion, batch = ref.net_.module_, ref.net_.criterion_, ref.batch_size_
         print(f"\n### {name}: {X.shape[0]} x {X.shape[1]}, {epochs} epochs, batch {batch}, "
-              f"{sum(p.numel() for p in module.parameters()):,} parameters, k={params['n_components']}")
+              f"{sum(p.numel() for p in module.parameters()):,} parameters, "
+              f"k={params['n_components']}")
         contestants = {
             "skae": lambda m, X=X, p=params, e=epochs: fit_skae_arch(X[:m], p, e),
         }
