@@ -46,6 +46,16 @@ def load():
     return open("/proc/loadavg").read().split()[0]
 
 
+def _die_with_parent():
+    """Linux: the spinning child gets SIGKILL when this process dies, however it dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except OSError:
+        pass
+
+
 @contextlib.contextmanager
 def busy_core(active):
     """A process spinning on CPU 0 while the block runs (nothing when not ``active``)."""
@@ -55,7 +65,7 @@ def busy_core(active):
     cmd = [sys.executable, "-c", "while True: pass"]
     if os.path.exists("/usr/bin/taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, preexec_fn=_die_with_parent)
     time.sleep(0.5)  # let it reach the scheduler
     try:
         yield
