@@ -580,7 +580,9 @@ def bench_arch(args):
         contestants = {
             "skae": lambda m, X=X, p=params, e=epochs: fit_skae_arch(X[:m], p, e),
         }
-        for t in sorted({1, torch.get_num_threads()}):
+        # --peer-threads: the loop on that many threads only (skae keeps its own choice).
+        loop_threads = sorted({1, torch.get_num_threads()})
+        for t in [args.peer_threads] if args.peer_threads else loop_threads:
             contestants[f"loop, {t} thread(s)"] = (
                 lambda m, X=X, e=epochs, t=t: fit_loop_on(
                     module, criterion, X[:m], epochs=e, batch_size=batch, threads=t))
