@@ -239,7 +239,9 @@ def test_principal_axes_ignore_rounding_noise():
     np.testing.assert_allclose(axes.T @ axes, np.eye(2), atol=1e-12)
 
 
-@pytest.mark.parametrize("estimator", [AutoencoderTransformer(**FAST), VAETransformer(**FAST), None])
+@pytest.mark.parametrize(
+    "estimator", [AutoencoderTransformer(**FAST), VAETransformer(**FAST), None]
+)
 def test_detector_on_constant_data(estimator):
     C = np.tile(X[:1], (30, 1))
     detector = unchanged(
@@ -256,8 +258,16 @@ THREADED = [
     lambda: AutoencoderTransformer(dropout=0.2, noise=0.1, **FAST),
     lambda: VAETransformer(dropout=0.1, **FAST),
     lambda: VAETransformer(**{**FAST, "random_state": 1}),
+    lambda: AutoencoderTransformer(
+        architecture="conv", dropout=0.1, **{**FAST, "hidden_layer_sizes": (4,)}
+    ),
+    lambda: VAETransformer(
+        architecture="gru", dropout=0.1, **{**FAST, "hidden_layer_sizes": (4,)}
+    ),
     # above the one-thread limit: trains on the caller's threads while the others run on one
-    lambda: AutoencoderTransformer(**{**FAST, "hidden_layer_sizes": (300, 300), "batch_size": 200}),
+    lambda: AutoencoderTransformer(
+        **{**FAST, "hidden_layer_sizes": (300, 300), "batch_size": 200}
+    ),
 ]
 
 
