@@ -100,3 +100,16 @@ def test_skae_save_on_cuda_loads_on_cpu_only_machine(monkeypatch, tmp_path):
     assert restored.device_ == "cpu" and restored.net_.device == "cpu"
     assert not next(restored.net_.module_.parameters()).is_cuda
     np.testing.assert_allclose(restored.transform(X), Z_gpu, atol=1e-5)
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_cuda_fits_draw_from_their_own_generators(Estimator):
+    # dropout masks and noise drawn on the device from the fit's generator: the
+    # global CUDA and CPU generators are untouched, and a refit repeats the draws.
+    kwargs = dict(n_components=3, max_epochs=3, dropout=0.2, device="cuda", random_state=0)
+    cuda_state, cpu_state = torch.cuda.get_rng_state(), torch.get_rng_state()
+    first = Estimator(**kwargs).fit(X)
+    assert torch.equal(torch.cuda.get_rng_state(), cuda_state)
+    assert torch.equal(torch.get_rng_state(), cpu_state)
+    second = Estimator(**kwargs).fit(X)
+    np.testing.assert_allclose(first.transform(X), second.transform(X), atol=1e-5)
