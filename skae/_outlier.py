@@ -403,8 +403,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         self.latent_precision_ = linalg.pinvh(covariance)
         t2 = self._hotelling_t2(codes)
         limits = np.quantile(np.c_[spe, t2], _CONTROL_LIMIT_QUANTILE, axis=0)
-        tiny = np.finfo(np.float64).tiny
-        self.control_limits_ = np.maximum(limits, tiny)
+        # A statistic that is 0 on every training row (constant data) gets limit 1,
+        # as scikit-learn's scalers treat a zero scale: its ratio stays finite.
+        self.control_limits_ = np.where(limits > 0, limits, 1.0)
         return self._combined_score(spe, t2)
 
     # ------------------------------------------------------------- inference

@@ -332,6 +332,15 @@ def test_grid_search_on_threads_equals_sequential():
     assert threaded["params"] == sequential["params"]
 
 
+def test_detector_on_all_zero_data_scores_far_rows_finitely():
+    zeros = np.zeros((30, 6))
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**FAST)).fit(zeros)
+    rows = np.vstack([zeros[:1], np.full((1, 6), 1e3), np.full((1, 6), 1e6)])
+    scores = unchanged(detector.score_samples, rows)
+    assert np.all(np.isfinite(scores)) and scores[0] > scores[1] > scores[2]
+    np.testing.assert_array_equal(detector.predict(rows), [1, -1, -1])
+
+
 # --------------------------------------------------- 5. clear errors, no crashes
 @pytest.mark.parametrize("n_components", [18, 20])  # = and > the 18 training rows
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
