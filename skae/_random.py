@@ -20,6 +20,7 @@ are the ones the global generator gave (on CUDA, except dropout masks).
 """
 
 import contextlib
+import functools
 import inspect
 
 import torch
@@ -36,13 +37,16 @@ _DRAWS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def _python_function_takes_generator(func):
+    return "generator" in inspect.signature(func).parameters
+
+
 def _takes_generator(func):
     if getattr(func, "__name__", None) in _DRAWS:
         return True
-    try:  # Python functions: torch.nn.init's, a user's
-        return "generator" in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
+    # Python functions (torch.nn.init's, a user's) say so in their signature.
+    return inspect.isfunction(func) and _python_function_takes_generator(func)
 
 
 class _DrawFrom(TorchFunctionMode):
