@@ -8,9 +8,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import NumberInterval, _BaseAutoencoder, _check_unit_interval, _decoder_start_at
+from ._base import (
+    NumberInterval,
+    _BaseAutoencoder,
+    _check_unit_interval,
+    _decoder_start_at,
+    lazy_on_dask,
+)
 from ._modules import Autoencoder
 from ._objectives import ReconstructionLoss
+from ._streaming import merge_moments
 
 
 class AutoencoderTransformer(_BaseAutoencoder):
@@ -121,6 +128,12 @@ class AutoencoderTransformer(_BaseAutoencoder):
     max_epochs : int, default=200
         Maximum number of passes over the training data.
 
+    partial_fit_epochs : int, default=1
+        Epochs each :meth:`partial_fit` call trains on its chunk. ``max_epochs``
+        caps :meth:`fit`, which stops early; ``partial_fit`` runs exactly this
+        many (the caller's loop decides when to stop), as ``SGDRegressor`` and
+        ``MLPRegressor`` run one epoch per call.
+
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows, stop when the validation
         loss stops improving and restore the best weights (the PCA starting
@@ -183,6 +196,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     batch_size_ : int
         Batch size used.
+
+    n_samples_seen_ : int
+        Number of training rows: those of :meth:`fit`, plus every chunk given
+        to :meth:`partial_fit` since.
 
     input_shape_ : tuple of int
         The shape the network views one sample in (``input_shape`` resolved).
@@ -268,6 +285,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         weight_decay=0.0,
         batch_size="auto",
         max_epochs=200,
+        partial_fit_epochs=1,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -295,6 +313,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.partial_fit_epochs = partial_fit_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -338,20 +357,26 @@ class AutoencoderTransformer(_BaseAutoencoder):
         module.encoder.start_at((axes / whiten).T, -(mean @ axes) / whiten)
         _decoder_start_at(module, axes * whiten, mean)
 
-    def _after_fit(self, X):
-        # X is already validated: encode it directly. ``self.transform`` would
-        # re-validate the bare array and warn that it lacks the feature names
-        # seen in fit (a DataFrame's).
-        codes = self._map_chunks(
-            X, self._chunk_function("transform", self.net_.device), np.float64
-        )
-        self.latent_mean_ = codes.mean(axis=0)
-        if len(codes) > 1:
-            self.latent_covariance_ = np.atleast_2d(np.cov(codes, rowvar=False))
-        else:
-            self.latent_covariance_ = np.zeros((self.n_components_, self.n_components_))
+    def _after_fit(self, X, n_previous=0):
+        # The Gaussian of the codes that ``sample`` draws from, merged block by
+        # block (and across partial_fit calls). X is already validated: encode it
+        # directly. ``self.transform`` would re-validate the bare array and warn
+        # that it lacks the feature names seen in fit (a DataFrame's).
+        moments = None
+        if n_previous:
+            moments = (n_previous, self.latent_mean_, self.latent_covariance_)
+        encode = self._chunk_function("transform", self.net_.device)
+        for block in self._blocks(X):
+            codes = self._map_chunks(block, encode, np.float64)
+            if len(codes) > 1:
+                covariance = np.atleast_2d(np.cov(codes, rowvar=False))
+            else:
+                covariance = np.zeros((self.n_components_, self.n_components_))
+            moments = merge_moments(moments, (len(codes), codes.mean(axis=0), covariance), ddof=1)
+        _, self.latent_mean_, self.latent_covariance_ = moments
 
     # ----------------------------------------------------------------- public
+    @lazy_on_dask
     def transform(self, X):
         """Encode ``X`` into its codes.
 
@@ -377,6 +402,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         X = self._check_X(X)
         return self._map_chunks(X, self._chunk_function("transform", self.net_.device), X.dtype)
 
+    @lazy_on_dask
     def reconstruction_error(self, X, *, per_feature=False):
         """Reconstruction error of each row, in the training objective's terms.
 
@@ -439,6 +465,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
             return lambda m, x: -self._errors(m, x)
         return super()._chunk_function(method, device)
 
+    @lazy_on_dask
     def score_samples(self, X):
         """Negative reconstruction error of each row (higher = better reconstructed).
 

@@ -48,6 +48,17 @@ from ._progress import chunks_with_progress, progress_settings
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
 from ._shapes import as_rows, check_sample_shape, resolve_input_shape
 from ._threads import training_threads
+from ._streaming import (
+    VALID_MAX_ELEMENTS,
+    BlockDataset,
+    RowBlocks,
+    is_dask_array,
+    is_streamed,
+    iterate_batches,
+    map_row_blocks,
+    merge_moments,
+    sample_rows,
+)
 
 #: Statistics (moments, PCA start) read this many matrix elements per chunk.
 _CHUNK_ELEMENTS = 2**22
@@ -209,6 +220,31 @@ def principal_axes(X, rows, loc, scale, n_components, random_state):
     return mean, np.clip(eigenvalues, 0.0, None), axes, total_variance
 
 
+def lazy_on_dask(method):
+    """Let ``method(X, ...)`` take a dask array and return a lazy dask array.
+
+    The method is applied to each row block (``map_blocks``), as
+    ``dask_ml.wrappers.ParallelPostFit`` would; its output on one row of zeros,
+    computed here, gives the result's dtype and columns and checks ``X``'s
+    width and dtype before anything is computed.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if not is_dask_array(X):
+            return method(self, X, *args, **kwargs)
+        check_is_fitted(self)
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2-D array, got a {X.ndim}-D dask array.")
+
+        def apply(block):
+            return method(self, block, *args, **kwargs)
+
+        return map_row_blocks(apply, X, apply(np.zeros((1, X.shape[1]), dtype=X.dtype)))
+
+    return wrapper
+
+
 class _BaseAutoencoder(
     CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
@@ -231,6 +267,7 @@ class _BaseAutoencoder(
         "weight_decay": [NumberInterval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), NumberInterval(Integral, 1, None, closed="left")],
         "max_epochs": [NumberInterval(Integral, 1, None, closed="left")],
+        "partial_fit_epochs": [NumberInterval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [NumberInterval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [NumberInterval(Integral, 1, None, closed="left")],
@@ -265,17 +302,33 @@ class _BaseAutoencoder(
     def _check_support(self, X):
         """Raise ``ValueError`` when ``X`` is outside the likelihood's support."""
 
-    def _after_fit(self, X):
-        """Compute fitted attributes that need the trained network."""
+    def _after_fit(self, X, n_previous=0):
+        """Compute fitted attributes that need the trained network.
+
+        ``X`` is the validated training data (a streamed array is read block
+        by block, see :meth:`_blocks`); with ``n_previous > 0``
+        (``partial_fit``), it updates the attributes computed from the
+        ``n_previous`` rows seen before.
+        """
 
     # --------------------------------------------------------------- training
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the network to ``X``.
 
+        In-memory data is loaded once as a float32 tensor. A ``numpy.memmap``
+        or a dask array is streamed instead, and never loaded whole: the input
+        statistics come from one pass over its blocks of rows (a dask array's
+        row chunks), the PCA start from a bounded random subsample, and each
+        epoch visits the blocks in a random order, rows shuffled within each
+        block, while the next block is read in the background. Early stopping
+        then holds out ``validation_fraction`` of the rows, but at most a
+        bounded number of them. See the user guide's "Scaling" section.
+
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
             Training data. Sparse input is densified one batch at a time.
             Arrays of shape ``(n_samples, *input_shape)`` (rank 3 or 4) are
             accepted too; see ``input_shape``.
@@ -299,14 +352,151 @@ class _BaseAutoencoder(
         3
         """
         X_rows, sample_shape = as_rows(X)
-        X_checked = validate_data(
-            self, X_rows, accept_sparse="csr", dtype=[np.float64, np.float32]
-        )
-        _check_float32_range(X_checked)
+        X_checked = self._validate_input(X_rows, reset=True)
         tasks = FitTasks(self, X, y, max_subtasks=self.max_epochs)
         self._fit(X_checked, tasks, sample_shape)
         tasks.end()
         return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train on one chunk of rows: ``partial_fit_epochs`` more epochs over ``X``.
+
+        For data that comes in chunks (a stream, or a loop over blocks read
+        from disk), as ``IncrementalPCA.partial_fit``. The first call
+        initialises everything :meth:`fit` would, from this chunk alone: the
+        input scaling, the PCA (or probabilistic PCA) start, the network and the
+        optimizer; make that chunk representative of the data (e.g. shuffled).
+        Every call then trains ``partial_fit_epochs`` epochs on its chunk,
+        keeping the optimizer's state between calls, and extends ``history_``,
+        ``loss_curve_`` and ``n_epochs_``. Called on a model fitted by
+        :meth:`fit`, it continues training that model.
+
+        Unlike :meth:`fit`, ``partial_fit`` holds nothing out and never stops
+        early: ``max_epochs``, ``early_stopping``, ``validation_fraction``,
+        ``n_iter_no_change`` and ``tol`` are not used, and which epochs to run
+        is the caller's decision (score a held-out chunk with :meth:`score`).
+        A ``random_state`` makes the same sequence of calls give the same model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            A chunk of training data, with the number of features of the first
+            chunk.
+        y : Ignored
+            Not used, present for API consistency (dask-ml passes a placeholder).
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderTransformer
+        >>> X = np.random.RandomState(0).rand(300, 5)
+        >>> ae = AutoencoderTransformer(n_components=2, random_state=0)
+        >>> for chunk in np.array_split(X, 3):
+        ...     ae = ae.partial_fit(chunk)
+        >>> ae.n_epochs_, ae.n_samples_seen_
+        (3, 300)
+        """
+        first_call = not hasattr(self, "net_")
+        X_rows, sample_shape = as_rows(X)
+        if not first_call:
+            check_sample_shape(sample_shape, self.input_shape_, type(self).__name__)
+        X_checked = self._validate_input(X_rows, reset=first_call)
+        tasks = FitTasks(self, X, y, max_subtasks=self.partial_fit_epochs)
+        if first_call:
+            self._resolve_parameters(X_checked, sample_shape, partial=True)
+            self.n_samples_seen_ = 0
+            seed = self._seed
+        else:
+            # One seed per call, from the fit's seed and the epochs run so far:
+            # the same sequence of calls gives the same model.
+            seed = int(
+                np.random.SeedSequence([self._seed, self.n_epochs_]).generate_state(1)[0] >> 1
+            )
+        self._check_data(X_checked)
+        rows, no_rows = np.arange(X_checked.shape[0]), np.empty(0, dtype=np.int64)
+        # This call's own generators (fit's, on the first call).
+        init_generator, train_generator = fit_generators(seed, self.device_)
+        with contextlib.ExitStack() as threads:
+            if first_call:
+                module, _, _ = self._initialize_module(
+                    X_checked, rows, no_rows, init_generator, threads
+                )
+                self.net_ = self._make_net(
+                    module, seed, None, extra_callbacks=tasks.epoch_callbacks()
+                )
+                self.net_.initialize()
+            else:
+                threads.enter_context(
+                    training_threads(self.net_.module_, self.batch_size_, self.device_)
+                )
+                self._continue_net(seed, tasks)
+            threads.enter_context(draw_from(self.net_.module_, train_generator))
+            train_set, _ = self._datasets(X_checked, rows, no_rows)
+            self._train(train_set, self.partial_fit_epochs)
+            self._record_training()
+            self._after_fit(X_checked, self.n_samples_seen_)
+        self.n_samples_seen_ += X_checked.shape[0]
+        tasks.end()
+        return self
+
+    def _validate_input(self, X, reset):
+        """Validated training data: loaded (validate_data) or, if streamed, checked
+        by its first row here and by every block as it is read."""
+        if is_streamed(X):
+            return self._validate_streamed(X, reset)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=reset)
+        _check_float32_range(X)
+        return X
+
+    def _validate_streamed(self, X, reset):
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2-D array, got a {X.ndim}-D {type(X).__name__}.")
+        if any(math.isnan(size) for size in X.shape):
+            raise ValueError(
+                "X is a dask array with unknown chunk sizes; call X.compute_chunk_sizes() first."
+            )
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"X must hold real numbers, got dtype {X.dtype}.")
+        head = X[:1]
+        validate_data(
+            self,
+            np.asarray(head.compute() if is_dask_array(head) else head),
+            dtype=[np.float64, np.float32],
+            reset=reset,
+        )
+        return X
+
+    def _check_block(self, block, start):
+        """Validate one block of streamed training data (``validate_data`` never sees it whole)."""
+        rows = f"rows {start} to {start + len(block) - 1}"
+        if not np.isfinite(block).all():
+            raise ValueError(
+                f"Input X contains NaN, infinity or a value beyond float32's range in {rows}."
+            )
+        try:
+            _check_float32_range(block)
+            self._check_support(block)
+        except ValueError as exc:
+            raise ValueError(f"In {rows} of X: {exc}") from None
+
+    def _check_data(self, X):
+        if not is_streamed(X):  # streamed data is checked block by block
+            self._check_support(X)
+
+    def _row_blocks(self, X):
+        return RowBlocks(X, check=self._check_block)
+
+    @staticmethod
+    def _blocks(X):
+        """``X`` as in-memory blocks of rows: itself, or a streamed array's blocks."""
+        return RowBlocks(X).iter(np.float32) if is_streamed(X) else [X]
 
     def _resolve_hyperparameters(self, n_features, sample_shape):
         """Check the parameters against the data; set ``input_shape_``, ``hidden_layer_sizes_``."""
@@ -372,12 +562,34 @@ class _BaseAutoencoder(
             decoder = ResidualBody(k, n_features, body)
         return encoder, decoder
 
+    def _resolve_parameters(self, X, sample_shape, partial=False):
+        """Check the hyperparameters against ``X``; set the resolved ones and the seed."""
+        self._resolve_hyperparameters(X.shape[1], sample_shape)
+        self.device_ = resolve_device(self.device)
+        self.n_components_ = self.n_components
+        rng = check_random_state(self.random_state)
+        # Private: also seeds what inference needs to be deterministic (VAE scoring).
+        self._seed = int(rng.randint(np.iinfo(np.int32).max))
+        batch_size = 200 if self.batch_size == "auto" else self.batch_size
+        # partial_fit's later chunks may be larger than the first one.
+        self.batch_size_ = batch_size if partial else min(batch_size, X.shape[0])
+
     def _scaling(self, X):
-        """``loc`` and ``scale`` of the input normalisation, from the training data."""
+        """``loc`` and ``scale`` of the input normalisation, from the training data.
+
+        Streamed data is read once here, block by block, and every block is
+        validated, whether or not the statistics are needed.
+        """
         n_features = X.shape[1]
+        if is_streamed(X):
+            moments = None
+            for block in self._row_blocks(X).iter(np.float64):
+                moments = merge_moments(moments, (len(block), *_column_moments(block)))
+            _, mean, var = moments
+        elif self.input_scaling is not None:
+            mean, var = _column_moments(X)
         if self.input_scaling is None:
             return np.zeros(n_features), np.ones(1)
-        mean, var = _column_moments(X)
         # Scale 1 where the variance is rounding noise, as scikit-learn's scalers do.
         noise = _rounding_variance(var, mean, X.shape[0])
         if self.input_scaling == "feature":
@@ -385,82 +597,59 @@ class _BaseAutoencoder(
         global_var = var.mean()
         return mean, np.array([math.sqrt(global_var) if global_var > noise.mean() else 1.0])
 
-    def _fit(self, X, tasks, sample_shape=None):
-        n_samples, n_features = X.shape
-        self._resolve_hyperparameters(n_features, sample_shape)
-        self._check_support(X)
-        self.device_ = resolve_device(self.device)
-        self.n_components_ = self.n_components
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        # Private: also seeds what inference needs to be deterministic (VAE scoring).
-        self._seed = seed
-        self.batch_size_ = min(200 if self.batch_size == "auto" else self.batch_size, n_samples)
+    def _validation_split(self, X):
+        """``(valid_rows, train_rows)`` for early stopping, sorted.
 
-        split_rng = np.random.RandomState(seed)
+        Streamed data holds out at most ``VALID_MAX_ELEMENTS`` values (they are
+        loaded), and ``train_rows`` is ``None``: every row not held out.
+        """
+        n_samples = X.shape[0]
         n_valid = 0
         if self.early_stopping and n_samples >= 2:
             n_valid = min(n_samples - 1, math.ceil(self.validation_fraction * n_samples))
-        order = split_rng.permutation(n_samples)
-        valid_rows, train_rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+        if is_streamed(X):
+            n_valid = min(n_valid, max(1, VALID_MAX_ELEMENTS // X.shape[1]))
+            return sample_rows(n_samples, n_valid, self._seed), None
+        order = np.random.RandomState(self._seed).permutation(n_samples)
+        return np.sort(order[:n_valid]), np.sort(order[n_valid:])
 
+    def _initialize_module(self, X, train_rows, valid_rows, generator, threads):
+        """The network at its starting point, and the input scaling ``(loc, scale)``.
+
+        Initial weights are drawn from ``generator``; ``threads`` (an
+        ``ExitStack``) gets the thread limits for training the network.
+        """
         loc, scale = self._scaling(X)
-        # This fit's own generators: fits in threads neither share torch's global one
-        # nor change it.
-        init_generator, train_generator = fit_generators(seed, self.device_)
-        module = build_seeded(
-            lambda: self._build_module(n_features, loc, scale), init_generator
-        )
-        with draw_from(module, train_generator), contextlib.ExitStack() as threads:
-            threads.enter_context(training_threads(module, self.batch_size_, self.device_))
-            if self.init == "pca":
-                # Fitted on the training rows only, so the starting point competes
-                # fairly with the trained epochs on the validation rows.
-                self._start_at_pca(module, *self._principal_axes(X, train_rows, loc, scale))
-            data = X if sp.issparse(X) else to_float32_tensor(X, self.device_)
-            train_set = RowDataset(data, train_rows, self.device_)
-            valid_set = RowDataset(data, valid_rows, self.device_) if n_valid else None
-            monitor = ConvergenceMonitor(
-                "valid_loss" if valid_set is not None else "train_loss",
-                patience=self.n_iter_no_change,
-                tol=self.tol,
-                restore_best=valid_set is not None,
-                baseline_dataset=valid_set,
-            )
-            net = self._make_net(
-                module,
-                seed,
-                monitor,
-                train_split=None if valid_set is None else predefined_split(valid_set),
-                extra_callbacks=tasks.epoch_callbacks(),
-            )
-            net.fit(train_set, None)
-        if self.init == "pca" and monitor.best_epoch_ == 0 and n_valid:
-            # No epoch beat the starting point on the validation rows: return PCA's
-            # solution fitted on every row, exactly what PCA(n_components).fit(X) gives.
+        module = build_seeded(lambda: self._build_module(X.shape[1], loc, scale), generator)
+        threads.enter_context(training_threads(module, self.batch_size_, self.device_))
+        if self.init == "pca":
+            # Fitted on the training rows only, so the starting point competes
+            # fairly with the trained epochs on the validation rows.
             self._start_at_pca(
-                net.module_, *self._principal_axes(X, np.arange(n_samples), loc, scale)
+                module, *self._principal_axes(X, train_rows, loc, scale, exclude=valid_rows)
             )
-        # The split holds the training data: do not keep (or pickle) it.
-        net.train_split = None
-        net.module_.eval()
+        return module, loc, scale
 
-        self.net_ = net
-        self.history_ = net.history
-        self.n_epochs_ = len(net.history)
-        self.loss_curve_ = list(net.history[:, "train_loss"])
-        if valid_set is not None:
-            self.validation_scores_ = [-loss for loss in net.history[:, "valid_loss"]]
-        self.best_loss_ = monitor.best_loss_
-        self.best_epoch_ = monitor.best_epoch_
-        with training_threads(net.module_, self.batch_size_, self.device_):
-            # A pass over X (the codes' statistics), on training's threads.
-            self._after_fit(X)
+    def _datasets(self, X, train_rows, valid_rows):
+        """The training and validation sets (``None`` when no rows are held out)."""
+        if is_streamed(X):
+            train_set = BlockDataset(self._row_blocks(X), valid_rows, self.device_)
+            if not len(valid_rows):
+                return train_set, None
+            held_out = np.vstack(list(_dense_chunks(X, valid_rows, dtype=np.float32)))
+            return train_set, RowDataset(
+                to_float32_tensor(held_out, self.device_), np.arange(len(held_out)), self.device_
+            )
+        data = X if sp.issparse(X) else to_float32_tensor(X, self.device_)
+        train_set = RowDataset(data, train_rows, self.device_)
+        return train_set, RowDataset(data, valid_rows, self.device_) if len(valid_rows) else None
 
     def _make_net(self, module, seed, monitor, train_split=None, extra_callbacks=()):
-        """The skorch net that trains ``module``: ``fit``'s, and a loaded model's.
+        """The skorch net that trains ``module``: ``fit``'s, ``partial_fit``'s and a
+        loaded model's.
 
-        ``monitor`` is the :class:`ConvergenceMonitor`. The user's callbacks are
+        ``monitor`` is ``fit``'s :class:`ConvergenceMonitor` (``None`` for
+        ``partial_fit``, which never stops early). The user's callbacks are
         used as given, as skorch uses them (never deep-copied: a TensorBoard
         writer holds a lock); ``callbacks`` itself is not modified. Requires
         ``device_`` and ``batch_size_``.
@@ -475,14 +664,14 @@ class _BaseAutoencoder(
             optimizer__fused=SkaeNet.fused_adam_supported(self.device_),
             max_epochs=self.max_epochs,
             batch_size=self.batch_size_,
-            iterator_train=BatchIterator,
+            iterator_train=iterate_batches,
             iterator_train__shuffle=True,
             iterator_train__seed=seed,
             iterator_valid=BatchIterator,
             train_split=train_split,
             callbacks=[
                 ("divergence", DivergenceCheck()),
-                ("convergence", monitor),
+                *([("convergence", monitor)] if monitor is not None else []),
                 *self._training_callbacks(),
                 *(self.callbacks or []),
                 *extra_callbacks,
@@ -493,11 +682,98 @@ class _BaseAutoencoder(
             **output_kwargs,
         )
 
-    def _principal_axes(self, X, rows, loc, scale):
-        """:func:`principal_axes` of ``X[rows]``, on a seeded subsample of large data."""
+    def _continue_net(self, seed, tasks):
+        """Prepare a trained ``net_`` for ``partial_fit``: reshuffle with ``seed``, drop
+        ``fit``'s convergence monitor (``partial_fit`` never stops early), and give
+        this call's scikit-learn callbacks their epochs."""
+        net = self.net_
+        stale = [
+            cb for cb in net.callbacks
+            if isinstance(cb, tuple) and cb[0] in ("convergence", "sklearn_callbacks")
+        ]
+        fresh = tasks.epoch_callbacks()
+        if stale or fresh:
+            net.callbacks = [cb for cb in net.callbacks if cb not in stale] + fresh
+            net.initialize_callbacks()
+        # skorch reads it when it builds the iterator, at every training run
+        # (set_params would rebuild the module and optimizer).
+        net.iterator_train__seed = seed
+
+    def _train(self, train_set, epochs):
+        """Train ``net_`` for ``epochs`` epochs on ``train_set``, continuing its
+        optimizer state and history."""
+        self.net_.partial_fit(train_set, None, epochs=epochs)
+
+    def _record_training(self, monitor=None):
+        """The fitted attributes that describe the training run so far."""
+        net = self.net_
+        # The split holds the training data: do not keep (or pickle) it.
+        net.train_split = None
+        net.module_.eval()
+        self.history_ = net.history
+        self.n_epochs_ = len(net.history)
+        self.loss_curve_ = list(net.history[:, "train_loss"])
+        if monitor is None:  # partial_fit: the best epoch so far, by training loss
+            self.best_epoch_ = int(np.argmin(self.loss_curve_)) + 1
+            self.best_loss_ = self.loss_curve_[self.best_epoch_ - 1]
+            return
+        if "valid_loss" in net.history[-1]:
+            self.validation_scores_ = [-loss for loss in net.history[:, "valid_loss"]]
+        self.best_loss_ = monitor.best_loss_
+        self.best_epoch_ = monitor.best_epoch_
+
+    def _fit(self, X, tasks, sample_shape=None):
+        self._resolve_parameters(X, sample_shape)
+        self._check_data(X)
+        valid_rows, train_rows = self._validation_split(X)
+        # This fit's own generators: fits in threads neither share torch's global one
+        # nor change it.
+        init_generator, train_generator = fit_generators(self._seed, self.device_)
+        with contextlib.ExitStack() as threads:
+            module, loc, scale = self._initialize_module(
+                X, train_rows, valid_rows, init_generator, threads
+            )
+            threads.enter_context(draw_from(module, train_generator))
+            train_set, valid_set = self._datasets(X, train_rows, valid_rows)
+            monitor = ConvergenceMonitor(
+                "valid_loss" if valid_set is not None else "train_loss",
+                patience=self.n_iter_no_change,
+                tol=self.tol,
+                restore_best=valid_set is not None,
+                baseline_dataset=valid_set,
+            )
+            self.net_ = self._make_net(
+                module,
+                self._seed,
+                monitor,
+                train_split=None if valid_set is None else predefined_split(valid_set),
+                extra_callbacks=tasks.epoch_callbacks(),
+            )
+            self.net_.initialize()
+            self._train(train_set, self.max_epochs)
+        if self.init == "pca" and monitor.best_epoch_ == 0 and valid_set is not None:
+            # No epoch beat the starting point on the validation rows: return PCA's
+            # solution fitted on every row, exactly what PCA(n_components).fit(X) gives.
+            every_row = None if is_streamed(X) else np.arange(X.shape[0])
+            self._start_at_pca(
+                self.net_.module_, *self._principal_axes(X, every_row, loc, scale)
+            )
+        self._record_training(monitor)
+        self.n_samples_seen_ = X.shape[0]
+        with training_threads(self.net_.module_, self.batch_size_, self.device_):
+            # A pass over X (the codes' statistics), on training's threads.
+            self._after_fit(X)
+
+    def _principal_axes(self, X, rows, loc, scale, exclude=None):
+        """:func:`principal_axes` of ``X[rows]``, on a seeded subsample of large data.
+
+        ``rows=None`` (streamed data) means every row not in ``exclude``.
+        """
         n_features = X.shape[1]
         max_rows = max(1000, min(_INIT_MAX_SAMPLES, _INIT_MAX_ELEMENTS // n_features))
-        if len(rows) > max_rows:
+        if rows is None:
+            rows = sample_rows(X.shape[0], max_rows, self._seed, exclude)
+        elif len(rows) > max_rows:
             rows = np.sort(np.random.RandomState(self._seed).choice(rows, max_rows, replace=False))
         return principal_axes(X, rows, loc, scale, self.n_components, self._seed)
 
@@ -579,6 +855,7 @@ class _BaseAutoencoder(
                 start += len(block)
         return results if len(results) > 1 else results[0]
 
+    @lazy_on_dask
     def inverse_transform(self, X):
         """Map codes back to the input space (the decoder's mean).
 

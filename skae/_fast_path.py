@@ -298,6 +298,9 @@ class FlatAdam(torch.optim.Adam):
         for p, view in zip(members, _member_views(flat, members)):
             p.data = view
         flat = torch.nn.Parameter(flat)  # shares the buffer the members now view
+        # unflatten puts them back in this order: state_dict numbers parameters
+        # by position, and a fresh optimizer (a loaded model's) lists them so
+        self._params_order = list(group["params"])
         group["params"] = [flat, *others]
         self._flat = (flat, members, others)
         self._allocate_flat_grad()
@@ -314,13 +317,16 @@ class FlatAdam(torch.optim.Adam):
         # together), so they come back as that module's parameters.
         state = super().__getstate__()
         state["_flat"], state["_flat_possible"] = self._flat, self._flat_possible
+        state["_params_order"] = getattr(self, "_params_order", None)
         return state
 
     @torch.no_grad()
     def __setstate__(self, state):
         packed = state.pop("_flat", None)
         possible = state.pop("_flat_possible", False)
+        order = state.pop("_params_order", None)
         super().__setstate__(state)
+        self._params_order = order
         self._flat, self._flat_possible = packed, possible
         self._flat_grad = self._flat_grad_views = None
         if packed is not None:
@@ -353,7 +359,9 @@ class FlatAdam(torch.optim.Adam):
                     for key, value in state.items()
                 }
             offset += n
-        self.param_groups[0]["params"] = [*members, *others]
+        order = getattr(self, "_params_order", None)
+        self.param_groups[0]["params"] = order if order is not None else [*members, *others]
+        self._params_order = None
         self._flat, self._flat_possible = None, False
         self._flat_grad = self._flat_grad_views = None
 

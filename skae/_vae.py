@@ -9,7 +9,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import NumberInterval, _BaseAutoencoder, _check_unit_interval, _decoder_start_at
+from ._base import (
+    NumberInterval,
+    _BaseAutoencoder,
+    _check_unit_interval,
+    _decoder_start_at,
+    lazy_on_dask,
+)
 from ._likelihoods import gaussian_log_prob, log_mean_exp
 from ._modules import VariationalAutoencoder
 from ._callbacks import KLWarmup, RecordELBOTerms
@@ -143,6 +149,12 @@ class VAETransformer(_BaseAutoencoder):
         improving for longer than an autoencoder's error; early stopping usually
         ends training first).
 
+    partial_fit_epochs : int, default=1
+        Epochs each :meth:`partial_fit` call trains on its chunk. ``max_epochs``
+        caps :meth:`fit`, which stops early; ``partial_fit`` runs exactly this
+        many (the caller's loop decides when to stop), as ``SGDRegressor`` and
+        ``MLPRegressor`` run one epoch per call.
+
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows, stop when the validation
         loss (negative ELBO) stops improving and restore the best weights.
@@ -208,6 +220,10 @@ class VAETransformer(_BaseAutoencoder):
 
     batch_size_ : int
         Batch size used.
+
+    n_samples_seen_ : int
+        Number of training rows: those of :meth:`fit`, plus every chunk given
+        to :meth:`partial_fit` since.
 
     input_shape_ : tuple of int
         The shape the network views one sample in (``input_shape`` resolved).
@@ -297,6 +313,7 @@ class VAETransformer(_BaseAutoencoder):
         weight_decay=0.0,
         batch_size="auto",
         max_epochs=500,
+        partial_fit_epochs=1,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=20,
@@ -327,6 +344,7 @@ class VAETransformer(_BaseAutoencoder):
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.partial_fit_epochs = partial_fit_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -388,6 +406,7 @@ class VAETransformer(_BaseAutoencoder):
         _decoder_start_at(module, axes * signal, mean)
 
     # ----------------------------------------------------------------- public
+    @lazy_on_dask
     def transform(self, X):
         """Posterior mean of the latent variables (deterministic).
 
@@ -424,6 +443,7 @@ class VAETransformer(_BaseAutoencoder):
         noise = torch.randn(self.n_importance_samples, self.n_components_, generator=generator)
         return noise.to(device)
 
+    @lazy_on_dask
     def score_samples(self, X):
         """Log-likelihood of each row, ``log p(x)``, estimated by importance weighting.
 

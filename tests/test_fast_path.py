@@ -389,6 +389,25 @@ def test_flat_adam_unflatten_gives_members_their_own_storage_and_state():
         assert all(torch.equal(p, q) for p, q in zip(ps, qs))
 
 
+def test_flat_adam_unflatten_restores_the_parameter_order():
+    # state_dict numbers the parameters by position: after unflatten it must load
+    # into a fresh optimizer over the same parameters (a loaded model's; fused
+    # Adam crashed on the mismatched shapes).
+    ps, adam, qs, flat = _adam_pair(False)
+    gen = torch.Generator().manual_seed(5)
+    for _ in range(3):
+        flat.zero_grad()
+        _set_grads(ps, qs, gen)
+        flat.step()
+    flat.unflatten()
+    assert [id(q) for q in flat.param_groups[0]["params"]] == [id(q) for q in qs]
+    copies = [q.detach().clone().requires_grad_() for q in qs]
+    fresh = FlatAdam(copies, lr=1e-2)
+    fresh.load_state_dict(flat.state_dict())
+    for q, c in zip(qs, copies):
+        assert all(torch.equal(flat.state[q][key], fresh.state[c][key]) for key in flat.state[q])
+
+
 def test_flat_adam_pickled_with_its_parameters_keeps_training(rng):
     import pickle
 

@@ -1,0 +1,226 @@
+"""Training data that does not fit in memory: numpy memmaps and dask arrays.
+
+Such data is never loaded whole. :class:`RowBlocks` cuts it into blocks of rows
+(a dask array's own row chunks, or ``BLOCK_ELEMENTS``-value slices of a memmap);
+statistics merge the blocks' moments in one pass (:func:`merge_moments`); an
+epoch visits the blocks in a random order and shuffles the rows within each
+block (dask-ml's scheme for ``Incremental``), while a background thread reads
+the next block (:func:`read_ahead`), so the network does not wait on the disk.
+At most two blocks are held at once, plus one group of gathered batches.
+
+dask is optional: nothing here imports it; a dask array is recognised only when
+``dask.array`` is already imported (it must be, for one to exist).
+"""
+
+import math
+import sys
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from ._data import BatchIterator
+
+#: A memmap is read in blocks of about this many values (32 MiB of float32).
+BLOCK_ELEMENTS = 2**23
+#: At most this many values are held out for early stopping on streamed data.
+VALID_MAX_ELEMENTS = 2**23
+
+
+def is_dask_array(X):
+    """Whether ``X`` is a ``dask.array.Array``."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)
+
+
+def is_streamed(X):
+    """Whether ``fit`` streams ``X`` block by block instead of loading it.
+
+    A ``numpy.memmap`` (``np.load(..., mmap_mode="r")`` gives one) or a dask
+    array: data that may not fit in memory. Everything else is loaded whole.
+    """
+    return isinstance(X, np.memmap) or is_dask_array(X)
+
+
+def merge_moments(first, second, ddof=0):
+    """Count, mean and (co)variance of two sets of rows from each one's.
+
+    ``first`` and ``second`` are ``(count, mean, variance)`` triples, where the
+    variance is a vector (per column) or a covariance matrix, normalised by
+    ``count - ddof``; either may be ``None``. Chan, Golub & LeVeque's pairwise
+    update: stable, and one pass over the blocks. A single set is returned as
+    given, so one block gives exactly that block's statistics.
+    """
+    if first is None or first[0] == 0:
+        return second
+    if second is None or second[0] == 0:
+        return first
+    (n_a, mean_a, var_a), (n_b, mean_b, var_b) = first, second
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    spread = np.outer(delta, delta) if np.ndim(var_a) == 2 else delta**2
+    scatter = var_a * max(n_a - ddof, 0) + var_b * max(n_b - ddof, 0) + spread * (n_a * n_b / n)
+    return n, mean_a + delta * (n_b / n), scatter / max(n - ddof, 1)
+
+
+def sample_rows(n_samples, size, seed, exclude=None):
+    """``size`` distinct sorted row indices below ``n_samples``, none in ``exclude``.
+
+    Memory is proportional to ``size``, not to ``n_samples`` (numpy's
+    ``Generator.choice`` samples without building a permutation of all rows).
+    """
+    exclude = np.empty(0, dtype=np.int64) if exclude is None else exclude
+    size = min(size, n_samples - len(exclude))
+    candidates = np.random.default_rng(seed).choice(
+        n_samples, min(n_samples, size + len(exclude)), replace=False
+    )
+    return np.sort(candidates[~np.isin(candidates, exclude)][:size])
+
+
+class RowBlocks:
+    """A 2-D memmap or dask array, read one block of rows at a time.
+
+    The blocks are a dask array's row chunks, or consecutive slices of about
+    ``BLOCK_ELEMENTS`` values of anything else. ``check(block, start)``, if
+    given, validates every block read (``start``: its first row's index).
+    """
+
+    def __init__(self, X, block_elements=None, check=None):
+        self.X = X
+        self.check = check
+        n_samples, n_features = X.shape
+        if is_dask_array(X):
+            sizes = [size for size in X.chunks[0] if size]
+            self.bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        else:
+            rows = max(1, (block_elements or BLOCK_ELEMENTS) // max(n_features, 1))
+            self.bounds = np.append(np.arange(0, n_samples, rows), n_samples).astype(np.int64)
+        self.shape = X.shape
+        self.dtype = X.dtype
+
+    def __len__(self):
+        return len(self.bounds) - 1
+
+    def read(self, i, dtype=np.float32):
+        """Block ``i`` as a new in-memory array of ``dtype``."""
+        block = self.X[self.bounds[i] : self.bounds[i + 1]]
+        if is_dask_array(block):
+            block = block.compute()
+        # A copy, never a view of the file: the reading happens here, in the
+        # read-ahead thread, and torch may write what it is handed.
+        block = np.array(block, dtype=dtype, copy=True)
+        if self.check is not None:
+            self.check(block, int(self.bounds[i]))
+        return block
+
+    def iter(self, dtype):
+        """The blocks in order, as ``dtype`` arrays, read ahead."""
+        return read_ahead(lambda i: self.read(i, dtype), range(len(self)))
+
+
+def read_ahead(load, keys, depth=1):
+    """Yield ``load(key)`` for each key, loading the next ``depth`` in a thread.
+
+    numpy's copies and dask's computations release the GIL, so reading the next
+    block overlaps training on the current one. At most ``depth + 1`` results
+    are alive at once: the one yielded and those being read.
+    """
+    keys = iter(keys)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skae-read-ahead") as pool:
+        pending = deque(pool.submit(load, key) for _, key in zip(range(depth), keys))
+        try:
+            while pending:
+                result = pending.popleft().result()
+                for key in keys:
+                    pending.append(pool.submit(load, key))
+                    break
+                yield result
+                del result  # not held while the consumer waits for the next one
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+class BlockDataset(torch.utils.data.Dataset):
+    """The rows of :class:`RowBlocks` except the sorted row indices ``exclude``.
+
+    Only :class:`BlockIterator` reads it, block by block; the excluded rows (a
+    validation set) are skipped as each block is read.
+    """
+
+    def __init__(self, blocks, exclude, device):
+        self.blocks = blocks
+        self.exclude = np.asarray(exclude, dtype=np.int64)
+        self.device = device
+        # where each block's excluded rows start and end in ``exclude``
+        self._cuts = np.searchsorted(self.exclude, blocks.bounds)
+        self.block_lengths = np.diff(blocks.bounds) - np.diff(self._cuts)
+
+    def __len__(self):
+        return int(self.block_lengths.sum())
+
+    def __getitem__(self, i):
+        raise TypeError("a BlockDataset is read block by block, by BlockIterator")
+
+    def load(self, i):
+        """The kept rows of block ``i`` as a float32 tensor on the device."""
+        block = self.blocks.read(i)
+        excluded = self.exclude[self._cuts[i] : self._cuts[i + 1]] - self.blocks.bounds[i]
+        if len(excluded):
+            block = np.delete(block, excluded, axis=0)
+        return torch.from_numpy(block).to(self.device)
+
+
+class BlockIterator(BatchIterator):
+    """Yields ``(X_batch, None)`` from a :class:`BlockDataset`, one block at a time.
+
+    With ``shuffle=True`` each iteration (epoch) visits the blocks in a random
+    order and the rows of each block in a random order, from a generator seeded
+    once; batches do not straddle blocks (a block's last batch may be smaller).
+    Rows are gathered a group of batches at a time, as :class:`BatchIterator`.
+    """
+
+    def __len__(self):
+        return int(sum(math.ceil(n / self.batch_size) for n in self.dataset.block_lengths))
+
+    def _order(self, n):
+        return torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+
+    def __iter__(self):
+        n_blocks = len(self.dataset.block_lengths)
+        blocks = [i for i in self._order(n_blocks).tolist() if self.dataset.block_lengths[i]]
+        row_size = max(1, self.dataset.blocks.shape[1])
+        group = self.batch_size * max(1, self.BLOCK_ELEMENTS // (self.batch_size * row_size))
+        for block in read_ahead(self.dataset.load, blocks):
+            order = self._order(len(block)).to(block.device)
+            for group_start in range(0, len(block), group):
+                rows = block.index_select(0, order[group_start : group_start + group])
+                for start in range(0, len(rows), self.batch_size):
+                    yield rows[start : start + self.batch_size], None
+            del block, rows  # freed before the next block arrives
+
+
+def iterate_batches(dataset, **kwargs):
+    """skorch's ``iterator_train``: :class:`BlockIterator` for streamed data, else
+    :class:`BatchIterator`."""
+    iterator = BlockIterator if isinstance(dataset, BlockDataset) else BatchIterator
+    return iterator(dataset, **kwargs)
+
+
+def map_row_blocks(function, X, meta):
+    """Apply ``function`` lazily to each row block of the dask array ``X``.
+
+    ``meta`` is ``function``'s output on one row: its dtype and its shape
+    after the first axis (none for one value per row; more than one axis for
+    samples given back in their ``input_shape``) give the result's. Columns
+    split over several chunks are joined first: ``function`` needs whole rows.
+    """
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    kwargs = dict(dtype=meta.dtype, meta=np.empty((0,) * meta.ndim, dtype=meta.dtype))
+    chunks = (X.chunks[0], *((size,) for size in meta.shape[1:]))
+    if meta.ndim == 1:
+        return X.map_blocks(function, drop_axis=1, chunks=chunks, **kwargs)
+    new_axis = list(range(2, meta.ndim)) or None
+    return X.map_blocks(function, new_axis=new_axis, chunks=chunks, **kwargs)

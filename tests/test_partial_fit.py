@@ -1,0 +1,174 @@
+"""``partial_fit`` of both transformers: first call, later calls, determinism."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import skae
+from skae import AutoencoderTransformer, VAETransformer
+
+SMALL = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0)
+ESTIMATORS = [AutoencoderTransformer, VAETransformer]
+
+
+@pytest.fixture(scope="module")
+def X():
+    rng = np.random.RandomState(0)
+    return rng.randn(240, 2) @ rng.randn(2, 5) + 0.1 * rng.randn(240, 5) + 3.0
+
+
+def chunks(X, n=3):
+    return np.array_split(X, n)
+
+
+def trained(cls, X, calls=3, **params):
+    est = cls(**{**SMALL, **params})
+    for chunk in chunks(X, calls):
+        est.partial_fit(chunk)
+    return est
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_first_call_is_fit_without_early_stopping(cls, X, epochs):
+    # The first call initialises from its chunk exactly as fit does.
+    partial = cls(**SMALL, partial_fit_epochs=epochs).partial_fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fit's ConvergenceWarning
+        full = cls(**SMALL, max_epochs=epochs, early_stopping=False).fit(X)
+    np.testing.assert_array_equal(partial.transform(X), full.transform(X))
+    assert partial.loss_curve_ == full.loss_curve_
+    assert partial.n_epochs_ == epochs
+    assert partial.batch_size_ == 200
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_later_calls_extend_history_and_keep_the_optimizer_state(cls, X):
+    est = cls(**SMALL, partial_fit_epochs=2)
+    first, second = X[:100], X[100:]
+    est.partial_fit(first)
+    assert est.n_epochs_ == 2 and len(est.loss_curve_) == 2 and est.n_samples_seen_ == 100
+    est.partial_fit(second)
+    assert est.n_epochs_ == 4 and len(est.history_) == 4 and len(est.loss_curve_) == 4
+    assert est.n_samples_seen_ == len(X)
+    # Adam's step counts run on across calls: one batch per epoch and chunk here.
+    steps = {int(state["step"]) for state in est.net_.optimizer_.state.values()}
+    assert steps == {4}
+    assert est.best_loss_ == min(est.loss_curve_)
+    assert est.loss_curve_[est.best_epoch_ - 1] == est.best_loss_
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_partial_fit_learns(cls, X):
+    est = trained(cls, np.tile(X, (2, 1)), calls=10, init="random", learning_rate=1e-2)
+    first, last = est.loss_curve_[0], est.loss_curve_[-1]
+    assert last < first - 0.2 * abs(first)  # the VAE's loss is in nats, not a ratio
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_same_calls_same_model_and_random_state_matters(cls, X):
+    a, b = trained(cls, X), trained(cls, X)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert a.loss_curve_ == b.loss_curve_
+    other = trained(cls, X, random_state=1)
+    assert not np.array_equal(a.transform(X), other.transform(X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_later_calls_shuffle_differently(cls, X):
+    # The same chunk twice: a second call reusing the first call's seed would
+    # replay the same batches; dropout and noise draw anew too.
+    est = cls(**SMALL, batch_size=20, dropout=0.2).partial_fit(X[:100])
+    orders = []
+    for _ in range(2):
+        iterator = est.net_.get_iterator(est._datasets(X[:100], np.arange(100), [])[0], True)
+        orders.append(next(iter(iterator))[0])
+        est.partial_fit(X[:100])
+    assert not np.array_equal(orders[0], orders[1])
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("y", [np.arange(240), np.zeros((240, 3)), "placeholder", 0])
+def test_y_is_ignored(cls, X, y):
+    with_y = cls(**SMALL).partial_fit(X, y)
+    without = cls(**SMALL).partial_fit(X)
+    np.testing.assert_array_equal(with_y.transform(X), without.transform(X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_chunk_of_another_width_is_an_error(cls, X):
+    est = cls(**SMALL).partial_fit(X)
+    with pytest.raises(ValueError, match="X has 4 features, but .* is expecting 5 features"):
+        est.partial_fit(X[:, :4])
+    assert est.n_epochs_ == 1
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_partial_fit_after_fit_continues_without_early_stopping(cls, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = cls(**SMALL, max_epochs=3).fit(X)
+    weights = [p.detach().clone() for p in est.net_.module_.parameters()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning: nothing stops early
+        est.partial_fit(X[:50])
+    assert est.n_epochs_ == 4 and est.n_samples_seen_ == len(X) + 50
+    changed = [not np.array_equal(w, p.detach()) for w, p in zip(weights, est.net_.module_.parameters())]
+    assert any(changed)
+    assert "convergence" not in dict(est.net_.callbacks_)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_loaded_model_continues_as_the_original(cls, X, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = cls(**SMALL, max_epochs=3).fit(X)
+    skae.save(est, tmp_path / "model.skae")
+    loaded = skae.load(tmp_path / "model.skae")
+    est.partial_fit(X[:100])
+    loaded.partial_fit(X[:100])
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_partial_fit_on_sparse_chunks(cls, X):
+    dense = trained(cls, X)
+    sparse = cls(**SMALL)
+    for chunk in chunks(X):
+        sparse.partial_fit(sp.csr_matrix(chunk))
+    np.testing.assert_allclose(sparse.transform(X), dense.transform(X), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_partial_fit_validates_every_chunk(cls, X):
+    est = cls(**SMALL).partial_fit(X[:100])
+    bad = X[100:].copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.partial_fit(bad)
+
+
+def test_bernoulli_support_is_checked_on_later_chunks():
+    X = np.random.RandomState(0).uniform(size=(60, 4))
+    est = AutoencoderTransformer(loss="bce", **SMALL).partial_fit(X)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        est.partial_fit(X * 2)
+
+
+def test_latent_gaussian_is_merged_over_chunks(X):
+    est = AutoencoderTransformer(**SMALL).partial_fit(X[:100])
+    codes = est.transform(X[:100])
+    np.testing.assert_allclose(est.latent_mean_, codes.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(est.latent_covariance_, np.cov(codes, rowvar=False), rtol=1e-12)
+    # a later chunk is encoded by the network as trained by its call, and merged
+    est.partial_fit(X[100:])
+    both = np.vstack([codes, est.transform(X[100:])])
+    np.testing.assert_allclose(est.latent_mean_, both.mean(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(est.latent_covariance_, np.cov(both, rowvar=False), rtol=1e-10)
+
+
+def test_partial_fit_epochs_is_validated(X):
+    with pytest.raises(ValueError, match="partial_fit_epochs"):
+        AutoencoderTransformer(partial_fit_epochs=0).partial_fit(X)

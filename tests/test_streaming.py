@@ -1,0 +1,328 @@
+"""Streamed data: block access and statistics, and fit on memmaps and dask arrays."""
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import skae._base
+import skae._streaming
+from skae import AutoencoderTransformer, VAETransformer
+from skae._streaming import (
+    BlockDataset,
+    BlockIterator,
+    RowBlocks,
+    merge_moments,
+    read_ahead,
+    sample_rows,
+)
+
+SMALL = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
+ESTIMATORS = [AutoencoderTransformer, VAETransformer]
+N_FEATURES = 5
+BLOCK_ROWS = 40  # with BLOCK_ELEMENTS = 200 below
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(skae._streaming, "BLOCK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
+
+
+@pytest.fixture(scope="module")
+def X():
+    rng = np.random.RandomState(0)
+    return rng.randn(230, 2) @ rng.randn(2, N_FEATURES) + 0.1 * rng.randn(230, N_FEATURES) + 3.0
+
+
+def as_memmap(X, tmp_path, name="X.npy"):
+    path = tmp_path / name
+    np.save(path, X)
+    return np.load(path, mmap_mode="r")
+
+
+def quietly_fit(est, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after 3 epochs
+        return est.fit(X)
+
+
+# ----------------------------------------------------------------- statistics
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_merged_moments_equal_the_whole_data(rng, ddof):
+    X = rng.randn(57, 3) * [1, 10, 100] + [5, -5, 1e4]
+    moments = None
+    for block in np.array_split(X, [1, 2, 20, 50]):  # blocks of 1, 1, 18, 30 and 7 rows
+        if ddof:
+            cov = np.cov(block, rowvar=False) if len(block) > 1 else np.zeros((3, 3))
+            part = (len(block), block.mean(axis=0), cov)
+        else:
+            part = (len(block), block.mean(axis=0), block.var(axis=0))
+        moments = merge_moments(moments, part, ddof=ddof)
+    count, mean, var = moments
+    assert count == len(X)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-12)
+    expected = np.cov(X, rowvar=False) if ddof else X.var(axis=0)
+    np.testing.assert_allclose(var, expected, rtol=1e-10)
+
+
+def test_one_block_gives_its_own_moments_exactly(rng):
+    part = (10, rng.randn(3), rng.rand(3))
+    assert merge_moments(None, part) is part
+    assert merge_moments(part, (0, None, None)) is part
+
+
+def test_sample_rows(rng):
+    rows = sample_rows(1000, 50, seed=3, exclude=np.arange(0, 1000, 2))
+    assert len(rows) == 50 and len(np.unique(rows)) == 50
+    assert np.all(np.diff(rows) > 0) and np.all(rows % 2 == 1)
+    np.testing.assert_array_equal(rows, sample_rows(1000, 50, seed=3, exclude=np.arange(0, 1000, 2)))
+    assert not np.array_equal(rows, sample_rows(1000, 50, seed=4, exclude=np.arange(0, 1000, 2)))
+    np.testing.assert_array_equal(sample_rows(10, 50, seed=0), np.arange(10))
+
+
+# -------------------------------------------------------------- block reading
+def test_row_blocks_of_a_memmap(X, tmp_path):
+    blocks = RowBlocks(as_memmap(X, tmp_path))
+    np.testing.assert_array_equal(blocks.bounds, [0, 40, 80, 120, 160, 200, 230])
+    read = list(blocks.iter(np.float64))
+    assert all(type(block) is np.ndarray and block.flags.writeable for block in read)
+    np.testing.assert_array_equal(np.vstack(read), X)
+    assert blocks.read(5, np.float32).dtype == np.float32
+
+
+def test_row_blocks_check_every_block(X, tmp_path):
+    seen = []
+    blocks = RowBlocks(as_memmap(X, tmp_path), check=lambda block, start: seen.append(start))
+    list(blocks.iter(np.float32))
+    assert seen == [0, 40, 80, 120, 160, 200]
+
+
+def test_read_ahead_keeps_order_and_bounds_what_is_in_flight():
+    in_flight, peak, lock = [0], [0], threading.Lock()
+    consumed = threading.Event()
+
+    def load(key):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        return key
+
+    results = []
+    for key in read_ahead(load, range(10), depth=1):
+        results.append(key)
+        with lock:
+            in_flight[0] -= 1
+        consumed.set()
+    assert results == list(range(10))
+    assert peak[0] <= 2  # the one consumed and the one being read
+
+
+def test_read_ahead_raises_the_loaders_error():
+    def load(key):
+        if key == 3:
+            raise ValueError("bad block 3")
+        return key
+
+    with pytest.raises(ValueError, match="bad block 3"):
+        list(read_ahead(load, range(6)))
+
+
+def test_block_iterator_visits_every_kept_row_once_per_epoch(X, tmp_path):
+    exclude = np.array([0, 41, 42, 229])
+    dataset = BlockDataset(RowBlocks(as_memmap(X, tmp_path)), exclude, "cpu")
+    assert len(dataset) == len(X) - len(exclude)
+    iterator = BlockIterator(dataset, batch_size=16, shuffle=True, seed=0)
+    kept = np.delete(X, exclude, axis=0).astype(np.float32)
+    epochs = []
+    for _ in range(2):
+        batches = [batch.numpy() for batch, _ in iterator]
+        assert len(batches) == len(iterator)
+        rows = np.vstack(batches)
+        # every kept row exactly once
+        np.testing.assert_array_equal(np.unique(rows, axis=0), np.unique(kept, axis=0))
+        assert len(rows) == len(kept)
+        epochs.append(rows)
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
+    again = np.vstack([b.numpy() for b, _ in BlockIterator(dataset, 16, shuffle=True, seed=0)])
+    np.testing.assert_array_equal(again, epochs[0])
+
+
+def test_block_iterator_batches_stay_within_a_block(X, tmp_path):
+    dataset = BlockDataset(RowBlocks(as_memmap(X, tmp_path)), np.empty(0, int), "cpu")
+    block_of = {tuple(np.float32(row)): i // BLOCK_ROWS for i, row in enumerate(X)}
+    for batch, _ in BlockIterator(dataset, batch_size=16, shuffle=True, seed=1):
+        assert len({block_of[tuple(row)] for row in batch.numpy()}) == 1
+
+
+def test_unshuffled_block_iterator_reads_in_order(X, tmp_path):
+    dataset = BlockDataset(RowBlocks(as_memmap(X, tmp_path)), np.empty(0, int), "cpu")
+    rows = np.vstack([b.numpy() for b, _ in BlockIterator(dataset, batch_size=16)])
+    np.testing.assert_array_equal(rows, X.astype(np.float32))
+
+
+# ---------------------------------------------------------------- fit on memmap
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_fit_on_a_memmap_never_loads_it_whole(cls, X, tmp_path, monkeypatch, early_stopping):
+    data = as_memmap(X, tmp_path)
+    largest = [0]
+    to_tensor = skae._base.to_float32_tensor
+
+    def recording(block, device):
+        largest[0] = max(largest[0], len(block))
+        return to_tensor(block, device)
+
+    monkeypatch.setattr(skae._base, "to_float32_tensor", recording)
+    est = quietly_fit(cls(**SMALL, early_stopping=early_stopping), data)
+    # the validation set (23 rows) and inference chunks are the only tensors made
+    # here; the training blocks are read by BlockDataset
+    assert largest[0] <= BLOCK_ROWS
+    assert est.n_samples_seen_ == len(X) and est.n_epochs_ == 3
+    assert hasattr(est, "validation_scores_") == early_stopping
+    codes = est.transform(data)
+    np.testing.assert_array_equal(codes, est.transform(np.asarray(X)))
+    assert np.isfinite(codes).all()
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_fit_on_a_memmap_learns_and_is_deterministic(cls, X, tmp_path):
+    data = as_memmap(np.tile(X, (2, 1)), tmp_path)
+    params = dict(SMALL, init="random", learning_rate=1e-2, max_epochs=15, early_stopping=False)
+    a = quietly_fit(cls(**params), data)
+    b = quietly_fit(cls(**params), data)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    first, last = a.loss_curve_[0], a.loss_curve_[-1]
+    assert last < first - 0.2 * abs(first)
+
+
+def test_streamed_statistics_equal_the_in_memory_ones(X, tmp_path):
+    est = AutoencoderTransformer(input_scaling="feature", **SMALL)
+    loc, scale = est._scaling(as_memmap(X, tmp_path))
+    np.testing.assert_allclose(loc, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(scale, X.std(axis=0), rtol=1e-10)
+
+
+def test_latent_gaussian_of_a_memmap_fit(X, tmp_path):
+    est = quietly_fit(AutoencoderTransformer(**SMALL), as_memmap(X, tmp_path))
+    codes = est.transform(X)
+    np.testing.assert_allclose(est.latent_mean_, codes.mean(axis=0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        est.latent_covariance_, np.cov(codes, rowvar=False), rtol=1e-10, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "value, match", [(np.nan, "NaN"), (np.inf, "infinity"), (1e300, "float32")]
+)
+def test_bad_values_in_any_block_are_an_error(X, tmp_path, value, match):
+    bad = X.copy()
+    bad[170, 2] = value
+    with pytest.raises(ValueError, match=match) as error:
+        AutoencoderTransformer(**SMALL).fit(as_memmap(bad, tmp_path))
+    assert "rows 160 to 199" in str(error.value)
+
+
+def test_support_is_checked_in_every_block(tmp_path):
+    X = np.random.RandomState(0).uniform(size=(200, N_FEATURES))
+    X[150, 0] = 1.5
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        AutoencoderTransformer(loss="bce", **SMALL).fit(as_memmap(X, tmp_path))
+
+
+def test_memmap_of_another_width_or_rank_is_an_error(X, tmp_path):
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    with pytest.raises(ValueError, match="X has 4 features"):
+        est.partial_fit(as_memmap(X[:, :4], tmp_path))
+    with pytest.raises(ValueError, match="2-D"):
+        AutoencoderTransformer().fit(as_memmap(X.ravel(), tmp_path, "flat.npy"))
+    with pytest.raises(ValueError, match="0 sample"):
+        AutoencoderTransformer().fit(as_memmap(X[:0], tmp_path, "empty.npy"))
+
+
+def test_float32_and_integer_memmaps(X, tmp_path):
+    for data in (X.astype(np.float32), np.round(X * 10).astype(np.int16)):
+        est = quietly_fit(AutoencoderTransformer(**SMALL), as_memmap(data, tmp_path))
+        assert np.isfinite(est.transform(data.astype(np.float64))).all()
+
+
+def test_partial_fit_on_memmap_chunks(X, tmp_path):
+    data = as_memmap(X, tmp_path)
+    in_memory = AutoencoderTransformer(**SMALL).partial_fit(X[:120]).partial_fit(X[120:])
+    streamed = AutoencoderTransformer(**SMALL).partial_fit(data[:120]).partial_fit(data[120:])
+    assert streamed.n_epochs_ == 2 and streamed.n_samples_seen_ == len(X)
+    # different shuffling (block by block), the same start
+    np.testing.assert_allclose(
+        streamed.net_.module_.normalize.loc, in_memory.net_.module_.normalize.loc, rtol=1e-6
+    )
+
+
+# ------------------------------------------------------------------ dask arrays
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_dask_array_fits_as_the_memmap_of_the_same_blocks(cls, X, tmp_path):
+    da = pytest.importorskip("dask.array")
+    from_dask = quietly_fit(cls(**SMALL), da.from_array(X, chunks=(BLOCK_ROWS, -1)))
+    from_memmap = quietly_fit(cls(**SMALL), as_memmap(X, tmp_path))
+    np.testing.assert_array_equal(from_dask.transform(X), from_memmap.transform(X))
+
+
+def test_dask_row_chunks_are_the_blocks(X):
+    da = pytest.importorskip("dask.array")
+    blocks = RowBlocks(da.from_array(X, chunks=((100, 0, 30, 100), (2, 3))))
+    np.testing.assert_array_equal(blocks.bounds, [0, 100, 130, 230])
+    np.testing.assert_array_equal(np.vstack(list(blocks.iter(np.float64))), X)
+
+
+def test_dask_array_with_unknown_chunks_is_an_error(X):
+    da = pytest.importorskip("dask.array")
+    unknown = da.from_array(X, chunks=(50, -1))
+    unknown = unknown[unknown[:, 0] > -np.inf]
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        AutoencoderTransformer(**SMALL).fit(unknown)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inference_on_dask_arrays_is_lazy_and_blockwise(cls, X, dtype):
+    da = pytest.importorskip("dask.array")
+    est = quietly_fit(cls(**SMALL), X)
+    data = X.astype(dtype)
+    lazy_X = da.from_array(data, chunks=((100, 30, 100), (2, 3)))  # columns get joined
+    codes = est.transform(lazy_X)
+    assert isinstance(codes, da.Array)
+    assert codes.chunks == ((100, 30, 100), (2,)) and codes.dtype == dtype
+    blocks = np.split(data, [100, 130])
+
+    def blockwise(method, parts):  # a float32 product's rounding depends on its row count
+        return np.concatenate([method(part) for part in parts])
+
+    np.testing.assert_array_equal(codes.compute(), blockwise(est.transform, blocks))
+    scores = est.score_samples(lazy_X)
+    assert scores.chunks == ((100, 30, 100),) and scores.dtype == np.float64
+    np.testing.assert_array_equal(scores.compute(), blockwise(est.score_samples, blocks))
+    back = est.inverse_transform(codes)
+    assert back.chunks == ((100, 30, 100), (N_FEATURES,)) and back.dtype == dtype
+    np.testing.assert_array_equal(
+        back.compute(), blockwise(est.inverse_transform, np.split(codes.compute(), [100, 130]))
+    )
+    assert est.score(lazy_X) == pytest.approx(est.score(data), rel=1e-6)
+
+
+def test_reconstruction_error_of_a_dask_array(X):
+    da = pytest.importorskip("dask.array")
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    lazy_X = da.from_array(X, chunks=(100, -1))
+    per_feature = est.reconstruction_error(lazy_X, per_feature=True)
+    assert per_feature.shape == X.shape
+    np.testing.assert_array_equal(
+        per_feature.compute(), est.reconstruction_error(X, per_feature=True)
+    )
+
+
+def test_dask_inference_checks_the_width_before_computing(X):
+    da = pytest.importorskip("dask.array")
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    with pytest.raises(ValueError, match="X has 4 features"):
+        est.transform(da.from_array(X[:, :4], chunks=50))
+    with pytest.raises(ValueError, match="Z has 3 columns"):
+        est.inverse_transform(da.zeros((10, 3), chunks=5))
