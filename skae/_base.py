@@ -10,6 +10,7 @@ train and how to score a row.
 
 import contextlib
 import copy
+import functools
 import math
 from abc import abstractmethod
 from numbers import Integral, Real
