@@ -344,3 +344,31 @@ def test_custom_modules_must_be_module_classes(bad):
     skae.save(AutoencoderTransformer(), buffer)
     with pytest.raises(TypeError, match="custom_modules"):
         skae.load(io.BytesIO(buffer.getvalue()), custom_modules=[bad])
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_loaded_estimator_continues_with_partial_fit_as_the_original(Estimator):
+    # fit, save, load; then the same partial_fit calls on both: the same model,
+    # bit for bit (weights, Adam's state by parameter, history).
+    original = Estimator(2, **{**FAST, "hidden_layer_sizes": (64,)}).fit(X)
+    loaded = round_trip(original)
+    for est in (original, loaded):
+        est.partial_fit(X[:30])
+        est.partial_fit(X[30:])
+    assert_same_trained(original, loaded)
+    assert_same_value(original.transform(X), loaded.transform(X), "transform")
+
+
+def assert_same_trained(a, b):
+    """Same weights, Adam state and losses (the history's epoch durations differ)."""
+    assert_same_value(a.net_.module_.state_dict(), b.net_.module_.state_dict(), "weights")
+    assert_same_value(optimizer_state(a.net_), optimizer_state(b.net_), "optimizer")
+    assert_same_value(a.loss_curve_, b.loss_curve_, "loss_curve_")
+
+
+def test_a_model_trained_by_partial_fit_round_trips_and_goes_on():
+    original = AutoencoderTransformer(2, **FAST).partial_fit(X[:30])
+    loaded = round_trip(original)
+    for est in (original, loaded):
+        est.partial_fit(X[30:])
+    assert_same_trained(original, loaded)
