@@ -96,6 +96,27 @@ def test_fit_is_one_task_with_an_epoch_subtask_per_epoch(Estimator, low_rank_X):
     assert not hasattr(est, "_callback_fit_ctx")  # torn down after fit
 
 
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
+def test_each_partial_fit_call_is_one_task_with_its_epochs(Estimator, low_rank_X):
+    recorder = Recorder()
+    est = Estimator(**SMALL, partial_fit_epochs=2).set_callbacks(recorder)
+    for chunk in np.array_split(low_rank_X, 2):
+        est.partial_fit(chunk)
+    one_call = [("setup", "fit", 0), ("begin", "fit", 0)]
+    for i in range(2):
+        one_call += [("begin", "epoch", i), ("end", "epoch", i)]
+    one_call += [("end", "fit", 0), ("teardown", "fit", 0)]
+    assert recorder.events == one_call + one_call
+    assert est.n_epochs_ == 4
+    # A stop request ends the call's training early; the next call trains again.
+    stopper = StopAfterEpoch(1)
+    est = Estimator(**SMALL, partial_fit_epochs=3).set_callbacks(stopper)
+    est.partial_fit(low_rank_X)
+    assert est.n_epochs_ == 1
+    est.partial_fit(low_rank_X)
+    assert est.n_epochs_ == 2 and np.isfinite(est.score(low_rank_X))
+
+
 def test_no_epoch_callback_without_sklearn_callbacks(low_rank_X):
     est = AutoencoderTransformer(**SMALL).fit(low_rank_X)
     assert "sklearn_callbacks" not in dict(est.net_.callbacks_)
