@@ -63,9 +63,9 @@ from ._streaming import (
 
 #: Statistics (moments, PCA start) read this many matrix elements per chunk.
 _CHUNK_ELEMENTS = 2**22
-#: Inference processes this many input elements per chunk (1 MiB of float32): the
-#: network's intermediate results stay in cache (encoding 50,000 x 64 rows took
-#: 28 ms against 46-57 ms in 2**22-element chunks, with the same codes).
+#: Inference processes this many input elements per chunk (1 MiB of float32), so
+#: that the network's intermediate results stay in cache (the chunk size does not
+#: change the results; its timings are in benchmarks/RESULTS_performance.md).
 _INFERENCE_CHUNK_ELEMENTS = 2**18
 #: The PCA starting point is computed on at most this many training rows, and on
 #: at most ``_INIT_MAX_ELEMENTS`` matrix elements (but never fewer than 1,000 rows).

@@ -123,9 +123,9 @@ class SkaeNet(NeuralNet):
         """Set train/eval mode, skipping the work when nothing would change.
 
         skorch calls this before every batch; ``nn.Module.train()`` recurses
-        through every submodule with ``__setattr__`` (about 0.1 ms for skae's
-        networks, ~10 % of a small training step). Checking the flags of every
-        submodule (listed once per training, ~1 us) still notices a mode changed
+        through every submodule with ``__setattr__``, a noticeable part of a small
+        network's training step. Checking the flags of every submodule (listed
+        once per training) costs far less and still notices a mode changed
         anywhere, by a callback or by the user.
         """
         training = bool(training)
