@@ -100,14 +100,21 @@ def run_loop(model, X_train, X_test, loss, epochs, batch_size):
 
 
 # -------------------------------------------------------------------- datasets
-def mnist_contestants():
-    shape = (1, 28, 28)
-    k = MNIST_K
+def common_contestants(shape, k):
+    """The yardsticks every dataset gets: the raw data, PCA (plain and whitened), skae's MLP."""
     return {
         "raw": run_raw,
         "pca": lambda a, b: run_pca(a, b, k),
         "pca-whiten": lambda a, b: run_pca(a, b, k, whiten=True),
         "skae-mlp": lambda a, b: run_skae("mlp-flat", a, b, shape, k),
+    }
+
+
+def mnist_contestants():
+    shape = (1, 28, 28)
+    k = MNIST_K
+    return {
+        **common_contestants(shape, k),
         "skae-conv": lambda a, b: run_skae("conv", a, b, shape, k),
         "skae-vae-conv": lambda a, b: run_skae("conv", a, b, shape, k, vae=True),
         "loop-conv": lambda a, b: run_loop(
@@ -126,10 +133,7 @@ def series_contestants(shape):
             300, 32)
 
     return {
-        "raw": run_raw,
-        "pca": lambda a, b: run_pca(a, b, k),
-        "pca-whiten": lambda a, b: run_pca(a, b, k, whiten=True),
-        "skae-mlp": lambda a, b: run_skae("mlp-flat", a, b, shape, k),
+        **common_contestants(shape, k),
         "skae-gru": lambda a, b: run_skae("gru", a, b, shape, k),
         "skae-lstm": lambda a, b: run_skae("lstm", a, b, shape, k),
         "skae-conv": lambda a, b: run_skae("conv", a, b, shape, k),
