@@ -109,10 +109,14 @@ def _check_float32_range(X, name="X"):
     normal number would lose their digits or become zero.
     """
     values = X.data if sp.issparse(X) else X
-    if not values.size:
-        return
-    largest = max(values.max(), -values.min())
+    if values.size:
+        _check_largest_magnitude(max(values.max(), -values.min()), name)
+
+
+def _check_largest_magnitude(largest, name="X"):
+    """:func:`_check_float32_range` given the largest magnitude in ``X``."""
     limits = np.finfo(np.float32)
+    largest = np.float64(largest)  # compared with float32's limits without casting down
     if largest > limits.max:
         raise ValueError(
             f"{name} has values beyond the range of float32 (largest magnitude "
@@ -439,7 +443,8 @@ class _BaseAutoencoder(
                 )
                 self._continue_net(seed, tasks)
             threads.enter_context(draw_from(self.net_.module_, train_generator))
-            train_set, _ = self._datasets(X_checked, rows, no_rows)
+            # the first call's _scaling validated a streamed chunk's blocks
+            train_set, _ = self._datasets(X_checked, rows, no_rows, checked=first_call)
             self._train(train_set, self.partial_fit_epochs)
             self._record_training()
             self._after_fit(X_checked, self.n_samples_seen_)
@@ -477,12 +482,15 @@ class _BaseAutoencoder(
     def _check_block(self, block, start):
         """Validate one block of streamed training data (``validate_data`` never sees it whole)."""
         rows = f"rows {start} to {start + len(block) - 1}"
-        if not np.isfinite(block).all():
+        # min and max also find a NaN (they return it) or an infinity: two
+        # passes over the block where isfinite and the range would take four.
+        low, high = (float(block.min()), float(block.max())) if block.size else (0.0, 0.0)
+        if not (math.isfinite(low) and math.isfinite(high)):
             raise ValueError(
                 f"Input X contains NaN, infinity or a value beyond float32's range in {rows}."
             )
         try:
-            _check_float32_range(block)
+            _check_largest_magnitude(max(high, -low))
             self._check_support(block)
         except ValueError as exc:
             raise ValueError(f"In {rows} of X: {exc}") from None
@@ -491,8 +499,9 @@ class _BaseAutoencoder(
         if not is_streamed(X):  # streamed data is checked block by block
             self._check_support(X)
 
-    def _row_blocks(self, X):
-        return RowBlocks(X, check=self._check_block)
+    def _row_blocks(self, X, checked=False):
+        """``X``'s :class:`RowBlocks`, validating each block read unless ``checked``."""
+        return RowBlocks(X, check=None if checked else self._check_block)
 
     @staticmethod
     def _blocks(X):
@@ -579,7 +588,8 @@ class _BaseAutoencoder(
         """``loc`` and ``scale`` of the input normalisation, from the training data.
 
         Streamed data is read once here, block by block, and every block is
-        validated, whether or not the statistics are needed.
+        validated, whether or not the statistics are needed: the epochs then
+        read it unchecked (:meth:`_datasets`).
         """
         n_features = X.shape[1]
         if is_streamed(X):
@@ -631,10 +641,14 @@ class _BaseAutoencoder(
             )
         return module, loc, scale
 
-    def _datasets(self, X, train_rows, valid_rows):
-        """The training and validation sets (``None`` when no rows are held out)."""
+    def _datasets(self, X, train_rows, valid_rows, checked=False):
+        """The training and validation sets (``None`` when no rows are held out).
+
+        ``checked``: every block of streamed ``X`` was validated already (by
+        :meth:`_scaling`'s pass), so the epochs do not check them again.
+        """
         if is_streamed(X):
-            train_set = BlockDataset(self._row_blocks(X), valid_rows, self.device_)
+            train_set = BlockDataset(self._row_blocks(X, checked), valid_rows, self.device_)
             if not len(valid_rows):
                 return train_set, None
             held_out = np.vstack(list(_dense_chunks(X, valid_rows, dtype=np.float32)))
@@ -735,7 +749,7 @@ class _BaseAutoencoder(
                 X, train_rows, valid_rows, init_generator, threads
             )
             threads.enter_context(draw_from(module, train_generator))
-            train_set, valid_set = self._datasets(X, train_rows, valid_rows)
+            train_set, valid_set = self._datasets(X, train_rows, valid_rows, checked=True)
             monitor = ConvergenceMonitor(
                 "valid_loss" if valid_set is not None else "train_loss",
                 patience=self.n_iter_no_change,

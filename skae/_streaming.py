@@ -4,9 +4,11 @@ Such data is never loaded whole. :class:`RowBlocks` cuts it into blocks of rows
 (a dask array's own row chunks, or ``BLOCK_ELEMENTS``-value slices of a memmap);
 statistics merge the blocks' moments in one pass (:func:`merge_moments`); an
 epoch visits the blocks in a random order and shuffles the rows within each
-block (dask-ml's scheme for ``Incremental``), while a background thread reads
-the next block (:func:`read_ahead`), so the network does not wait on the disk.
-At most two blocks are held at once, plus one group of gathered batches.
+block (dask-ml's scheme for ``Incremental``). A background thread reads the
+next block and gathers its rows in their shuffled order (:func:`read_ahead`),
+so the network neither waits on the disk nor spends its own thread gathering
+rows; about three blocks are alive at once (the one trained on, and the one
+being read and its gathered rows).
 
 dask is optional: nothing here imports it; a dask array is recognised only when
 ``dask.array`` is already imported (it must be, for one to exist).
@@ -102,17 +104,24 @@ class RowBlocks:
     def __len__(self):
         return len(self.bounds) - 1
 
-    def read(self, i, dtype=np.float32):
-        """Block ``i`` as a new in-memory array of ``dtype``."""
-        block = self.X[self.bounds[i] : self.bounds[i + 1]]
+    def read(self, i, dtype=np.float32, rows=None):
+        """Block ``i`` as a new in-memory array of ``dtype``.
+
+        With ``rows`` (positions within the block), only those rows, in that
+        order: gathered straight from the memmap's pages or the computed dask
+        block, one copy in all.
+        """
+        start = int(self.bounds[i])
+        block = self.X[start : self.bounds[i + 1]]
         if is_dask_array(block):
             block = block.compute()
-        # A copy, never a view of the file: the reading happens here, in the
-        # read-ahead thread, and torch may write what it is handed.
-        block = np.array(block, dtype=dtype, copy=True)
         if self.check is not None:
-            self.check(block, int(self.bounds[i]))
-        return block
+            self.check(block, start)
+        # A new array, never a view of the file: the reading happens here, in
+        # the read-ahead thread, and torch may write what it is handed.
+        if rows is None:
+            return np.array(block, dtype=dtype)
+        return np.asarray(np.take(block, rows, axis=0), dtype=dtype)
 
     def iter(self, dtype):
         """The blocks in order, as ``dtype`` arrays, read ahead."""
@@ -163,13 +172,19 @@ class BlockDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         raise TypeError("a BlockDataset is read block by block, by BlockIterator")
 
-    def load(self, i):
-        """The kept rows of block ``i`` as a float32 tensor on the device."""
-        block = self.blocks.read(i)
+    def load(self, key):
+        """The kept rows of block ``i`` as a float32 tensor on the device.
+
+        ``key`` is ``i``, or ``(i, order)``: the kept rows in ``order`` (a
+        permutation of ``range(block_lengths[i])``), gathered as they are read.
+        """
+        i, order = key if isinstance(key, tuple) else (key, None)
         excluded = self.exclude[self._cuts[i] : self._cuts[i + 1]] - self.blocks.bounds[i]
+        rows = order
         if len(excluded):
-            block = np.delete(block, excluded, axis=0)
-        return torch.from_numpy(block).to(self.device)
+            kept = np.delete(np.arange(self.blocks.bounds[i + 1] - self.blocks.bounds[i]), excluded)
+            rows = kept if order is None else kept[order]
+        return torch.from_numpy(self.blocks.read(i, rows=rows)).to(self.device)
 
 
 class BlockIterator(BatchIterator):
@@ -178,27 +193,28 @@ class BlockIterator(BatchIterator):
     With ``shuffle=True`` each iteration (epoch) visits the blocks in a random
     order and the rows of each block in a random order, from a generator seeded
     once; batches do not straddle blocks (a block's last batch may be smaller).
-    Rows are gathered a group of batches at a time, as :class:`BatchIterator`.
+    Each block arrives with its rows already in their shuffled order (gathered
+    by the read-ahead thread): a batch is a slice of it.
     """
 
     def __len__(self):
         return int(sum(math.ceil(n / self.batch_size) for n in self.dataset.block_lengths))
 
-    def _order(self, n):
-        return torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+    def _keys(self):
+        """``(block, row order)`` for each block to visit, drawn as they are needed."""
+        lengths = self.dataset.block_lengths
+        if not self.shuffle:
+            yield from (i for i in range(len(lengths)) if lengths[i])
+            return
+        for i in torch.randperm(len(lengths), generator=self.generator).tolist():
+            if lengths[i]:
+                yield i, torch.randperm(int(lengths[i]), generator=self.generator).numpy()
 
     def __iter__(self):
-        n_blocks = len(self.dataset.block_lengths)
-        blocks = [i for i in self._order(n_blocks).tolist() if self.dataset.block_lengths[i]]
-        row_size = max(1, self.dataset.blocks.shape[1])
-        group = self.batch_size * max(1, self.BLOCK_ELEMENTS // (self.batch_size * row_size))
-        for block in read_ahead(self.dataset.load, blocks):
-            order = self._order(len(block)).to(block.device)
-            for group_start in range(0, len(block), group):
-                rows = block.index_select(0, order[group_start : group_start + group])
-                for start in range(0, len(rows), self.batch_size):
-                    yield rows[start : start + self.batch_size], None
-            del block, rows  # freed before the next block arrives
+        for block in read_ahead(self.dataset.load, self._keys()):
+            for start in range(0, len(block), self.batch_size):
+                yield block[start : start + self.batch_size], None
+            del block  # freed before the next block arrives
 
 
 def iterate_batches(dataset, **kwargs):

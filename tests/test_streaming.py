@@ -223,6 +223,31 @@ def test_bad_values_in_any_block_are_an_error(X, tmp_path, value, match):
     assert "rows 160 to 199" in str(error.value)
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_fit_checks_each_block_once(cls, X, tmp_path, monkeypatch):
+    # the statistics' pass checks every block; the epochs read them unchecked
+    starts = []
+    check = skae._base._BaseAutoencoder._check_block
+
+    def counting(self, block, start):
+        starts.append(start)
+        return check(self, block, start)
+
+    monkeypatch.setattr(skae._base._BaseAutoencoder, "_check_block", counting)
+    quietly_fit(cls(**SMALL), as_memmap(X, tmp_path))
+    assert starts == [0, 40, 80, 120, 160, 200]
+
+
+def test_later_partial_fit_chunks_are_checked(X, tmp_path):
+    bad = X.copy()
+    bad[170, 2] = np.nan
+    data = as_memmap(bad, tmp_path)
+    est = AutoencoderTransformer(**SMALL).partial_fit(data[:120])
+    with pytest.raises(ValueError, match="NaN") as error:
+        est.partial_fit(data[120:])
+    assert "rows 40 to 79" in str(error.value)  # rows of the chunk
+
+
 def test_support_is_checked_in_every_block(tmp_path):
     X = np.random.RandomState(0).uniform(size=(200, N_FEATURES))
     X[150, 0] = 1.5
@@ -241,7 +266,8 @@ def test_memmap_of_another_width_or_rank_is_an_error(X, tmp_path):
 
 
 def test_float32_and_integer_memmaps(X, tmp_path):
-    for data in (X.astype(np.float32), np.round(X * 10).astype(np.int16)):
+    for data in (X.astype(np.float32), np.round(X * 10).astype(np.int16),
+                 np.round(X * 10).astype(np.uint8)):
         est = quietly_fit(AutoencoderTransformer(**SMALL), as_memmap(data, tmp_path))
         assert np.isfinite(est.transform(data.astype(np.float64))).all()
 
