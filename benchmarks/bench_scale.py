@@ -1,29 +1,42 @@
 """Training on data larger than memory: in-memory vs numpy memmap vs dask array.
 
 Writes a float32 matrix of ``--rows`` x 64 to ``--dir`` (5.1 GB for 20 million
-rows; deleted at the end unless ``--keep``), then fits the same model for one
-epoch on
+rows; deleted at the end unless ``--keep``; ``--data`` reuses a file written
+before), then fits the same model for one epoch, each fit in a fresh process:
 
-- the first ``--compare-rows`` rows loaded in memory, and the same rows as a
-  memmap (interleaved, ``--repeats`` rounds: rows/s ratio memmap / in-memory);
-- every row as a read-only memmap and as a dask array (``da.from_array`` of the
-  memmap, chunks of skae's block size);
-- ``partial_fit`` on 100,000-row chunks of the memmap;
-- a memmap of 1M to ``--rows`` rows (time per epoch against rows).
+- rounds (``--repeats``) of, in this order: the first ``--compare-rows`` rows
+  loaded in memory, the same rows as a memmap, every row as a memmap, the first
+  rows in memory again, every row as a dask array. The in-memory fits between
+  the streamed ones are the yardstick: each streamed fit's rows/s is divided by
+  the median rows/s of the in-memory fits (interleaved, so the machine's load
+  touches both alike);
+- ``partial_fit`` on 100,000-row chunks of the first ``--compare-rows`` rows
+  of the memmap;
+- memmaps of 1M, 5M and 10M rows (time per epoch against rows, with the
+  rounds' 2M and 20M fits).
 
-Each fit runs in a fresh process, which samples its anonymous memory (RssAnon in
-``/proc/self/status``) every 10 ms: the peak minus the value before ``fit`` is
-what training added. The memmap's pages are dropped from the page cache
-(``posix_fadvise(DONTNEED)``, this file only) before each streamed fit, so they
-are read from disk. Prints one JSON line per fit and a table; ``/proc/loadavg``
-is recorded with each.
+The dask array is built from the file block by block (``dask.delayed`` reads
+of the memmap, one per block): ``da.from_array`` copies its input whole in
+dask 2026.8 (``x.copy()``), a memmap included.
 
-    python benchmarks/bench_scale.py         # 20M rows: about 45 min on a quiet 2-core machine
-    python benchmarks/bench_scale.py --rows 2000000 --compare-rows 500000 --repeats 2
+Each fit's process samples its anonymous memory (RssAnon in
+``/proc/self/status``) every 10 ms from before the data is opened: the peak is
+the whole process's, and the peak minus the value before ``fit`` is what
+training added. The file's pages are dropped from the page cache
+(``posix_fadvise(DONTNEED)``, this file only) before each streamed fit, so its
+first pass reads from the disk; the share of the file in the page cache when
+the fit ends is printed (``cached``). Prints one JSON line per fit and the
+tables; ``/proc/loadavg`` is recorded with each fit.
+
+    python benchmarks/bench_scale.py     # 20M rows, 2 rounds: about 13 min on a quiet 2-core machine
+    python benchmarks/bench_scale.py --rows 2000000 --compare-rows 500000 --repeats 1
 """
 
 import argparse
+import ctypes
+import ctypes.util
 import json
+import mmap
 import os
 import shutil
 import subprocess
@@ -70,6 +83,24 @@ def drop_from_page_cache(path):
         os.close(fd)
 
 
+def cached_fraction(path):
+    """The share of the file's pages in the page cache (``mincore``)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    size = os.path.getsize(path)
+    with open(path, "rb") as file:
+        mapped = mmap.mmap(file.fileno(), size, prot=mmap.PROT_READ)
+    try:
+        view = np.frombuffer(mapped, dtype=np.uint8)
+        pages = (ctypes.c_ubyte * (-(-size // mmap.PAGESIZE)))()
+        if libc.mincore(ctypes.c_void_p(view.ctypes.data), size, pages):
+            raise OSError(ctypes.get_errno(), "mincore failed")
+        del view
+        return float(np.mean(np.frombuffer(pages, dtype=np.uint8) & 1))
+    finally:
+        mapped.close()
+
+
 def rss_anon():
     with open("/proc/self/status") as status:
         for line in status:
@@ -95,27 +126,48 @@ class PeakSampler(threading.Thread):
         return self.peak
 
 
+def read_rows(path, start, stop):
+    """Rows ``start:stop`` of the ``.npy`` file: a view of its memmap, read on demand."""
+    return np.load(path, mmap_mode="r")[start:stop]
+
+
+def dask_array(path, n_rows, block_rows):
+    """The file's first ``n_rows`` as a dask array, one lazy memmap read per block."""
+    import dask
+    import dask.array as da
+
+    return da.concatenate([
+        da.from_delayed(
+            dask.delayed(read_rows)(path, start, min(n_rows, start + block_rows)),
+            shape=(min(n_rows, start + block_rows) - start, N_FEATURES),
+            dtype=np.float32,
+        )
+        for start in range(0, n_rows, block_rows)
+    ])
+
+
 def worker(kind, path, n_rows):
     """One fit in this process; prints its measurements as JSON."""
+    process_sampler = PeakSampler()
+    process_sampler.start()
     import torch
 
     from skae import AutoencoderTransformer
+    from skae._streaming import BLOCK_ELEMENTS
 
     # One torch thread for every contestant (benchmarks/run.py's --peer-threads 1):
     # on a shared 2-core machine more threads only add contention. The
     # read-ahead thread of the streamed fits uses the other core.
     torch.set_num_threads(1)
 
-    data = np.load(path, mmap_mode="r")[:n_rows]
+    if kind == "dask":
+        data = dask_array(path, n_rows, BLOCK_ELEMENTS // N_FEATURES)
+    else:
+        data = read_rows(path, 0, n_rows)
     if kind == "memory":
         data = np.array(data)  # loaded before the measurement starts
-    elif kind == "dask":
-        import dask.array as da
-
-        from skae._streaming import BLOCK_ELEMENTS
-
-        data = da.from_array(data, chunks=(BLOCK_ELEMENTS // N_FEATURES, N_FEATURES))
     est = AutoencoderTransformer(**MODEL)
+    load_before = open("/proc/loadavg").read().split()[0]
     before = rss_anon()
     sampler = PeakSampler()
     sampler.start()
@@ -140,8 +192,10 @@ def worker(kind, path, n_rows):
         "rss_anon_before_mib": before / 2**20,
         "rss_anon_peak_mib": peak / 2**20,
         "rss_anon_added_mib": (peak - before) / 2**20,
+        "process_rss_anon_peak_mib": process_sampler.stop() / 2**20,
+        "cached": None if kind == "memory" else cached_fraction(path),
         "loss": est.loss_curve_[-1],
-        "loadavg": open("/proc/loadavg").read().split()[:3],
+        "loadavg": [load_before, *open("/proc/loadavg").read().split()[:3]],
     }))
 
 
@@ -156,13 +210,22 @@ def run(kind, path, n_rows):
     return json.loads(out)
 
 
+def median(runs, key):
+    return float(np.median([r[key] for r in runs]))
+
+
+def each(runs, key):
+    return " / ".join(f"{r[key]:.1f}" for r in runs)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--compare-rows", type=int, default=2_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--dir", default=None, help="where to write the data (default: /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the data file")
+    parser.add_argument("--data", help="an .npy file of float32 x 64 written before (kept)")
     parser.add_argument("--worker", choices=["memory", "memmap", "dask", "partial"])
     parser.add_argument("--path")
     args = parser.parse_args()
@@ -170,50 +233,75 @@ def main():
         worker(args.worker, args.path, args.rows)
         return
 
-    directory = tempfile.mkdtemp(prefix="skae-scale-", dir=args.dir)
-    path = os.path.join(directory, "X.npy")
+    began = time.perf_counter()
+    print("load average at the start:", open("/proc/loadavg").read().strip(), flush=True)
+    directory = None
+    if args.data:
+        path = args.data
+        args.rows = min(args.rows, np.load(path, mmap_mode="r").shape[0])
+    else:
+        directory = tempfile.mkdtemp(prefix="skae-scale-", dir=args.dir)
+        path = os.path.join(directory, "X.npy")
+    compare = min(args.rows, args.compare_rows)
+    runs = {"memory": [], "memmap_compare": [], "memmap": [], "dask": []}
     try:
-        start = time.perf_counter()
-        write_data(path, args.rows)
-        print(f"wrote {args.rows} x {N_FEATURES} float32 ({os.path.getsize(path) / 1e9:.2f} GB) "
-              f"in {time.perf_counter() - start:.0f} s", flush=True)
-        results = {"memory": [], "memmap": []}
-        for _ in range(args.repeats):  # interleaved: in-memory, memmap, in-memory, ...
-            for kind in ("memory", "memmap"):
-                results[kind].append(run(kind, path, args.compare_rows))
-        full = {kind: run(kind, path, args.rows) for kind in ("memmap", "dask")}
-        partial = run("partial", path, min(args.rows, args.compare_rows))
-        sizes = sorted({n for n in (1_000_000, 2_000_000, 5_000_000, 10_000_000) if n < args.rows})
-        series = [run("memmap", path, n) for n in sizes] + [full["memmap"]]
+        if not args.data:
+            start = time.perf_counter()
+            write_data(path, args.rows)
+            print(f"wrote {args.rows} x {N_FEATURES} float32 "
+                  f"({os.path.getsize(path) / 1e9:.2f} GB) in {time.perf_counter() - start:.0f} s",
+                  flush=True)
+        for _ in range(args.repeats):
+            runs["memory"].append(run("memory", path, compare))
+            runs["memmap_compare"].append(run("memmap", path, compare))
+            runs["memmap"].append(run("memmap", path, args.rows))
+            runs["memory"].append(run("memory", path, compare))
+            runs["dask"].append(run("dask", path, args.rows))
+        partial = run("partial", path, compare)
+        sizes = sorted({n for n in (1_000_000, 5_000_000, 10_000_000) if n < args.rows} - {compare})
+        series = [run("memmap", path, n) for n in sizes]
     finally:
-        if not args.keep:
+        if directory is not None and not args.keep:
             shutil.rmtree(directory)
 
-    def median(kind, key):
-        return float(np.median([r[key] for r in results[kind]]))
+    memory_rate = median(runs["memory"], "rows_per_s")
+    print(f"\nin memory: first {compare:,} rows, {len(runs['memory'])} fits between the others; "
+          f"streamed: pages dropped from the page cache before each fit")
+    print("| data | rows | fits | fit (s) | epoch (s) | rows/s (fit) | / in-memory | "
+          "RssAnon added (MiB) | process peak RssAnon (MiB) | cached at the end |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    labels = [
+        ("memory", "in memory (NumPy array)"),
+        ("memmap_compare", "memmap"),
+        ("memmap", "memmap"),
+        ("dask", "dask array (a delayed memmap read per block)"),
+        ("partial", f"memmap, partial_fit on {CHUNK_ROWS:,}-row chunks"),
+    ]
+    runs["partial"] = [partial]
+    for key, label in labels:
+        group = runs[key]
+        cached = [r["cached"] for r in group if r["cached"] is not None]
+        print(f"| {label} | {group[0]['rows']:,} | {len(group)} | "
+              f"{each(group, 'fit_s')} | {each(group, 'epoch_s')} | "
+              f"{median(group, 'rows_per_s'):,.0f} | "
+              f"{median(group, 'rows_per_s') / memory_rate:.2f} | "
+              f"{max(r['rss_anon_added_mib'] for r in group):.0f} | "
+              f"{max(r['process_rss_anon_peak_mib'] for r in group):.0f} | "
+              f"{'-' if not cached else f'{min(cached):.0%}-{max(cached):.0%}'} |")
+    loads = [float(r["loadavg"][0]) for group in runs.values() for r in group]
+    print(f"(one-minute load average at the fits' starts: {min(loads):.1f}-{max(loads):.1f})")
 
-    print(f"\nfirst {args.compare_rows:,} rows, medians of {args.repeats} interleaved rounds")
-    print("| data | fit (s) | rows/s (fit) | rows/s (epoch) | RssAnon added (MiB) |")
-    print("|---|---:|---:|---:|---:|")
-    for kind in ("memory", "memmap"):
-        print(f"| {kind} | {median(kind, 'fit_s'):.1f} | {median(kind, 'rows_per_s'):,.0f} | "
-              f"{median(kind, 'train_rows_per_s'):,.0f} | {median(kind, 'rss_anon_added_mib'):.0f} |")
-    ratio = median("memmap", "rows_per_s") / median("memory", "rows_per_s")
-    print(f"memmap / in-memory rows/s (fit) = {ratio:.2f}")
-    memory_rate = median("memory", "rows_per_s")
-    print(f"\nall {args.rows:,} rows")
-    print("| data | fit (s) | epoch (s) | rows/s (fit) | / in-memory | RssAnon peak (MiB) | added |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, r in [("memmap", full["memmap"]), ("dask", full["dask"]),
-                     (f"partial_fit, {CHUNK_ROWS:,}-row chunks ({partial['rows']:,} rows)", partial)]:
-        print(f"| {label} | {r['fit_s']:.1f} | {r['epoch_s']:.1f} | {r['rows_per_s']:,.0f} | "
-              f"{r['rows_per_s'] / memory_rate:.2f} | {r['rss_anon_peak_mib']:.0f} | "
-              f"{r['rss_anon_added_mib']:.0f} |")
-    print("\n| rows | fit (s) | epoch (s) | epoch s per million rows | RssAnon added (MiB) |")
+    print("\ntime per epoch against rows (memmap, one epoch)")
+    print("| rows | fit (s) | epoch (s) | epoch s per million rows | RssAnon added (MiB) |")
     print("|---:|---:|---:|---:|---:|")
-    for r in series:
-        print(f"| {r['rows']:,} | {r['fit_s']:.1f} | {r['epoch_s']:.1f} | "
-              f"{r['epoch_s'] / r['rows'] * 1e6:.2f} | {r['rss_anon_added_mib']:.0f} |")
+    by_rows = {}
+    for r in [*series, *runs["memmap_compare"], *runs["memmap"]]:
+        by_rows.setdefault(r["rows"], []).append(r)
+    for n_rows, group in sorted(by_rows.items()):
+        print(f"| {n_rows:,} | {median(group, 'fit_s'):.1f} | {median(group, 'epoch_s'):.1f} | "
+              f"{median(group, 'epoch_s') / n_rows * 1e6:.2f} | "
+              f"{max(r['rss_anon_added_mib'] for r in group):.0f} |")
+    print(f"\nthe whole benchmark: {(time.perf_counter() - began) / 60:.1f} min")
 
 
 if __name__ == "__main__":
