@@ -122,7 +122,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Adam's L2 penalty.
 
     batch_size : int or "auto", default="auto"
-        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``. Never larger
+        Mini-batch size. ``"auto"``: about ten optimizer steps per epoch,
+        ``ceil(n_samples / 10)`` rows, but at least 16 and at most 200
+        (``MLPRegressor``'s ``min(200, n_samples)`` gives small data one step
+        per epoch), so data of 2,000 rows and more gets batches of 200, as
+        do :meth:`partial_fit`'s chunks. Never larger
         than the training set, and the last, smaller batch is kept.
 
     max_epochs : int, default=200

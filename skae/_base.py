@@ -73,6 +73,27 @@ _INIT_MAX_SAMPLES = 20_000
 _INIT_MAX_ELEMENTS = 2**24
 #: Above this many features the principal axes come from a randomized SVD.
 _EXACT_EIGH_MAX_FEATURES = 1024
+#: ``batch_size="auto"``: MLPRegressor's 200 rows per batch, but at least
+#: ``_AUTO_STEPS_PER_EPOCH`` optimizer steps per epoch while a batch keeps at
+#: least ``_AUTO_MIN_BATCH`` rows.
+_AUTO_MAX_BATCH = 200
+_AUTO_MIN_BATCH = 16
+_AUTO_STEPS_PER_EPOCH = 10
+
+
+def auto_batch_size(n_samples):
+    """``batch_size="auto"`` for ``n_samples`` training rows.
+
+    ``min(200, n_samples)`` rows, as ``MLPRegressor``, gives a small data set a
+    single optimizer step per epoch: early stopping's patience, counted in
+    epochs, then ends training after as many steps, before the network has
+    moved from its starting point. Smaller batches give such data about
+    ``_AUTO_STEPS_PER_EPOCH`` steps per epoch; data of 2,000 rows and more
+    keeps 200.
+    """
+    batch = math.ceil(n_samples / _AUTO_STEPS_PER_EPOCH)
+    batch = min(_AUTO_MAX_BATCH, max(_AUTO_MIN_BATCH, batch))
+    return max(1, min(batch, n_samples))
 
 
 class NumberInterval(Interval):
@@ -580,9 +601,13 @@ class _BaseAutoencoder(
         rng = check_random_state(self.random_state)
         # Private: also seeds what inference needs to be deterministic (VAE scoring).
         self._seed = int(rng.randint(np.iinfo(np.int32).max))
-        batch_size = 200 if self.batch_size == "auto" else self.batch_size
-        # partial_fit's later chunks may be larger than the first one.
-        self.batch_size_ = batch_size if partial else min(batch_size, X.shape[0])
+        if partial:
+            # partial_fit's later chunks may be larger than the first one.
+            self.batch_size_ = _AUTO_MAX_BATCH if self.batch_size == "auto" else self.batch_size
+        elif self.batch_size == "auto":
+            self.batch_size_ = auto_batch_size(X.shape[0])
+        else:
+            self.batch_size_ = min(self.batch_size, X.shape[0])
 
     def _scaling(self, X):
         """``loc`` and ``scale`` of the input normalisation, from the training data.

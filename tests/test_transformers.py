@@ -331,7 +331,8 @@ def test_fitted_attributes(fitted, low_rank_X):
     # constructor parameters are stored untouched
     assert fitted.get_params()["hidden_layer_sizes"] == (16,)
     assert fitted.get_params()["batch_size"] == "auto"
-    assert fitted.batch_size_ == min(200, len(low_rank_X))
+    # 120 rows: batches of 16, about ten steps per epoch
+    assert fitted.batch_size_ == 16
 
 
 def test_without_early_stopping_no_validation_scores(Estimator, low_rank_X):
