@@ -33,11 +33,13 @@ def trained(cls, X, calls=3, **params):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("epochs", [1, 3])
 def test_first_call_is_fit_without_early_stopping(cls, X, epochs):
-    # The first call initialises from its chunk exactly as fit does.
+    # The first call initialises from its chunk exactly as fit does (with
+    # batches of 200: fit's "auto" sizes them by the data, partial_fit cannot
+    # know the later chunks).
     partial = cls(**SMALL, partial_fit_epochs=epochs).partial_fit(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fit's ConvergenceWarning
-        full = cls(**SMALL, max_epochs=epochs, early_stopping=False).fit(X)
+        full = cls(**SMALL, max_epochs=epochs, early_stopping=False, batch_size=200).fit(X)
     np.testing.assert_array_equal(partial.transform(X), full.transform(X))
     assert partial.loss_curve_ == full.loss_curve_
     assert partial.n_epochs_ == epochs
