@@ -276,6 +276,9 @@ class _BaseAutoencoder(
 ):
     """Base class for skae's transformers. Do not use it directly."""
 
+    #: ``hidden_layer_sizes="auto"`` per architecture; a subclass may widen its own.
+    _default_hidden_layer_sizes = DEFAULT_HIDDEN_LAYER_SIZES
+
     _parameter_constraints: dict = {
         "n_components": [NumberInterval(Integral, 1, None, closed="left")],
         "input_shape": ["array-like", None],
@@ -533,7 +536,7 @@ class _BaseAutoencoder(
         """Check the parameters against the data; set ``input_shape_``, ``hidden_layer_sizes_``."""
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, str):
-            sizes = DEFAULT_HIDDEN_LAYER_SIZES[self.architecture]
+            sizes = self._default_hidden_layer_sizes[self.architecture]
         if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ValueError(
                 f"hidden_layer_sizes must be a sequence of positive integers, got {sizes!r}."

@@ -195,7 +195,7 @@ def test_outlier_detector(architecture, estimator_cls, score, digits_small):
 
 
 def test_auto_hidden_layer_sizes_per_architecture(digits_small):
-    expected = {"mlp": (128, 64), "conv": (32, 64), "gru": (64,), "lstm": (64,)}
+    expected = {"mlp": (256, 128), "conv": (32, 64), "gru": (64,), "lstm": (64,)}
     for architecture, sizes in expected.items():
         est = AutoencoderTransformer(architecture=architecture, max_epochs=1, random_state=0)
         assert est.hidden_layer_sizes == "auto"
@@ -206,7 +206,7 @@ def test_mlp_default_network_is_unchanged(digits_small):
     # "auto" gives the MLP the network it always had: same weights, same codes.
     auto = AutoencoderTransformer(max_epochs=2, random_state=0).fit(digits_small)
     given = AutoencoderTransformer(
-        hidden_layer_sizes=(128, 64), max_epochs=2, random_state=0
+        hidden_layer_sizes=(256, 128), max_epochs=2, random_state=0
     ).fit(digits_small)
     np.testing.assert_array_equal(auto.transform(digits_small), given.transform(digits_small))
     assert type(auto.net_.module_.encoder).__name__ == "ResidualMLP"

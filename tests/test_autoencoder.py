@@ -62,8 +62,10 @@ def noisy_low_rank():
 )
 def test_linear_autoencoder_spans_pca_subspace(noisy_low_rank, params, max_angle, max_ratio):
     X = noisy_low_rank
+    # Without denoising noise: a denoising linear autoencoder shrinks PCA's solution.
     ae = AutoencoderTransformer(
-        n_components=2, hidden_layer_sizes=(), early_stopping=False, random_state=0, **params
+        n_components=2, hidden_layer_sizes=(), early_stopping=False, noise=0.0, random_state=0,
+        **params,
     ).fit(X)
     pca = PCA(n_components=2).fit(X)
     angles = np.degrees(subspace_angles(_reconstruction_basis(ae, X, 2), pca.components_.T))
