@@ -109,10 +109,11 @@ def digits_pipelines(digits_split):
 
 
 def test_quality_floor_on_digits_reconstruction(digits_split, digits_pipelines):
-    # Measured: 0.54x PCA(8)'s held-out squared error.
+    # Measured: 0.46x PCA(8)'s held-out squared error (0.54x before the wider,
+    # denoising defaults).
     _, X_test, _, _ = digits_split
     ae, pca = digits_pipelines["ae"][0], digits_pipelines["pca"][0]
-    assert _mse(ae, X_test) <= 0.6 * _mse(pca, X_test)
+    assert _mse(ae, X_test) <= 0.5 * _mse(pca, X_test)
     np.testing.assert_allclose(ae.reconstruction_error(X_test).mean(), _mse(ae, X_test), rtol=1e-6)
 
 
