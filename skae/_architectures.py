@@ -41,7 +41,9 @@ class ResidualBody(nn.Module):
         Widths of the flat input and output rows.
     body : torch.nn.Module or None, default=None
         Maps a batch viewed as ``(batch, *in_shape)`` to a tensor with
-        ``out_features`` values per row (in any shape: it is flattened), and
+        ``out_features`` values per row (in any shape: it is flattened), or
+        fewer, which are added to the first outputs (a user's decoder giving
+        only the mean where the likelihood also takes a log-variance), and
         has ``zero_output_()``. None gives the linear map alone.
     in_shape : tuple of int or None, default=None
         How the body views one input row; ``(in_features,)`` if None.
@@ -56,7 +58,11 @@ class ResidualBody(nn.Module):
     def forward(self, x):
         out = self.linear(x)
         if self.body is not None:
-            out = out + self.body(x.reshape(x.shape[0], *self.in_shape)).reshape(out.shape)
+            body = self.body(x.reshape(x.shape[0], *self.in_shape)).reshape(x.shape[0], -1)
+            width = body.shape[1]
+            if width == out.shape[1]:
+                return out + body
+            out = torch.cat([out[:, :width] + body, out[:, width:]], dim=1)
         return out
 
     @torch.no_grad()

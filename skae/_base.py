@@ -573,12 +573,17 @@ class _BaseAutoencoder(
         # inverse_transform and sample give back the rank fit saw.
         self._sample_rank = 1 if sample_shape is None else len(sample_shape)
 
-    def _residual_maps(self, n_features, code_width):
+    def _residual_maps(self, n_features, code_width, params_per_feature=1):
         """``(encoder, decoder)`` of the chosen architecture and custom bodies.
 
-        None for a side that is the default MLP (``_modules`` builds it).
+        None for a side that is the default MLP (``_modules`` builds it). The
+        decoder gives ``params_per_feature`` values per feature (the likelihood's
+        parameters, one after the other): a built-in body as that many times
+        the channels, a user's body the first of them (see ``ResidualBody``).
         """
         shape, sizes = self.input_shape_, self.hidden_layer_sizes_
+        out_shape = (params_per_feature * shape[0], *shape[1:])
+        out_features = params_per_feature * n_features
         arch, k = self.architecture, self.n_components
         encoder = decoder = None
         if self.encoder is not None:
@@ -590,10 +595,10 @@ class _BaseAutoencoder(
             encoder = ResidualBody(n_features, code_width, body, shape)
         if self.decoder is not None:
             body = custom_decoder_body(self.decoder, self.decoder_kwargs, k, shape)
-            decoder = ResidualBody(k, n_features, body)
+            decoder = ResidualBody(k, out_features, body)
         elif arch != "mlp":
-            body = build_decoder_body(arch, k, shape, sizes, self.activation, self.dropout)
-            decoder = ResidualBody(k, n_features, body)
+            body = build_decoder_body(arch, k, out_shape, sizes, self.activation, self.dropout)
+            decoder = ResidualBody(k, out_features, body)
         return encoder, decoder
 
     def _resolve_parameters(self, X, sample_shape, partial=False):

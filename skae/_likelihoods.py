@@ -64,7 +64,12 @@ class GaussianLikelihood(torch.nn.Module):
     """Per-feature Gaussian observation model with learned, floored variance.
 
     The decoder produces the mean; the variance is one learned parameter per
-    feature (homoscedastic), bounded below by ``min_variance``.
+    feature, bounded below by ``min_variance``. With ``conditional=True`` the
+    decoder produces, besides the mean, an offset of every feature's
+    log-variance (its output is ``[mean, offset]`` along the last axis): the
+    variance then depends on the code (heteroscedastic). A pixel that is dark
+    in one kind of image and bright in another gets a small variance where the
+    code says which; one variance per feature must cover both.
 
     Parameters
     ----------
@@ -72,12 +77,20 @@ class GaussianLikelihood(torch.nn.Module):
         Number of observed features.
     min_variance : float, default=1e-4
         Floor of every feature's variance, in the units the decoder works in.
+    conditional : bool, default=False
+        Whether the decoder also gives each row's log-variance offsets.
     """
 
-    def __init__(self, n_features, min_variance=1e-4):
+    def __init__(self, n_features, min_variance=1e-4, conditional=False):
         super().__init__()
         self.min_variance = min_variance
+        self.conditional = conditional
         self.raw_log_var = torch.nn.Parameter(torch.zeros(n_features))
+
+    @property
+    def params_per_feature(self):
+        """How many decoder outputs each feature takes: 2 (mean, log-variance) or 1."""
+        return 2 if self.conditional else 1
 
     def set_variance(self, variance):
         """Set the variance of every feature (clipped to the floor)."""
@@ -86,17 +99,24 @@ class GaussianLikelihood(torch.nn.Module):
         with torch.no_grad():
             self.raw_log_var.copy_(torch.log(excess).expand_as(self.raw_log_var))
 
-    def log_var(self):
-        """Per-feature log-variance, shape ``(n_features,)``."""
-        return floored_log_var(self.raw_log_var, self.min_variance)
+    def log_var(self, params=None):
+        """Log-variance: per feature, shape ``(n_features,)``, or per element of ``params``.
+
+        A conditional model needs the decoder output ``params``; the
+        per-feature value is then the variance at a zero offset.
+        """
+        raw = self.raw_log_var
+        if self.conditional and params is not None:
+            raw = raw + params[..., raw.shape[0]:]
+        return floored_log_var(raw, self.min_variance)
 
     def log_prob(self, x, params):
         """Elementwise log-density of ``x`` given the decoder output ``params``."""
-        return gaussian_log_prob(x, params, self.log_var())
+        return gaussian_log_prob(x, self.mean(params), self.log_var(params))
 
     def mean(self, params):
         """Mean of the observation model."""
-        return params
+        return params[..., : self.raw_log_var.shape[0]] if self.conditional else params
 
     def support(self, x):
         """Elementwise: whether ``x`` can be observed -- everywhere, for a Gaussian."""
@@ -104,13 +124,17 @@ class GaussianLikelihood(torch.nn.Module):
 
     def sample(self, params, generator=None):
         """Draw one observation per row."""
-        std = torch.exp(0.5 * self.log_var())
-        noise = torch.randn(params.shape, generator=generator, device=params.device)
-        return params + std * noise
+        mean = self.mean(params)
+        std = torch.exp(0.5 * self.log_var(params))
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        return mean + std * noise
 
 
 class BernoulliLikelihood(torch.nn.Module):
     """Bernoulli observation model for data in [0, 1]; the decoder produces logits."""
+
+    #: One decoder output (a logit) per feature.
+    params_per_feature = 1
 
     def log_prob(self, x, params):
         """Elementwise log-probability of ``x`` given the logits ``params``."""

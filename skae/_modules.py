@@ -133,19 +133,20 @@ class _Network(DrawsRandom, nn.Module):
     """
 
     def __init__(self, n_features, n_components, hidden_layer_sizes, activation,
-                 dropout, loc, scale, likelihood, min_variance, decoder=None):
+                 dropout, loc, scale, likelihood, min_variance, decoder=None,
+                 conditional_variance=False):
         super().__init__()
         self.normalize = Normalization(loc, scale)
-        if decoder is None:
-            decoder = ResidualMLP(
-                n_components, n_features, tuple(reversed(hidden_layer_sizes)), activation,
-                dropout,
-            )
-        self.decoder = decoder
         if likelihood == "bernoulli":
             self.likelihood = BernoulliLikelihood()
         else:
-            self.likelihood = GaussianLikelihood(n_features, min_variance)
+            self.likelihood = GaussianLikelihood(n_features, min_variance, conditional_variance)
+        if decoder is None:
+            decoder = ResidualMLP(
+                n_components, self.likelihood.params_per_feature * n_features,
+                tuple(reversed(hidden_layer_sizes)), activation, dropout,
+            )
+        self.decoder = decoder
 
     @property
     def is_bernoulli(self):
@@ -214,7 +215,10 @@ class VariationalAutoencoder(_Network):
 
     The encoder outputs ``2 * n_components`` values: the posterior mean and
     log-variance. ``forward`` returns ``(decoder_params, mean, log_var)`` with
-    one reparameterised draw ``z = mean + exp(log_var / 2) * eps``.
+    one reparameterised draw ``z = mean + exp(log_var / 2) * eps``. With
+    ``conditional_variance=True`` (Gaussian likelihood) the decoder outputs
+    each feature's mean and log-variance offset
+    (:class:`~skae._likelihoods.GaussianLikelihood`).
     """
 
     #: Posterior log-variances are clamped to this range for numerical safety.
@@ -222,9 +226,11 @@ class VariationalAutoencoder(_Network):
 
     def __init__(self, n_features, n_components, hidden_layer_sizes=(128, 64),
                  activation="relu", dropout=0.0, loc=0.0, scale=1.0,
-                 likelihood="gaussian", min_variance=1e-4, encoder=None, decoder=None):
+                 likelihood="gaussian", min_variance=1e-4, encoder=None, decoder=None,
+                 conditional_variance=False):
         super().__init__(n_features, n_components, hidden_layer_sizes, activation,
-                         dropout, loc, scale, likelihood, min_variance, decoder)
+                         dropout, loc, scale, likelihood, min_variance, decoder,
+                         conditional_variance)
         self.n_components = n_components
         if encoder is None:
             encoder = ResidualMLP(n_features, 2 * n_components, hidden_layer_sizes,

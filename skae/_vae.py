@@ -118,6 +118,18 @@ class VAETransformer(_BaseAutoencoder):
         Floor of the Gaussian observation variance, in the network's scaled
         units (see ``input_scaling``).
 
+    decoder_variance : {"conditional", "feature"}, default="conditional"
+        How the Gaussian observation variance is modelled. ``"conditional"``:
+        the decoder gives every feature's variance as well as its mean, so it
+        depends on the code (heteroscedastic): a feature that is near-constant
+        for some kinds of rows and varies for others gets a small variance
+        where the code says which, a large gain in likelihood on images. It
+        starts at one learned variance per feature (probabilistic PCA's noise),
+        and a user's ``decoder`` body gives the mean only (the variance's
+        dependence on the code is then linear). ``"feature"``: one learned
+        variance per feature, the same for every row. Ignored with
+        ``likelihood="bernoulli"``.
+
     kl_warmup_epochs : int, default=0
         The KL weight grows linearly from 0 to ``beta`` over this many epochs.
         Early stopping always monitors the full-``beta`` validation loss.
@@ -289,6 +301,7 @@ class VAETransformer(_BaseAutoencoder):
         "beta": [NumberInterval(Real, 0, None, closed="left")],
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
         "min_variance": [NumberInterval(Real, 0, None, closed="neither")],
+        "decoder_variance": [StrOptions({"conditional", "feature"})],
         "kl_warmup_epochs": [NumberInterval(Integral, 0, None, closed="left")],
         "n_importance_samples": [NumberInterval(Integral, 1, None, closed="left")],
     }
@@ -309,6 +322,7 @@ class VAETransformer(_BaseAutoencoder):
         beta=1.0,
         likelihood="gaussian",
         min_variance=1e-4,
+        decoder_variance="conditional",
         kl_warmup_epochs=0,
         n_importance_samples=50,
         input_scaling="global",
@@ -340,6 +354,7 @@ class VAETransformer(_BaseAutoencoder):
         self.beta = beta
         self.likelihood = likelihood
         self.min_variance = min_variance
+        self.decoder_variance = decoder_variance
         self.kl_warmup_epochs = kl_warmup_epochs
         self.n_importance_samples = n_importance_samples
         self.input_scaling = input_scaling
@@ -363,8 +378,14 @@ class VAETransformer(_BaseAutoencoder):
         if self.likelihood == "bernoulli":
             _check_unit_interval(X, 'likelihood="bernoulli"')
 
+    @property
+    def _conditional_variance(self):
+        return self.likelihood == "gaussian" and self.decoder_variance == "conditional"
+
     def _build_module(self, n_features, loc, scale):
-        encoder, decoder = self._residual_maps(n_features, 2 * self.n_components)
+        encoder, decoder = self._residual_maps(
+            n_features, 2 * self.n_components, 2 if self._conditional_variance else 1
+        )
         return VariationalAutoencoder(
             n_features,
             self.n_components,
@@ -377,6 +398,7 @@ class VAETransformer(_BaseAutoencoder):
             decoder=decoder,
             likelihood=self.likelihood,
             min_variance=self.min_variance,
+            conditional_variance=self._conditional_variance,
         )
 
     def _build_criterion(self):
@@ -405,9 +427,14 @@ class VAETransformer(_BaseAutoencoder):
         encoder_weight = np.vstack([mean_weight, np.zeros_like(mean_weight)])
         encoder_bias = np.concatenate([-(mean_weight @ mean), np.log(noise_var / eigenvalues)])
         module.encoder.start_at(encoder_weight, encoder_bias)
+        weight, bias = axes * signal, mean
         if not module.is_bernoulli:
             module.likelihood.set_variance(noise_var)
-        _decoder_start_at(module, axes * signal, mean)
+        if module.likelihood.params_per_feature == 2:
+            # The log-variance offsets start at zero: PPCA's one noise variance.
+            weight = np.vstack([weight, np.zeros_like(weight)])
+            bias = np.concatenate([bias, np.zeros_like(bias)])
+        _decoder_start_at(module, weight, bias)
 
     # ----------------------------------------------------------------- public
     @lazy_on_dask
