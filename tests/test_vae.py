@@ -30,14 +30,17 @@ def fitted(digits):
     return VAETransformer(n_components=3, **FAST).fit(digits[0])
 
 
+@pytest.mark.parametrize("decoder_variance", ["conditional", "feature"])
 @pytest.mark.parametrize("input_scaling", ["global", None])
-def test_linear_vae_at_ppca_start_reproduces_pca_likelihood(input_scaling):
+def test_linear_vae_at_ppca_start_reproduces_pca_likelihood(input_scaling, decoder_variance):
     # A linear VAE started at probabilistic PCA has the exact posterior, so every
     # importance weight equals p(x): score_samples must be PCA's log-likelihood
-    # in the original units (the normalisation's log-Jacobian included).
+    # in the original units (the normalisation's log-Jacobian included). A
+    # conditional variance starts at PPCA's one noise variance.
     vae = VAETransformer(
         n_components=2,
         hidden_layer_sizes=(),
+        decoder_variance=decoder_variance,
         input_scaling=input_scaling,
         learning_rate=1e-12,
         max_epochs=1,
@@ -58,8 +61,11 @@ def test_linear_vae_at_ppca_start_reproduces_pca_likelihood(input_scaling):
 def test_training_improves_on_ppca(digits):
     X_train, X_test = train_test_split(digits[0], test_size=0.3, random_state=0)
     vae = VAETransformer(n_components=4, max_epochs=40, random_state=0).fit(X_train)
-    assert vae.score(X_test) > PCA(4).fit(X_train).score(X_test) + 5.0
+    # The decoder's conditional variance is worth ~45 nats over PPCA here (a
+    # per-feature variance ~12).
+    assert vae.score(X_test) > PCA(4).fit(X_train).score(X_test) + 35.0
     assert vae.loss_curve_[-1] < vae.loss_curve_[0]
+    assert vae.net_.module_.decoder.linear.out_features == 2 * X_train.shape[1]
 
 
 def test_kl_shrinks_as_beta_grows(digits):
@@ -152,7 +158,7 @@ def test_grid_search_default_scoring(digits):
 @pytest.mark.parametrize(
     "params",
     [{"beta": -1.0}, {"likelihood": "poisson"}, {"n_importance_samples": 0},
-     {"kl_warmup_epochs": -1}, {"min_variance": 0.0}],
+     {"kl_warmup_epochs": -1}, {"min_variance": 0.0}, {"decoder_variance": "row"}],
 )
 def test_invalid_parameters(params):
     from sklearn.utils._param_validation import InvalidParameterError
@@ -162,10 +168,11 @@ def test_invalid_parameters(params):
 
 
 def test_quality_floor_on_dequantised_digits():
-    # The bar: defaults with only n_components and random_state set beat
-    # probabilistic PCA's held-out log-likelihood by at least 20 nats per row.
+    # Defaults with only n_components and random_state set beat probabilistic
+    # PCA's held-out log-likelihood by at least 50 nats per row (measured ~57;
+    # the best cross-validated GaussianMixture is 3-4 nats below the VAE).
     X, y = load_digits(return_X_y=True)
     X = (X + np.random.RandomState(0).uniform(size=X.shape)) / 16.0
     X_train, X_test = train_test_split(X, test_size=0.3, stratify=y, random_state=0)
     vae = VAETransformer(n_components=4, random_state=0).fit(X_train)
-    assert vae.score(X_test) >= PCA(4).fit(X_train).score(X_test) + 20.0
+    assert vae.score(X_test) >= PCA(4).fit(X_train).score(X_test) + 50.0
