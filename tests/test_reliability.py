@@ -207,10 +207,12 @@ def test_constant_data_get_unit_scale(Estimator, input_scaling):
     codes = unchanged(model.transform, C[:1] + 0.1)
     assert np.all(np.abs(codes) <= 0.1 * math.sqrt(X.shape[1]) + 1e-6)
     if Estimator is VAETransformer:
-        # identical non-zero rows score as identical zero rows do (they were -27,530 nats)
+        # identical non-zero rows score as identical zero rows do (they were -27,530
+        # nats); the two fits' last digits may keep different epochs (the decoder's
+        # variance, at its floor, moves by ~1e-3 nats per epoch), hence abs=1e-2
         zeros = np.zeros_like(C)
         expected = Estimator(input_scaling=input_scaling, **FAST).fit(zeros).score(zeros)
-        assert model.score(C) == pytest.approx(expected, abs=1e-3)
+        assert model.score(C) == pytest.approx(expected, abs=1e-2)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
