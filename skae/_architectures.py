@@ -12,6 +12,11 @@ stay flat rows (their C-order flattenings). No scikit-learn in here.
 Built-in bodies have ``zero_output_()``, which zeroes their last layer: the
 body then contributes nothing, while its earlier layers keep their random
 initialisation, so gradients reach them once the last layer moves.
+
+A body may also *gate* the linear path: it returns ``(shift, gate)`` and the
+map is ``linear(x) * 2 sigmoid(gate) + shift``; a zero last layer gives a gate
+of exactly 1 and a shift of 0, so the start is still the linear map. The
+convolutional decoder does so (see :class:`ConvDecoderBody` for why).
 """
 
 import math
@@ -43,8 +48,11 @@ class ResidualBody(nn.Module):
         Maps a batch viewed as ``(batch, *in_shape)`` to a tensor with
         ``out_features`` values per row (in any shape: it is flattened), or
         fewer, which are added to the first outputs (a user's decoder giving
-        only the mean where the likelihood also takes a log-variance), and
-        has ``zero_output_()``. None gives the linear map alone.
+        only the mean where the likelihood also takes a log-variance); or to a
+        pair ``(shift, gate)`` of tensors with ``out_features`` values per row,
+        and then the map is ``linear(x) * 2 sigmoid(gate) + shift``. It has
+        ``zero_output_()``, after which it contributes nothing (a zero, or a
+        zero shift and gate). None gives the linear map alone.
     in_shape : tuple of int or None, default=None
         How the body views one input row; ``(in_features,)`` if None.
     """
@@ -57,13 +65,17 @@ class ResidualBody(nn.Module):
 
     def forward(self, x):
         out = self.linear(x)
-        if self.body is not None:
-            body = self.body(x.reshape(x.shape[0], *self.in_shape)).reshape(x.shape[0], -1)
-            width = body.shape[1]
-            if width == out.shape[1]:
-                return out + body
-            out = torch.cat([out[:, :width] + body, out[:, width:]], dim=1)
-        return out
+        if self.body is None:
+            return out
+        body = self.body(x.reshape(x.shape[0], *self.in_shape))
+        if isinstance(body, tuple):
+            shift, gate = body
+            return out * (2 * torch.sigmoid(gate.reshape(out.shape))) + shift.reshape(out.shape)
+        body = body.reshape(x.shape[0], -1)
+        width = body.shape[1]
+        if width == out.shape[1]:
+            return out + body
+        return torch.cat([out[:, :width] + body, out[:, width:]], dim=1)
 
     @torch.no_grad()
     def start_at(self, weight, bias):
@@ -130,7 +142,16 @@ class ConvDecoderBody(nn.Module):
     Codes are mapped to ``channels[-1]`` feature maps of the encoder's smallest
     size; each transposed convolution doubles the sizes back to the encoder's,
     exactly: its ``output_padding`` is 1 where the encoder halved an even size
-    and 0 where it halved an odd one. The last layer outputs ``C`` channels.
+    and 0 where it halved an odd one. The last layer outputs ``2 C`` channels:
+    a shift and a gate per output value (:class:`ResidualBody`).
+
+    Why a gate: trained on squared error, a body that can only *add* to the
+    PCA path must cancel that path's error everywhere -- on an image, the
+    ringing PCA leaves on the blank background -- with features that are active
+    there, and it learns several times slower than the same network without
+    the linear path. A ReLU network outputs an exact constant where its
+    features are off, and a saturating gate lets it switch the linear path off
+    there (``benchmarks/RESULTS_quality.md``).
     """
 
     def __init__(self, in_features, output_shape, channels, activation="relu", dropout=0.0):
@@ -142,8 +163,9 @@ class ConvDecoderBody(nn.Module):
             *_hidden(activation, dropout),
             nn.Unflatten(1, (channels[-1], *sizes[-1])),
         ]
+        self.channels = output_shape[0]
         for i in reversed(range(len(channels))):
-            out_channels = channels[i - 1] if i > 0 else output_shape[0]
+            out_channels = channels[i - 1] if i > 0 else 2 * output_shape[0]
             # size out = 2 * size in - 1 + output_padding
             padding = tuple(t - (2 * s - 1) for t, s in zip(sizes[i], sizes[i + 1]))
             layers.append(
@@ -155,7 +177,8 @@ class ConvDecoderBody(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z):
-        return self.layers(z)
+        out = self.layers(z)
+        return out[:, : self.channels], out[:, self.channels :]  # shift, gate
 
     def zero_output_(self):
         _zero_(self.layers[-1])
