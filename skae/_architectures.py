@@ -86,6 +86,18 @@ class ResidualBody(nn.Module):
             self.body.zero_output_()
 
 
+class ChannelsLast(nn.Module):
+    """Lay image batches out channels last (``(N, H, W, C)`` in memory); other ranks pass.
+
+    The shape and the values are unchanged. oneDNN's CPU convolutions run
+    faster on that layout and keep it, so the convolutions that follow run
+    without reordering their inputs (``benchmarks/RESULTS_performance.md``).
+    """
+
+    def forward(self, x):
+        return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
 def conv_sizes(spatial, n_layers):
     """Spatial sizes before and after each of ``n_layers`` encoder convolutions.
 
@@ -126,7 +138,7 @@ class ConvEncoderBody(nn.Module):
             layers += [conv(width, c, 3, stride=2, padding=1), *_hidden(activation, dropout)]
             width = c
         last = conv_sizes(input_shape[1:], len(channels))[-1]
-        self.features = nn.Sequential(*layers, nn.Flatten())
+        self.features = nn.Sequential(ChannelsLast(), *layers, nn.Flatten())
         self.head = nn.Linear(width * math.prod(last), out_features)
 
     def forward(self, x):
@@ -162,6 +174,7 @@ class ConvDecoderBody(nn.Module):
             nn.Linear(in_features, channels[-1] * math.prod(sizes[-1])),
             *_hidden(activation, dropout),
             nn.Unflatten(1, (channels[-1], *sizes[-1])),
+            ChannelsLast(),
         ]
         self.channels = output_shape[0]
         for i in reversed(range(len(channels))):
