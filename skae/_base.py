@@ -35,6 +35,7 @@ from skorch.helper import predefined_split
 from ._architectures import (
     DEFAULT_HIDDEN_LAYER_SIZES,
     ResidualBody,
+    auto_batch_limit,
     build_decoder_body,
     build_encoder_body,
 )
@@ -616,6 +617,9 @@ class _BaseAutoencoder(
             self.batch_size_ = auto_batch_size(X.shape[0])
         else:
             self.batch_size_ = min(self.batch_size, X.shape[0])
+        limit = auto_batch_limit(self.architecture, self.input_shape_)
+        if self.batch_size == "auto" and limit is not None:
+            self.batch_size_ = min(self.batch_size_, limit)
 
     def _scaling(self, X):
         """``loc`` and ``scale`` of the input normalisation, from the training data.

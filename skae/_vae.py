@@ -158,7 +158,9 @@ class VAETransformer(_BaseAutoencoder):
         ``ceil(n_samples / 10)`` rows, but at least 16 and at most 200
         (``MLPRegressor``'s ``min(200, n_samples)`` gives small data one step
         per epoch), so data of 2,000 rows and more gets batches of 200, as
-        do :meth:`partial_fit`'s chunks.
+        do :meth:`partial_fit`'s chunks; at most 64 images for
+        ``architecture="conv"`` on ``(C, H, W)`` samples (more steps per
+        epoch trained it faster, see the user guide).
 
     max_epochs : int, default=500
         Maximum number of passes over the training data (a VAE's ELBO keeps

@@ -223,3 +223,16 @@ def test_mlp_default_network_is_unchanged(digits_small):
     ).fit(digits_small)
     np.testing.assert_array_equal(auto.transform(digits_small), given.transform(digits_small))
     assert type(auto.net_.module_.encoder).__name__ == "ResidualMLP"
+
+
+def test_auto_batch_size_for_images_is_at_most_64():
+    # Images get more optimizer steps per epoch; sequences and explicit sizes are unchanged.
+    X = np.random.RandomState(0).rand(3000, 16)
+    fast = dict(n_components=2, max_epochs=1, early_stopping=False, random_state=0)
+    images = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), **fast).fit(X)
+    series = AutoencoderTransformer(architecture="conv", input_shape=(1, 16), **fast).fit(X)
+    chosen = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), batch_size=100,
+                                    **fast).fit(X)
+    assert (images.batch_size_, series.batch_size_, chosen.batch_size_) == (64, 200, 100)
+    small = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), **fast).fit(X[:40])
+    assert small.batch_size_ == 16  # the general rule, below the images' limit
