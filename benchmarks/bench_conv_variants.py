@@ -1,0 +1,122 @@
+"""What slows skae's default conv network on MNIST-5k: one variant per run.
+
+A hand-written loop (Adam, fused) over skae's own conv network, built by the
+estimator at its starting point (PCA's solution, or ``init=random``), trained on
+the 3,600 training rows the default fit uses (4,000 minus its validation
+split), and the held-out MSE (pixel units, 1,000 images) printed every
+``every`` epochs. Options, ``key=value``: ``batch`` (200), ``lr`` (1e-3), ``lr_lin``
+(the linear paths' learning rate; 0 freezes them), ``epochs`` (15), ``init``
+(pca/random), ``loss`` (mse/bce), ``ch`` (channels, ``32,64``), ``sched``
+(none/cos/onecycle), ``nolin=1|enc|dec`` (remove both linear paths or one:
+the plain network's shape), ``bn=1`` (BatchNorm after each hidden
+convolution), ``encgate=1`` (the encoder's linear path gated too), ``noise``
+(the denoising noise, 0 here). Results are appended to
+``benchmarks/results/conv_variants.jsonl``. One thread. Run from the repository root::
+
+    python benchmarks/bench_conv_variants.py NAME batch=64 lr=1e-3 epochs=15
+"""
+import contextlib, json, os, sys, time, math
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE)); sys.path.insert(0, HERE)
+import numpy as np, torch
+torch.set_num_threads(1)
+import _datasets
+from skae import AutoencoderTransformer
+from skae._random import fit_generators
+from skae._objectives import ReconstructionLoss
+
+args = dict(a.split("=", 1) for a in sys.argv[2:])
+name = sys.argv[1]
+def g(k, d, t=float):
+    return t(args.get(k, d))
+lr, batch, epochs = g("lr", 1e-3), g("batch", 200, int), g("epochs", 15, int)
+lr_lin = g("lr_lin", lr)
+init, loss = args.get("init", "pca"), args.get("loss", "mse")
+chans = tuple(int(c) for c in args.get("ch", "32,64").split(","))
+sched = args.get("sched", "none"); freeze = g("freeze", 0, int); every = g("every", 5, int)
+X, Xt, y, yt = _datasets.mnist_split(random_state=0)
+X = X.astype(np.float32); Xt = Xt.astype(np.float32)
+est = AutoencoderTransformer(
+    n_components=16, architecture="conv", input_shape=(1, 28, 28), random_state=0,
+    init=init, loss=loss, hidden_layer_sizes=chans, noise=g("noise", 0.0))
+est._resolve_parameters(X, None)
+valid_rows, train_rows = est._validation_split(X)
+ig, tg = fit_generators(est._seed, "cpu")
+with contextlib.ExitStack() as s:
+    module, loc, scale = est._initialize_module(X, train_rows, valid_rows, ig, s)
+torch.set_num_threads(1)
+if args.get("bn"):
+    from torch import nn
+    import skae._architectures as A
+    def with_bn(seq, last_skip):
+        layers = list(seq)
+        out = []
+        for i, l in enumerate(layers):
+            out.append(l)
+            last = last_skip and i == len(layers) - 1
+            if isinstance(l, (nn.Conv2d, nn.ConvTranspose2d)) and not last:
+                out.append(nn.BatchNorm2d(l.out_channels))
+        return nn.Sequential(*out)
+    module.encoder.body.features = with_bn(module.encoder.body.features, False)
+    module.decoder.body.layers = with_bn(module.decoder.body.layers, True)
+if args.get("encgate"):
+    from torch import nn
+    import types
+    enc = module.encoder
+    k = enc.linear.out_features
+    new = nn.Linear(enc.body.head.in_features, 2 * k)
+    with torch.no_grad(): new.weight.zero_(); new.bias.zero_()
+    enc.body.head = new
+    def efwd(self, x):
+        lin = self.linear(x)
+        h = self.body.head(self.body.features(x.reshape(x.shape[0], *self.in_shape)))
+        return lin * (2 * torch.sigmoid(h[:, k:])) + h[:, :k]
+    enc.forward = types.MethodType(efwd, enc)
+if args.get("nolin"):
+    both = (module.encoder, module.decoder)
+    sides = {"enc": both[:1], "dec": both[1:]}.get(args["nolin"], both)
+    for side in sides:
+        with torch.no_grad(): side.linear.weight.zero_(); side.linear.bias.zero_()
+        side.linear.weight.requires_grad_(False); side.linear.bias.requires_grad_(False)
+lin = [p for n, p in module.named_parameters() if ".linear." in n and p.requires_grad]
+body = [p for n, p in module.named_parameters() if ".linear." not in n and p.requires_grad]
+opt = torch.optim.Adam([{"params": body, "lr": lr}, {"params": lin, "lr": lr_lin}], fused=True)
+crit = ReconstructionLoss()
+Xtr = torch.from_numpy(X[train_rows]); Xte = torch.from_numpy(Xt)
+gen = torch.Generator().manual_seed(0)
+def heldout():
+    module.eval()
+    with torch.inference_mode():
+        r = module.reconstruct_mean(module.decode(module.encode(Xte)))
+    module.train()
+    return float(((r - Xte) ** 2).mean())
+steps_per_epoch = math.ceil(len(Xtr) / batch)
+total = steps_per_epoch * epochs
+step = 0
+out = {"name": name, "args": args, "curve": {0: heldout()}}
+t0 = time.perf_counter()
+module.train()
+for ep in range(1, epochs + 1):
+    if freeze:
+        for p in lin: p.requires_grad_(ep > freeze)
+    Xs = Xtr[torch.randperm(len(Xtr), generator=gen)]
+    for s in range(0, len(Xs), batch):
+        if sched == "cos":
+            f = 0.5 * (1 + math.cos(math.pi * step / total))
+        elif sched == "onecycle":
+            w = int(0.2 * total)
+            f = step / w if step < w else 0.5 * (1 + math.cos(math.pi * (step - w) / (total - w)))
+        else:
+            f = 1.0
+        opt.param_groups[0]["lr"] = lr * f; opt.param_groups[1]["lr"] = lr_lin * f
+        xb = Xs[s:s + batch]
+        opt.zero_grad(set_to_none=True)
+        crit(module(xb), xb, module).backward()
+        opt.step(); step += 1
+    if ep % every == 0 or ep == epochs:
+        out["curve"][ep] = round(heldout(), 5)
+        print(name, ep, out["curve"][ep], f"{time.perf_counter()-t0:.0f}s", flush=True)
+out["seconds"] = time.perf_counter() - t0
+out["load"] = open("/proc/loadavg").read().split()[0]
+with open(os.path.join(HERE, "results", "conv_variants.jsonl"), "a") as f:
+    f.write(json.dumps(out) + "\n")
