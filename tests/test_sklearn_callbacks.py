@@ -201,7 +201,7 @@ def test_callbacks_propagate_through_grid_search_to_the_epochs(low_rank_X):
 
 def test_outlier_detector_propagates_callbacks_to_its_estimator(low_rank_X):
     recorder = PropagatedRecorder()
-    detector = ReconstructionOutlierDetector(VAETransformer(**SMALL))
+    detector = ReconstructionOutlierDetector(VAETransformer(**SMALL), trim_fraction=0.0)
     detector.set_callbacks(recorder).fit(low_rank_X)
     names = [name for hook, name, _ in recorder.events if hook == "begin"]
     # The wrapped estimator's fit is the detector's "fit-estimator" task (merged).
@@ -209,6 +209,19 @@ def test_outlier_detector_propagates_callbacks_to_its_estimator(low_rank_X):
     inner = recorder.contexts[1]
     assert (inner.estimator_name, inner.source_task_name) == ("VAETransformer", "fit-estimator")
     assert recorder.events[-1] == ("teardown", "fit", 0)
+
+
+def test_robust_training_is_two_estimator_tasks(low_rank_X):
+    recorder = PropagatedRecorder()
+    detector = ReconstructionOutlierDetector(VAETransformer(**SMALL), trim_fraction=0.1)
+    detector.set_callbacks(recorder).fit(low_rank_X)
+    names = [name for hook, name, _ in recorder.events if hook == "begin"]
+    assert names.count("fit") == 3
+    # The second fit, without the worst-scored rows, is the last task.
+    last = len(names) - 1 - names[::-1].index("fit")
+    assert names[last + 1:] == ["epoch"] * detector.estimator_.n_epochs_
+    tasks = [c.source_task_name for c in recorder.contexts if c.estimator_name == "VAETransformer"]
+    assert "fit-estimator" in tasks and "refit-estimator" in tasks
 
 
 def test_without_the_callback_api_estimators_fit_as_before():
