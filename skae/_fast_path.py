@@ -245,6 +245,21 @@ def _member_views(buffer, members):
     ]
 
 
+def _joinable(states):
+    """Whether the members' Adam ``states`` join into one flat state: none has any,
+    or all have the same entries and have taken the same number of steps."""
+    first = states[0]
+    if not first:
+        return not any(states)
+    return all(
+        state.keys() == first.keys()
+        and torch.equal(torch.as_tensor(state.get("step", 0.0)),
+                        torch.as_tensor(first.get("step", 0.0)))
+        and all(state[key].dtype == first[key].dtype for key in first)
+        for state in states
+    )
+
+
 class FlatAdam(torch.optim.Adam):
     """``torch.optim.Adam`` that updates its parameters as one flat tensor.
 
@@ -263,9 +278,11 @@ class FlatAdam(torch.optim.Adam):
     sparse or mixed-device gradients, or a member whose gradient disappears
     after the first step, e.g. frozen mid-training) returns it to per-tensor
     Adam for good (:meth:`unflatten`), with its state carried over. skae
-    unflattens when training ends, so fitted parameters own their storage;
-    with the speed layer off (``ENABLED = False``) it is ``torch.optim.Adam``.
-    The optimizer's ``state_dict`` describes the flat form and loads only into
+    unpacks it when training ends (``unflatten(for_good=False)``), so fitted
+    parameters own their storage; the next training run (``partial_fit``)
+    flattens them again at its first step, Adam's state included. With the
+    speed layer off (``ENABLED = False``) it is ``torch.optim.Adam``. The
+    optimizer's ``state_dict`` describes the form it is in and loads only into
     a ``FlatAdam`` in the same form.
     """
 
@@ -286,9 +303,10 @@ class FlatAdam(torch.optim.Adam):
         ]
         others = [p for p in group["params"] if not any(p is m for m in members)]
         grads = [p.grad for p in members]
+        states = [self.state.get(p, {}) for p in members]
         if (
             len(members) < 2
-            or self.state
+            or not _joinable(states)
             or any(g.is_sparse or g.dtype != p.dtype for g, p in zip(grads, members))
             or len({(p.device, p.dtype) for p in members}) > 1
         ):
@@ -298,6 +316,14 @@ class FlatAdam(torch.optim.Adam):
         for p, view in zip(members, _member_views(flat, members)):
             p.data = view
         flat = torch.nn.Parameter(flat)  # shares the buffer the members now view
+        if states[0]:  # a later training run: the members' Adam state, joined as they are
+            self.state[flat] = {
+                key: value.clone() if key == "step" or value.dim() == 0
+                else torch.cat([state[key].reshape(-1) for state in states])
+                for key, value in states[0].items()
+            }
+            for p in members:
+                del self.state[p]
         # unflatten puts them back in this order: state_dict numbers parameters
         # by position, and a fresh optimizer (a loaded model's) lists them so
         self._params_order = list(group["params"])
@@ -337,13 +363,17 @@ class FlatAdam(torch.optim.Adam):
             self._allocate_flat_grad()
 
     @torch.no_grad()
-    def unflatten(self):
-        """Back to per-tensor Adam for good; a no-op unless flat.
+    def unflatten(self, for_good=True):
+        """Back to per-tensor Adam; a no-op unless flat.
 
         Each member gets its own storage again and its slice of Adam's state.
-        skae calls it when training ends: a module whose parameters are views of
-        one buffer pickles that whole buffer once per parameter.
+        skae calls it with ``for_good=False`` when training ends (a module whose
+        parameters are views of one buffer pickles that whole buffer once per
+        parameter): the next step flattens them again. ``for_good=True`` keeps
+        per-tensor Adam from now on.
         """
+        if for_good:
+            self._flat_possible = False
         if self._flat is None:
             return
         flat, members, others = self._flat
@@ -362,7 +392,7 @@ class FlatAdam(torch.optim.Adam):
         order = getattr(self, "_params_order", None)
         self.param_groups[0]["params"] = order if order is not None else [*members, *others]
         self._params_order = None
-        self._flat, self._flat_possible = None, False
+        self._flat = None
         self._flat_grad = self._flat_grad_views = None
 
     def _gather_gradients(self):

@@ -142,7 +142,9 @@ class SkaeNet(NeuralNet):
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
         if isinstance(self.optimizer_, FlatAdam):
-            self.optimizer_.unflatten()  # the fitted module's parameters own their storage again
+            # the fitted module's parameters own their storage again, until the
+            # next training run (partial_fit) flattens them at its first step
+            self.optimizer_.unflatten(for_good=False)
 
     def __getstate__(self):
         state = super().__getstate__()

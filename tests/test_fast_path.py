@@ -283,7 +283,8 @@ def test_skae_net_parameters_own_their_storage_after_training(fit_net, rng):
     X = to_float32_tensor(rng.randn(40, 4), "cpu")
     net = fit_net(Autoencoder(4, 2, (64,)), X, optimizer=FlatAdam, max_epochs=2, batch_size=10)
     params = list(net.module_.parameters())
-    assert net.optimizer_._flat is None and not net.optimizer_._flat_possible
+    # unpacked, but flattened again by the next training run (partial_fit)
+    assert net.optimizer_._flat is None and net.optimizer_._flat_possible
     assert len({p.untyped_storage().data_ptr() for p in params}) == len(params)
     # so a pickle holds each weight once (a view would carry the whole flat buffer)
     weights = sum(p.numel() * 4 for p in params)
@@ -387,6 +388,39 @@ def test_flat_adam_unflatten_gives_members_their_own_storage_and_state():
         adam.step()
         flat.step()
         assert all(torch.equal(p, q) for p, q in zip(ps, qs))
+
+
+@pytest.mark.parametrize("kwargs", [{"weight_decay": 1e-3}, {"amsgrad": True}])
+def test_flat_adam_unpacked_between_runs_flattens_again_with_its_state(kwargs):
+    # skae unpacks FlatAdam when training ends; partial_fit's next run goes on flat
+    ps, adam, qs, flat = _adam_pair(True, **kwargs)
+    gen = torch.Generator().manual_seed(6)
+    for step in range(10):
+        if step in (3, 7):
+            flat.unflatten(for_good=False)
+            assert flat._flat is None and set(flat.state) == set(qs)
+        adam.zero_grad()
+        flat.zero_grad()
+        _set_grads(ps, qs, gen)
+        adam.step()
+        flat.step()
+        assert flat._flat is not None  # flat again, Adam's state joined
+        assert all(torch.equal(p, q) for p, q in zip(ps, qs))
+    flat_param, members, others = flat._flat
+    assert set(flat.state) == {flat_param, *others}
+
+
+def test_flat_adam_stays_per_tensor_when_the_states_cannot_be_joined():
+    ps, adam, qs, flat = _adam_pair(True)
+    gen = torch.Generator().manual_seed(7)
+    flat.zero_grad()
+    _set_grads(ps, qs, gen)
+    flat.step()
+    flat.unflatten(for_good=False)
+    flat.state[qs[0]]["step"] += 1  # one member took a step the others did not
+    _set_grads(ps, qs, gen)
+    flat.step()
+    assert flat._flat is None and not flat._flat_possible
 
 
 def test_flat_adam_unflatten_restores_the_parameter_order():

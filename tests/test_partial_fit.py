@@ -174,3 +174,27 @@ def test_latent_gaussian_is_merged_over_chunks(X):
 def test_partial_fit_epochs_is_validated(X):
     with pytest.raises(ValueError, match="partial_fit_epochs"):
         AutoencoderTransformer(partial_fit_epochs=0).partial_fit(X)
+
+
+def test_later_calls_keep_adam_flat_and_train_the_same_model(X, monkeypatch):
+    # FlatAdam is unpacked when a call ends; the next call flattens it again,
+    # Adam's state included, and the model is the per-tensor optimizer's
+    from skorch.callbacks import Callback
+
+    class FlatSeen(Callback):
+        def initialize(self):
+            self.flat = []
+            return self
+
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                self.flat.append(net.optimizer_._flat is not None)
+
+    seen = FlatSeen()
+    params = dict(hidden_layer_sizes=(64,), batch_size=40)
+    fast = trained(AutoencoderTransformer, X, callbacks=[("seen", seen)], **params)
+    assert len(seen.flat) == 6 and all(seen.flat)  # two batches in each of three calls
+    monkeypatch.setattr(skae._fast_path, "ENABLED", False)
+    slow = trained(AutoencoderTransformer, X, **params)
+    assert fast.loss_curve_ == slow.loss_curve_
+    np.testing.assert_array_equal(fast.transform(X), slow.transform(X))
