@@ -29,7 +29,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
     By default the network starts at PCA's solution -- a linear path initialised
     with the principal axes plus a nonlinear residual MLP whose last layer
     starts at zero -- so training only improves on PCA, and early stopping on a
-    validation split keeps the best epoch (PCA's solution included).
+    validation split keeps the best epoch (PCA's solution included). The
+    codes start as PCA's scores divided by one common scale, the root of
+    their mean variance: PCA's geometry (a nearest-neighbour classifier on the
+    codes sees PCA's distances), not whitened.
 
     Parameters
     ----------
@@ -127,7 +130,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     batch_size : int or "auto", default="auto"
         Mini-batch size. ``"auto"``: about ten optimizer steps per epoch,
-        ``ceil(n_samples / 10)`` rows, but at least 16 and at most 200
+        ``ceil(n_samples / 10)`` rows, but at least 8 and at most 200
         (``MLPRegressor``'s ``min(200, n_samples)`` gives small data one step
         per epoch), so data of 2,000 rows and more gets batches of 200, as
         do :meth:`partial_fit`'s chunks; at most 64 images for
@@ -363,14 +366,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
         return ReconstructionLoss()
 
     def _start_at_pca(self, module, mean, eigenvalues, axes, total_variance):
-        # Whitened PCA: codes have unit variance, which suits the decoder's MLP.
-        # Directions without variance are floored relative to the total; constant
-        # data (no variance at all) are not whitened.
-        n_features = axes.shape[0]
-        whiten = np.sqrt(eigenvalues + 1e-6 * total_variance / n_features)
-        whiten = np.where(whiten > 0, whiten, 1.0)
-        module.encoder.start_at((axes / whiten).T, -(mean @ axes) / whiten)
-        _decoder_start_at(module, axes * whiten, mean)
+        # PCA's scores divided by ONE scale, the root of their mean variance: the
+        # codes average unit variance, which suits the decoder's body, and keep
+        # PCA's geometry (distances between rows, as a nearest-neighbour
+        # classifier sees them, are PCA's up to that factor); whitening each
+        # direction would give a minor one as much weight as the first. Constant
+        # data (no variance at all) keep scale 1.
+        scale = math.sqrt(eigenvalues.mean()) if eigenvalues.mean() > 0 else 1.0
+        module.encoder.start_at(axes.T / scale, -(mean @ axes) / scale)
+        _decoder_start_at(module, axes * scale, mean)
 
     def _after_fit(self, X, n_previous=0):
         # The Gaussian of the codes that ``sample`` draws from, merged block by

@@ -74,11 +74,14 @@ _INIT_MAX_SAMPLES = 20_000
 _INIT_MAX_ELEMENTS = 2**24
 #: Above this many features the principal axes come from a randomized SVD.
 _EXACT_EIGH_MAX_FEATURES = 1024
+#: The trained network replaces its PCA start only when it improves the
+#: validation rows' scores by this many standard errors (``_beats_start``).
+_SIGNIFICANT_GAIN = 2.0
 #: ``batch_size="auto"``: MLPRegressor's 200 rows per batch, but at least
 #: ``_AUTO_STEPS_PER_EPOCH`` optimizer steps per epoch while a batch keeps at
 #: least ``_AUTO_MIN_BATCH`` rows.
 _AUTO_MAX_BATCH = 200
-_AUTO_MIN_BATCH = 16
+_AUTO_MIN_BATCH = 8
 _AUTO_STEPS_PER_EPOCH = 10
 
 
@@ -803,18 +806,51 @@ class _BaseAutoencoder(
             )
             self.net_.initialize()
             self._train(train_set, self.max_epochs)
-        if self.init == "pca" and monitor.best_epoch_ == 0 and valid_set is not None:
-            # No epoch beat the starting point on the validation rows: return PCA's
-            # solution fitted on every row, exactly what PCA(n_components).fit(X) gives.
+        if (self.init == "pca" and valid_set is not None
+                and not self._beats_start(X, valid_rows, monitor)):
+            # No epoch clearly beat the starting point on the validation rows: return
+            # PCA's solution fitted on every row, exactly what PCA(n_components).fit(X)
+            # gives.
+            monitor.best_epoch_, monitor.best_loss_ = 0, monitor.start_loss_
             every_row = None if is_streamed(X) else np.arange(X.shape[0])
             self._start_at_pca(
                 self.net_.module_, *self._principal_axes(X, every_row, loc, scale)
             )
+        monitor.start_state_ = None
         self._record_training(monitor)
         self.n_samples_seen_ = X.shape[0]
         with training_threads(self.net_.module_, self.batch_size_, self.device_):
             # A pass over X (the codes' statistics), on training's threads.
             self._after_fit(X)
+
+    def _beats_start(self, X, valid_rows, monitor):
+        """Whether the trained network (best epoch) clearly beats its starting point.
+
+        On few validation rows the best of many epochs beats the start by
+        chance, and the start is then PCA fitted on the training rows only,
+        worse than PCA on every row. So the best epoch must improve each
+        validation row's :meth:`score_samples` by ``_SIGNIFICANT_GAIN``
+        standard errors of the mean paired improvement (a one-sided test).
+        Streamed data hold out enough rows for the validation loss alone to
+        decide.
+        """
+        if monitor.best_epoch_ == 0:
+            return False
+        if is_streamed(X) or monitor.start_state_ is None:
+            return True
+        rows = X[valid_rows]
+        score = self._chunk_function("score_samples", self.net_.device)
+        module = self.net_.module_
+        best_state = copy.deepcopy(module.state_dict())
+        trained = self._map_chunks(rows, score, np.float64)
+        module.load_state_dict(monitor.start_state_)
+        start = self._map_chunks(rows, score, np.float64)
+        module.load_state_dict(best_state)
+        gain = trained - start
+        if len(gain) < 2 or not np.all(np.isfinite(gain)):
+            return False
+        standard_error = gain.std(ddof=1) / math.sqrt(len(gain))
+        return bool(gain.mean() > _SIGNIFICANT_GAIN * standard_error)
 
     def _principal_axes(self, X, rows, loc, scale, exclude=None):
         """:func:`principal_axes` of ``X[rows]``, on a seeded subsample of large data.

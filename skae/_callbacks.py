@@ -80,6 +80,8 @@ class ConvergenceMonitor(Callback):
         self.best_loss_ = math.inf
         self.best_epoch_ = 0
         self.stopped_early_ = False
+        self.start_loss_ = None
+        self.start_state_ = None
         self._best_state = None
         self._no_improvement = 0
         return self
@@ -90,8 +92,11 @@ class ConvergenceMonitor(Callback):
 
     def on_train_begin(self, net, **kwargs):
         if self.restore_best and self.baseline_dataset is not None:
-            self.best_loss_ = net.evaluate_loss(self.baseline_dataset)
+            self.best_loss_ = self.start_loss_ = net.evaluate_loss(self.baseline_dataset)
             self._snapshot(net)
+            # Kept apart from the best weights: the estimator may still prefer the
+            # start to the best epoch (``_BaseAutoencoder._beats_start``).
+            self.start_state_ = self._best_state
 
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1, self.monitor]

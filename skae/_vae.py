@@ -155,7 +155,7 @@ class VAETransformer(_BaseAutoencoder):
 
     batch_size : int or "auto", default="auto"
         Mini-batch size. ``"auto"``: about ten optimizer steps per epoch,
-        ``ceil(n_samples / 10)`` rows, but at least 16 and at most 200
+        ``ceil(n_samples / 10)`` rows, but at least 8 and at most 200
         (``MLPRegressor``'s ``min(200, n_samples)`` gives small data one step
         per epoch), so data of 2,000 rows and more gets batches of 200, as
         do :meth:`partial_fit`'s chunks; at most 64 images for

@@ -84,8 +84,9 @@ def test_principal_axes_of_constant_data_are_finite():
 
 @pytest.mark.parametrize(
     "n_samples, expected",
-    [(1, 1), (10, 10), (45, 16), (160, 16), (500, 50), (1999, 200), (2000, 200), (10**6, 200)],
+    [(1, 1), (5, 5), (10, 8), (45, 8), (160, 16), (500, 50), (1999, 200), (2000, 200),
+     (10**6, 200)],
 )
 def test_auto_batch_size_gives_small_data_several_steps_per_epoch(n_samples, expected):
-    # About ten steps per epoch, batches of 16 to 200 rows, never more than the data.
+    # About ten steps per epoch, batches of 8 to 200 rows, never more than the data.
     assert skae._base.auto_batch_size(n_samples) == expected

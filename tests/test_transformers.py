@@ -333,8 +333,8 @@ def test_fitted_attributes(fitted, low_rank_X):
     # constructor parameters are stored untouched
     assert fitted.get_params()["hidden_layer_sizes"] == (16,)
     assert fitted.get_params()["batch_size"] == "auto"
-    # 120 rows: batches of 16, about ten steps per epoch
-    assert fitted.batch_size_ == 16
+    # 120 rows: batches of 12, about ten steps per epoch
+    assert fitted.batch_size_ == 12
 
 
 def test_without_early_stopping_no_validation_scores(Estimator, low_rank_X):
