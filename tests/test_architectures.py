@@ -9,6 +9,7 @@ from sklearn.decomposition import PCA
 
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
+from skae._base import auto_batch_size
 from skae._architectures import (
     ConvDecoderBody,
     ConvEncoderBody,
@@ -235,4 +236,5 @@ def test_auto_batch_size_for_images_is_at_most_64():
                                     **fast).fit(X)
     assert (images.batch_size_, series.batch_size_, chosen.batch_size_) == (64, 200, 100)
     small = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), **fast).fit(X[:40])
-    assert small.batch_size_ == 16  # the general rule, below the images' limit
+    # the general rule, below the images' limit
+    assert small.batch_size_ == auto_batch_size(40) == 8
