@@ -16,7 +16,7 @@ initialisation, so gradients reach them once the last layer moves.
 A body may also *gate* the linear path: it returns ``(shift, gate)`` and the
 map is ``linear(x) * 2 sigmoid(gate) + shift``; a zero last layer gives a gate
 of exactly 1 and a shift of 0, so the start is still the linear map. The
-convolutional decoder does so (see :class:`ConvDecoderBody` for why).
+convolutional decoder for images does so (see :class:`ConvDecoderBody` for why).
 """
 
 import math
@@ -154,8 +154,10 @@ class ConvDecoderBody(nn.Module):
     Codes are mapped to ``channels[-1]`` feature maps of the encoder's smallest
     size; each transposed convolution doubles the sizes back to the encoder's,
     exactly: its ``output_padding`` is 1 where the encoder halved an even size
-    and 0 where it halved an odd one. The last layer outputs ``2 C`` channels:
-    a shift and a gate per output value (:class:`ResidualBody`).
+    and 0 where it halved an odd one. For images (``(C, H, W)``) the last layer
+    outputs ``2 C`` channels: a shift and a gate per output value
+    (:class:`ResidualBody`); for sequences, ``C`` channels added to the linear
+    path.
 
     Why a gate: trained on squared error, a body that can only *add* to the
     PCA path must cancel that path's error everywhere -- on an image, the
@@ -163,7 +165,9 @@ class ConvDecoderBody(nn.Module):
     there, and it learns several times slower than the same network without
     the linear path. A ReLU network outputs an exact constant where its
     features are off, and a saturating gate lets it switch the linear path off
-    there (``benchmarks/RESULTS_quality.md``).
+    there (``benchmarks/RESULTS_quality.md``). Series have no blank
+    background: on two UCR sets the 1-D gate did not help, so sequences keep
+    the additive body.
     """
 
     def __init__(self, in_features, output_shape, channels, activation="relu", dropout=0.0):
@@ -177,8 +181,9 @@ class ConvDecoderBody(nn.Module):
             ChannelsLast(),
         ]
         self.channels = output_shape[0]
+        self.gated = len(output_shape) == 3
         for i in reversed(range(len(channels))):
-            out_channels = channels[i - 1] if i > 0 else 2 * output_shape[0]
+            out_channels = channels[i - 1] if i > 0 else (1 + self.gated) * self.channels
             # size out = 2 * size in - 1 + output_padding
             padding = tuple(t - (2 * s - 1) for t, s in zip(sizes[i], sizes[i + 1]))
             layers.append(
@@ -191,6 +196,8 @@ class ConvDecoderBody(nn.Module):
 
     def forward(self, z):
         out = self.layers(z)
+        if not self.gated:
+            return out
         return out[:, : self.channels], out[:, self.channels :]  # shift, gate
 
     def zero_output_(self):
