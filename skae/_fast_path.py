@@ -22,18 +22,21 @@ as ``torch.optim.Adam``. Models are the same either way (tested); the switch is
 there for when a torch release breaks the bit-for-bit equality, and for tests.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._modules import Autoencoder, Dropout, Normalization, ResidualMLP
-from ._objectives import ReconstructionLoss, mean_reconstruction_loss
+from ._likelihoods import GaussianLikelihood
+from ._modules import Autoencoder, Dropout, Normalization, ResidualMLP, VariationalAutoencoder
+from ._objectives import NegativeELBO, ReconstructionLoss, mean_reconstruction_loss
 
 #: The off switch: False sends every step through autograd and makes FlatAdam per-tensor Adam.
 ENABLED = True
 
 
-def manual_step(module, criterion, x):
+def manual_step(module, criterion, x, record=None):
     """One training step's loss and gradients without autograd, or None.
 
     Returns ``(loss, output)``, neither requiring grad, after accumulating every
@@ -43,7 +46,11 @@ def manual_step(module, criterion, x):
     on ``module`` and ``criterion`` (see the module docstring); the caller then
     runs autograd. Random noise is drawn exactly as ``module.forward`` draws it.
     """
-    if not ENABLED or type(criterion) is not ReconstructionLoss or type(module) is not Autoencoder:
+    if not ENABLED:
+        return None
+    if type(module) is VariationalAutoencoder and type(criterion) is NegativeELBO:
+        return _vae_step(module, criterion, x, record)
+    if type(criterion) is not ReconstructionLoss or type(module) is not Autoencoder:
         return None
     normalize = module._modules["normalize"]
     encoder = _residual_layers(module._modules["encoder"])
@@ -66,6 +73,87 @@ def manual_step(module, criterion, x):
         grad_z = _residual_backward(decoder, grad, decoder_cache, input_grad=True)
         _residual_backward(encoder, grad_z, encoder_cache, input_grad=False)
     return loss, output
+
+
+def _vae_step(module, criterion, x, record):
+    """:func:`manual_step` for a :class:`~skae._modules.VariationalAutoencoder`.
+
+    Handles the default network: :class:`~skae._modules.ResidualMLP` encoder and
+    decoder and a Gaussian likelihood with a conditional variance, trained on
+    :class:`~skae._objectives.NegativeELBO` (the forward pass is the module's and
+    the objective's own code, under ``no_grad``); declines anything else. Each
+    derivative below is the formula autograd applies to the operation written
+    beside it (``derivatives.yaml``), with the same kernels, so the gradients
+    equal autograd's bit for bit (tested).
+    """
+    normalize = module._modules["normalize"]
+    likelihood = module._modules["likelihood"]
+    encoder = _residual_layers(module._modules["encoder"])
+    decoder = _residual_layers(module._modules["decoder"])
+    if (
+        encoder is None
+        or decoder is None
+        or type(normalize) is not Normalization
+        or type(likelihood) is not GaussianLikelihood
+        or not likelihood.conditional
+        or _has_hooks(module)
+        or _has_hooks(normalize)
+        or _has_hooks(likelihood)
+        or _has_hooks(criterion)
+    ):
+        return None
+    k = module.n_components
+    with torch.no_grad():
+        # forward: VariationalAutoencoder.forward, step by step
+        normalized = normalize.forward(x)
+        encoded, encoder_cache = _residual_forward(encoder, normalized)
+        mean, raw_log_var = encoded[:, :k], encoded[:, k:]
+        log_var = torch.clamp(raw_log_var, *module.LOG_VAR_RANGE)
+        noise = torch.randn_like(mean, generator=module.generator)
+        std = torch.exp(0.5 * log_var)
+        z = torch.addcmul(mean, std, noise)
+        params, decoder_cache = _residual_forward(decoder, z)
+        loss = criterion(
+            (params, mean, log_var), x, module, training=True, record=record
+        )
+        # backward. loss = mean(-log_lik + weight * kl): d / d row = 1/n (MeanBackward)
+        n, d = x.shape[0], x.shape[1]
+        grad_row = torch.full((n,), float(torch.tensor(1.0) / n), dtype=x.dtype, device=x.device)
+        weight = criterion.beta * criterion.kl_weight
+        # log_lik = sum_j lp - const: each element's log-density gets -1/n
+        grad_lp = (-grad_row).unsqueeze(1).expand(n, d)
+        target = normalized
+        x_mean, offset = params[:, :d], params[:, d:]
+        raw = likelihood.raw_log_var + offset
+        x_log_var = torch.logaddexp(raw, torch.full_like(raw, math.log(likelihood.min_variance)))
+        diff = target - x_mean
+        inv_var = torch.exp(-x_log_var)
+        # lp = -0.5 * (LOG_2PI + lv + diff**2 * exp(-lv))
+        grad_sum = grad_lp * -0.5
+        grad_square = grad_sum * inv_var  # MulBackward: d / d (diff**2)
+        grad_inv_var = grad_sum * diff.pow(2)  # MulBackward: d / d exp(-lv)
+        grad_log_var = grad_sum + (-(grad_inv_var * inv_var))  # Add; Exp, then Neg
+        grad_mean = -(grad_square * (2.0 * diff.pow(1.0)))  # PowBackward, SubBackward
+        # lv = logaddexp(raw_log_var + offset, log(min_variance))
+        grad_raw = grad_log_var / (torch.exp(torch.full_like(raw, math.log(
+            likelihood.min_variance)) - raw) + 1)
+        _accumulate_grad(likelihood.raw_log_var, grad_raw.sum(0))
+        grad_params = torch.cat([grad_mean, grad_raw], dim=1)
+        grad_z = _residual_backward(decoder, grad_params, decoder_cache, input_grad=True)
+        # kl = 0.5 * (exp(lv) + m**2 - 1 - lv).sum(-1), weighted
+        grad_kl = (grad_row * weight).unsqueeze(1).expand(n, k) * 0.5
+        grad_code_mean = grad_z + grad_kl * (2.0 * mean.pow(1.0))
+        # z = mean + exp(0.5 * lv) * noise; lv also in the KL's exp(lv) and -lv
+        grad_code_log_var = (-grad_kl + grad_kl * torch.exp(log_var)) + (
+            grad_z * noise * std * 0.5
+        )
+        grad_code_log_var = torch.where(
+            (raw_log_var >= module.LOG_VAR_RANGE[0]) & (raw_log_var <= module.LOG_VAR_RANGE[1]),
+            grad_code_log_var, torch.zeros_like(grad_code_log_var),
+        )
+        grad_encoded = torch.cat([grad_code_mean, grad_code_log_var], dim=1)
+        _residual_backward(encoder, grad_encoded, encoder_cache, input_grad=False)
+    return loss, (params, mean, log_var)
 
 
 class _Activation:

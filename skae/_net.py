@@ -72,7 +72,8 @@ class SkaeNet(NeuralNet):
         if not fit_params:
             self._set_training(True)
             Xi, _ = unpack_data(batch)
-            step = manual_step(self.module_, self.criterion_, to_tensor(Xi, device=self.device))
+            step = manual_step(self.module_, self.criterion_, to_tensor(Xi, device=self.device),
+                               record=self.record_batch)
             if step is not None:
                 loss, y_pred = step
                 return {"loss": loss, "y_pred": y_pred}
