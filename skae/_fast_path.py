@@ -1,4 +1,4 @@
-"""The speed layer: hand-written gradients for skae's MLP autoencoder, and FlatAdam.
+"""The speed layer: hand-written gradients for skae's MLP autoencoder and VAE, and FlatAdam.
 
 Everything here reproduces what plain torch computes, bit for bit, only faster
 for small networks on a CPU, where autograd's and ``Adam.step``'s per-tensor
@@ -8,12 +8,17 @@ bookkeeping costs as much as the arithmetic (figures in
 - :func:`manual_step` is the one entry point of the hand-written gradients.
   ``SkaeNet`` calls it for every training batch; it returns ``(loss, output)``
   with every parameter's ``.grad`` accumulated exactly as ``loss.backward()``
-  would, or None, and autograd runs. It recognises one structure by type: a
+  would, or None, and autograd runs. It recognises two structures by type: a
   plain :class:`~skae._modules.Autoencoder` (a :class:`~skae._modules.Normalization`
   and two :class:`~skae._modules.ResidualMLP` of ``Linear`` layers and known
-  activations) trained on a plain :class:`~skae._objectives.ReconstructionLoss`.
-  Anything else -- another body or subclass, the VAE, an active dropout, hooks
-  that autograd would call -- is declined.
+  activations) trained on a plain :class:`~skae._objectives.ReconstructionLoss`,
+  and a plain :class:`~skae._modules.VariationalAutoencoder` of the same parts
+  with a conditional Gaussian variance, trained on a plain
+  :class:`~skae._objectives.NegativeELBO`. The objectives' own derivatives are
+  written beside their formulas (``gradient=True``); this module adds the
+  networks' and the reparameterisation's. Anything else -- another body or
+  subclass, another likelihood, an active dropout, hooks that autograd would
+  call -- is declined.
 - :class:`FlatAdam` is ``torch.optim.Adam`` over one flat buffer.
 
 **The off switch**: set ``ENABLED = False`` (``skae._fast_path.ENABLED``) and
@@ -21,8 +26,6 @@ every training step goes through autograd and ``FlatAdam`` updates per tensor,
 as ``torch.optim.Adam``. Models are the same either way (tested); the switch is
 there for when a torch release breaks the bit-for-bit equality, and for tests.
 """
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -80,11 +83,11 @@ def _vae_step(module, criterion, x, record):
 
     Handles the default network: :class:`~skae._modules.ResidualMLP` encoder and
     decoder and a Gaussian likelihood with a conditional variance, trained on
-    :class:`~skae._objectives.NegativeELBO` (the forward pass is the module's and
-    the objective's own code, under ``no_grad``); declines anything else. Each
-    derivative below is the formula autograd applies to the operation written
-    beside it (``derivatives.yaml``), with the same kernels, so the gradients
-    equal autograd's bit for bit (tested).
+    :class:`~skae._objectives.NegativeELBO`; declines anything else. The
+    objective gives its own derivatives (``gradient=True``, written beside its
+    formulas); this adds the reparameterisation's and the two networks'. Each
+    is the formula autograd applies to that operation (``derivatives.yaml``),
+    with the same kernels, so the gradients equal autograd's bit for bit (tested).
     """
     normalize = module._modules["normalize"]
     likelihood = module._modules["likelihood"]
@@ -104,54 +107,28 @@ def _vae_step(module, criterion, x, record):
         return None
     k = module.n_components
     with torch.no_grad():
-        # forward: VariationalAutoencoder.forward, step by step
+        # VariationalAutoencoder.forward, step by step
         normalized = normalize.forward(x)
         encoded, encoder_cache = _residual_forward(encoder, normalized)
         mean, raw_log_var = encoded[:, :k], encoded[:, k:]
-        log_var = torch.clamp(raw_log_var, *module.LOG_VAR_RANGE)
+        low, high = module.LOG_VAR_RANGE
+        log_var = torch.clamp(raw_log_var, low, high)
         noise = torch.randn_like(mean, generator=module.generator)
         std = torch.exp(0.5 * log_var)
         z = torch.addcmul(mean, std, noise)
         params, decoder_cache = _residual_forward(decoder, z)
-        loss = criterion(
-            (params, mean, log_var), x, module, training=True, record=record
+        loss, grad_params, grad_mean, grad_log_var, grad_raw_log_var = criterion(
+            (params, mean, log_var), x, module, training=True, record=record, gradient=True
         )
-        # backward. loss = mean(-log_lik + weight * kl): d / d row = 1/n (MeanBackward)
-        n, d = x.shape[0], x.shape[1]
-        grad_row = torch.full((n,), float(torch.tensor(1.0) / n), dtype=x.dtype, device=x.device)
-        weight = criterion.beta * criterion.kl_weight
-        # log_lik = sum_j lp - const: each element's log-density gets -1/n
-        grad_lp = (-grad_row).unsqueeze(1).expand(n, d)
-        target = normalized
-        x_mean, offset = params[:, :d], params[:, d:]
-        raw = likelihood.raw_log_var + offset
-        x_log_var = torch.logaddexp(raw, torch.full_like(raw, math.log(likelihood.min_variance)))
-        diff = target - x_mean
-        inv_var = torch.exp(-x_log_var)
-        # lp = -0.5 * (LOG_2PI + lv + diff**2 * exp(-lv))
-        grad_sum = grad_lp * -0.5
-        grad_square = grad_sum * inv_var  # MulBackward: d / d (diff**2)
-        grad_inv_var = grad_sum * diff.pow(2)  # MulBackward: d / d exp(-lv)
-        grad_log_var = grad_sum + (-(grad_inv_var * inv_var))  # Add; Exp, then Neg
-        grad_mean = -(grad_square * (2.0 * diff.pow(1.0)))  # PowBackward, SubBackward
-        # lv = logaddexp(raw_log_var + offset, log(min_variance))
-        grad_raw = grad_log_var / (torch.exp(torch.full_like(raw, math.log(
-            likelihood.min_variance)) - raw) + 1)
-        _accumulate_grad(likelihood.raw_log_var, grad_raw.sum(0))
-        grad_params = torch.cat([grad_mean, grad_raw], dim=1)
+        _accumulate_grad(likelihood.raw_log_var, grad_raw_log_var)
         grad_z = _residual_backward(decoder, grad_params, decoder_cache, input_grad=True)
-        # kl = 0.5 * (exp(lv) + m**2 - 1 - lv).sum(-1), weighted
-        grad_kl = (grad_row * weight).unsqueeze(1).expand(n, k) * 0.5
-        grad_code_mean = grad_z + grad_kl * (2.0 * mean.pow(1.0))
-        # z = mean + exp(0.5 * lv) * noise; lv also in the KL's exp(lv) and -lv
-        grad_code_log_var = (-grad_kl + grad_kl * torch.exp(log_var)) + (
-            grad_z * noise * std * 0.5
-        )
-        grad_code_log_var = torch.where(
-            (raw_log_var >= module.LOG_VAR_RANGE[0]) & (raw_log_var <= module.LOG_VAR_RANGE[1]),
-            grad_code_log_var, torch.zeros_like(grad_code_log_var),
-        )
-        grad_encoded = torch.cat([grad_code_mean, grad_code_log_var], dim=1)
+        # z = mean + exp(0.5 * log_var) * noise: AddcmulBackward, ExpBackward, MulBackward;
+        # then ClampBackward (no gradient where the clamp is active)
+        grad_mean = grad_z + grad_mean
+        grad_log_var = grad_log_var + grad_z * noise * std * 0.5
+        inside = (raw_log_var >= low) & (raw_log_var <= high)
+        grad_log_var = torch.where(inside, grad_log_var, torch.zeros_like(grad_log_var))
+        grad_encoded = torch.cat([grad_mean, grad_log_var], dim=1)
         _residual_backward(encoder, grad_encoded, encoder_cache, input_grad=False)
     return loss, (params, mean, log_var)
 

@@ -9,8 +9,9 @@ before training. Other bodies (convolutional, recurrent, a user's module) sit
 beside the same linear map (:mod:`skae._architectures`).
 
 Plain torch: autograd differentiates every module. The speed layer
-(:mod:`skae._fast_path`) recognises :class:`Autoencoder` and :class:`ResidualMLP`
-by type and reproduces their training step by hand; nothing here knows about it.
+(:mod:`skae._fast_path`) recognises :class:`Autoencoder`, :class:`VariationalAutoencoder`
+and :class:`ResidualMLP` by type and reproduces their training step by hand;
+nothing here knows about it.
 """
 
 import torch
@@ -156,17 +157,27 @@ class _Network(DrawsRandom, nn.Module):
         """What the decoder's output is compared with: normalised ``x`` (Gaussian) or ``x``."""
         return x if self.is_bernoulli else self.normalize(x)
 
-    def log_likelihood(self, x, params):
+    def log_likelihood(self, x, params, grad=None):
         """Row-wise ``log p(x | params)`` in the original units of ``x``.
 
         A Gaussian's density is computed in normalised units; subtracting the
         normalisation's log-Jacobian, ``sum(log(scale))``, gives the density of
-        ``x`` itself, comparable across input scalings and with PCA's.
+        ``x`` itself, comparable across input scalings and with PCA's. With
+        ``grad`` (one value per row), returns ``(log_lik, d / d params, d / d
+        raw_log_var)`` of ``(grad * log_lik).sum()``
+        (:meth:`~skae._likelihoods.GaussianLikelihood.log_prob`).
         """
-        log_lik = self.likelihood.log_prob(self.target(x), params).sum(dim=-1)
-        if self.is_bernoulli:
-            return log_lik
-        return log_lik - torch.log(self.normalize.scale).expand(x.shape[-1]).sum()
+        grads = ()
+        if grad is None:
+            log_prob = self.likelihood.log_prob(self.target(x), params)
+        else:
+            # SumBackward: every element of a row gets the row's gradient
+            grad = grad.unsqueeze(-1).expand(x.shape)
+            log_prob, *grads = self.likelihood.log_prob(self.target(x), params, grad)
+        log_lik = log_prob.sum(dim=-1)
+        if not self.is_bernoulli:
+            log_lik = log_lik - torch.log(self.normalize.scale).expand(x.shape[-1]).sum()
+        return (log_lik, *grads) if grads else log_lik
 
     def decode(self, z):
         """Decoder output: the Gaussian mean in normalised units, or Bernoulli logits."""

@@ -67,14 +67,35 @@ class NegativeELBO(torch.nn.Module):
         self.beta = beta
         self.kl_weight = 1.0
 
-    def forward(self, output, x, network, training=False, record=None):
+    def forward(self, output, x, network, training=False, record=None, gradient=False):
+        """The loss; with ``gradient=True``, also its derivatives, without autograd.
+
+        ``gradient=True`` (under ``torch.no_grad()``, a network with a
+        conditional Gaussian variance) returns ``(loss, d / d params, d / d mean,
+        d / d log_var, d / d raw_log_var)``, each computed as autograd's
+        backward pass computes it, bit for bit: the speed layer
+        (:mod:`skae._fast_path`) uses them.
+        """
         params, mean, log_var = output
-        log_lik = network.log_likelihood(x, params)
-        kl = kl_diag_gaussians(mean, log_var)
+        weight = self.beta * (self.kl_weight if training else 1.0)
+        grad_log_lik = grad_kl = None
+        if gradient:
+            # loss = mean(-log_lik + weight * kl): MeanBackward's 1/n, Neg, Mul
+            grad_row = torch.full(
+                mean.shape[:1], _mean_gradient(mean[:, 0]), dtype=mean.dtype,
+                device=mean.device,
+            )
+            grad_log_lik, grad_kl = -grad_row, grad_row * weight
+        log_lik = network.log_likelihood(x, params, grad_log_lik)
+        kl = kl_diag_gaussians(mean, log_var, grad=grad_kl)
+        if gradient:
+            (log_lik, grad_params, grad_raw_log_var), (kl, grad_mean, grad_log_var) = log_lik, kl
         if record is not None:
             # One host transfer for both sums (skorch syncs on the loss anyway).
             reconstruction_sum, kl_sum = torch.stack([-log_lik.sum(), kl.sum()]).tolist()
             record("reconstruction_sum", reconstruction_sum)
             record("kl_sum", kl_sum)
-        weight = self.beta * (self.kl_weight if training else 1.0)
-        return (-log_lik + weight * kl).mean()
+        loss = (-log_lik + weight * kl).mean()
+        if gradient:
+            return loss, grad_params, grad_mean, grad_log_var, grad_raw_log_var
+        return loss

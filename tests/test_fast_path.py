@@ -11,8 +11,8 @@ import skae._fast_path
 from skae import AutoencoderTransformer, VAETransformer
 from skae._data import to_float32_tensor
 from skae._fast_path import FlatAdam, manual_step
-from skae._modules import ACTIVATIONS, Autoencoder, ResidualMLP
-from skae._objectives import ReconstructionLoss
+from skae._modules import ACTIVATIONS, Autoencoder, ResidualMLP, VariationalAutoencoder
+from skae._objectives import NegativeELBO, ReconstructionLoss
 
 
 def _perturbed_copy_pair(module, seed=0):
@@ -93,6 +93,34 @@ def test_manual_step_equals_autograd_bit_for_bit(rng, likelihood, noise, hidden)
     _assert_same_grads(reference, net)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
+@pytest.mark.parametrize("hidden", [(), (6,), (8, 4)])
+@pytest.mark.parametrize("beta, kl_weight", [(1.0, 1.0), (0.5, 1.0), (3.0, 0.25)])
+def test_vae_manual_step_equals_autograd_bit_for_bit(rng, activation, hidden, beta, kl_weight):
+    X = torch.as_tensor(rng.rand(23, 5) * 3, dtype=torch.float32)
+    net = VariationalAutoencoder(5, 2, hidden, activation, loc=X.mean(0), scale=[X.std()],
+                                 conditional_variance=True).train()
+    reference, net = _perturbed_copy_pair(net)
+    with torch.no_grad():  # one log-variance clamped at each end: no gradient there
+        for module in (reference, net):
+            module.encoder.linear.bias[2:] += torch.tensor([30.0, -30.0])
+    criterion = NegativeELBO(beta)
+    criterion.kl_weight = kl_weight
+    recorded, recorded_ref = [], []
+    reference.generator = torch.Generator().manual_seed(3)
+    net.generator = torch.Generator().manual_seed(3)  # the same noise is drawn
+    output_ref = reference(X)
+    expected = criterion(output_ref, X, reference, training=True,
+                         record=lambda *item: recorded_ref.append(item))
+    expected.backward()
+    loss, output = manual_step(net, criterion, X, record=lambda *item: recorded.append(item))
+    assert torch.equal(loss, expected.detach()) and recorded == recorded_ref
+    assert all(torch.equal(o, r.detach()) for o, r in zip(output, output_ref))
+    assert not loss.requires_grad
+    _assert_same_grads(reference, net)
+    assert net.encoder.linear.bias.grad[2:].eq(0).all()
+
+
 class _MyAutoencoder(Autoencoder):
     """A subclass: its forward could be anything, so the speed layer declines it."""
 
@@ -134,8 +162,15 @@ def _declined_cases():
     return [
         ("dropout in training", swapped(lambda: Autoencoder(4, 2, (6,), dropout=0.2))),
         ("a subclass", swapped(lambda: _MyAutoencoder(4, 2, (6,)))),
-        ("the VAE's network", lambda: (skae._modules.VariationalAutoencoder(4, 2, (6,)),
+        ("the VAE's network", lambda: (VariationalAutoencoder(4, 2, (6,)),
                                        ReconstructionLoss())),
+        ("the VAE with one variance per feature",
+         lambda: (VariationalAutoencoder(4, 2, (6,)), NegativeELBO())),
+        ("the VAE with a Bernoulli likelihood",
+         lambda: (VariationalAutoencoder(4, 2, (6,), likelihood="bernoulli"), NegativeELBO())),
+        ("the VAE with dropout in training",
+         lambda: (VariationalAutoencoder(4, 2, (6,), dropout=0.2, conditional_variance=True),
+                  NegativeELBO())),
         ("another objective", swapped(lambda: Autoencoder(4, 2, (6,)), _MyLoss)),
         ("another body", swapped(other_body)),
         ("an activation without a known gradient", swapped(other_activation)),
@@ -247,7 +282,8 @@ _FAST = dict(n_components=2, max_epochs=10, hidden_layer_sizes=(16,), random_sta
         (AutoencoderTransformer(**_FAST), False),
         (AutoencoderTransformer(activation="gelu", noise=0.1, loss="bce", **_FAST), False),
         (AutoencoderTransformer(dropout=0.2, **_FAST), True),  # dropout: autograd's path
-        (VAETransformer(**_FAST), True),
+        (VAETransformer(**_FAST), False),
+        (VAETransformer(decoder_variance="feature", **_FAST), True),
     ],
 )
 def test_fit_uses_hand_written_gradients_unless_autograd_is_needed(
@@ -260,15 +296,21 @@ def test_fit_uses_hand_written_gradients_unless_autograd_is_needed(
     assert bool(calls) == autograd_expected
 
 
-@pytest.mark.parametrize("params", [{}, {"activation": "tanh", "input_scaling": "feature",
-                                         "weight_decay": 1e-3, "noise": 0.1}])
+@pytest.mark.parametrize(
+    "Estimator, params",
+    [(AutoencoderTransformer, {}),
+     (AutoencoderTransformer, {"activation": "tanh", "input_scaling": "feature",
+                               "weight_decay": 1e-3, "noise": 0.1}),
+     (VAETransformer, {}),
+     (VAETransformer, {"activation": "tanh", "beta": 2.0, "kl_warmup_epochs": 3})],
+)
 def test_the_switch_sends_fit_through_autograd_and_gives_the_same_model(
-    unit_interval_X, monkeypatch, params
+    unit_interval_X, monkeypatch, Estimator, params
 ):
-    fast = AutoencoderTransformer(**_FAST, **params).fit(unit_interval_X)
+    fast = Estimator(**_FAST, **params).fit(unit_interval_X)
     monkeypatch.setattr(skae._fast_path, "ENABLED", False)
     calls = _count_backward_calls(monkeypatch)
-    slow = AutoencoderTransformer(**_FAST, **params).fit(unit_interval_X)
+    slow = Estimator(**_FAST, **params).fit(unit_interval_X)
     train_batches = [b for epoch in slow.history_ for b in epoch["batches"] if "train_loss" in b]
     assert len(calls) == len(train_batches)  # every training batch through autograd
     assert fast.loss_curve_ == slow.loss_curve_
