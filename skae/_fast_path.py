@@ -55,18 +55,10 @@ def manual_step(module, criterion, x, record=None):
         return _vae_step(module, criterion, x, record)
     if type(criterion) is not ReconstructionLoss or type(module) is not Autoencoder:
         return None
-    normalize = module._modules["normalize"]
-    encoder = _residual_layers(module._modules["encoder"])
-    decoder = _residual_layers(module._modules["decoder"])
-    if (
-        encoder is None
-        or decoder is None
-        or type(normalize) is not Normalization
-        or _has_hooks(module)
-        or _has_hooks(normalize)
-        or _has_hooks(criterion)
-    ):
+    parts = _plain_parts(module, criterion)
+    if parts is None:
         return None
+    normalize, encoder, decoder = parts
     with torch.no_grad():
         normalized = normalize.forward(x)
         z, encoder_cache = _residual_forward(encoder, module._corrupt(normalized))
@@ -89,22 +81,13 @@ def _vae_step(module, criterion, x, record):
     is the formula autograd applies to that operation (``derivatives.yaml``),
     with the same kernels, so the gradients equal autograd's bit for bit (tested).
     """
-    normalize = module._modules["normalize"]
     likelihood = module._modules["likelihood"]
-    encoder = _residual_layers(module._modules["encoder"])
-    decoder = _residual_layers(module._modules["decoder"])
-    if (
-        encoder is None
-        or decoder is None
-        or type(normalize) is not Normalization
-        or type(likelihood) is not GaussianLikelihood
-        or not likelihood.conditional
-        or _has_hooks(module)
-        or _has_hooks(normalize)
-        or _has_hooks(likelihood)
-        or _has_hooks(criterion)
-    ):
+    if type(likelihood) is not GaussianLikelihood or not likelihood.conditional:
         return None
+    parts = _plain_parts(module, criterion, likelihood)
+    if parts is None:
+        return None
+    normalize, encoder, decoder = parts
     k = module.n_components
     with torch.no_grad():
         # VariationalAutoencoder.forward, step by step
@@ -183,6 +166,23 @@ def _activation_gradient(module):
             lambda g, pre, out: aten.elu_backward(g, alpha, 1, 1, False, pre),
         )
     return None
+
+
+def _plain_parts(module, criterion, *others):
+    """``(normalize, encoder layers, decoder layers)`` of ``module``, or ``None``.
+
+    ``None`` where the normalisation or either residual body is not the plain
+    form the hand-written gradients cover, or where ``module``, its
+    normalisation, ``criterion`` or any of ``others`` carries a hook.
+    """
+    normalize = module._modules["normalize"]
+    encoder = _residual_layers(module._modules["encoder"])
+    decoder = _residual_layers(module._modules["decoder"])
+    if encoder is None or decoder is None or type(normalize) is not Normalization:
+        return None
+    if any(_has_hooks(m) for m in (module, normalize, criterion, *others)):
+        return None
+    return normalize, encoder, decoder
 
 
 def _has_hooks(module):
