@@ -44,7 +44,7 @@ valid_rows, train_rows = est._validation_split(X)
 ig, tg = fit_generators(est._seed, "cpu")
 with contextlib.ExitStack() as s:
     module, loc, scale = est._initialize_module(X, train_rows, valid_rows, ig, s)
-torch.set_num_threads(1)
+torch.set_num_threads(g("threads", 1, int))
 if args.get("bn"):
     from torch import nn
     import skae._architectures as A
@@ -72,6 +72,28 @@ if args.get("encgate"):
         h = self.body.head(self.body.features(x.reshape(x.shape[0], *self.in_shape)))
         return lin * (2 * torch.sigmoid(h[:, k:])) + h[:, :k]
     enc.forward = types.MethodType(efwd, enc)
+if args.get("gatefn"):
+    # How the decoder's gate scales the linear path: "hard" = clamp(1 + g, 0, 2)
+    # (reaches 0 at g = -1) instead of 2 sigmoid(g) (reaches 0 only at -inf).
+    import types
+    dec = module.decoder
+    fn = {"hard": lambda g: (1 + g).clamp(0, 2),
+          "sig4": lambda g: 2 * torch.sigmoid(4 * g)}[args["gatefn"]]
+    def dfwd(self, z):
+        out = self.linear(z)
+        shift, gate = self.body(z)
+        return out * fn(gate.reshape(out.shape)) + shift.reshape(out.shape)
+    dec.forward = types.MethodType(dfwd, dec)
+if args.get("detach"):
+    # The decoder's linear path sees the code detached: the encoder learns only
+    # through the decoder's body (no pressure to keep PCA's codes for the linear path).
+    import types
+    dec = module.decoder
+    def tfwd(self, z):
+        out = self.linear(z.detach())
+        shift, gate = self.body(z)
+        return out * (2 * torch.sigmoid(gate.reshape(out.shape))) + shift.reshape(out.shape)
+    dec.forward = types.MethodType(tfwd, dec)
 if args.get("nolin"):
     both = (module.encoder, module.decoder)
     sides = {"enc": both[:1], "dec": both[1:]}.get(args["nolin"], both)
@@ -103,6 +125,9 @@ for ep in range(1, epochs + 1):
     for s in range(0, len(Xs), batch):
         if sched == "cos":
             f = 0.5 * (1 + math.cos(math.pi * step / total))
+        elif sched == "wcos":  # linear warm-up over `warm` of the steps, then cosine to 0
+            w = max(1, int(g("warm", 0.05) * total))
+            f = (step + 1) / w if step < w else 0.5 * (1 + math.cos(math.pi * (step - w) / (total - w)))
         elif sched == "onecycle":
             w = int(0.2 * total)
             f = step / w if step < w else 0.5 * (1 + math.cos(math.pi * (step - w) / (total - w)))
@@ -113,6 +138,10 @@ for ep in range(1, epochs + 1):
         opt.zero_grad(set_to_none=True)
         crit(module(xb), xb, module).backward()
         opt.step(); step += 1
+        if args.get("lindecay"):  # decoupled decay of the linear paths towards 0
+            with torch.no_grad():
+                for p in lin:
+                    p.mul_(1 - opt.param_groups[1]["lr"] * g("lindecay", 0.0))
     if ep % every == 0 or ep == epochs:
         out["curve"][ep] = round(heldout(), 5)
         print(name, ep, out["curve"][ep], f"{time.perf_counter()-t0:.0f}s", flush=True)

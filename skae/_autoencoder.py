@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._architectures import DEFAULT_HIDDEN_LAYER_SIZES
+from ._architectures import DEFAULT_HIDDEN_LAYER_SIZES, auto_training
 from ._base import (
     NumberInterval,
     _BaseAutoencoder,
@@ -122,8 +122,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
         ``"pca"`` starts the network at PCA's solution; ``"random"`` uses
         PyTorch's default initialisation everywhere.
 
-    learning_rate : float, default=1e-3
-        Adam's learning rate.
+    learning_rate : float or "auto", default="auto"
+        Adam's learning rate (the peak of a schedule). ``"auto"``: ``1e-3``,
+        and ``3e-3`` for ``architecture="conv"`` on ``(C, H, W)`` samples
+        (see the user guide's "Defaults per architecture").
 
     weight_decay : float, default=0.0
         Adam's L2 penalty.
@@ -138,8 +140,20 @@ class AutoencoderTransformer(_BaseAutoencoder):
         epoch trained it faster, see the user guide). Never larger
         than the training set, and the last, smaller batch is kept.
 
-    max_epochs : int, default=200
-        Maximum number of passes over the training data.
+    max_epochs : int or "auto", default="auto"
+        Maximum number of passes over the training data. ``"auto"``: 200, and
+        30 for ``architecture="conv"`` on ``(C, H, W)`` samples, whose
+        learning rate decays to zero over them.
+
+    learning_rate_schedule : {"auto", "constant", "cosine"}, default="auto"
+        How :meth:`fit` changes the learning rate from step to step.
+        ``"constant"``: ``learning_rate`` throughout. ``"cosine"``: a linear
+        warm-up to ``learning_rate`` over the first 5 % of the optimizer steps
+        of ``max_epochs`` epochs, then a half-cosine decay to zero at the end of
+        the last one, which ends training without a ``ConvergenceWarning``
+        (early stopping may end it before). ``"auto"``: ``"cosine"`` for
+        ``architecture="conv"`` on ``(C, H, W)`` samples, else ``"constant"``.
+        :meth:`partial_fit` always keeps the rate constant.
 
     partial_fit_epochs : int, default=1
         Epochs each :meth:`partial_fit` call trains on its chunk. ``max_epochs``
@@ -209,6 +223,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     batch_size_ : int
         Batch size used.
+
+    learning_rate_ : float
+        Learning rate used (the schedule's peak): ``learning_rate`` resolved.
+
+    max_epochs_ : int
+        ``max_epochs`` resolved.
+
+    learning_rate_schedule_ : {"constant", "cosine"}
+        ``learning_rate_schedule`` resolved.
 
     n_samples_seen_ : int
         Number of training rows: those of :meth:`fit`, plus every chunk given
@@ -280,7 +303,15 @@ class AutoencoderTransformer(_BaseAutoencoder):
         **_BaseAutoencoder._parameter_constraints,
         "loss": [StrOptions({"mse", "bce"})],
         "noise": [NumberInterval(Real, 0, None, closed="left")],
+        "learning_rate": [StrOptions({"auto"}), NumberInterval(Real, 0, None, closed="neither")],
+        "max_epochs": [StrOptions({"auto"}), NumberInterval(Integral, 1, None, closed="left")],
+        "learning_rate_schedule": [StrOptions({"auto", "constant", "cosine"})],
     }
+
+    #: ``"auto"`` training settings of every architecture but 2-D convolutions,
+    #: which have their own (``_architectures.IMAGE_CONV_TRAINING``).
+    _auto_training = {"learning_rate": 1e-3, "max_epochs": 200,
+                      "learning_rate_schedule": "constant"}
 
     def __init__(
         self,
@@ -299,10 +330,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
         noise=0.2,
         input_scaling="global",
         init="pca",
-        learning_rate=1e-3,
+        learning_rate="auto",
         weight_decay=0.0,
         batch_size="auto",
-        max_epochs=200,
+        max_epochs="auto",
+        learning_rate_schedule="auto",
         partial_fit_epochs=1,
         early_stopping=True,
         validation_fraction=0.1,
@@ -331,6 +363,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.learning_rate_schedule = learning_rate_schedule
         self.partial_fit_epochs = partial_fit_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -342,6 +375,12 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ hooks
+    def _training_settings(self):
+        auto = auto_training(self.architecture, self.input_shape_, self._auto_training)
+        given = {"learning_rate": self.learning_rate, "max_epochs": self.max_epochs,
+                 "learning_rate_schedule": self.learning_rate_schedule}
+        return {key: auto[key] if value == "auto" else value for key, value in given.items()}
+
     def _check_support(self, X):
         if self.loss == "bce":
             _check_unit_interval(X, 'loss="bce"')

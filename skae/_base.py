@@ -46,6 +46,7 @@ from ._fast_path import FlatAdam
 from ._modules import ACTIVATIONS
 from ._net import SkaeNet, resolve_device
 from ._random import build_seeded, draw_from, fit_generators
+from ._schedules import WarmupCosine
 from ._progress import chunks_with_progress, progress_settings
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
 from ._shapes import as_rows, check_sample_shape, resolve_input_shape
@@ -335,6 +336,17 @@ class _BaseAutoencoder(
     def _check_support(self, X):
         """Raise ``ValueError`` when ``X`` is outside the likelihood's support."""
 
+    def _training_settings(self):
+        """``learning_rate``, ``max_epochs`` and the learning-rate schedule to train with.
+
+        A dict with those three keys (``"learning_rate_schedule"``:
+        ``"constant"`` or ``"cosine"``), called once ``input_shape_`` is
+        resolved. Here the parameters as given, with a constant rate; a
+        subclass with ``"auto"`` values resolves them per architecture.
+        """
+        return {"learning_rate": self.learning_rate, "max_epochs": self.max_epochs,
+                "learning_rate_schedule": "constant"}
+
     def _after_fit(self, X, n_previous=0):
         """Compute fitted attributes that need the trained network.
 
@@ -386,8 +398,9 @@ class _BaseAutoencoder(
         """
         X_rows, sample_shape = as_rows(X)
         X_checked = self._validate_input(X_rows, reset=True)
-        tasks = FitTasks(self, X, y, max_subtasks=self.max_epochs)
-        self._fit(X_checked, tasks, sample_shape)
+        self._resolve_parameters(X_checked, sample_shape)
+        tasks = FitTasks(self, X, y, max_subtasks=self.max_epochs_)
+        self._fit(X_checked, tasks)
         tasks.end()
         return self
 
@@ -608,6 +621,10 @@ class _BaseAutoencoder(
     def _resolve_parameters(self, X, sample_shape, partial=False):
         """Check the hyperparameters against ``X``; set the resolved ones and the seed."""
         self._resolve_hyperparameters(X.shape[1], sample_shape)
+        training = self._training_settings()
+        self.learning_rate_ = float(training["learning_rate"])
+        self.max_epochs_ = int(training["max_epochs"])
+        self.learning_rate_schedule_ = training["learning_rate_schedule"]
         self.device_ = resolve_device(self.device)
         self.n_components_ = self.n_components
         rng = check_random_state(self.random_state)
@@ -714,10 +731,10 @@ class _BaseAutoencoder(
             module=module,
             criterion=self._build_criterion(),
             optimizer=FlatAdam,
-            lr=self.learning_rate,
+            lr=self.learning_rate_,
             optimizer__weight_decay=self.weight_decay,
             optimizer__fused=SkaeNet.fused_adam_supported(self.device_),
-            max_epochs=self.max_epochs,
+            max_epochs=self.max_epochs_,
             batch_size=self.batch_size_,
             iterator_train=iterate_batches,
             iterator_train__shuffle=True,
@@ -777,8 +794,16 @@ class _BaseAutoencoder(
         self.best_loss_ = monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
 
-    def _fit(self, X, tasks, sample_shape=None):
-        self._resolve_parameters(X, sample_shape)
+    def _schedule_callbacks(self, n_train):
+        """The learning-rate schedule of a ``fit`` on ``n_train`` training rows."""
+        if self.learning_rate_schedule_ != "cosine":
+            return []
+        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size_))
+        return [("learning_rate_schedule",
+                 WarmupCosine(self.learning_rate_, self.max_epochs_, steps_per_epoch))]
+
+    def _fit(self, X, tasks):
+        """Train on validated ``X`` (``_resolve_parameters`` has run)."""
         self._check_data(X)
         valid_rows, train_rows = self._validation_split(X)
         # This fit's own generators: fits in threads neither share torch's global one
@@ -802,10 +827,13 @@ class _BaseAutoencoder(
                 self._seed,
                 monitor,
                 train_split=None if valid_set is None else predefined_split(valid_set),
-                extra_callbacks=tasks.epoch_callbacks(),
+                extra_callbacks=[
+                    *self._schedule_callbacks(X.shape[0] - len(valid_rows)),
+                    *tasks.epoch_callbacks(),
+                ],
             )
             self.net_.initialize()
-            self._train(train_set, self.max_epochs)
+            self._train(train_set, self.max_epochs_)
         if (self.init == "pca" and valid_set is not None
                 and not self._beats_start(X, valid_rows, monitor)):
             # No epoch clearly beat the starting point on the validation rows: return

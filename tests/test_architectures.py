@@ -1,11 +1,13 @@
 """Tests of the convolutional and recurrent bodies, alone and inside both transformers."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
@@ -241,3 +243,38 @@ def test_auto_batch_size_for_images_is_at_most_64():
     small = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), **fast).fit(X[:40])
     # the general rule, below the images' limit
     assert small.batch_size_ == auto_batch_size(40) == 8
+
+
+def test_auto_training_settings_per_architecture():
+    # 2-D convolutions get a higher peak rate decayed over a fixed budget of epochs;
+    # sequences, the MLP and explicit values keep theirs.
+    X = np.random.RandomState(0).rand(40, 16)
+    fast = dict(n_components=2, random_state=0)
+
+    def settings(est):
+        est._resolve_parameters(X, None)
+        return est.learning_rate_, est.max_epochs_, est.learning_rate_schedule_
+
+    images = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), **fast)
+    assert settings(images) == (3e-3, 30, "cosine")
+    for est in (AutoencoderTransformer(**fast),
+                AutoencoderTransformer(architecture="conv", input_shape=(1, 16), **fast),
+                AutoencoderTransformer(architecture="gru", **fast)):
+        assert settings(est) == (1e-3, 200, "constant")
+    chosen = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), learning_rate=0.01,
+                                    max_epochs=5, learning_rate_schedule="constant", **fast)
+    assert settings(chosen) == (0.01, 5, "constant")
+    # the VAE's parameters are numbers, used as given, with a constant rate
+    vae = VAETransformer(architecture="conv", input_shape=(1, 4, 4), **fast)
+    assert settings(vae) == (vae.learning_rate, vae.max_epochs, "constant")
+
+
+def test_image_conv_fit_with_defaults_ends_with_its_schedule():
+    X = np.random.RandomState(0).rand(30, 16)
+    est = AutoencoderTransformer(n_components=2, architecture="conv", input_shape=(1, 4, 4),
+                                 hidden_layer_sizes=(2,), n_iter_no_change=100, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X)
+    assert est.n_epochs_ == 30  # the whole budget, and no ConvergenceWarning
+    assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-4)
