@@ -653,15 +653,33 @@ def bench_vae(args):
         f"loop, VAE's network, {threads} thread(s)": lambda m: fit_loop_on(
             module, criterion, X[:m], epochs=epochs, batch_size=batch, threads=threads),
     }
+    # Every contestant runs on one thread: the CPU time it used is its wall time
+    # without the time other processes took from it, steadier on a busy machine.
+    cpu = {name: [] for name in contestants}
+
+    def cpu_timed(name, fn):
+        def timed(m):
+            start = time.process_time()
+            fn(m)
+            if m is None:  # a timed round, not the warm-up
+                cpu[name].append(time.process_time() - start)
+        return timed
+
+    contestants = {name: cpu_timed(name, fn) for name, fn in contestants.items()}
     times = time_interleaved(contestants, args.repeats, warmup_rows=400)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print("\n| contestant | median fit (s) | min (s) | skae VAE / this |\n|---|---:|---:|---:|")
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    print("\n| contestant | median fit (s) | min (s) | skae VAE / this | median CPU (s) "
+          "| skae VAE / this, CPU |\n|---|---:|---:|---:|---:|---:|")
     for k, t in med.items():
-        print(f"| {k} | {t:.2f} | {min(times[k]):.2f} | {med['skae VAETransformer'] / t:.2f} |")
-    vae, ae = med["skae VAETransformer"], med["skae AutoencoderTransformer"]
-    loop = med[f"loop, VAE's network, {threads} thread(s)"]
-    print(f"\nVAE / autoencoder = {vae / ae:.2f} (target <= 1.3); skae VAE / loop = "
-          f"{vae / loop:.2f} (target <= 1.1); load {open('/proc/loadavg').read().split()[0]}")
+        print(f"| {k} | {t:.2f} | {min(times[k]):.2f} | {med['skae VAETransformer'] / t:.2f} "
+              f"| {med_cpu[k]:.2f} | {med_cpu['skae VAETransformer'] / med_cpu[k]:.2f} |")
+    loop_name = f"loop, VAE's network, {threads} thread(s)"
+    for label, m in (("wall", med), ("CPU", med_cpu)):
+        vae, ae, loop = m["skae VAETransformer"], m["skae AutoencoderTransformer"], m[loop_name]
+        print(f"\n{label}: VAE / autoencoder = {vae / ae:.2f} (target <= 1.3); skae VAE / loop "
+              f"= {vae / loop:.2f} (target <= 1.1); load "
+              f"{open('/proc/loadavg').read().split()[0]}")
     return med
 
 

@@ -97,20 +97,22 @@ def _vae_step(module, criterion, x, record):
         low, high = module.LOG_VAR_RANGE
         log_var = torch.clamp(raw_log_var, low, high)
         noise = torch.randn_like(mean, generator=module.generator)
-        std = torch.exp(0.5 * log_var)
+        std = torch.mul(log_var, 0.5).exp_()
         z = torch.addcmul(mean, std, noise)
         params, decoder_cache = _residual_forward(decoder, z)
         loss, grad_params, grad_mean, grad_log_var, grad_raw_log_var = criterion(
-            (params, mean, log_var), x, module, training=True, record=record, gradient=True
+            (params, mean, log_var), x, module, training=True, record=record, gradient=True,
+            target=normalized,
         )
         _accumulate_grad(likelihood.raw_log_var, grad_raw_log_var)
         grad_z = _residual_backward(decoder, grad_params, decoder_cache, input_grad=True)
-        # z = mean + exp(0.5 * log_var) * noise: AddcmulBackward, ExpBackward, MulBackward;
-        # then ClampBackward (no gradient where the clamp is active)
-        grad_mean = grad_z + grad_mean
-        grad_log_var = grad_log_var + grad_z * noise * std * 0.5
-        inside = (raw_log_var >= low) & (raw_log_var <= high)
-        grad_log_var = torch.where(inside, grad_log_var, torch.zeros_like(grad_log_var))
+        # z = mean + exp(0.5 * log_var) * noise: AddcmulBackward, ExpBackward, MulBackward,
+        # each gradient added to the objective's own (in place: addition commutes);
+        # then ClampBackward: no gradient where the clamp is active, i.e. where
+        # the clamped value differs from the raw one (or the raw one is NaN)
+        grad_mean.add_(grad_z)
+        grad_log_var.add_(grad_z.mul_(noise).mul_(std).mul_(0.5))
+        grad_log_var.masked_fill_(log_var != raw_log_var, 0.0)
         grad_encoded = torch.cat([grad_mean, grad_log_var], dim=1)
         _residual_backward(encoder, grad_encoded, encoder_cache, input_grad=False)
     return loss, (params, mean, log_var)

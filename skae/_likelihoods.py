@@ -16,10 +16,11 @@ LOG_2PI = math.log(2.0 * math.pi)
 def gaussian_log_prob(x, mean, log_var, grad=None):
     """Elementwise log-density of ``x`` under ``N(mean, exp(log_var))``.
 
-    With ``grad`` (of the density's shape, under ``torch.no_grad()``), returns
-    ``(log_prob, d / d mean, d / d log_var)`` of ``(grad * log_prob).sum()``,
-    computed as autograd's backward pass computes them, bit for bit (the speed
-    layer, :mod:`skae._fast_path`, uses them; ``x`` gets no gradient).
+    With ``grad`` (broadcastable to the density's shape, e.g. one value per
+    row as a column; under ``torch.no_grad()``), returns ``(log_prob, d / d
+    mean, d / d log_var)`` of ``(grad * log_prob).sum()``, computed as
+    autograd's backward pass computes them, bit for bit (the speed layer,
+    :mod:`skae._fast_path`, uses them; ``x`` gets no gradient).
     """
     diff = x - mean
     square = diff**2
@@ -27,11 +28,15 @@ def gaussian_log_prob(x, mean, log_var, grad=None):
     log_prob = -0.5 * (LOG_2PI + log_var + square * inv_var)
     if grad is None:
         return log_prob
+    # The backward pass of the line above, with autograd's roundings but in
+    # place where a temporary is free: MulBackward of -0.5 (on ``grad``'s own
+    # shape, before broadcasting: the same values); MulBackward of square *
+    # inv_var, ExpBackward, NegBackward and AddBackward (h + (-t) is h - t);
+    # MulBackward, PowBackward (2 * diff ** 1, exact) and SubBackward, whose
+    # negation joins the exact doubling: (h * inv_var) * (-2 * diff).
     grad = grad * -0.5
-    # MulBackward (of square * inv_var), ExpBackward and NegBackward; AddBackward
-    grad_log_var = grad + (-((grad * square) * inv_var))
-    # MulBackward, PowBackward (grad * (2 * diff ** 1)) and SubBackward
-    grad_mean = -((grad * inv_var) * (2.0 * diff.pow(1.0)))
+    grad_log_var = torch.sub(grad, (square * grad).mul_(inv_var))
+    grad_mean = (inv_var * grad).mul_(diff.mul_(-2.0))
     return log_prob, grad_mean, grad_log_var
 
 
@@ -60,9 +65,11 @@ def kl_diag_gaussians(mean_q, log_var_q, mean_p=None, log_var_p=None, grad=None)
         kl = 0.5 * (var_q + mean_q**2 - 1.0 - log_var_q).sum(dim=-1)
         if grad is None:
             return kl
-        # SumBackward, MulBackward; SubBackward (-log_var), ExpBackward, PowBackward
-        grad = grad.unsqueeze(-1).expand(mean_q.shape) * 0.5
-        return kl, grad * (2.0 * mean_q.pow(1.0)), -grad + grad * var_q
+        # SumBackward and MulBackward (on the rows' values, before broadcasting:
+        # the same values); PowBackward (grad * (2 * mean ** 1), exact doubling);
+        # SubBackward and ExpBackward: -g + g * var_q, which is g * var_q - g
+        grad = (grad * 0.5).unsqueeze(-1)
+        return kl, torch.mul(mean_q, 2.0).mul_(grad), (var_q * grad).sub_(grad)
     if grad is not None:
         raise ValueError("kl_diag_gaussians gives gradients against the standard normal only.")
     if mean_p is None:
@@ -89,7 +96,7 @@ def floored_log_var(raw, min_variance):
     The floor keeps a constant (or quantised) feature from driving its variance
     to zero and the likelihood to infinity.
     """
-    return torch.logaddexp(raw, torch.full_like(raw, math.log(min_variance)))
+    return torch.logaddexp(raw, raw.new_tensor(math.log(min_variance)))
 
 
 def floored_log_var_backward(raw, min_variance, grad):
@@ -97,8 +104,9 @@ def floored_log_var_backward(raw, min_variance, grad):
 
     ``LogaddexpBackward``'s formula, ``grad / (1 + exp(floor - raw))``, with its
     kernels: equal to autograd's bit for bit (for :mod:`skae._fast_path`).
+    ``grad`` (of ``raw``'s shape) is overwritten with the result.
     """
-    return grad / (torch.exp(torch.full_like(raw, math.log(min_variance)) - raw) + 1)
+    return grad.div_(torch.sub(math.log(min_variance), raw).exp_().add_(1))
 
 
 class GaussianLikelihood(torch.nn.Module):

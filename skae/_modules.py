@@ -157,7 +157,7 @@ class _Network(DrawsRandom, nn.Module):
         """What the decoder's output is compared with: normalised ``x`` (Gaussian) or ``x``."""
         return x if self.is_bernoulli else self.normalize(x)
 
-    def log_likelihood(self, x, params, grad=None):
+    def log_likelihood(self, x, params, grad=None, target=None):
         """Row-wise ``log p(x | params)`` in the original units of ``x``.
 
         A Gaussian's density is computed in normalised units; subtracting the
@@ -165,15 +165,19 @@ class _Network(DrawsRandom, nn.Module):
         ``x`` itself, comparable across input scalings and with PCA's. With
         ``grad`` (one value per row), returns ``(log_lik, d / d params, d / d
         raw_log_var)`` of ``(grad * log_lik).sum()``
-        (:meth:`~skae._likelihoods.GaussianLikelihood.log_prob`).
+        (:meth:`~skae._likelihoods.GaussianLikelihood.log_prob`). ``target``
+        is ``self.target(x)`` when the caller has computed it already.
         """
         grads = ()
+        if target is None:
+            target = self.target(x)
         if grad is None:
-            log_prob = self.likelihood.log_prob(self.target(x), params)
+            log_prob = self.likelihood.log_prob(target, params)
         else:
             # SumBackward: every element of a row gets the row's gradient
-            grad = grad.unsqueeze(-1).expand(x.shape)
-            log_prob, *grads = self.likelihood.log_prob(self.target(x), params, grad)
+            # (broadcast from a column: the same values, never materialised)
+            grad = grad.unsqueeze(-1)
+            log_prob, *grads = self.likelihood.log_prob(target, params, grad)
         log_lik = log_prob.sum(dim=-1)
         if not self.is_bernoulli:
             log_lik = log_lik - torch.log(self.normalize.scale).expand(x.shape[-1]).sum()

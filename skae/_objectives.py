@@ -31,18 +31,19 @@ def mean_reconstruction_loss(output, target, likelihood, gradient=False):
         if not gradient:
             return loss
         # binary_cross_entropy_with_logits' backward formula, times d mean / d element.
-        return loss, torch.sigmoid(output).sub_(target).mul_(_mean_gradient(output))
+        return loss, torch.sigmoid(output).sub_(target).mul_(_mean_gradient(output.numel()))
     diff = output - target
     loss = diff.pow(2).mean()
     if not gradient:
         return loss
     # PowBackward's (1/n) * (2 * diff); doubling is exact, so one product.
-    return loss, diff.mul_(2.0 * _mean_gradient(output))
+    return loss, diff.mul_(2.0 * _mean_gradient(output.numel()))
 
 
-def _mean_gradient(output):
-    """``d mean / d element``, rounded to float32 as autograd's ``MeanBackward`` rounds it."""
-    return float(np.float32(1.0) / np.float32(output.numel()))
+def _mean_gradient(count):
+    """``d mean / d element`` of a mean over ``count`` elements, rounded to float32
+    as autograd's ``MeanBackward`` rounds it."""
+    return float(np.float32(1.0) / np.float32(count))
 
 
 class ReconstructionLoss(torch.nn.Module):
@@ -67,33 +68,33 @@ class NegativeELBO(torch.nn.Module):
         self.beta = beta
         self.kl_weight = 1.0
 
-    def forward(self, output, x, network, training=False, record=None, gradient=False):
+    def forward(self, output, x, network, training=False, record=None, gradient=False,
+                target=None):
         """The loss; with ``gradient=True``, also its derivatives, without autograd.
 
         ``gradient=True`` (under ``torch.no_grad()``, a network with a
         conditional Gaussian variance) returns ``(loss, d / d params, d / d mean,
         d / d log_var, d / d raw_log_var)``, each computed as autograd's
         backward pass computes it, bit for bit: the speed layer
-        (:mod:`skae._fast_path`) uses them.
+        (:mod:`skae._fast_path`) uses them, and passes ``target``, the
+        network's ``target(x)``, which its forward pass has computed already.
         """
         params, mean, log_var = output
         weight = self.beta * (self.kl_weight if training else 1.0)
         grad_log_lik = grad_kl = None
         if gradient:
-            # loss = mean(-log_lik + weight * kl): MeanBackward's 1/n, Neg, Mul
-            grad_row = torch.full(
-                mean.shape[:1], _mean_gradient(mean[:, 0]), dtype=mean.dtype,
-                device=mean.device,
-            )
-            grad_log_lik, grad_kl = -grad_row, grad_row * weight
-        log_lik = network.log_likelihood(x, params, grad_log_lik)
+            # loss = mean(-log_lik + weight * kl): MeanBackward's 1/n, Neg (exact), Mul
+            row = _mean_gradient(mean.shape[0])
+            grad_log_lik = mean.new_full(mean.shape[:1], -row)
+            grad_kl = mean.new_full(mean.shape[:1], row) * weight
+        log_lik = network.log_likelihood(x, params, grad_log_lik, target)
         kl = kl_diag_gaussians(mean, log_var, grad=grad_kl)
         if gradient:
             (log_lik, grad_params, grad_raw_log_var), (kl, grad_mean, grad_log_var) = log_lik, kl
         if record is not None:
             # One host transfer for both sums (skorch syncs on the loss anyway).
-            reconstruction_sum, kl_sum = torch.stack([-log_lik.sum(), kl.sum()]).tolist()
-            record("reconstruction_sum", reconstruction_sum)
+            log_lik_sum, kl_sum = torch.stack([log_lik.sum(), kl.sum()]).tolist()
+            record("reconstruction_sum", -log_lik_sum)
             record("kl_sum", kl_sum)
         loss = (-log_lik + weight * kl).mean()
         if gradient:

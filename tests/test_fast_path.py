@@ -96,10 +96,13 @@ def test_manual_step_equals_autograd_bit_for_bit(rng, likelihood, noise, hidden)
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
 @pytest.mark.parametrize("hidden", [(), (6,), (8, 4)])
 @pytest.mark.parametrize("beta, kl_weight", [(1.0, 1.0), (0.5, 1.0), (3.0, 0.25)])
-def test_vae_manual_step_equals_autograd_bit_for_bit(rng, activation, hidden, beta, kl_weight):
-    X = torch.as_tensor(rng.rand(23, 5) * 3, dtype=torch.float32)
-    net = VariationalAutoencoder(5, 2, hidden, activation, loc=X.mean(0), scale=[X.std()],
-                                 conditional_variance=True).train()
+# 5 features: the kernels' scalar loops only; 70: their vector loops and a remainder
+@pytest.mark.parametrize("n_samples, n_features", [(23, 5), (64, 70)])
+def test_vae_manual_step_equals_autograd_bit_for_bit(rng, activation, hidden, beta, kl_weight,
+                                                     n_samples, n_features):
+    X = torch.as_tensor(rng.rand(n_samples, n_features) * 3, dtype=torch.float32)
+    net = VariationalAutoencoder(n_features, 2, hidden, activation, loc=X.mean(0),
+                                 scale=[X.std()], conditional_variance=True).train()
     reference, net = _perturbed_copy_pair(net)
     with torch.no_grad():  # one log-variance clamped at each end: no gradient there
         for module in (reference, net):
