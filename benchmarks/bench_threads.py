@@ -8,15 +8,19 @@ start), in two conditions, alternated round by round:
 * **busy** -- one extra process spinning in a loop, pinned to CPU 0 (``taskset``
   where available), as when anything else runs on the machine.
 
-Then, in the same two conditions, whole ``fit`` calls of skae's default
-autoencoder on the 784-pixel MNIST rows, against a hand-written loop on one
-thread, and the determinism check: the same training on 1 and on N threads must
-give bit-identical parameters.
+Then whole ``fit`` calls of skae's default autoencoder on the 784-pixel MNIST
+rows, against a hand-written loop on one thread, in those two conditions and a
+third, **busy mid-fit** -- the spinning process starts ``--busy-after`` seconds
+into each fit (and loop), as when something starts while skae trains: skae's
+choice is made again during training (``skae/_threads.py``); the table gives
+the thread counts skae's epochs ran on. And the determinism check: the same
+training on 1 and on N threads must give bit-identical parameters.
 
 Run from the repository root::
 
     python benchmarks/bench_threads.py             # ~3 min
     python benchmarks/bench_threads.py --rounds 5 --steps 30
+    python benchmarks/bench_threads.py --only-fit --fit-epochs 10   # the fit table only
 
 The machine's load average (``/proc/loadavg``) is printed beside each round.
 """
@@ -27,12 +31,14 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from skorch.callbacks import Callback
 from torch.nn import functional as F
 
 import _datasets
@@ -57,21 +63,39 @@ def _die_with_parent():
 
 
 @contextlib.contextmanager
-def busy_core(active):
-    """A process spinning on CPU 0 while the block runs (nothing when not ``active``)."""
+def busy_core(active, after=None):
+    """A process spinning on CPU 0 while the block runs (nothing when not ``active``).
+
+    ``after``: it starts that many seconds into the block (if the block lasts that
+    long) instead of before it.
+    """
     if not active:
         yield
         return
     cmd = [sys.executable, "-c", "while True: pass"]
     if os.path.exists("/usr/bin/taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
-    proc = subprocess.Popen(cmd, preexec_fn=_die_with_parent)
-    time.sleep(0.5)  # let it reach the scheduler
+    procs = []
+
+    def start():
+        procs.append(subprocess.Popen(cmd, preexec_fn=_die_with_parent))
+
+    timer = None
+    if after is None:
+        start()
+        time.sleep(0.5)  # let it reach the scheduler
+    else:
+        timer = threading.Timer(after, start)
+        timer.start()
     try:
         yield
     finally:
-        proc.terminate()
-        proc.wait()
+        if timer is not None:
+            timer.cancel()
+            timer.join()
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
 
 
 def networks(X_img, X_gp, gp_shape):
@@ -121,14 +145,28 @@ def same_on_any_thread_count(build, X, loss, batch_size, steps=20):
     return all(torch.equal(a, b) for a, b in zip(*params))
 
 
+class ThreadsSeen(Callback):
+    """Records the torch thread count at the end of each epoch (training is unchanged)."""
+
+    def initialize(self):
+        self.threads_ = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.threads_.append(torch.get_num_threads())
+
+
 def skae_fit(X, epochs):
+    """Seconds of one fit and the thread count of each of its epochs."""
+    seen = ThreadsSeen()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()
         skae.AutoencoderTransformer(
-            n_components=16, max_epochs=epochs, early_stopping=False, random_state=0
+            n_components=16, max_epochs=epochs, early_stopping=False, random_state=0,
+            callbacks=[("threads", seen)],
         ).fit(X)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, seen.threads_
 
 
 def main():
@@ -137,6 +175,10 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--fit-epochs", type=int, default=3)
     parser.add_argument("--skip-fit", action="store_true")
+    parser.add_argument("--only-fit", action="store_true",
+                        help="skip the determinism check and the per-step table")
+    parser.add_argument("--busy-after", type=float, default=2.0,
+                        help="seconds into each fit at which 'busy mid-fit' starts spinning")
     args = parser.parse_args()
     X_img, _, _, _ = _datasets.mnist_split()
     X_gp, _, _, _ = _datasets.load_ucr("GunPoint")
@@ -146,6 +188,15 @@ def main():
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads {N_THREADS}, "
           f"load {load()}")
 
+    if not args.only_fit:
+        step_tables(nets, args)
+    if args.skip_fit:
+        return
+    fit_table(X_img, args)
+
+
+def step_tables(nets, args):
+    """The determinism check and the per-step table of every network."""
     print("\n## Determinism: 1 thread against", N_THREADS, "threads (20 steps, bit for bit)")
     for name, (build, X, loss, bs) in nets.items():
         same = same_on_any_thread_count(build, X, loss, bs)
@@ -175,28 +226,35 @@ def main():
               f"{m[('busy', 1)]:.1f} | {m[('busy', N_THREADS)]:.1f} | "
               f"{m[('busy', N_THREADS)] / m[('busy', 1)]:.1f}x |")
 
-    if args.skip_fit:
-        return
+
+def fit_table(X_img, args):
+    """skae's whole fits, against a one-thread loop, quiet, busy and busy mid-fit."""
     print(f"\n## skae fit on 4,000 x 784 MNIST rows, {args.fit_epochs} epochs, k=16 "
           "(skae's own thread choice) against a 1-thread loop of 784-128-64-16")
-    fits = {}
+    fits, threads_seen = {}, {}
+    conditions = {"quiet": (False, None), "busy": (True, None),
+                  f"busy from {args.busy_after:g} s": (True, args.busy_after)}
     for r in range(args.rounds):
-        for busy in (False, True):
-            cond = "busy" if busy else "quiet"
-            with busy_core(busy):
-                before = load()
-                fits.setdefault(("skae", cond), []).append(skae_fit(X_img, args.fit_epochs))
+        for cond, (busy, after) in conditions.items():
+            before = load()
+            with busy_core(busy, after):
+                seconds, threads = skae_fit(X_img, args.fit_epochs)
+            fits.setdefault(("skae", cond), []).append(seconds)
+            threads_seen.setdefault(cond, []).append(threads)
+            with busy_core(busy, after):
                 _, s = _reference.train(_reference.MLPAE(784, (128, 64), 16), X_img,
                                         epochs=args.fit_epochs, batch_size=200, threads=1)
-                fits.setdefault(("loop 1 thread", cond), []).append(s)
+            fits.setdefault(("loop 1 thread", cond), []).append(s)
             print(f"  round {r + 1} {cond} (load {before} -> {load()}): skae "
-                  f"{fits[('skae', cond)][-1]:.2f}s, loop {s:.2f}s", flush=True)
-    print("\n| condition | skae fit (s) | loop, 1 thread (s) | skae / loop |")
-    print("|---|---:|---:|---:|")
-    for cond in ("quiet", "busy"):
+                  f"{seconds:.2f}s on {threads} threads per epoch, loop {s:.2f}s", flush=True)
+    print("\n| condition | skae fit (s) | skae threads per epoch (each round) "
+          "| loop, 1 thread (s) | skae / loop |")
+    print("|---|---:|---|---:|---:|")
+    for cond in conditions:
         a = statistics.median(fits[("skae", cond)])
         b = statistics.median(fits[("loop 1 thread", cond)])
-        print(f"| {cond} | {a:.2f} | {b:.2f} | {a / b:.2f} |")
+        seen = "; ".join(",".join(map(str, t)) for t in threads_seen[cond])
+        print(f"| {cond} | {a:.2f} | {seen} | {b:.2f} | {a / b:.2f} |")
 
 
 if __name__ == "__main__":

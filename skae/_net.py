@@ -14,6 +14,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ._fast_path import FlatAdam, manual_step
+from ._threads import adjust_training_threads
 
 
 def resolve_device(device):
@@ -82,6 +83,9 @@ class SkaeNet(NeuralNet):
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         super().on_batch_begin(net, batch=batch, training=training, **kwargs)
         self._batch_prefix = "train" if training else "valid"
+        if training:
+            # Other processes may have taken or freed a core since the fit began.
+            adjust_training_threads()
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         super().on_batch_end(net, batch=batch, training=training, **kwargs)

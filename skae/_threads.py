@@ -6,9 +6,14 @@ has a core of its own: when another process holds one of the cores, each
 operation waits for the thread that shares it, and a training step becomes many
 times slower than on one thread (``benchmarks/RESULTS_performance.md``,
 "Threads"). So training uses one thread unless a batch's work is large *and* the
-CPUs are idle when training starts. The thread count never changes the fitted
-model: skae's tests and ``benchmarks/bench_threads.py`` check that training on
-one thread and on several gives bit-identical parameters.
+CPUs are idle when training starts. A long fit outlives that first look: other
+processes start and end meanwhile. So, while such a fit trains, the choice is
+made again every ``RECHECK_SECONDS`` from how busy *other* processes kept the
+CPUs since the last choice (:func:`adjust_training_threads`, called by the net
+before each training batch): the extra threads are dropped once another process
+takes a core, and taken again once the cores are free. The thread count never
+changes the fitted model: skae's tests and ``benchmarks/bench_threads.py`` check
+that training on one thread and on several gives bit-identical parameters.
 """
 
 import contextlib
@@ -29,6 +34,9 @@ IDLE_SAMPLE_SECONDS = 0.1
 #: A CPU counts as free when idle for at least this fraction of the sample, so a
 #: light background task does not cost the second thread, a busy process does.
 _IDLE_MARGIN = 0.25
+#: While a fit whose work may use several threads trains, the thread count is
+#: chosen again after at least this many seconds (at the next training batch).
+RECHECK_SECONDS = 1.0
 
 _lock = threading.Lock()
 _state = {"depth": 0}
@@ -58,6 +66,38 @@ def _cpu_times(cpus):
     return idle, total
 
 
+def _own_cpu_ticks():
+    """This process's CPU time (all its threads, user and system) in clock ticks."""
+    times = os.times()
+    return (times.user + times.system) * os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_snapshot():
+    """``(cpus, idle, total, own)``: :func:`_cpu_times` of this process's CPUs and
+    :func:`_own_cpu_ticks`, or None where they cannot be read (not Linux)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+        return (cpus, *_cpu_times(cpus), _own_cpu_ticks())
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def cpus_left_by_others(before, after):
+    """CPUs that processes other than this one left free between two :func:`_cpu_snapshot`.
+
+    The CPUs' busy time minus this process's own CPU time, in CPUs: unlike
+    :func:`idle_cpus`, it can be measured while this process trains on every
+    CPU (its own threads' time, spin-waiting included, is not counted as
+    someone else's). None when no clock tick passed in between.
+    """
+    cpus, idle0, total0, own0 = before
+    _, idle1, total1, own1 = after
+    if total1 <= total0:
+        return None
+    others = max(0.0, (total1 - total0) - (idle1 - idle0) - (own1 - own0))
+    return len(cpus) * (1.0 - others / (total1 - total0))
+
+
 def idle_cpus(interval=IDLE_SAMPLE_SECONDS):
     """How many of this process's CPUs were idle over the next ``interval`` seconds.
 
@@ -85,10 +125,46 @@ def training_thread_count(work):
     available = torch.get_num_threads()
     if work <= SINGLE_THREAD_MAX_WORK or available == 1:
         return 1
-    idle = idle_cpus()
-    if idle is None:
+    return _threads_for(idle_cpus(), available)
+
+
+def _threads_for(free, available):
+    """Threads for ``free`` CPUs (None: unknown), at most ``available``."""
+    if free is None:
         return 1
-    return max(1, min(available, int(idle + _IDLE_MARGIN)))
+    return max(1, min(available, int(free + _IDLE_MARGIN)))
+
+
+def adjust_training_threads():
+    """Choose the training thread count again if ``RECHECK_SECONDS`` have passed.
+
+    A no-op outside :func:`training_threads`, for work that always runs on one
+    thread, and while several fits share the setting (threads of one process).
+    Otherwise, from :func:`cpus_left_by_others` since the last choice, the count
+    goes down to one thread when another process took a CPU and back up to
+    torch's own when the CPUs are free again. Cheap enough to call before every
+    batch: it reads ``/proc/stat`` only once per ``RECHECK_SECONDS``.
+    """
+    watch = _state.get("watch")
+    if watch is None or time.monotonic() - watch["time"] < RECHECK_SECONDS:
+        return
+    with _lock:
+        if _state["depth"] != 1 or _state.get("watch") is not watch:
+            return
+        now = _cpu_snapshot()
+        watch["time"] = time.monotonic()
+        if now is None:
+            return
+        free = cpus_left_by_others(watch["snapshot"], now)
+        watch["snapshot"] = now
+        if free is None:
+            return
+        threads = _threads_for(free, _state["previous"])
+        if threads == torch.get_num_threads():
+            return
+        if threads < _state["previous"] and _state["blas"] is None:
+            _state["blas"] = _threadpool_controller().limit(limits=1, user_api="blas")
+        torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
@@ -99,7 +175,9 @@ def training_threads(module, batch_size, device):
     thread too: right after torch work, a multi-threaded OpenBLAS call competes
     with torch's OpenMP threads (the PCA start's covariance ran ten times
     slower). Reference-counted: concurrent fits in threads share the first one's
-    setting and restore the caller's once the last one ends.
+    setting and restore the caller's once the last one ends. For work that may
+    use several threads, :func:`adjust_training_threads` may change the count
+    while the block runs; it is restored all the same.
     """
     if torch.device(device).type != "cpu":
         yield
@@ -113,6 +191,11 @@ def training_threads(module, batch_size, device):
             if threads < _state["previous"]:
                 _state["blas"] = _threadpool_controller().limit(limits=1, user_api="blas")
                 torch.set_num_threads(threads)
+            may_use_more = work > SINGLE_THREAD_MAX_WORK and _state["previous"] > 1
+            snapshot = _cpu_snapshot() if may_use_more else None
+            _state["watch"] = None if snapshot is None else {
+                "time": time.monotonic(), "snapshot": snapshot
+            }
         _state["depth"] += 1
     try:
         yield
@@ -120,6 +203,7 @@ def training_threads(module, batch_size, device):
         with _lock:
             _state["depth"] -= 1
             if _state["depth"] == 0:
+                _state["watch"] = None
                 torch.set_num_threads(_state["previous"])
                 if _state["blas"] is not None:
                     _state.pop("blas").restore_original_limits()

@@ -1,6 +1,7 @@
 """Tests for skae._threads: the thread count of CPU training."""
 
 import numpy as np
+import skorch
 import pytest
 import torch
 from threadpoolctl import threadpool_info
@@ -85,3 +86,85 @@ def test_fitted_model_does_not_depend_on_thread_count(monkeypatch, two_torch_thr
     two = AutoencoderTransformer(n_components=4, **FAST).fit(X)
     assert seen and set(seen) == {2}
     np.testing.assert_array_equal(one.transform(X), two.transform(X))
+
+
+def snapshot(idle, total, own, cpus=(0, 1)):
+    """A ``_threads._cpu_snapshot``: ``(cpus, idle ticks, total ticks, own ticks)``."""
+    return (set(cpus), idle, total, own)
+
+
+@pytest.mark.parametrize(
+    "after, expected",
+    [
+        (snapshot(120, 400, 180), 2.0),  # only this process ran: nobody else took a CPU
+        (snapshot(100, 400, 100), 1.0),  # another process held one CPU throughout
+        (snapshot(100, 400, 150), 1.5),  # ... half of one
+        (snapshot(300, 400, 0), 2.0),  # idle machine
+        (snapshot(100, 200, 50), None),  # no clock tick passed
+    ],
+)
+def test_cpus_left_by_others(after, expected):
+    # 200 ticks over 2 CPUs between the two snapshots (except the last case).
+    assert _threads.cpus_left_by_others(snapshot(100, 200, 0), after) == expected
+
+
+@pytest.fixture
+def recheck_always(monkeypatch):
+    """Every batch re-decides the thread count, for any work, from scripted CPU use."""
+    monkeypatch.setattr(_threads, "RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(_threads, "SINGLE_THREAD_MAX_WORK", 0)
+    monkeypatch.setattr(_threads, "idle_cpus", lambda: 2.0)
+    monkeypatch.setattr(_threads, "_cpu_snapshot", lambda: snapshot(0, 0, 0))
+    free = []
+    monkeypatch.setattr(_threads, "cpus_left_by_others", lambda before, after: free.pop(0))
+    return free
+
+
+def test_adjust_training_threads_follows_other_processes(recheck_always, two_torch_threads):
+    blas_before = blas_threads()
+    with _threads.training_threads(torch.nn.Linear(4, 4), 8, "cpu"):
+        assert torch.get_num_threads() == 2 and blas_threads() == blas_before
+        recheck_always[:] = [1.0, 1.5, 1.8, None]
+        _threads.adjust_training_threads()  # another process took a CPU
+        assert torch.get_num_threads() == 1 and blas_threads() <= {1}
+        _threads.adjust_training_threads()  # still half busy
+        assert torch.get_num_threads() == 1
+        _threads.adjust_training_threads()  # free again (a light task is no reason)
+        assert torch.get_num_threads() == 2
+        _threads.adjust_training_threads()  # unknown: left as it is
+        assert torch.get_num_threads() == 2
+        assert not recheck_always
+    assert torch.get_num_threads() == 2
+    assert blas_threads() == blas_before
+
+
+def test_adjust_training_threads_is_a_no_op_outside_large_training(monkeypatch,
+                                                                   two_torch_threads):
+    def fail():
+        raise AssertionError("CPU use read")
+
+    monkeypatch.setattr(_threads, "RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(_threads, "_cpu_snapshot", fail)
+    _threads.adjust_training_threads()  # no training
+    with _threads.training_threads(torch.nn.Linear(4, 4), 8, "cpu"):  # small work
+        assert torch.get_num_threads() == 1
+        _threads.adjust_training_threads()
+        assert torch.get_num_threads() == 1
+
+
+def test_thread_changes_during_a_fit_do_not_change_the_model(recheck_always,
+                                                             two_torch_threads):
+    X = np.random.RandomState(0).rand(300, 64)
+    recheck_always[:] = [0.5, 2.0] * 100  # busy, free, busy, ... before every batch
+    seen = []
+
+    class Threads(skorch.callbacks.Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                seen.append(torch.get_num_threads())
+
+    changing = AutoencoderTransformer(n_components=4, callbacks=[Threads()], **FAST).fit(X)
+    assert {1, 2} <= set(seen)
+    recheck_always[:] = [0.5] * 100
+    one = AutoencoderTransformer(n_components=4, **FAST).fit(X)
+    np.testing.assert_array_equal(one.transform(X), changing.transform(X))
