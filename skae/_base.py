@@ -39,7 +39,7 @@ from ._architectures import (
     build_decoder_body,
     build_encoder_body,
 )
-from ._callbacks import ConvergenceMonitor, DivergenceCheck
+from ._callbacks import ConvergenceMonitor, DivergenceCheck, Plateau, warn_not_converged
 from ._custom_modules import custom_decoder_body, custom_encoder_body
 from ._data import BatchIterator, RowDataset, to_float32_tensor
 from ._fast_path import FlatAdam
@@ -76,8 +76,15 @@ _INIT_MAX_ELEMENTS = 2**24
 #: Above this many features the principal axes come from a randomized SVD.
 _EXACT_EIGH_MAX_FEATURES = 1024
 #: The trained network replaces its PCA start only when it improves the
-#: validation rows' scores by this many standard errors (``_beats_start``).
+#: validation rows' scores by this many standard errors (``_clearly_better``).
 _SIGNIFICANT_GAIN = 2.0
+#: Early stopping holds out a validation split only when it has at least this
+#: many rows; on smaller data its loss is too noisy to choose the epoch by (a
+#: dozen rows put the best epoch at a chance dip a few epochs in), and the
+#: epochs are chosen by ``_CV_FOLDS``-fold cross-validation instead
+#: (``_fit_cross_validated``).
+_MIN_VALIDATION_ROWS = 100
+_CV_FOLDS = 5
 #: ``batch_size="auto"``: MLPRegressor's 200 rows per batch, but at least
 #: ``_AUTO_STEPS_PER_EPOCH`` optimizer steps per epoch while a batch keeps at
 #: least ``_AUTO_MIN_BATCH`` rows.
@@ -276,6 +283,35 @@ def lazy_on_dask(method):
     return wrapper
 
 
+def _derived_seed(seed, *keys):
+    """A seed of its own for ``keys`` (a fold, an epoch), from the fit's ``seed``."""
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0] >> 1)
+
+
+def _clearly_better(gains):
+    """Whether per-row score ``gains`` (trained minus start) are clearly positive.
+
+    On few validation rows the best of many epochs beats the start by chance:
+    the mean paired gain must exceed ``_SIGNIFICANT_GAIN`` standard errors (a
+    one-sided test).
+    """
+    if len(gains) < 2 or not np.all(np.isfinite(gains)):
+        return False
+    standard_error = gains.std(ddof=1) / math.sqrt(len(gains))
+    return bool(gains.mean() > _SIGNIFICANT_GAIN * standard_error)
+
+
+class _EpochSelection:
+    """What :meth:`_BaseAutoencoder._select_epochs` found, named as a monitor's results."""
+
+    def __init__(self, best_epoch_, best_loss_, start_loss_, validation_losses, clearly_better):
+        self.best_epoch_ = best_epoch_
+        self.best_loss_ = best_loss_
+        self.start_loss_ = start_loss_
+        self.validation_losses = validation_losses
+        self.clearly_better = clearly_better
+
+
 class _BaseAutoencoder(
     CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
@@ -462,9 +498,7 @@ class _BaseAutoencoder(
         else:
             # One seed per call, from the fit's seed and the epochs run so far:
             # the same sequence of calls gives the same model.
-            seed = int(
-                np.random.SeedSequence([self._seed, self.n_epochs_]).generate_state(1)[0] >> 1
-            )
+            seed = _derived_seed(self._seed, self.n_epochs_)
         self._check_data(X_checked)
         rows, no_rows = np.arange(X_checked.shape[0]), np.empty(0, dtype=np.int64)
         # This call's own generators (fit's, on the first call).
@@ -716,17 +750,23 @@ class _BaseAutoencoder(
         train_set = RowDataset(data, train_rows, self.device_)
         return train_set, RowDataset(data, valid_rows, self.device_) if len(valid_rows) else None
 
-    def _make_net(self, module, seed, monitor, train_split=None, extra_callbacks=()):
+    def _make_net(self, module, seed, monitor, train_split=None, extra_callbacks=(),
+                  internal=False):
         """The skorch net that trains ``module``: ``fit``'s, ``partial_fit``'s and a
         loaded model's.
 
         ``monitor`` is ``fit``'s :class:`ConvergenceMonitor` (``None`` for
         ``partial_fit``, which never stops early). The user's callbacks are
         used as given, as skorch uses them (never deep-copied: a TensorBoard
-        writer holds a lock); ``callbacks`` itself is not modified. Requires
-        ``device_`` and ``batch_size_``.
+        writer holds a lock); ``callbacks`` itself is not modified. An
+        ``internal`` net (a cross-validation fold's) runs none of them and
+        shows no progress: the user's callbacks see the model ``fit`` returns.
+        Requires ``device_`` and ``batch_size_``.
         """
         output_kwargs, output_callbacks = progress_settings(self)
+        user_callbacks = self.callbacks or []
+        if internal:
+            output_kwargs, output_callbacks, user_callbacks = {}, [], []
         return SkaeNet(
             module=module,
             criterion=self._build_criterion(),
@@ -745,7 +785,7 @@ class _BaseAutoencoder(
                 ("divergence", DivergenceCheck()),
                 *([("convergence", monitor)] if monitor is not None else []),
                 *self._training_callbacks(),
-                *(self.callbacks or []),
+                *user_callbacks,
                 *extra_callbacks,
                 *output_callbacks,
             ],
@@ -784,12 +824,12 @@ class _BaseAutoencoder(
         net.module_.eval()
         self.history_ = net.history
         self.n_epochs_ = len(net.history)
-        self.loss_curve_ = list(net.history[:, "train_loss"])
+        self.loss_curve_ = list(net.history[:, "train_loss"]) if self.n_epochs_ else []
         if monitor is None:  # partial_fit: the best epoch so far, by training loss
             self.best_epoch_ = int(np.argmin(self.loss_curve_)) + 1
             self.best_loss_ = self.loss_curve_[self.best_epoch_ - 1]
             return
-        if "valid_loss" in net.history[-1]:
+        if self.n_epochs_ and "valid_loss" in net.history[-1]:
             self.validation_scores_ = [-loss for loss in net.history[:, "valid_loss"]]
         self.best_loss_ = monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
@@ -805,6 +845,18 @@ class _BaseAutoencoder(
     def _fit(self, X, tasks):
         """Train on validated ``X`` (``_resolve_parameters`` has run)."""
         self._check_data(X)
+        folds = self._cross_validation_folds(X)
+        if folds is None:
+            self._fit_on_split(X, tasks)
+        else:
+            self._fit_cross_validated(X, tasks, folds)
+        self.n_samples_seen_ = X.shape[0]
+        with training_threads(self.net_.module_, self.batch_size_, self.device_):
+            # A pass over X (the codes' statistics), on training's threads.
+            self._after_fit(X)
+
+    def _fit_on_split(self, X, tasks):
+        """Train on the rows not held out, stopping early on the validation rows (if any)."""
         valid_rows, train_rows = self._validation_split(X)
         # This fit's own generators: fits in threads neither share torch's global one
         # nor change it.
@@ -846,39 +898,147 @@ class _BaseAutoencoder(
             )
         monitor.start_state_ = None
         self._record_training(monitor)
-        self.n_samples_seen_ = X.shape[0]
-        with training_threads(self.net_.module_, self.batch_size_, self.device_):
-            # A pass over X (the codes' statistics), on training's threads.
-            self._after_fit(X)
+
+    def _cross_validation_folds(self, X):
+        """``[(train_rows, valid_rows), ...]`` when early stopping cross-validates, else None.
+
+        In-memory data whose validation split would hold fewer than
+        ``_MIN_VALIDATION_ROWS`` rows (and at least ``2 * _CV_FOLDS`` rows in
+        all) is cut into ``_CV_FOLDS`` folds of shuffled rows, sorted.
+        """
+        n_samples = X.shape[0]
+        if not self.early_stopping or is_streamed(X) or n_samples < 2 * _CV_FOLDS:
+            return None
+        if math.ceil(self.validation_fraction * n_samples) >= _MIN_VALIDATION_ROWS:
+            return None
+        order = np.random.RandomState(self._seed).permutation(n_samples)
+        parts = np.array_split(order, _CV_FOLDS)
+        return [
+            (np.sort(np.concatenate(parts[:i] + parts[i + 1:])), np.sort(part))
+            for i, part in enumerate(parts)
+        ]
+
+    def _fit_cross_validated(self, X, tasks, folds):
+        """Early stopping on small data: choose the epochs on every row, then train on every row.
+
+        :meth:`_select_epochs` trains a network on each fold's other rows and
+        scores it on the fold, so every row is a validation row once; the
+        final network starts afresh (at PCA fitted on every row, with
+        ``init="pca"``) and trains on every row for the epochs chosen, as a
+        user tunes a plain loop. If the chosen epoch is not clearly better
+        than the start on the folds, that start -- PCA on every row -- is the
+        model, trained for no epoch.
+        """
+        selection = self._select_epochs(X, folds)
+        epochs = selection.best_epoch_
+        if self.init == "pca" and not selection.clearly_better:
+            epochs = selection.best_epoch_ = 0
+            selection.best_loss_ = selection.start_loss_
+        every_row, no_rows = np.arange(X.shape[0]), np.empty(0, dtype=np.int64)
+        init_generator, train_generator = fit_generators(self._seed, self.device_)
+        with contextlib.ExitStack() as threads:
+            module, _, _ = self._initialize_module(X, every_row, no_rows, init_generator, threads)
+            threads.enter_context(draw_from(module, train_generator))
+            train_set, _ = self._datasets(X, every_row, no_rows, checked=True)
+            self.net_ = self._make_net(
+                module, self._seed, None, extra_callbacks=tasks.epoch_callbacks()
+            )
+            self.net_.initialize()
+            if epochs:
+                self._train(train_set, epochs)
+        self._record_training(selection)
+        self.validation_scores_ = [-loss for loss in selection.validation_losses]
+
+    def _select_epochs(self, X, folds):
+        """The number of epochs, by cross-validation (:meth:`_fit_cross_validated`).
+
+        One network per fold, each started as :meth:`_fit_on_split` starts one
+        (PCA on its training rows), trained in step one epoch at a time: the
+        validation loss of an epoch is the folds' mean over every row, and
+        training stops when it has not improved by more than ``tol`` for
+        ``n_iter_no_change`` epochs. Returns a :class:`_EpochSelection`.
+        """
+        weights = np.array([len(valid_rows) for _, valid_rows in folds]) / X.shape[0]
+        fits = []
+        with contextlib.ExitStack() as stack:
+            for fold, (train_rows, valid_rows) in enumerate(folds):
+                seed = _derived_seed(self._seed, fold + 1)
+                init_generator, train_generator = fit_generators(seed, self.device_)
+                module, _, _ = self._initialize_module(
+                    X, train_rows, valid_rows, init_generator, stack
+                )
+                stack.enter_context(draw_from(module, train_generator))
+                train_set, valid_set = self._datasets(X, train_rows, valid_rows, checked=True)
+                net = self._make_net(
+                    module, seed, None, train_split=predefined_split(valid_set), internal=True
+                )
+                net.initialize()
+                start_state = copy.deepcopy(module.state_dict())
+                fits.append((net, seed, train_set, valid_set, valid_rows, start_state))
+            start_loss = float(
+                weights @ [net.evaluate_loss(valid) for net, _, _, valid, _, _ in fits]
+            )
+            plateau = Plateau(self.n_iter_no_change, self.tol, best_loss=start_loss)
+            best_epoch, best_states = 0, [fit[-1] for fit in fits]
+            validation_losses = []
+            for epoch in range(1, self.max_epochs + 1):
+                for net, seed, train_set, _, _, _ in fits:
+                    # skorch builds the iterator at every training run: a new
+                    # seed per epoch, or every epoch would shuffle alike.
+                    net.iterator_train__seed = _derived_seed(seed, epoch)
+                    net.partial_fit(train_set, None, epochs=1)
+                loss = float(weights @ [fit[0].history[-1, "valid_loss"] for fit in fits])
+                validation_losses.append(loss)
+                if plateau.update(loss):
+                    best_epoch = epoch
+                    best_states = [copy.deepcopy(fit[0].module_.state_dict()) for fit in fits]
+                if plateau.stalled:
+                    break
+            else:
+                warn_not_converged(self.max_epochs, "cross-validated valid_loss")
+            gains = np.concatenate([
+                self._gains_over_start(net, X[valid_rows], start_state, best_state)
+                for (net, _, _, _, valid_rows, start_state), best_state in zip(fits, best_states)
+            ]) if best_epoch else np.zeros(0)
+        return _EpochSelection(
+            best_epoch_=best_epoch,
+            best_loss_=plateau.best_loss,
+            start_loss_=start_loss,
+            validation_losses=validation_losses,
+            clearly_better=best_epoch > 0 and _clearly_better(gains),
+        )
 
     def _beats_start(self, X, valid_rows, monitor):
         """Whether the trained network (best epoch) clearly beats its starting point.
 
-        On few validation rows the best of many epochs beats the start by
-        chance, and the start is then PCA fitted on the training rows only,
-        worse than PCA on every row. So the best epoch must improve each
-        validation row's :meth:`score_samples` by ``_SIGNIFICANT_GAIN``
-        standard errors of the mean paired improvement (a one-sided test).
-        Streamed data hold out enough rows for the validation loss alone to
-        decide.
+        The start is PCA fitted on the training rows only, worse than PCA on
+        every row; the best epoch must improve the validation rows'
+        :meth:`score_samples` clearly (:func:`_clearly_better`). Streamed data
+        hold out enough rows for the validation loss alone to decide.
         """
         if monitor.best_epoch_ == 0:
             return False
         if is_streamed(X) or monitor.start_state_ is None:
             return True
-        rows = X[valid_rows]
-        score = self._chunk_function("score_samples", self.net_.device)
         module = self.net_.module_
-        best_state = copy.deepcopy(module.state_dict())
-        trained = self._map_chunks(rows, score, np.float64)
-        module.load_state_dict(monitor.start_state_)
-        start = self._map_chunks(rows, score, np.float64)
-        module.load_state_dict(best_state)
-        gain = trained - start
-        if len(gain) < 2 or not np.all(np.isfinite(gain)):
-            return False
-        standard_error = gain.std(ddof=1) / math.sqrt(len(gain))
-        return bool(gain.mean() > _SIGNIFICANT_GAIN * standard_error)
+        gains = self._gains_over_start(
+            self.net_, X[valid_rows], monitor.start_state_, module.state_dict()
+        )
+        return _clearly_better(gains)
+
+    def _gains_over_start(self, net, rows, start_state, best_state):
+        """Each row's :meth:`score_samples` with ``best_state`` minus with ``start_state``.
+
+        Computed with ``net``'s module, which is left holding ``best_state``.
+        """
+        score = self._chunk_function("score_samples", net.device)
+        best_state = copy.deepcopy(best_state)
+        net.module_.load_state_dict(best_state)
+        trained = self._map_chunks(rows, score, np.float64, net=net)
+        net.module_.load_state_dict(start_state)
+        start = self._map_chunks(rows, score, np.float64, net=net)
+        net.module_.load_state_dict(best_state)
+        return trained - start
 
     def _principal_axes(self, X, rows, loc, scale, exclude=None):
         """:func:`principal_axes` of ``X[rows]``, on a seeded subsample of large data.
@@ -932,16 +1092,18 @@ class _BaseAutoencoder(
             return rows
         return rows.reshape(rows.shape[0], *self.input_shape_)
 
-    def _map_chunks(self, X, fn, dtype):
+    def _map_chunks(self, X, fn, dtype, net=None):
         """Apply ``fn`` to float32 chunks of ``X`` on the net's device.
 
         Memory is bounded by the chunk, not by ``X``: no scaled or float32 copy
         of the whole input is made. ``fn`` returns a tensor or a tuple of tensors;
-        the result is a numpy array (or a tuple of them) of ``dtype``.
+        the result is a numpy array (or a tuple of them) of ``dtype``. ``net``:
+        another net than ``net_`` (a cross-validation fold's).
         """
-        module = self.net_.module_
+        net = self.net_ if net is None else net
+        module = net.module_
         module.eval()
-        device = self.net_.device
+        device = net.device
         results, start, module64 = None, 0, None
         with torch.inference_mode():
             chunks = _dense_chunks(X, dtype=np.float32, elements=_INFERENCE_CHUNK_ELEMENTS)

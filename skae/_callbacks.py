@@ -58,6 +58,35 @@ class DivergenceCheck(Callback):
                 )
 
 
+class Plateau:
+    """The stopping rule: ``patience`` losses in a row without an improvement larger than ``tol``.
+
+    :meth:`update` takes each new loss and says whether it is the best so far;
+    ``stalled`` then says whether training should stop. :class:`ConvergenceMonitor`
+    applies it to one net's history, the small-data cross-validation
+    (``_BaseAutoencoder._select_epochs``) to the folds' mean validation loss.
+    """
+
+    def __init__(self, patience, tol, best_loss=math.inf):
+        self.patience = patience
+        self.tol = tol
+        self.best_loss = best_loss
+        self.stalled = False
+        self._no_improvement = 0
+
+    def update(self, loss):
+        """Record ``loss``; True when it is the lowest so far."""
+        if loss < self.best_loss - self.tol:
+            self._no_improvement = 0
+        else:
+            self._no_improvement += 1
+        self.stalled = self._no_improvement >= self.patience
+        if loss < self.best_loss:
+            self.best_loss = loss
+            return True
+        return False
+
+
 class ConvergenceMonitor(Callback):
     """Early stopping and convergence, as ``MLPRegressor`` defines them.
 
@@ -83,7 +112,7 @@ class ConvergenceMonitor(Callback):
         self.start_loss_ = None
         self.start_state_ = None
         self._best_state = None
-        self._no_improvement = 0
+        self._plateau = Plateau(self.patience, self.tol)
         return self
 
     def _snapshot(self, net):
@@ -93,6 +122,7 @@ class ConvergenceMonitor(Callback):
     def on_train_begin(self, net, **kwargs):
         if self.restore_best and self.baseline_dataset is not None:
             self.best_loss_ = self.start_loss_ = net.evaluate_loss(self.baseline_dataset)
+            self._plateau.best_loss = self.start_loss_
             self._snapshot(net)
             # Kept apart from the best weights: the estimator may still prefer the
             # start to the best epoch (``_BaseAutoencoder._beats_start``).
@@ -100,15 +130,11 @@ class ConvergenceMonitor(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1, self.monitor]
-        if loss < self.best_loss_ - self.tol:
-            self._no_improvement = 0
-        else:
-            self._no_improvement += 1
-        if loss < self.best_loss_:
+        if self._plateau.update(loss):
             self.best_loss_ = loss
             self.best_epoch_ = len(net.history)
             self._snapshot(net)
-        if self._no_improvement >= self.patience:
+        if self._plateau.stalled:
             self.stopped_early_ = True
             net.request_stop()
 
@@ -119,8 +145,13 @@ class ConvergenceMonitor(Callback):
         self.baseline_dataset = None
         # Another callback may have asked to stop (a scikit-learn callback, say).
         if not self.stopped_early_ and not net.stop_requested:
-            warnings.warn(
-                f"Stopped after max_epochs={net.max_epochs} epochs without convergence "
-                f"({self.monitor} still improving); increase max_epochs.",
-                ConvergenceWarning,
-            )
+            warn_not_converged(net.max_epochs, self.monitor)
+
+
+def warn_not_converged(max_epochs, monitor):
+    """The ``ConvergenceWarning`` of a training that ran ``max_epochs`` while ``monitor`` improved."""
+    warnings.warn(
+        f"Stopped after max_epochs={max_epochs} epochs without convergence "
+        f"({monitor} still improving); increase max_epochs.",
+        ConvergenceWarning,
+    )
