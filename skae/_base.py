@@ -338,7 +338,7 @@ class _BaseAutoencoder(
         "batch_size": [StrOptions({"auto"}), NumberInterval(Integral, 1, None, closed="left")],
         "max_epochs": [NumberInterval(Integral, 1, None, closed="left")],
         "partial_fit_epochs": [NumberInterval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [NumberInterval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [NumberInterval(Integral, 1, None, closed="left")],
         "tol": [NumberInterval(Real, 0, None, closed="left")],
@@ -902,12 +902,15 @@ class _BaseAutoencoder(
     def _cross_validation_folds(self, X):
         """``[(train_rows, valid_rows), ...]`` when early stopping cross-validates, else None.
 
-        In-memory data whose validation split would hold fewer than
-        ``_MIN_VALIDATION_ROWS`` rows (and at least ``2 * _CV_FOLDS`` rows in
-        all) is cut into ``_CV_FOLDS`` folds of shuffled rows, sorted.
+        With ``early_stopping="auto"``, in-memory data whose validation split
+        would hold fewer than ``_MIN_VALIDATION_ROWS`` rows (and at least
+        ``2 * _CV_FOLDS`` rows in all) is cut into ``_CV_FOLDS`` folds of
+        shuffled rows, sorted. A learning-rate schedule over a fixed epoch
+        budget (``"cosine"``) keeps the split: its epochs are not chosen.
         """
         n_samples = X.shape[0]
-        if not self.early_stopping or is_streamed(X) or n_samples < 2 * _CV_FOLDS:
+        if (self.early_stopping != "auto" or is_streamed(X) or n_samples < 2 * _CV_FOLDS
+                or self.learning_rate_schedule_ != "constant"):
             return None
         if math.ceil(self.validation_fraction * n_samples) >= _MIN_VALIDATION_ROWS:
             return None
@@ -981,7 +984,7 @@ class _BaseAutoencoder(
             plateau = Plateau(self.n_iter_no_change, self.tol, best_loss=start_loss)
             best_epoch, best_states = 0, [fit[-1] for fit in fits]
             validation_losses = []
-            for epoch in range(1, self.max_epochs + 1):
+            for epoch in range(1, self.max_epochs_ + 1):
                 for net, seed, train_set, _, _, _ in fits:
                     # skorch builds the iterator at every training run: a new
                     # seed per epoch, or every epoch would shuffle alike.
@@ -995,7 +998,7 @@ class _BaseAutoencoder(
                 if plateau.stalled:
                     break
             else:
-                warn_not_converged(self.max_epochs, "cross-validated valid_loss")
+                warn_not_converged(self.max_epochs_, "cross-validated valid_loss")
             gains = np.concatenate([
                 self._gains_over_start(net, X[valid_rows], start_state, best_state)
                 for (net, _, _, _, valid_rows, start_state), best_state in zip(fits, best_states)

@@ -173,17 +173,27 @@ class VAETransformer(_BaseAutoencoder):
         many (the caller's loop decides when to stop), as ``SGDRegressor`` and
         ``MLPRegressor`` run one epoch per call.
 
-    early_stopping : bool, default=True
+    early_stopping : bool or "auto", default=True
         Hold out ``validation_fraction`` of the rows, stop when the validation
         loss (negative ELBO) stops improving and restore the best weights.
+        ``"auto"``: the same when the held-out part has at least 100 rows.
+        On smaller in-memory data, whose dozen validation rows would choose
+        the epoch by chance, 5-fold cross-validation chooses the number of
+        epochs instead (a network per fold, trained in step; every row is a
+        validation row once) and the model is then trained on every row for
+        that many epochs, started afresh; if those epochs are not clearly
+        better than the start on the folds, the model is the start itself
+        (PCA fitted on every row, with ``init="pca"``), trained for no epoch.
+        See :ref:`training`.
 
     validation_fraction : float, default=0.1
-        Fraction of rows held out for early stopping.
+        Fraction of rows held out for early stopping (with ``"auto"``, when
+        that is at least 100 rows).
 
     n_iter_no_change : int, default=20
         Epochs without an improvement larger than ``tol`` before stopping (the
         validation ELBO is a one-sample estimate, noisier than an autoencoder's
-        error, hence more patience).
+        error, hence more patience; with cross-validation, the folds' mean).
 
     tol : float, default=1e-4
         Minimum improvement of the monitored loss (nats per row).
@@ -222,13 +232,16 @@ class VAETransformer(_BaseAutoencoder):
         diagnose posterior collapse (a KL near zero).
 
     n_epochs_ : int
-        Number of epochs run.
+        Number of epochs run (with cross-validation, see ``early_stopping``:
+        the epochs of the model returned, on every row).
 
     loss_curve_ : list of float
         Training loss (``beta``-weighted negative ELBO per row) per epoch.
 
     validation_scores_ : list of float
-        Validation ELBO per row per epoch; only with ``early_stopping=True``.
+        Validation ELBO per row per epoch; only with early stopping. With
+        cross-validation, the folds' mean for each epoch they ran, so it may
+        be longer than ``n_epochs_``.
 
     best_loss_ : float
         Best monitored loss.

@@ -9,7 +9,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.history import History
 
-from skae._callbacks import ConvergenceMonitor, DivergenceCheck, RecordELBOTerms
+from skae._callbacks import ConvergenceMonitor, DivergenceCheck, Plateau, RecordELBOTerms
 
 
 def _fake_net(losses, key="train_loss", module=None):
@@ -171,3 +171,12 @@ def test_record_elbo_terms_skips_what_was_not_recorded():
     history.record_batch("train_loss", 1.0)
     RecordELBOTerms().on_epoch_end(SimpleNamespace(history=history))
     assert not any(key.endswith(("_reconstruction", "_kl")) for key in history[-1])
+
+
+def test_plateau_counts_losses_without_an_improvement_larger_than_tol():
+    plateau = Plateau(patience=2, tol=0.1, best_loss=1.0)
+    assert plateau.update(0.95) and plateau.best_loss == 0.95  # best, but within tol
+    assert not plateau.stalled
+    assert not plateau.update(0.99)
+    assert plateau.stalled  # two losses in a row without a gain above tol
+    assert plateau.update(0.5) and not plateau.stalled

@@ -1,0 +1,113 @@
+"""Early stopping in ``fit``: the hold-out split, and cross-validated epochs on small data."""
+
+import numpy as np
+import pytest
+from skorch.callbacks import Callback
+from sklearn.decomposition import PCA
+
+from skae import AutoencoderTransformer, VAETransformer
+
+TRANSFORMERS = [AutoencoderTransformer, VAETransformer]
+SMALL = dict(hidden_layer_sizes=(16,), max_epochs=60, n_iter_no_change=5, random_state=0)
+FAST_ARC = dict(SMALL, learning_rate=1e-2)
+
+
+def make_arc(n_samples=150, seed=0):
+    """Rows near a half circle in 3-D: one code captures it only nonlinearly."""
+    rng = np.random.RandomState(seed)
+    angle = rng.uniform(0, np.pi, n_samples)
+    X = np.c_[np.cos(angle), np.sin(angle), 0.5 * np.cos(2 * angle)]
+    return 3.0 * X + 0.05 * rng.randn(n_samples, 3)
+
+
+def _mse(model, X):
+    return float(np.mean((model.inverse_transform(model.transform(X)) - X) ** 2))
+
+
+class CountEpochs(Callback):
+    def initialize(self):
+        self.epochs = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+@pytest.fixture(scope="module")
+def arc_fit():
+    X = make_arc()
+    counter = CountEpochs()
+    ae = AutoencoderTransformer(
+        n_components=1, early_stopping="auto", callbacks=[counter], **FAST_ARC
+    ).fit(X)
+    return X, ae, counter
+
+
+def test_auto_cross_validates_the_epochs_then_trains_on_every_row(arc_fit):
+    X, ae, counter = arc_fit
+    # The folds' mean validation loss chose a trained epoch over the PCA start ...
+    assert ae.best_epoch_ > 0
+    assert ae.best_epoch_ == int(np.argmax(ae.validation_scores_)) + 1
+    assert ae.best_loss_ == pytest.approx(-max(ae.validation_scores_))
+    # ... ran on past it for n_iter_no_change epochs ...
+    assert len(ae.validation_scores_) == ae.best_epoch_ + 5
+    # ... and the model is that many epochs on every row, from PCA on every row:
+    # exactly the fit without early stopping that stops there.
+    assert ae.n_epochs_ == ae.best_epoch_ == len(ae.loss_curve_)
+    plain = AutoencoderTransformer(
+        n_components=1, early_stopping=False,
+        **{**FAST_ARC, "max_epochs": ae.best_epoch_, "n_iter_no_change": 1000},
+    ).fit(X)
+    np.testing.assert_array_equal(ae.transform(X), plain.transform(X))
+    assert _mse(ae, X) < 0.8 * _mse(PCA(1).fit(X), X)
+
+
+def test_the_user_callbacks_see_only_the_model_returned(arc_fit):
+    _, ae, counter = arc_fit
+    assert counter.epochs == ae.n_epochs_
+
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
+def test_auto_returns_pca_fitted_on_every_row_without_a_clear_gain(Estimator, low_rank_X):
+    # Rows close to a plane: at k=2 no network beats PCA clearly on the folds.
+    est = Estimator(n_components=2, early_stopping="auto", **SMALL).fit(low_rank_X)
+    assert est.best_epoch_ == 0 and est.n_epochs_ == 0 and est.loss_curve_ == []
+    assert np.isfinite(est.best_loss_)  # the start's cross-validated loss
+    assert len(est.validation_scores_) >= 5
+    if Estimator is AutoencoderTransformer:
+        pca = PCA(2).fit(low_rank_X)
+        assert _mse(est, low_rank_X) == pytest.approx(_mse(pca, low_rank_X), rel=1e-5)
+    else:  # probabilistic PCA's likelihood, on every row
+        assert est.score(low_rank_X) == pytest.approx(PCA(2).fit(low_rank_X).score(low_rank_X),
+                                                      rel=1e-4)
+
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
+def test_cross_validation_folds(Estimator, low_rank_X):
+    est = Estimator(n_components=2, early_stopping="auto", **{**SMALL, "max_epochs": 1})
+    est.fit(low_rank_X)
+    folds = est._cross_validation_folds(low_rank_X)
+    assert len(folds) == 5
+    valid = np.concatenate([v for _, v in folds])
+    np.testing.assert_array_equal(np.sort(valid), np.arange(len(low_rank_X)))
+    for train, v in folds:
+        np.testing.assert_array_equal(np.union1d(train, v), np.arange(len(low_rank_X)))
+        assert len(np.intersect1d(train, v)) == 0 and len(v) == 24
+    # a validation split of 100 rows or more, or early_stopping=True: the hold-out split
+    assert est._cross_validation_folds(np.zeros((1000, 6))) is None
+    est.set_params(validation_fraction=0.9)
+    assert est._cross_validation_folds(low_rank_X) is None
+    est.set_params(validation_fraction=0.1, early_stopping=True)
+    assert est._cross_validation_folds(low_rank_X) is None
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "conv", "gru"])
+def test_auto_trains_every_architecture(architecture):
+    X = np.sin(np.linspace(0, 6, 16) + np.random.RandomState(0).uniform(0, 6, (60, 1)))
+    est = AutoencoderTransformer(
+        n_components=2, architecture=architecture, early_stopping="auto",
+        hidden_layer_sizes=(4,), max_epochs=3, init="random", random_state=0,
+    ).fit(X)
+    assert 0 <= est.n_epochs_ == est.best_epoch_ <= 3
+    assert len(est.validation_scores_) == 3
+    assert np.isfinite(est.transform(X)).all()
