@@ -1,5 +1,6 @@
 """``ReconstructionOutlierDetector``: outlier detection with an autoencoder or a VAE."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -7,6 +8,7 @@ import scipy.sparse as sp
 import torch
 from scipy import linalg
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils._tags import get_tags
@@ -38,9 +40,11 @@ _HIDDEN_MAX = (128, 64)
 _EXPLAINED_VARIANCE = 0.6
 #: ... measured on at most this many training rows.
 _N_COMPONENTS_MAX_SAMPLES = 2000
-#: ``anomaly_score="combined"``: each statistic is divided by this quantile of its
-#: training values (its control limit) before the two are compared.
-_CONTROL_LIMIT_QUANTILE = 0.95
+#: The default autoencoder's training budget, in epochs over the training rows
+#: (no early stopping): the network starts at PCA's solution and moves a few
+#: steps from it, as far as the normal rows' shared structure takes it, before
+#: it learns to reconstruct the rarer rows -- the anomalies -- too.
+_EPOCHS = 5
 #: Tukey's fence: ``contamination="auto"`` flags scores below Q1 - 1.5 IQR.
 _TUKEY_K = 1.5
 
@@ -101,13 +105,16 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     ----------
     estimator : AutoencoderTransformer, VAETransformer or None, default=None
         Unfitted estimator with ``fit`` and ``score_samples`` (higher = more
-        normal); it is cloned into ``estimator_``. ``None`` uses
-        ``AutoencoderTransformer(n_components=k, hidden_layer_sizes=(2 d, d),
+        normal); it is cloned into ``estimator_``. ``None`` uses ``AutoencoderTransformer(n_components=k,
+        hidden_layer_sizes=(2 d, d), max_epochs=5, early_stopping=False,
         random_state=random_state)``, with ``d`` the number of features (the
         widths at most ``(128, 64)``, the MLP's default) and ``k`` the smallest
         number of principal components that explain 60 % of the variance of
-        the scaled training data. A network much wider than the data learns to
-        reconstruct the anomalies as well as the normal rows.
+        the scaled training data. The detector has its own training budget:
+        the network starts at PCA's solution and trains five epochs, with no
+        early stopping -- trained longer, or wider, it learns to reconstruct
+        the anomalies of a contaminated training set as well as the normal
+        rows.
 
     contamination : "auto" or float in (0, 0.5], default="auto"
         Sets ``offset_``, the threshold of :meth:`predict`. A float: the
@@ -142,9 +149,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         VAE's log-likelihood). ``"combined"`` (autoencoders only): multivariate
         statistical process control's two statistics, the reconstruction
         error (SPE, or Q) and Hotelling's T² of the codes (their Mahalanobis
-        distance from the training codes), each divided by its 95th percentile
-        on the training rows (its control limit); the score is minus their
-        sum, so a row is unusual when it is off the learned manifold, in an
+        distance from the training codes), each divided by its mean on the
+        training rows; the score is minus their sum, so a row is unusual when it is off the learned manifold, in an
         unusual place on it, or both. ``"auto"``: ``"combined"`` for an
         estimator with ``reconstruction_error`` and ``transform`` (an
         :class:`AutoencoderTransformer`), ``"estimator"`` otherwise.
@@ -187,9 +193,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         ``anomaly_score_="combined"``.
 
     control_limits_ : ndarray of shape (2,)
-        95th percentiles of the reconstruction error and T² of the training
-        rows the final model was fitted on; only with
-        ``anomaly_score_="combined"``.
+        Means of the reconstruction error and T² over the training rows the
+        final model was fitted on (the divisors of the combined score); only
+        with ``anomaly_score_="combined"``.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -226,8 +232,18 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
       rows, does not.
     * *Hidden widths proportional to the number of features.* The MLP's
       ``(128, 64)`` on 9-13 features reconstructed held-out anomalies nearly
-      as well as normal rows (vowels, ecoli); its early stopping watches the
-      reconstruction of validation rows, not how well it separates anomalies.
+      as well as normal rows (vowels, ecoli).
+    * *Its own training budget: five epochs from PCA's start, no early
+      stopping.* The autoencoder's own defaults (early stopping on a
+      validation split, patience 20, up to 200 epochs) aim at the best
+      reconstruction of held-out rows; on a contaminated training set the
+      validation split holds anomalies too, and the longer the network
+      trains the better it reconstructs them (vowels: ROC-AUC 0.77 trained to
+      convergence, 0.92 after five epochs).
+    * *Each statistic divided by its training mean* rather than its 95th
+      percentile, a scale that the tail -- the anomalies of a contaminated
+      training set -- does not set alone (unsupervised mean ROC-AUC 0.890
+      against 0.884 with the percentile).
 
     An autoencoder trained on data with outliers learns to reconstruct them
     too: fit on clean data when you have it (novelty detection).
@@ -322,8 +338,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             # outliers of a contaminated training set -- are left out of a second
             # fit, so that the model (scaling included) describes the normal rows.
             scores = self._score(_reshaped(self._scale(X), sample_shape))
-            keep = scores >= np.quantile(scores, self.trim_fraction)
-            self._fit_model(X[keep], sample_shape, tasks, "refit-estimator")
+            self._fit_model(X[self._kept_rows(scores)], sample_shape, tasks, "refit-estimator")
         # The threshold comes from every training row, left-out rows included.
         scores = self._score(_reshaped(self._scale(X), sample_shape))
         if self.contamination == "auto":
@@ -334,26 +349,41 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         tasks.end()
         return self
 
+    def _kept_rows(self, scores):
+        """Mask of the training rows the second fit keeps, from the first fit's scores."""
+        return scores >= np.quantile(scores, self.trim_fraction)
+
     def _fit_model(self, X, sample_shape, tasks, task_name):
         """Fit the scaling, the wrapped estimator and the score's statistics to rows ``X``."""
         X_scaled = self._fit_scaling(X)
         if self.estimator is None:
-            n_components = self._default_n_components(X_scaled)
-            estimator = AutoencoderTransformer(
-                n_components,
-                hidden_layer_sizes=_default_hidden_layer_sizes(X.shape[1]),
-                random_state=self.random_state,
-            )
+            estimator = self._default_estimator(X_scaled)
         else:
             estimator = clone(self.estimator)
             self._check_scaled_support(estimator, X, X_scaled)
         # Images and sequences reach the estimator in their shape (it views them so).
         X_scaled = _reshaped(X_scaled, sample_shape)
-        with tasks.sub_estimator(task_name, estimator):
+        with tasks.sub_estimator(task_name, estimator), warnings.catch_warnings():
+            if self.estimator is None:
+                # The default's few epochs are its budget, not a failure to converge.
+                warnings.simplefilter("ignore", ConvergenceWarning)
             self.estimator_ = estimator.fit(X_scaled)
         self.anomaly_score_ = self._resolve_score()
         if self.anomaly_score_ == "combined":
             self._fit_control_limits(X_scaled)
+
+    def _default_estimator(self, X_scaled):
+        """The autoencoder of ``estimator=None``, with the detector's own training budget."""
+        return AutoencoderTransformer(
+            self._default_n_components(X_scaled),
+            hidden_layer_sizes=_default_hidden_layer_sizes(X_scaled.shape[1]),
+            max_epochs=_EPOCHS,
+            # Early stopping would watch the reconstruction of a validation split,
+            # which holds anomalies too when the training set does: the better
+            # the network reconstructs them, the longer it trains.
+            early_stopping=False,
+            random_state=self.random_state,
+        )
 
     def _accept_sparse(self):
         if self.estimator is None or get_tags(self.estimator).input_tags.sparse:
@@ -461,7 +491,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             covariance = np.eye(codes.shape[1])
         self.latent_precision_ = linalg.pinvh(covariance)
         t2 = self._hotelling_t2(codes)
-        limits = np.quantile(np.c_[spe, t2], _CONTROL_LIMIT_QUANTILE, axis=0)
+        limits = np.c_[spe, t2].mean(axis=0)
         # A statistic that is 0 on every training row (constant data) gets limit 1,
         # as scikit-learn's scalers treat a zero scale: its ratio stays finite.
         self.control_limits_ = np.where(limits > 0, limits, 1.0)

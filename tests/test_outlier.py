@@ -1,5 +1,7 @@
 """Tests for ReconstructionOutlierDetector: outlier API, thresholds, quality, bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -9,6 +11,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
+from skae._outlier import _EPOCHS
 
 FAST = dict(max_epochs=5, hidden_layer_sizes=(16,), random_state=0)
 
@@ -103,9 +106,9 @@ def test_robust_training_is_a_second_fit_on_the_rows_scored_best(fitted):
     np.testing.assert_allclose(fitted.scale_, refit.scale_)
     np.testing.assert_allclose(fitted.control_limits_, refit.control_limits_)
     np.testing.assert_allclose(fitted.score_samples(X_OFF), refit.score_samples(X_OFF))
-    # Each limit is the 95th percentile of its statistic on the rows kept.
+    # Each limit is the mean of its statistic on the rows kept.
     spe = fitted.estimator_.reconstruction_error(X_PLANE[keep] / fitted.scale_)
-    assert fitted.control_limits_[0] == pytest.approx(np.quantile(spe, 0.95))
+    assert fitted.control_limits_[0] == pytest.approx(spe.mean())
 
 
 def test_trim_fraction_leaves_the_worst_rows_out_of_the_second_fit():
@@ -218,6 +221,20 @@ def test_default_estimator_and_n_components():
     assert detector.estimator_.n_components_ in (1, 2)
     assert detector.estimator_.random_state == 0
     assert (detector.predict(X_OFF) == -1).mean() >= 0.9
+
+
+def test_default_estimator_has_the_detectors_training_budget():
+    # A few epochs, no early stopping on a validation split that would hold the
+    # training set's anomalies too -- and no ConvergenceWarning for the budget.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        detector = ReconstructionOutlierDetector(random_state=0).fit(X_PLANE)
+    estimator = detector.estimator_
+    assert estimator.early_stopping is False
+    assert estimator.n_epochs_ == estimator.max_epochs == _EPOCHS
+    assert estimator.n_samples_seen_ == 270  # the trimmed second fit
+    # Its widths follow the number of features.
+    assert estimator.hidden_layer_sizes == (12, 6)
 
 
 def test_feature_scaling_puts_features_on_one_scale():
