@@ -38,11 +38,11 @@ import warnings
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from skorch.callbacks import Callback
 from torch.nn import functional as F
 
 import _datasets
 import _reference
+from _threads_seen import ThreadsSeen
 import skae
 
 N_THREADS = torch.get_num_threads()
@@ -143,17 +143,6 @@ def same_on_any_thread_count(build, X, loss, batch_size, steps=20):
                                         batch_size=batch_size, seed=0, threads=threads)
             params.append([p.detach().clone() for p in model.parameters()])
     return all(torch.equal(a, b) for a, b in zip(*params))
-
-
-class ThreadsSeen(Callback):
-    """Records the torch thread count at the end of each epoch (training is unchanged)."""
-
-    def initialize(self):
-        self.threads_ = []
-        return self
-
-    def on_epoch_end(self, net, **kwargs):
-        self.threads_.append(torch.get_num_threads())
 
 
 def skae_fit(X, epochs):

@@ -44,11 +44,11 @@ from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from skorch.callbacks import Callback
 from torch.nn import functional as F
 
 import _datasets
 import _reference
+from _threads_seen import ThreadsSeen
 from skae import AutoencoderTransformer
 
 SEED = 0
@@ -134,17 +134,6 @@ def mnist_loop(X_train, X_test, k, loss):
     curve, _ = loop_curve(X_train, X_test, k, (256, 128), 128, {50, 100, 150, 200}, loss)
     epoch = min(curve, key=curve.get)
     return curve[epoch], f"256-128, batch 128, {loss}, best epoch {epoch} of 50/100/150/200"
-
-
-class ThreadsSeen(Callback):
-    """Records how many torch threads each epoch of a fit ran on (training is unchanged)."""
-
-    def initialize(self):
-        self.threads_ = []
-        return self
-
-    def on_epoch_end(self, net, **kwargs):
-        self.threads_.append(torch.get_num_threads())
 
 
 def run_skae(X_train, X_test, k, **params):
