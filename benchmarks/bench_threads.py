@@ -101,7 +101,7 @@ def busy_core(active, after=None):
 def networks(X_img, X_gp, gp_shape):
     """``name -> (build, X, loss, batch_size)``."""
     return {
-        "MLP 784-128-64-16 (skae's default widths), batch 200": (
+        "MLP 784-128-64-16 (the VAE's default widths), batch 200": (
             lambda: _reference.MLPAE(784, (128, 64), 16), X_img, "mse", 200),
         "MLP 784-256-128-16, batch 200": (
             lambda: _reference.MLPAE(784, (256, 128), 16), X_img, "mse", 200),
@@ -219,7 +219,8 @@ def step_tables(nets, args):
 def fit_table(X_img, args):
     """skae's whole fits, against a one-thread loop, quiet, busy and busy mid-fit."""
     print(f"\n## skae fit on 4,000 x 784 MNIST rows, {args.fit_epochs} epochs, k=16 "
-          "(skae's own thread choice) against a 1-thread loop of 784-128-64-16")
+          "(skae's own thread choice) against a 1-thread loop of 784-256-128-16, skae's "
+          "default widths")
     fits, threads_seen = {}, {}
     conditions = {"quiet": (False, None), "busy": (True, None),
                   f"busy from {args.busy_after:g} s": (True, args.busy_after)}
@@ -231,7 +232,7 @@ def fit_table(X_img, args):
             fits.setdefault(("skae", cond), []).append(seconds)
             threads_seen.setdefault(cond, []).append(threads)
             with busy_core(busy, after):
-                _, s = _reference.train(_reference.MLPAE(784, (128, 64), 16), X_img,
+                _, s = _reference.train(_reference.MLPAE(784, (256, 128), 16), X_img,
                                         epochs=args.fit_epochs, batch_size=200, threads=1)
             fits.setdefault(("loop 1 thread", cond), []).append(s)
             print(f"  round {r + 1} {cond} (load {before} -> {load()}): skae "
