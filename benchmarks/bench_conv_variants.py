@@ -10,7 +10,15 @@ split), and the held-out MSE (pixel units, 1,000 images) printed every
 (none/cos/onecycle), ``nolin=1|enc|dec`` (remove both linear paths or one:
 the plain network's shape), ``bn=1`` (BatchNorm after each hidden
 convolution), ``encgate=1`` (the encoder's linear path gated too), ``noise``
-(the denoising noise, 0 here). Results are appended to
+(the denoising noise, 0 here), ``sched=wcos`` (``skae._schedules``'s warm-up
+and cosine decay; ``warm``: the warm-up's share of the steps, 0.05),
+``gn=G`` (GroupNorm in G groups instead of ``bn``'s BatchNorm), ``gatefn``
+(``hard``: ``clamp(1 + g, 0, 2)``, ``sig4``: ``2 sigmoid(4 g)`` as the decoder's
+gate), ``detach=1`` (the decoder's linear path sees the code detached),
+``lindecay=W`` (decoupled decay of the linear paths towards 0), ``threads``
+(torch threads, 1). The network is the estimator's own: since the GroupNorm
+change it has GroupNorm already (runs named ``W14`` and later); ``bn``/``gn``
+add a norm on top of it. Results are appended to
 ``benchmarks/results/conv_variants.jsonl``. One thread. Run from the repository root::
 
     python benchmarks/bench_conv_variants.py NAME batch=64 lr=1e-3 epochs=15
@@ -45,9 +53,11 @@ ig, tg = fit_generators(est._seed, "cpu")
 with contextlib.ExitStack() as s:
     module, loc, scale = est._initialize_module(X, train_rows, valid_rows, ig, s)
 torch.set_num_threads(g("threads", 1, int))
-if args.get("bn"):
+if args.get("bn") or args.get("gn"):
     from torch import nn
     import skae._architectures as A
+    def norm(c):  # bn=1: BatchNorm; gn=G: GroupNorm with G groups (no batch dependence)
+        return nn.BatchNorm2d(c) if args.get("bn") else nn.GroupNorm(min(int(args["gn"]), c), c)
     def with_bn(seq, last_skip):
         layers = list(seq)
         out = []
@@ -55,7 +65,7 @@ if args.get("bn"):
             out.append(l)
             last = last_skip and i == len(layers) - 1
             if isinstance(l, (nn.Conv2d, nn.ConvTranspose2d)) and not last:
-                out.append(nn.BatchNorm2d(l.out_channels))
+                out.append(norm(l.out_channels))
         return nn.Sequential(*out)
     module.encoder.body.features = with_bn(module.encoder.body.features, False)
     module.decoder.body.layers = with_bn(module.decoder.body.layers, True)

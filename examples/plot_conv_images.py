@@ -40,13 +40,12 @@ print(images_train.shape)
 # A convolutional autoencoder with 8 codes. Its body has two stride-2
 # convolutions (32 and 64 channels: ``hidden_layer_sizes="auto"``), 8 x 8 ->
 # 4 x 4 -> 2 x 2, mirrored by transposed convolutions in the decoder.
-# ``max_epochs`` is lowered from the default to keep the example fast.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    conv = AutoencoderTransformer(
-        n_components=8, architecture="conv", max_epochs=30, random_state=0
-    ).fit(images_train)
-print(conv.input_shape_, conv.hidden_layer_sizes_)
+# On images the defaults train 30 epochs (``max_epochs="auto"``), the learning
+# rate warmed up to 3e-3 and decayed to zero over them
+# (``learning_rate_schedule="auto"``: ``"cosine"``).
+conv = AutoencoderTransformer(n_components=8, architecture="conv", random_state=0)
+conv.fit(images_train)
+print(conv.input_shape_, conv.hidden_layer_sizes_, conv.n_epochs_, conv.learning_rate_schedule_)
 
 # %%
 # Held-out reconstruction error against PCA with as many components. PCA sees

@@ -110,13 +110,17 @@ def conv_sizes(spatial, n_layers):
     return sizes
 
 
-def _hidden(activation, dropout):
+def _hidden(activation, dropout, channels=None, norm_groups=None):
     """The activation, and a dropout after it when ``dropout > 0``.
 
-    skae's :class:`~skae._modules.Dropout` draws its masks from the fit's
-    generator, so ``random_state`` fixes them.
+    With ``norm_groups``, a ``GroupNorm`` of the ``channels`` feature maps
+    comes first, in at most ``norm_groups`` groups (as many as divide
+    ``channels``). skae's :class:`~skae._modules.Dropout` draws its masks from
+    the fit's generator, so ``random_state`` fixes them.
     """
     layers = [ACTIVATIONS[activation]()]
+    if norm_groups:
+        layers.insert(0, nn.GroupNorm(math.gcd(norm_groups, channels), channels))
     if dropout > 0:
         layers.append(Dropout(dropout))
     return layers
@@ -127,15 +131,19 @@ class ConvEncoderBody(nn.Module):
 
     ``Conv2d`` for ``input_shape = (C, H, W)``, ``Conv1d`` for ``(C, T)``; each
     layer has a 3-wide kernel, stride 2 and padding 1 (it halves every spatial
-    size, rounding up) and ``channels[i]`` output channels.
+    size, rounding up) and ``channels[i]`` output channels. With
+    ``norm_groups``, each convolution's maps are group-normalised before the
+    activation (see :func:`build_encoder_body`).
     """
 
-    def __init__(self, input_shape, channels, out_features, activation="relu", dropout=0.0):
+    def __init__(self, input_shape, channels, out_features, activation="relu", dropout=0.0,
+                 norm_groups=None):
         super().__init__()
         conv = _CONVOLUTIONS[len(input_shape) - 1][0]
         layers, width = [], input_shape[0]
         for c in channels:
-            layers += [conv(width, c, 3, stride=2, padding=1), *_hidden(activation, dropout)]
+            layers += [conv(width, c, 3, stride=2, padding=1),
+                       *_hidden(activation, dropout, c, norm_groups)]
             width = c
         last = conv_sizes(input_shape[1:], len(channels))[-1]
         self.features = nn.Sequential(ChannelsLast(), *layers, nn.Flatten())
@@ -167,10 +175,12 @@ class ConvDecoderBody(nn.Module):
     features are off, and a saturating gate lets it switch the linear path off
     there (``benchmarks/RESULTS_quality.md``). Series have no blank
     background: on two UCR sets the 1-D gate did not help, so sequences keep
-    the additive body.
+    the additive body. ``norm_groups`` group-normalises the maps of every
+    transposed convolution but the last, as in the encoder.
     """
 
-    def __init__(self, in_features, output_shape, channels, activation="relu", dropout=0.0):
+    def __init__(self, in_features, output_shape, channels, activation="relu", dropout=0.0,
+                 norm_groups=None):
         super().__init__()
         transposed = _CONVOLUTIONS[len(output_shape) - 1][1]
         sizes = conv_sizes(output_shape[1:], len(channels))
@@ -191,7 +201,7 @@ class ConvDecoderBody(nn.Module):
                            output_padding=padding)
             )
             if i > 0:
-                layers += _hidden(activation, dropout)
+                layers += _hidden(activation, dropout, out_channels, norm_groups)
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z):
@@ -292,6 +302,15 @@ def auto_batch_limit(architecture, input_shape):
     return None
 
 
+#: The autoencoder's 2-D convolutional body normalises each hidden layer's feature
+#: maps with a ``GroupNorm`` in (at most) this many groups. On MNIST it lowered the
+#: held-out error after 25 epochs from 0.0140 to about 0.0130 for a few percent
+#: more time per epoch, as a ``BatchNorm`` did -- but a ``GroupNorm`` normalises
+#: each image on its own, so a row's code never depends on the rest of its
+#: batch (``benchmarks/RESULTS_quality.md``).
+IMAGE_NORM_GROUPS = 8
+
+
 #: The autoencoder's ``"auto"`` training settings for 2-D convolutions (images):
 #: a fixed budget of epochs with the learning rate warmed up to a higher peak
 #: and decayed to zero over it. With a constant rate the validation loss of the
@@ -318,23 +337,28 @@ DEFAULT_HIDDEN_LAYER_SIZES = {
 
 
 def build_encoder_body(architecture, input_shape, hidden_layer_sizes, out_features,
-                       activation="relu", dropout=0.0):
-    """The built-in encoder body of ``architecture`` (``"conv"``, ``"gru"`` or ``"lstm"``)."""
+                       activation="relu", dropout=0.0, norm_groups=None):
+    """The built-in encoder body of ``architecture`` (``"conv"``, ``"gru"`` or ``"lstm"``).
+
+    ``norm_groups`` (convolutions only): group-normalise the hidden feature maps
+    (``IMAGE_NORM_GROUPS`` says why).
+    """
     if not hidden_layer_sizes:
         return None
     if architecture == "conv":
-        return ConvEncoderBody(input_shape, hidden_layer_sizes, out_features, activation, dropout)
+        return ConvEncoderBody(input_shape, hidden_layer_sizes, out_features, activation, dropout,
+                               norm_groups)
     return RecurrentEncoderBody(input_shape, hidden_layer_sizes, out_features, architecture,
                                 dropout)
 
 
 def build_decoder_body(architecture, in_features, output_shape, hidden_layer_sizes,
-                       activation="relu", dropout=0.0):
+                       activation="relu", dropout=0.0, norm_groups=None):
     """The built-in decoder body of ``architecture``, mirroring its encoder body."""
     if not hidden_layer_sizes:
         return None
     if architecture == "conv":
         return ConvDecoderBody(in_features, output_shape, hidden_layer_sizes, activation,
-                               dropout)
+                               dropout, norm_groups)
     return RecurrentDecoderBody(in_features, output_shape, tuple(reversed(hidden_layer_sizes)),
                                 architecture, dropout)

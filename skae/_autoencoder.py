@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._architectures import DEFAULT_HIDDEN_LAYER_SIZES, auto_training
+from ._architectures import DEFAULT_HIDDEN_LAYER_SIZES, IMAGE_NORM_GROUPS, auto_training
 from ._base import (
     NumberInterval,
     _BaseAutoencoder,
@@ -312,6 +312,9 @@ class AutoencoderTransformer(_BaseAutoencoder):
     #: lowered the held-out error at every ``n_components``
     #: (``benchmarks/RESULTS_quality.md``, "Against a plain PyTorch loop").
     _default_hidden_layer_sizes = {**DEFAULT_HIDDEN_LAYER_SIZES, "mlp": (256, 128)}
+    #: Group-normalised feature maps in the 2-D convolutional body (measured on
+    #: the autoencoder only; the VAE's body has none).
+    _image_norm_groups = IMAGE_NORM_GROUPS
 
     _parameter_constraints: dict = {
         **_BaseAutoencoder._parameter_constraints,

@@ -38,6 +38,7 @@ from ._architectures import (
     auto_batch_limit,
     build_decoder_body,
     build_encoder_body,
+    is_image_conv,
 )
 from ._callbacks import ConvergenceMonitor, DivergenceCheck, Plateau, warn_not_converged
 from ._custom_modules import custom_decoder_body, custom_encoder_body
@@ -319,6 +320,8 @@ class _BaseAutoencoder(
 
     #: ``hidden_layer_sizes="auto"`` per architecture; a subclass may widen its own.
     _default_hidden_layer_sizes = DEFAULT_HIDDEN_LAYER_SIZES
+    #: GroupNorm groups in the built-in 2-D convolutional body (None: no norm).
+    _image_norm_groups = None
 
     _parameter_constraints: dict = {
         "n_components": [NumberInterval(Integral, 1, None, closed="left")],
@@ -636,19 +639,21 @@ class _BaseAutoencoder(
         out_shape = (params_per_feature * shape[0], *shape[1:])
         out_features = params_per_feature * n_features
         arch, k = self.architecture, self.n_components
+        norm = self._image_norm_groups if is_image_conv(arch, shape) else None
         encoder = decoder = None
         if self.encoder is not None:
             body = custom_encoder_body(self.encoder, self.encoder_kwargs, shape, code_width)
             encoder = ResidualBody(n_features, code_width, body, shape)
         elif arch != "mlp":
             body = build_encoder_body(arch, shape, sizes, code_width, self.activation,
-                                      self.dropout)
+                                      self.dropout, norm)
             encoder = ResidualBody(n_features, code_width, body, shape)
         if self.decoder is not None:
             body = custom_decoder_body(self.decoder, self.decoder_kwargs, k, shape)
             decoder = ResidualBody(k, out_features, body)
         elif arch != "mlp":
-            body = build_decoder_body(arch, k, out_shape, sizes, self.activation, self.dropout)
+            body = build_decoder_body(arch, k, out_shape, sizes, self.activation, self.dropout,
+                                      norm)
             decoder = ResidualBody(k, out_features, body)
         return encoder, decoder
 

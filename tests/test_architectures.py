@@ -278,3 +278,26 @@ def test_image_conv_fit_with_defaults_ends_with_its_schedule():
         est.fit(X)
     assert est.n_epochs_ == 30  # the whole budget, and no ConvergenceWarning
     assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-4)
+
+
+def test_autoencoder_image_conv_body_is_group_normalised():
+    # GroupNorm before each hidden activation for 2-D convolutions of the autoencoder;
+    # series and the VAE keep the plain body. The start stays exactly PCA's.
+    X = np.random.RandomState(0).rand(50, 16)
+    fast = dict(n_components=2, hidden_layer_sizes=(4, 6), max_epochs=1, random_state=0)
+
+    def norms(est):
+        return [m.num_groups for m in est.net_.module_.modules()
+                if isinstance(m, torch.nn.GroupNorm)]
+
+    images = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), **fast).fit(X)
+    assert sorted(norms(images)) == [2, 4, 4]  # encoder: 4 and 6 maps; decoder: 4
+    series = AutoencoderTransformer(architecture="conv", input_shape=(1, 16), **fast).fit(X)
+    vae = VAETransformer(architecture="conv", input_shape=(1, 4, 4), **fast).fit(X)
+    assert norms(series) == norms(vae) == []
+    start = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), **fast)
+    # no validation split: no fall-back to PCA, the network itself is compared
+    start.set_params(learning_rate=1e-12, noise=0.0, early_stopping=False).fit(X)
+    pca = PCA(n_components=2).fit(X)
+    np.testing.assert_allclose(start.inverse_transform(start.transform(X)),
+                               pca.inverse_transform(pca.transform(X)), atol=1e-4)
