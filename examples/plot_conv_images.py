@@ -40,8 +40,8 @@ print(images_train.shape)
 # A convolutional autoencoder with 8 codes. Its body has two stride-2
 # convolutions (32 and 64 channels: ``hidden_layer_sizes="auto"``), 8 x 8 ->
 # 4 x 4 -> 2 x 2, mirrored by transposed convolutions in the decoder.
-# On images the defaults train 30 epochs (``max_epochs="auto"``), the learning
-# rate warmed up to 3e-3 and decayed to zero over them
+# On images the defaults train 25 epochs (``max_epochs="auto"``), the learning
+# rate warmed up to 5e-3 and decayed to zero over them
 # (``learning_rate_schedule="auto"``: ``"cosine"``).
 conv = AutoencoderTransformer(n_components=8, architecture="conv", random_state=0)
 conv.fit(images_train)

@@ -124,7 +124,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     learning_rate : float or "auto", default="auto"
         Adam's learning rate (the peak of a schedule). ``"auto"``: ``1e-3``,
-        and ``3e-3`` for ``architecture="conv"`` on ``(C, H, W)`` samples
+        and ``5e-3`` for ``architecture="conv"`` on ``(C, H, W)`` samples
         (see the user guide's "Defaults per architecture").
 
     weight_decay : float, default=0.0
@@ -142,7 +142,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     max_epochs : int or "auto", default="auto"
         Maximum number of passes over the training data. ``"auto"``: 200, and
-        30 for ``architecture="conv"`` on ``(C, H, W)`` samples, whose
+        25 for ``architecture="conv"`` on ``(C, H, W)`` samples, whose
         learning rate decays to zero over them.
 
     learning_rate_schedule : {"auto", "constant", "cosine"}, default="auto"

@@ -256,7 +256,7 @@ def test_auto_training_settings_per_architecture():
         return est.learning_rate_, est.max_epochs_, est.learning_rate_schedule_
 
     images = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), **fast)
-    assert settings(images) == (3e-3, 30, "cosine")
+    assert settings(images) == (5e-3, 25, "cosine")
     for est in (AutoencoderTransformer(**fast),
                 AutoencoderTransformer(architecture="conv", input_shape=(1, 16), **fast),
                 AutoencoderTransformer(architecture="gru", **fast)):
@@ -276,7 +276,7 @@ def test_image_conv_fit_with_defaults_ends_with_its_schedule():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         est.fit(X)
-    assert est.n_epochs_ == 30  # the whole budget, and no ConvergenceWarning
+    assert est.n_epochs_ == 25  # the whole budget, and no ConvergenceWarning
     assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-4)
 
 
