@@ -31,6 +31,11 @@ the 1-minute load average. Run from the repository root::
 
     python benchmarks/bench_vs_loop.py                      # everything
     python benchmarks/bench_vs_loop.py --datasets digits    # or breast_cancer,wine,mnist
+    python benchmarks/bench_vs_loop.py --datasets breast_cancer,wine --early-stopping auto
+
+``--early-stopping auto`` (or ``true``, ``false``) sets skae's
+``early_stopping`` (``auto``: cross-validated epochs on small data, then a fit
+on every row); without it skae keeps its default.
 """
 
 import argparse
@@ -154,7 +159,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default=",".join(KS),
                         help="comma-separated subset of " + ",".join(KS))
+    parser.add_argument("--early-stopping", choices=["auto", "true", "false"],
+                        help="skae's early_stopping (default: skae's own default)")
     args = parser.parse_args()
+    params = {}
+    if args.early_stopping is not None:
+        params["early_stopping"] = {"auto": "auto", "true": True, "false": False}[
+            args.early_stopping]
     warnings.simplefilter("ignore", ConvergenceWarning)
     for name in args.datasets.split(","):
         X_train, X_test = load(name)
@@ -167,7 +178,7 @@ def main():
               "| loop |")
         print("|---:|---:|---:|---:|---:|---:|---:|---|")
         for k in KS[name]:
-            skae_mse, seconds, _, epochs, _ = run_skae(X_train, X_test, k)
+            skae_mse, seconds, _, epochs, _ = run_skae(X_train, X_test, k, **params)
             load_now = os.getloadavg()[0]
             loop_mse, loop = run_loop(name, X_train, X_test, k)
             print(f"| {k} | {loop_mse:.5f} | {skae_mse:.5f} | {skae_mse / loop_mse:.3f} "
@@ -198,6 +209,7 @@ def mnist_table(X_train, X_test, k=16):
         mse, loop = mnist_loop(X_train, X_test, k, loss)
         print(f"| plain loop ({loop}) | {mse:.5f} | | | | 1 | {os.getloadavg()[0]:.2f} |",
               flush=True)
+
 
 if __name__ == "__main__":
     main()

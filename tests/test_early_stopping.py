@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from skorch.callbacks import Callback
 from sklearn.decomposition import PCA
+from sklearn.utils.estimator_checks import check_fit_idempotent, check_transformer_general
 
 from skae import AutoencoderTransformer, VAETransformer
 
@@ -111,3 +112,13 @@ def test_auto_trains_every_architecture(architecture):
     assert 0 <= est.n_epochs_ == est.best_epoch_ <= 3
     assert len(est.validation_scores_) == 3
     assert np.isfinite(est.transform(X)).all()
+
+
+@pytest.mark.parametrize("check", [check_fit_idempotent, check_transformer_general])
+def test_cross_validated_fit_passes_sklearn_checks(check):
+    # The common checks (tests/test_common.py) fit the defaults; these two
+    # cover the cross-validated fit too: the same random_state, the same model.
+    est = AutoencoderTransformer(
+        early_stopping="auto", hidden_layer_sizes=(8,), max_epochs=3, random_state=0
+    )
+    check(type(est).__name__, est)
