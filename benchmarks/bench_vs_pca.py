@@ -3,9 +3,11 @@
 ``n_components`` on every bundled scikit-learn dataset, in raw units and after a
 StandardScaler, over several random 70/30 splits.
 
-Run: ``python benchmarks/bench_vs_pca.py``
+Run: ``python benchmarks/bench_vs_pca.py`` (``--early-stopping auto``, ``true`` or
+``false`` sets the autoencoder's ``early_stopping``; without it, its default).
 """
 
+import argparse
 import time
 import warnings
 
@@ -35,6 +37,14 @@ def held_out_mse(model, X_train, X_test):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--early-stopping", choices=["auto", "true", "false"],
+                        help="the autoencoder's early_stopping (default: its own default)")
+    args = parser.parse_args()
+    params = {}
+    if args.early_stopping is not None:
+        params["early_stopping"] = {"auto": "auto", "true": True, "false": False}[
+            args.early_stopping]
     warnings.simplefilter("ignore", ConvergenceWarning)
     print(f"{'dataset':<14}{'units':<9}{'k':>3}{'AE / PCA (mean over splits)':>30}{'worst':>8}{'time (s)':>10}")
     for name, load in DATASETS.items():
@@ -48,7 +58,7 @@ def main():
                     if units == "scaled":
                         scaler = StandardScaler().fit(X_train)
                         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-                    ae = held_out_mse(AutoencoderTransformer(k, random_state=seed), X_train, X_test)
+                    ae = held_out_mse(AutoencoderTransformer(k, random_state=seed, **params), X_train, X_test)
                     pca = held_out_mse(PCA(k), X_train, X_test)
                     ratios.append(ae / pca)
                 elapsed = (time.perf_counter() - start) / len(SEEDS)
