@@ -379,8 +379,62 @@ def report(store, seeds):
                   metric_table(store, protocol, "ap", methods)]
     parts += ["", "## Times", "", "Median over all splits of a protocol, seconds "
               "(wall-clock, one thread, on a machine shared with other work).", "",
-              time_table(store, methods)]
+              time_table(store, methods), "", DIAGNOSIS.rstrip()]
     return "\n".join(parts) + "\n"
+
+
+#: Why the detector lost and what changed: each candidate run on this script's splits
+#: (skae only, every pair, 3 seeds; digits novelty one seed), on the shared 2-core
+#: machine (ROC-AUC does not depend on load).
+DIAGNOSIS = """\
+## Diagnosis: why the default detector lost, and what changed (2026-11-23)
+
+Suite means of skae's ROC-AUC (unsupervised 12 pairs / all 25 pairs) and the number of pairs
+more than 0.01 behind the best peer (peers as stored before this change), per candidate:
+
+| default network's training | score scales | trim | unsupervised | all 25 | pairs > 0.01 behind |
+|---|---|---|---:|---:|---:|
+| autoencoder's own (early stopping, patience 20, up to 200 epochs) | 95th pct | 0.1 | 0.874 | 0.897 | 15 |
+| early stopping on, max 1 epoch | 95th pct | 0.1 | 0.885 | 0.891 | 12 |
+| 1 epoch, no early stopping | 95th pct | 0.1 | 0.885 | 0.890 | 12 |
+| 1 epoch, no early stopping | 95th pct | 0 | 0.870 | 0.885 | 13 |
+| 5 epochs, no early stopping | 95th pct | 0.1 | 0.884 | 0.892 | 12 |
+| 20 epochs, no early stopping | 95th pct | 0.1 | 0.881 | 0.893 | 12 |
+| 50 epochs, no early stopping | 95th pct | 0.1 | 0.872 | 0.892 | 12 |
+| early stopping, patience 5 | 95th pct | 0.1 | 0.873 | 0.893 | 15 |
+| up to 100 epochs, stop when Spearman(ranks of training errors, previous epoch) >= 0.9999 | 95th pct | 0.1 | 0.875 | 0.895 | 14 |
+| same, >= 0.99999 | 95th pct | 0.1 | 0.873 | 0.896 | 15 |
+| 5 epochs, trim at Tukey's fence instead of 10 % | 95th pct | fence | 0.885 | 0.893 | 13 |
+| 5 epochs | PPCA weights (T² + (d-k) SPE / mean SPE) | 0.1 | 0.861 | 0.883 | 14 |
+| **5 epochs, no early stopping (new default)** | **training mean** | **0.1** | **0.890** | **0.894** | **10** |
+
+- *Why it lost*: the detector inherited the autoencoder's representation-quality training
+  (early stopping on a 10 % validation split, patience 20, up to 200 epochs). Its network
+  starts at PCA's solution; trained on, it learns to reconstruct the rarer rows -- on a
+  contaminated training split, the anomalies. Vowels (unsupervised, seed 0, one fit): ROC-AUC
+  0.905 after 1-12 epochs, 0.887 after 50, 0.842 after 80 (0.766 with the old defaults, over 3
+  seeds). The validation split holds anomalies too, so stopping on its reconstruction does not
+  stop this: the better the anomalies are reconstructed, the longer it trains.
+- *What fixed it*: the default network gets the detector's own budget, five epochs from PCA's
+  start and no early stopping; each of the combined score's two statistics is divided by its
+  training mean rather than its 95th percentile. The robust second fit (`trim_fraction=0.1`)
+  still pays: without it the unsupervised mean falls from 0.885 to 0.870. Fit time drops with
+  the epochs (see the speed section).
+- *What it costs*: pairs where longer training helped: digits novelty (64 pixel features,
+  clean training data) 0.914 -> 0.73 and semi-supervised glass 0.68 -> 0.58. On digits the
+  reconstruction error alone ranks novel digits well from the first epoch (0.904 for digit 0)
+  but the combined score needs the trained network (0.72 after 1 epoch, 0.96 after 80): the
+  codes' T² of a novel digit is not unusual. A stopping rule on the stability of the training
+  rows' ranking, meant to train digits long and vowels briefly, did not separate them (table).
+- *Speed* (`python benchmarks/bench_anomaly.py --speed`, 30,000 x 9, two fits of five epochs
+  each): median **3.82 s** over 3 fits (7.18, 3.46, 3.82 s), load average 3.0 on the shared
+  2-core machine; the old defaults took a median 53.3 s on a quiet machine (163-200 epochs in
+  the second fit). Target < 15 s: met.
+- *Not met*: within 0.01 of the best peer everywhere (glass and digits novelty furthest
+  behind, LOF best there), and unsupervised pima, where PyOD's VAE beats IsolationForest and
+  skae does not (0.648 against 0.659). All contestants were re-run together on main `34c8bc8`
+  plus this report (load 5-8 from other work: the times above are inflated, ROC-AUC is not).
+"""
 
 
 def speed(repeats=3):
