@@ -11,22 +11,25 @@ processes start and end meanwhile. So, while such a fit trains, the choice is
 made again every ``RECHECK_SECONDS`` from how busy *other* processes kept the
 CPUs since the last choice (:func:`adjust_training_threads`, called by the net
 before each training batch): the extra threads are dropped once another process
-takes a core, and taken again once the cores are free. The thread count never
-changes the fitted model: skae's tests and ``benchmarks/bench_threads.py`` check
-that training on one thread and on several gives bit-identical parameters.
+takes a core, and taken again once the cores are free. The thread count does
+not change a dense network's fitted model: skae's tests and
+``benchmarks/bench_threads.py`` check that training on one thread and on
+several gives bit-identical parameters. Convolution kernels may round
+differently on different thread counts.
 """
 
 import contextlib
 import functools
+import math
 import os
 import threading
 import time
 
 import torch
 from threadpoolctl import ThreadpoolController
+from torch import nn
 
-#: A batch's work, ``batch_size * n_parameters``, above which several threads may
-#: pay off; at most this, training always runs on one thread (intra-op threads
+#: A batch's work (:func:`batch_work`) above which several threads may pay off; at most this, training always runs on one thread (intra-op threads
 #: cost more than they save on such small operations).
 SINGLE_THREAD_MAX_WORK = 2**24
 #: How long :func:`idle_cpus` watches the CPUs (the kernel counts in 10 ms ticks).
@@ -96,6 +99,43 @@ def cpus_left_by_others(before, after):
         return None
     others = max(0.0, (total1 - total0) - (idle1 - idle0) - (own1 - own0))
     return len(cpus) * (1.0 - others / (total1 - total0))
+
+
+def batch_work(module, batch_size):
+    """A training batch's work: ``batch_size`` times the multiply-adds per row.
+
+    A weight counts once per row, as in a dense layer, except a convolution's,
+    which slides over every position of a feature map: a 2-D convolutional
+    body has few parameters but does as much work as a far larger dense one.
+    A recurrent layer counts once, as one step: its steps are small operations
+    that several threads do not speed up. The maps' sizes come from encoding
+    and decoding one row of zeros in evaluation mode (no random draws) when
+    ``module`` (one of skae's networks) has convolutions; it is left as it was.
+    """
+    convolutions = [m for m in module.modules() if isinstance(m, nn.modules.conv._ConvNd)]
+    positions = {}
+
+    def record(layer, inputs, output):
+        # A transposed convolution's weight is applied at each *input* position.
+        sliding = inputs[0] if layer.transposed else output
+        positions[layer] = math.prod(sliding.shape[2:])
+
+    if convolutions and hasattr(module, "normalize"):
+        hooks = [layer.register_forward_hook(record) for layer in convolutions]
+        was_training = module.training
+        try:
+            module.eval()
+            row = torch.zeros_like(module.normalize.loc).reshape(1, -1)
+            with torch.no_grad():
+                code = module.encode(row)
+                module.decode(code[0] if isinstance(code, tuple) else code)
+        finally:
+            module.train(was_training)
+            for hook in hooks:
+                hook.remove()
+    per_row = sum(p.numel() for p in module.parameters())
+    per_row += sum(layer.weight.numel() * (positions.get(layer, 1) - 1) for layer in convolutions)
+    return batch_size * per_row
 
 
 def idle_cpus(interval=IDLE_SAMPLE_SECONDS):
@@ -184,7 +224,7 @@ def training_threads(module, batch_size, device):
         return
     with _lock:
         if _state["depth"] == 0:
-            work = batch_size * sum(p.numel() for p in module.parameters())
+            work = batch_work(module, batch_size)
             threads = training_thread_count(work)
             _state["previous"] = torch.get_num_threads()
             _state["blas"] = None

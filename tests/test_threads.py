@@ -168,3 +168,32 @@ def test_thread_changes_during_a_fit_do_not_change_the_model(recheck_always,
     recheck_always[:] = [0.5] * 100
     one = AutoencoderTransformer(n_components=4, **FAST).fit(X)
     np.testing.assert_array_equal(one.transform(X), changing.transform(X))
+
+
+def test_batch_work_counts_a_dense_weight_once_per_row():
+    X = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    module = AutoencoderTransformer(2, **FAST).fit(X).net_.module_
+    n_parameters = sum(p.numel() for p in module.parameters())
+    assert _threads.batch_work(module, 5) == 5 * n_parameters
+
+
+def test_batch_work_counts_a_convolution_once_per_position():
+    X = np.random.default_rng(0).random((40, 64)).astype(np.float32)
+    estimator = AutoencoderTransformer(2, architecture="conv", input_shape=(1, 8, 8), **FAST)
+    module = estimator.fit(X).net_.module_
+    encoder = [m for m in module.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    decoder = [m for m in module.decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    # 8 x 8 maps, stride 2: the encoder's convolutions slide over their 4 x 4 and
+    # 2 x 2 outputs, the decoder's transposed ones over their 2 x 2 and 4 x 4 inputs.
+    positions = [16, 4, 4, 16]
+    assert len(encoder + decoder) == len(positions)
+    n_parameters = sum(p.numel() for p in module.parameters())
+    expected = n_parameters + sum(
+        layer.weight.numel() * (n - 1) for layer, n in zip(encoder + decoder, positions)
+    )
+    module.train()
+    rng_state = torch.get_rng_state()
+    assert _threads.batch_work(module, 3) == 3 * expected
+    # The probe draws nothing and leaves the module in training mode.
+    assert torch.equal(rng_state, torch.get_rng_state())
+    assert module.training
