@@ -427,8 +427,9 @@ more than 0.01 behind the best peer (peers as stored before this change), per ca
   codes' T² of a novel digit is not unusual. A stopping rule on the stability of the training
   rows' ranking, meant to train digits long and vowels briefly, did not separate them (table).
 - *Speed* (`python benchmarks/bench_anomaly.py --speed`, 30,000 x 9, two fits of five epochs
-  each): median **3.82 s** over 3 fits (7.18, 3.46, 3.82 s), load average 3.0 on the shared
-  2-core machine; the old defaults took a median 53.3 s on a quiet machine (163-200 epochs in
+  each): on a quiet machine (load 1.0, main `d29709f`) median **1.57 s** over 3 fits (4.39,
+  1.52, 1.57 s; the first includes the process's one-time imports); median 3.82 s at load 3.0
+  on the shared machine; the old defaults took a median 53.3 s on a quiet machine (163-200 epochs in
   the second fit). Target < 15 s: met.
 - *Not met*: within 0.01 of the best peer everywhere (glass and digits novelty furthest
   behind, LOF best there), and unsupervised pima, where PyOD's VAE beats IsolationForest and
