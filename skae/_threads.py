@@ -14,8 +14,8 @@ before each training batch): the extra threads are dropped once another process
 takes a core, and taken again once the cores are free. The thread count does
 not change a dense network's fitted model: skae's tests and
 ``benchmarks/bench_threads.py`` check that training on one thread and on
-several gives bit-identical parameters. Convolution kernels may round
-differently on different thread counts.
+several gives bit-identical parameters. The PCA start's linear algebra and
+convolution kernels may round differently on different thread counts.
 """
 
 import contextlib
