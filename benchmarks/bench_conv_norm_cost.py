@@ -8,45 +8,81 @@ Run from the repository root::
 
     python benchmarks/bench_conv_norm_cost.py
 """
-import contextlib, sys, time, numpy as np, torch
-sys.path.insert(0, "benchmarks"); sys.path.insert(0, ".")
+import contextlib
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, "benchmarks")
+sys.path.insert(0, ".")
 torch.set_num_threads(1)
-import _datasets
-from skae import AutoencoderTransformer
-from skae._random import fit_generators
-from skae._objectives import ReconstructionLoss
-X = _datasets.mnist_split(random_state=0)[0].astype(np.float32)
-def build(groups):
-    est = AutoencoderTransformer(n_components=16, architecture="conv", input_shape=(1, 28, 28), random_state=0)
-    est._image_norm_groups = groups
-    est._resolve_parameters(X, None)
-    v, t = est._validation_split(X); ig, _ = fit_generators(est._seed, "cpu")
-    with contextlib.ExitStack() as s:
-        m, _, _ = est._initialize_module(X, t, v, ig, s)
+
+import _datasets  # noqa: E402
+
+import skae._architectures as architectures  # noqa: E402
+from skae import AutoencoderTransformer  # noqa: E402
+from skae._objectives import ReconstructionLoss  # noqa: E402
+from skae._random import fit_generators  # noqa: E402
+
+ROUNDS, STEPS, BATCH = 5, 10, 64
+
+
+def build(X, groups):
+    """The estimator's own conv network (``groups``: its GroupNorm, None for none) and Adam."""
+    estimator = AutoencoderTransformer(
+        n_components=16, architecture="conv", input_shape=(1, 28, 28), random_state=0
+    )
+    estimator._image_norm_groups = groups
+    estimator._resolve_parameters(X, None)
+    valid_rows, train_rows = estimator._validation_split(X)
+    init_generator, _ = fit_generators(estimator._seed, "cpu")
+    with contextlib.ExitStack() as threads:
+        module, _, _ = estimator._initialize_module(
+            X, train_rows, valid_rows, init_generator, threads
+        )
     torch.set_num_threads(1)
-    return m, torch.optim.Adam(m.parameters(), lr=1e-3, fused=True)
-nets = {"no norm": build(None), "GroupNorm": build(8)}
-crit = ReconstructionLoss(); xb = torch.from_numpy(X[:64])
-times = {k: [] for k in nets}
-for r in range(5):
-    for k, (m, opt) in nets.items():
-        m.train(); t0 = time.perf_counter()
-        for _ in range(10):
-            opt.zero_grad(); crit(m(xb), xb, m).backward(); opt.step()
-        times[k].append((time.perf_counter() - t0) / 10 * 1e3)
-med = {k: float(np.median(v)) for k, v in times.items()}
-print({k: round(v, 1) for k, v in med.items()}, "ms/step; ratio GN/no-norm", round(med["GroupNorm"] / med["no norm"], 3), "load", open("/proc/loadavg").read().split()[0])
-import skae._architectures as A
-m, opt = build(8)
-for mod in m.modules():
-    if isinstance(mod, A.ChannelsLast):
-        mod.forward = lambda x: x.contiguous()
-nets["GroupNorm NCHW"] = (m, opt)
-times = {k: [] for k in nets}
-for r in range(5):
-    for k, (m, opt) in nets.items():
-        m.train(); t0 = time.perf_counter()
-        for _ in range(10):
-            opt.zero_grad(); crit(m(xb), xb, m).backward(); opt.step()
-        times[k].append((time.perf_counter() - t0) / 10 * 1e3)
-print({k: round(float(np.median(v)), 1) for k, v in times.items()}, "load", open("/proc/loadavg").read().split()[0])
+    return module, torch.optim.Adam(module.parameters(), lr=1e-3, fused=True)
+
+
+def median_step_ms(nets, batch):
+    """Median milliseconds per training step of each network, in interleaved rounds."""
+    loss = ReconstructionLoss()
+    times = {name: [] for name in nets}
+    for _ in range(ROUNDS):
+        for name, (module, optimizer) in nets.items():
+            module.train()
+            start = time.perf_counter()
+            for _ in range(STEPS):
+                optimizer.zero_grad()
+                loss(module(batch), batch, module).backward()
+                optimizer.step()
+            times[name].append((time.perf_counter() - start) / STEPS * 1e3)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+def load():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+def main():
+    X = _datasets.mnist_split(random_state=0)[0].astype(np.float32)
+    batch = torch.from_numpy(X[:BATCH])
+    nets = {"no norm": build(X, None), "GroupNorm": build(X, 8)}
+    med = median_step_ms(nets, batch)
+    print({k: round(v, 1) for k, v in med.items()}, "ms/step; ratio GN/no-norm",
+          round(med["GroupNorm"] / med["no norm"], 3), "load", load())
+    # The same GroupNorm network with its feature maps left in NCHW layout.
+    module, optimizer = build(X, 8)
+    for layer in module.modules():
+        if isinstance(layer, architectures.ChannelsLast):
+            layer.forward = lambda x: x.contiguous()
+    nets["GroupNorm NCHW"] = (module, optimizer)
+    med = median_step_ms(nets, batch)
+    print({k: round(v, 1) for k, v in med.items()}, "load", load())
+
+
+if __name__ == "__main__":
+    main()
