@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
+from skorch.callbacks import Callback
 
 from skae._data import BatchIterator, RowDataset
 from skae._net import SkaeNet
@@ -25,6 +26,16 @@ def make_low_rank(n_samples=120, n_features=6, rank=2, noise=0.1, shift=5.0, see
     rng = np.random.RandomState(seed)
     signal = rng.randn(n_samples, rank) @ rng.randn(rank, n_features) * 3.0
     return signal + shift + noise * rng.randn(n_samples, n_features)
+
+
+class CountEpochs(Callback):
+    """Counts the epochs it sees, over every fit it is used in (it never resets)."""
+
+    def __init__(self):
+        self.epochs = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from skorch.callbacks import Callback
 from sklearn.decomposition import PCA
 from sklearn.utils.estimator_checks import check_fit_idempotent, check_transformer_general
+
+from conftest import CountEpochs
 
 from skae import AutoencoderTransformer, VAETransformer
 
@@ -23,15 +24,6 @@ def make_arc(n_samples=150, seed=0):
 
 def _mse(model, X):
     return float(np.mean((model.inverse_transform(model.transform(X)) - X) ** 2))
-
-
-class CountEpochs(Callback):
-    def initialize(self):
-        self.epochs = 0
-        return self
-
-    def on_epoch_end(self, net, **kwargs):
-        self.epochs += 1
 
 
 @pytest.fixture(scope="module")

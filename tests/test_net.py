@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
+
+from conftest import CountEpochs
 
 from skae._callbacks import ConvergenceMonitor
 from skae._data import RowDataset, to_float32_tensor
@@ -46,15 +47,6 @@ def test_skae_net_trains_with_the_batch_iterator(fit_net, rng):
     assert loss == pytest.approx(expected, rel=1e-5)
 
 
-class _CountEpochs(Callback):
-    def initialize(self):
-        self.epochs = 0
-        return self
-
-    def on_epoch_end(self, net, **kwargs):
-        self.epochs += 1
-
-
 def test_callbacks_listed_after_the_monitor_see_the_epoch_that_stops_training(fit_net, rng):
     # skae lists the monitor before the VAE's RecordELBOTerms and the user's
     # callbacks, and skorch always runs PrintLog last: the stopping epoch must
@@ -64,7 +56,7 @@ def test_callbacks_listed_after_the_monitor_see_the_epoch_that_stops_training(fi
         Autoencoder(4, 2, ()), X, max_epochs=10, batch_size=40,
         callbacks=[
             ("convergence", ConvergenceMonitor("train_loss", patience=2, tol=1.0)),
-            ("count", _CountEpochs()),
+            ("count", CountEpochs()),
         ],
     )
     assert dict(net.callbacks_)["convergence"].stopped_early_

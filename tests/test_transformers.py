@@ -22,6 +22,8 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
+from conftest import CountEpochs
+
 import skae._base
 from skae import AutoencoderTransformer, VAETransformer
 
@@ -370,14 +372,6 @@ def test_verbose_one_prints_an_epoch_table(Estimator, low_rank_X, capsys):
     out = capsys.readouterr().out
     assert "epoch" in out and "train_loss" in out and "valid_loss" in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == est.n_epochs_
-
-
-class CountEpochs(Callback):
-    def __init__(self):
-        self.epochs = 0
-
-    def on_epoch_end(self, net, **kwargs):
-        self.epochs += 1
 
 
 @pytest.mark.parametrize("named", [False, True])
