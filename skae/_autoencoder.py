@@ -161,19 +161,21 @@ class AutoencoderTransformer(_BaseAutoencoder):
         many (the caller's loop decides when to stop), as ``SGDRegressor`` and
         ``MLPRegressor`` run one epoch per call.
 
-    early_stopping : bool or "auto", default=True
-        Hold out ``validation_fraction`` of the rows, stop when the validation
-        loss stops improving and restore the best weights (the PCA starting
-        point competes). If False, stop when the training loss stops improving.
-        ``"auto"``: the same when the held-out part has at least 100 rows.
-        On smaller in-memory data, whose dozen validation rows would choose
-        the epoch by chance, 5-fold cross-validation chooses the number of
-        epochs instead (a network per fold, trained in step; every row is a
-        validation row once) and the model is then trained on every row for
-        that many epochs, started afresh; if those epochs are not clearly
-        better than the start on the folds, the model is the start itself
-        (PCA fitted on every row, with ``init="pca"``), trained for no epoch.
-        See :ref:`training`.
+    early_stopping : bool or "auto", default="auto"
+        True: hold out ``validation_fraction`` of the rows, stop when the
+        validation loss stops improving and restore the best weights (the PCA
+        starting point competes). False: stop when the training loss stops
+        improving. ``"auto"`` (the default): True's hold-out split when it
+        has at least 100 rows. On smaller in-memory data, whose dozen
+        validation rows would choose the epoch by chance, 5-fold
+        cross-validation chooses the number of epochs instead (a network per
+        fold, trained in step; every row is a validation row once): the most
+        epochs whose mean validation loss over the folds is within one
+        standard error of its lowest. The model is then trained on every row
+        for that many epochs, started afresh; if the folds' best epoch is not
+        clearly better than the start, the model is the start itself (PCA
+        fitted on every row, with ``init="pca"``), trained for no epoch. This
+        costs about six fits of that length. See :ref:`training`.
 
     validation_fraction : float, default=0.1
         Fraction of rows held out for early stopping (with ``"auto"``, when
@@ -233,7 +235,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Best monitored loss (validation with early stopping, else training).
 
     best_epoch_ : int
-        Epoch of ``best_loss_``; ``0`` means the starting point was kept.
+        Epoch of ``best_loss_``; ``0`` means the starting point was kept. With
+        cross-validation, the number of epochs chosen (``n_epochs_``).
 
     batch_size_ : int
         Batch size used.
@@ -353,7 +356,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         max_epochs="auto",
         learning_rate_schedule="auto",
         partial_fit_epochs=1,
-        early_stopping=True,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=20,
         tol=0.0,

@@ -42,6 +42,7 @@ from ._architectures import (
 )
 from ._callbacks import ConvergenceMonitor, DivergenceCheck, Plateau, warn_not_converged
 from ._custom_modules import custom_decoder_body, custom_encoder_body
+from ._epoch_choice import FoldRun, choose_epochs
 from ._data import BatchIterator, RowDataset, to_float32_tensor
 from ._fast_path import FlatAdam
 from ._modules import ACTIVATIONS
@@ -429,7 +430,8 @@ class _BaseAutoencoder(
         >>> import numpy as np
         >>> from skae import AutoencoderTransformer
         >>> X = np.random.RandomState(0).rand(100, 5)
-        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, random_state=0)
+        >>> ae = AutoencoderTransformer(n_components=2, max_epochs=3, early_stopping=True,
+        ...                             random_state=0)
         >>> ae.fit(X).n_components_
         2
         >>> ae.n_epochs_
@@ -964,10 +966,12 @@ class _BaseAutoencoder(
         (PCA on its training rows), trained in step one epoch at a time: the
         validation loss of an epoch is the folds' mean over every row, and
         training stops when it has not improved by more than ``tol`` for
-        ``n_iter_no_change`` epochs. Returns a :class:`_EpochSelection`.
+        ``n_iter_no_change`` epochs. The epochs chosen are the most whose loss
+        is within one standard error of the lowest (:func:`choose_epochs`).
+        Returns a :class:`_EpochSelection`.
         """
         weights = np.array([len(valid_rows) for _, valid_rows in folds]) / X.shape[0]
-        fits = []
+        runs = []
         with contextlib.ExitStack() as stack:
             for fold, (train_rows, valid_rows) in enumerate(folds):
                 seed = _derived_seed(self._seed, fold + 1)
@@ -981,39 +985,41 @@ class _BaseAutoencoder(
                     module, seed, None, train_split=predefined_split(valid_set), internal=True
                 )
                 net.initialize()
-                start_state = copy.deepcopy(module.state_dict())
-                fits.append((net, seed, train_set, valid_set, valid_rows, start_state))
-            start_loss = float(
-                weights @ [net.evaluate_loss(valid) for net, _, _, valid, _, _ in fits]
-            )
-            plateau = Plateau(self.n_iter_no_change, self.tol, best_loss=start_loss)
-            best_epoch, best_states = 0, [fit[-1] for fit in fits]
-            validation_losses = []
+                start_state = {name: value.clone() for name, value in module.state_dict().items()}
+                runs.append(FoldRun(net, seed, train_set, valid_set, valid_rows, start_state))
+            # fold_losses[f][e]: fold f's validation loss after e epochs (0: the start).
+            fold_losses = [[run.net.evaluate_loss(run.valid_set)] for run in runs]
+            plateau = Plateau(self.n_iter_no_change, self.tol,
+                              best_loss=float(weights @ [f[0] for f in fold_losses]))
             for epoch in range(1, self.max_epochs_ + 1):
-                for net, seed, train_set, _, _, _ in fits:
+                for run, losses in zip(runs, fold_losses):
                     # skorch builds the iterator at every training run: a new
                     # seed per epoch, or every epoch would shuffle alike.
-                    net.iterator_train__seed = _derived_seed(seed, epoch)
-                    net.partial_fit(train_set, None, epochs=1)
-                loss = float(weights @ [fit[0].history[-1, "valid_loss"] for fit in fits])
-                validation_losses.append(loss)
-                if plateau.update(loss):
-                    best_epoch = epoch
-                    best_states = [copy.deepcopy(fit[0].module_.state_dict()) for fit in fits]
+                    run.net.iterator_train__seed = _derived_seed(run.seed, epoch)
+                    run.net.partial_fit(run.train_set, None, epochs=1)
+                    losses.append(run.net.history[-1, "valid_loss"])
+                if plateau.update(float(weights @ [losses[-1] for losses in fold_losses])):
+                    for run in runs:
+                        run.keep_best()
                 if plateau.stalled:
                     break
             else:
                 warn_not_converged(self.max_epochs_, "cross-validated valid_loss")
+            best, chosen = choose_epochs(fold_losses, weights)
+            # The gain over the start is tested at the best epoch, whose states
+            # were kept; the epochs chosen are within one standard error of it.
             gains = np.concatenate([
-                self._gains_over_start(net, X[valid_rows], start_state, best_state)
-                for (net, _, _, _, valid_rows, start_state), best_state in zip(fits, best_states)
-            ]) if best_epoch else np.zeros(0)
+                self._gains_over_start(run.net, X[run.valid_rows], run.start_state,
+                                       run.best_state)
+                for run in runs
+            ]) if best else np.zeros(0)
+        mean_losses = weights @ np.asarray(fold_losses, dtype=np.float64)
         return _EpochSelection(
-            best_epoch_=best_epoch,
-            best_loss_=plateau.best_loss,
-            start_loss_=start_loss,
-            validation_losses=validation_losses,
-            clearly_better=best_epoch > 0 and _clearly_better(gains),
+            best_epoch_=chosen,
+            best_loss_=float(mean_losses[chosen]),
+            start_loss_=float(mean_losses[0]),
+            validation_losses=mean_losses[1:].tolist(),
+            clearly_better=best > 0 and _clearly_better(gains),
         )
 
     def _beats_start(self, X, valid_rows, monitor):

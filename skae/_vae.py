@@ -180,9 +180,11 @@ class VAETransformer(_BaseAutoencoder):
         On smaller in-memory data, whose dozen validation rows would choose
         the epoch by chance, 5-fold cross-validation chooses the number of
         epochs instead (a network per fold, trained in step; every row is a
-        validation row once) and the model is then trained on every row for
-        that many epochs, started afresh; if those epochs are not clearly
-        better than the start on the folds, the model is the start itself
+        validation row once; the most epochs whose mean validation loss is
+        within one standard error of its lowest) and the model is then
+        trained on every row for that many epochs, started afresh; if the
+        folds' best epoch is not clearly better than the start, the model is
+        the start itself
         (PCA fitted on every row, with ``init="pca"``), trained for no epoch.
         See :ref:`training`.
 

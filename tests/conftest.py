@@ -21,6 +21,14 @@ from skae._objectives import ReconstructionLoss
 torch.set_num_threads(1)
 
 
+#: Early stopping on a hold-out split. The transformers' tests that are not about
+#: early stopping use it where AutoencoderTransformer's default, "auto", would
+#: cross-validate their small data (five more networks per fit, and often PCA
+#: itself, trained for no epoch, on a few dozen rows); the cross-validated fit has
+#: its own tests (test_early_stopping.py, test_epoch_choice.py).
+HOLD_OUT = {"early_stopping": True}
+
+
 def make_low_rank(n_samples=120, n_features=6, rank=2, noise=0.1, shift=5.0, seed=0):
     """A low-rank Gaussian cloud plus small isotropic noise, in raw (uncentred) units."""
     rng = np.random.RandomState(seed)

@@ -9,10 +9,15 @@ import inspect
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from conftest import HOLD_OUT
+
 import skae
 
 #: Small settings that keep the checks fast; applied only where the estimator has them.
-FAST_PARAMS = {"random_state": 0, "max_epochs": 5}
+#: Early stopping on a hold-out split (``HOLD_OUT``): the checks' data are a few
+#: dozen rows, which AutoencoderTransformer's default cross-validates (five more
+#: networks per fit); test_early_stopping.py runs the fit-related checks on that.
+FAST_PARAMS = {"random_state": 0, "max_epochs": 5, **HOLD_OUT}
 
 #: check name -> reason, per estimator class name. Reasons must be ones a
 #: scikit-learn maintainer would accept.

@@ -15,9 +15,11 @@ distributed = pytest.importorskip("distributed")
 from joblib import parallel_config  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
+from conftest import HOLD_OUT  # noqa: E402
+
 from skae import AutoencoderTransformer, VAETransformer  # noqa: E402
 
-SMALL = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0)
+SMALL = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0, **HOLD_OUT)
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,25 @@
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
-from sklearn.utils.estimator_checks import check_fit_idempotent, check_transformer_general
+from sklearn.utils.estimator_checks import (
+    check_dict_unchanged,
+    check_dont_overwrite_parameters,
+    check_estimators_overwrite_params,
+    check_estimators_pickle,
+    check_fit_idempotent,
+    check_methods_sample_order_invariance,
+    check_methods_subset_invariance,
+    check_n_features_in,
+    check_readonly_memmap_input,
+    check_transformer_general,
+    check_transformer_preserve_dtypes,
+)
 
 from conftest import CountEpochs
 
+import skae._base
 from skae import AutoencoderTransformer, VAETransformer
+from skae._epoch_choice import choose_epochs
 
 TRANSFORMERS = [AutoencoderTransformer, VAETransformer]
 SMALL = dict(hidden_layer_sizes=(16,), max_epochs=60, n_iter_no_change=5, random_state=0)
@@ -38,12 +52,13 @@ def arc_fit():
 
 def test_auto_cross_validates_the_epochs_then_trains_on_every_row(arc_fit):
     X, ae, counter = arc_fit
-    # The folds' mean validation loss chose a trained epoch over the PCA start ...
-    assert ae.best_epoch_ > 0
-    assert ae.best_epoch_ == int(np.argmax(ae.validation_scores_)) + 1
-    assert ae.best_loss_ == pytest.approx(-max(ae.validation_scores_))
-    # ... ran on past it for n_iter_no_change epochs ...
-    assert len(ae.validation_scores_) == ae.best_epoch_ + 5
+    # The folds' mean validation loss chose a trained epoch over the PCA start,
+    # at or after its lowest (choose_epochs, tested in test_epoch_choice.py) ...
+    lowest = int(np.argmax(ae.validation_scores_)) + 1
+    assert ae.best_epoch_ >= lowest > 0
+    assert ae.best_loss_ == pytest.approx(-ae.validation_scores_[ae.best_epoch_ - 1])
+    # ... ran on past the lowest for n_iter_no_change epochs ...
+    assert len(ae.validation_scores_) == lowest + 5
     # ... and the model is that many epochs on every row, from PCA on every row:
     # exactly the fit without early stopping that stops there.
     assert ae.n_epochs_ == ae.best_epoch_ == len(ae.loss_curve_)
@@ -53,6 +68,32 @@ def test_auto_cross_validates_the_epochs_then_trains_on_every_row(arc_fit):
     ).fit(X)
     np.testing.assert_array_equal(ae.transform(X), plain.transform(X))
     assert _mse(ae, X) < 0.8 * _mse(PCA(1).fit(X), X)
+
+
+def test_the_fold_curves_decide_the_epochs(monkeypatch):
+    # choose_epochs gets every fold's curve, start included, and the fit trains
+    # as many epochs as it chooses, even past the folds' lowest loss.
+    seen = {}
+
+    def three_more(fold_losses, weights):
+        seen["losses"], seen["weights"] = np.asarray(fold_losses), np.asarray(weights)
+        best, _ = choose_epochs(fold_losses, weights)
+        return best, best + 3
+
+    monkeypatch.setattr(skae._base, "choose_epochs", three_more)
+    X = make_arc()
+    ae = AutoencoderTransformer(n_components=1, early_stopping="auto", **FAST_ARC).fit(X)
+    lowest = int(np.argmax(ae.validation_scores_)) + 1
+    assert ae.n_epochs_ == ae.best_epoch_ == lowest + 3
+    assert seen["losses"].shape == (5, len(ae.validation_scores_) + 1)
+    assert seen["weights"].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(seen["weights"] @ seen["losses"][:, 1:],
+                               -np.array(ae.validation_scores_))
+    plain = AutoencoderTransformer(
+        n_components=1, early_stopping=False,
+        **{**FAST_ARC, "max_epochs": lowest + 3, "n_iter_no_change": 1000},
+    ).fit(X)
+    np.testing.assert_array_equal(ae.transform(X), plain.transform(X))
 
 
 def test_the_user_callbacks_see_only_the_model_returned(arc_fit):
@@ -106,10 +147,23 @@ def test_auto_trains_every_architecture(architecture):
     assert np.isfinite(est.transform(X)).all()
 
 
-@pytest.mark.parametrize("check", [check_fit_idempotent, check_transformer_general])
+@pytest.mark.parametrize("check", [
+    check_fit_idempotent,
+    check_transformer_general,
+    check_transformer_preserve_dtypes,
+    check_methods_subset_invariance,
+    check_methods_sample_order_invariance,
+    check_estimators_pickle,
+    check_estimators_overwrite_params,
+    check_dont_overwrite_parameters,
+    check_dict_unchanged,
+    check_n_features_in,
+    check_readonly_memmap_input,
+])
 def test_cross_validated_fit_passes_sklearn_checks(check):
-    # The common checks (tests/test_common.py) fit the defaults; these two
-    # cover the cross-validated fit too: the same random_state, the same model.
+    # The common checks (tests/test_common.py) fit on a hold-out split, for
+    # speed; these, the checks that fit and compare, cover the cross-validated
+    # fit, the default on their few dozen rows.
     est = AutoencoderTransformer(
         early_stopping="auto", hidden_layer_sizes=(8,), max_epochs=3, random_state=0
     )

@@ -7,6 +7,8 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import HOLD_OUT
+
 import skae._fast_path
 from skae import AutoencoderTransformer, VAETransformer
 from skae._data import to_float32_tensor
@@ -276,7 +278,8 @@ def _count_backward_calls(monkeypatch):
     return calls
 
 
-_FAST = dict(n_components=2, max_epochs=10, hidden_layer_sizes=(16,), random_state=0)
+_FAST = dict(n_components=2, max_epochs=10, hidden_layer_sizes=(16,), random_state=0,
+             **HOLD_OUT)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import HOLD_OUT
+
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 
@@ -15,7 +17,7 @@ onnxruntime = pytest.importorskip("onnxruntime")
 
 from skae.onnx import register_skl2onnx_converters, to_onnx  # noqa: E402
 
-FAST = dict(max_epochs=4, hidden_layer_sizes=(8,), random_state=0)
+FAST = dict(max_epochs=4, hidden_layer_sizes=(8,), random_state=0, **HOLD_OUT)
 X = np.random.RandomState(0).rand(70, 5)
 X32 = X.astype(np.float32)
 

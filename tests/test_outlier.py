@@ -10,10 +10,12 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 
+from conftest import HOLD_OUT
+
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 from skae._outlier import _EPOCHS
 
-FAST = dict(max_epochs=5, hidden_layer_sizes=(16,), random_state=0)
+FAST = dict(max_epochs=5, hidden_layer_sizes=(16,), random_state=0, **HOLD_OUT)
 
 
 def _plane(n_samples=300, seed=0):

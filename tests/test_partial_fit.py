@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from conftest import HOLD_OUT
+
 import skae
 from skae import AutoencoderTransformer, VAETransformer
 
-SMALL = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0)
+SMALL = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0, **HOLD_OUT)
 ESTIMATORS = [AutoencoderTransformer, VAETransformer]
 
 
@@ -39,7 +41,7 @@ def test_first_call_is_fit_without_early_stopping(cls, X, epochs):
     partial = cls(**SMALL, partial_fit_epochs=epochs).partial_fit(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fit's ConvergenceWarning
-        full = cls(**SMALL, max_epochs=epochs, early_stopping=False, batch_size=200).fit(X)
+        full = cls(**{**SMALL, "early_stopping": False}, max_epochs=epochs, batch_size=200).fit(X)
     np.testing.assert_array_equal(partial.transform(X), full.transform(X))
     assert partial.loss_curve_ == full.loss_curve_
     assert partial.n_epochs_ == epochs

@@ -12,13 +12,15 @@ import pytest
 import torch
 from sklearn.base import BaseEstimator
 
+from conftest import HOLD_OUT
+
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 from skae._persistence import _CLASSES
 from skae._data import RowDataset
 from skae._random import draw_from
 
-FAST = dict(max_epochs=4, hidden_layer_sizes=(8,), random_state=0)
+FAST = dict(max_epochs=4, hidden_layer_sizes=(8,), random_state=0, **HOLD_OUT)
 X = np.random.RandomState(0).rand(60, 5)
 
 ESTIMATORS = {
@@ -27,7 +29,7 @@ ESTIMATORS = {
         2, loss="bce", noise=0.1, input_scaling=None, **FAST
     ),
     "ae_feature_scaling_no_early_stopping": lambda: AutoencoderTransformer(
-        3, input_scaling="feature", early_stopping=False, **FAST
+        3, input_scaling="feature", **{**FAST, "early_stopping": False}
     ),
     "vae": lambda: VAETransformer(2, kl_warmup_epochs=2, **FAST),
     "vae_bernoulli": lambda: VAETransformer(2, likelihood="bernoulli", **FAST),
@@ -138,7 +140,7 @@ def test_loaded_net_keeps_training_as_the_original(Estimator, sizes):
     # (Without early stopping: the original net monitors a validation loss otherwise.)
     # With 64 hidden units FlatAdam flattens tensors of 64k elements and reorders
     # its parameters: the state is matched by the parameters' names.
-    original = Estimator(2, early_stopping=False, **{**FAST, "hidden_layer_sizes": sizes}).fit(X)
+    original = Estimator(2, **{**FAST, "early_stopping": False, "hidden_layer_sizes": sizes}).fit(X)
     loaded = round_trip(original)
     dataset = RowDataset(torch.as_tensor(X, dtype=torch.float32), np.arange(60), "cpu")
     for est in (original, loaded):

@@ -21,13 +21,15 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import HOLD_OUT
+
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector
 from skae import _safetensors
 from skae._persistence import _digest
 
 X = np.random.RandomState(0).rand(40, 4)
-FAST = dict(max_epochs=2, hidden_layer_sizes=(4,), random_state=0)
+FAST = dict(max_epochs=2, hidden_layer_sizes=(4,), random_state=0, **HOLD_OUT)
 
 
 class Evil:

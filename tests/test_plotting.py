@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
+from conftest import HOLD_OUT  # noqa: E402
+
 from skae import AutoencoderTransformer, VAETransformer  # noqa: E402
 from skae.plotting import (  # noqa: E402
     LatentSpaceDisplay,
@@ -27,7 +29,7 @@ X_DIGITS, Y_DIGITS = X_DIGITS[:300] / 16, Y_DIGITS[:300]
 @pytest.fixture(scope="module")
 def autoencoder():
     return AutoencoderTransformer(
-        n_components=3, hidden_layer_sizes=(16,), max_epochs=4, random_state=0
+        n_components=3, hidden_layer_sizes=(16,), max_epochs=4, random_state=0, **HOLD_OUT
     ).fit(X_DIGITS)
 
 

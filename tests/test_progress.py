@@ -7,11 +7,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from conftest import HOLD_OUT
+
 import skae._progress
 from skae import AutoencoderTransformer, VAETransformer
 from skae._progress import EpochProgressBar, chunks_with_progress, print_plain
 
-SMALL = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
+SMALL = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0, **HOLD_OUT)
 
 
 @pytest.fixture

@@ -18,11 +18,13 @@ from joblib import parallel_config
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, EpochScoring
 
+from conftest import HOLD_OUT
+
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 from skae._base import NumberInterval, _BaseAutoencoder, principal_axes
 
 ESTIMATORS = [AutoencoderTransformer, VAETransformer]
-FAST = dict(hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
+FAST = dict(hidden_layer_sizes=(8,), max_epochs=3, random_state=0, **HOLD_OUT)
 X = np.random.RandomState(0).randn(60, 6)
 U = np.random.RandomState(1).rand(60, 6)  # data in [0, 1]
 BERNOULLI = [

@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from conftest import HOLD_OUT
+
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 from skae._shapes import as_rows, check_shape_parameter, resolve_input_shape
 
 TRANSFORMERS = [AutoencoderTransformer, VAETransformer]
-FAST = dict(n_components=3, hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+FAST = dict(n_components=3, hidden_layer_sizes=(8,), max_epochs=2, random_state=0, **HOLD_OUT)
 
 RNG = np.random.RandomState(0)
 #: 40 "images" of 2 channels, 3 x 5 pixels, and 40 sequences of 2 channels, 6 steps.

@@ -16,13 +16,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
+from conftest import HOLD_OUT
+
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 
 callback_api = pytest.importorskip("sklearn.callback", reason="needs scikit-learn >= 1.9")
 
 TRANSFORMERS = [AutoencoderTransformer, VAETransformer]
-SMALL = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=4, random_state=0)
+SMALL = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=4, random_state=0, **HOLD_OUT)
 
 
 class Recorder:

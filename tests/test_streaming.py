@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
+from conftest import HOLD_OUT
+
 import skae._base
 import skae._streaming
 from skae import AutoencoderTransformer, VAETransformer
@@ -18,7 +20,7 @@ from skae._streaming import (
     sample_rows,
 )
 
-SMALL = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
+SMALL = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, random_state=0, **HOLD_OUT)
 ESTIMATORS = [AutoencoderTransformer, VAETransformer]
 N_FEATURES = 5
 BLOCK_ROWS = 40  # with BLOCK_ELEMENTS = 200 below
@@ -174,7 +176,7 @@ def test_fit_on_a_memmap_never_loads_it_whole(cls, X, tmp_path, monkeypatch, ear
         return to_tensor(block, device)
 
     monkeypatch.setattr(skae._base, "to_float32_tensor", recording)
-    est = quietly_fit(cls(**SMALL, early_stopping=early_stopping), data)
+    est = quietly_fit(cls(**{**SMALL, "early_stopping": early_stopping}), data)
     # the validation set (23 rows) and inference chunks are the only tensors made
     # here; the training blocks are read by BlockDataset
     assert largest[0] <= BLOCK_ROWS

@@ -22,13 +22,13 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
-from conftest import CountEpochs
+from conftest import CountEpochs, HOLD_OUT
 
 import skae._base
 from skae import AutoencoderTransformer, VAETransformer
 
 #: Few epochs and a small network: for tests where quality is not the point.
-FAST = dict(max_epochs=10, hidden_layer_sizes=(16,), random_state=0)
+FAST = dict(max_epochs=10, hidden_layer_sizes=(16,), random_state=0, **HOLD_OUT)
 
 #: Each transformer's options that draw random numbers during training.
 RANDOM_TRAINING = {
@@ -209,7 +209,7 @@ def test_training_set_smaller_than_a_batch(Estimator, low_rank_X, n_samples):
 
 def test_last_smaller_batch_is_trained(Estimator, low_rank_X):
     est = Estimator(
-        n_components=2, batch_size=50, early_stopping=False, **{**FAST, "max_epochs": 2}
+        n_components=2, batch_size=50, **{**FAST, "early_stopping": False, "max_epochs": 2}
     ).fit(low_rank_X)
     batches = est.history_[0, "batches"]
     assert len(batches) == 3  # 50 + 50 + 20 rows
@@ -340,7 +340,7 @@ def test_fitted_attributes(fitted, low_rank_X):
 
 
 def test_without_early_stopping_no_validation_scores(Estimator, low_rank_X):
-    est = Estimator(n_components=2, early_stopping=False, **FAST).fit(low_rank_X)
+    est = Estimator(n_components=2, **{**FAST, "early_stopping": False}).fit(low_rank_X)
     assert not hasattr(est, "validation_scores_")
     assert est.best_loss_ == pytest.approx(min(est.loss_curve_))
 
@@ -348,7 +348,7 @@ def test_without_early_stopping_no_validation_scores(Estimator, low_rank_X):
 def test_convergence_warning_when_max_epochs_reached(Estimator, low_rank_X):
     with pytest.warns(ConvergenceWarning, match="max_epochs"):
         Estimator(
-            n_components=2, init="random", early_stopping=False, **{**FAST, "max_epochs": 2}
+            n_components=2, init="random", **{**FAST, "early_stopping": False, "max_epochs": 2}
         ).fit(low_rank_X)
 
 
@@ -382,7 +382,7 @@ def test_user_callbacks_are_used_as_given(Estimator, low_rank_X, named):
     entry = ("count", counter) if named else counter
     callbacks = [entry]
     est = Estimator(
-        n_components=2, callbacks=callbacks, early_stopping=False, **{**FAST, "max_epochs": 3}
+        n_components=2, callbacks=callbacks, **{**FAST, "early_stopping": False, "max_epochs": 3}
     ).fit(low_rank_X)
     assert est.callbacks is callbacks and callbacks == [entry]
     used = [cb for _, cb in est.net_.callbacks_ if isinstance(cb, CountEpochs)]
