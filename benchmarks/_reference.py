@@ -19,6 +19,10 @@ quality benchmark (``bench_architectures.py``) and the speed benchmark
   encoder's last hidden state is mapped to the code; the decoder starts its hidden state from
   the code and is fed the code at every step, and a linear read-out gives each
   step's channels.
+
+:func:`add_early_stopping_option` and :func:`early_stopping_params` give the
+quality benchmarks (``bench_vs_loop.py``, ``bench_vs_pca.py``) one
+``--early-stopping`` option for skae's estimator.
 """
 
 import contextlib
@@ -241,3 +245,20 @@ def codes_and_reconstructions(model, X, loss="mse", chunk=1000):
         Zs.append(z.double().numpy())
         Rs.append((torch.sigmoid(r) if loss == "bce" else r).double().numpy())
     return np.vstack(Zs), np.vstack(Rs)
+
+
+#: ``--early-stopping`` values and the ``early_stopping`` parameter each sets.
+EARLY_STOPPING = {"auto": "auto", "true": True, "false": False}
+
+
+def add_early_stopping_option(parser):
+    """Add ``--early-stopping {auto,true,false}`` (skae's ``early_stopping``) to ``parser``."""
+    parser.add_argument("--early-stopping", choices=list(EARLY_STOPPING),
+                        help="skae's early_stopping (default: the estimator's own default)")
+
+
+def early_stopping_params(args):
+    """``{"early_stopping": value}`` for the option given, else ``{}`` (skae's default)."""
+    if args.early_stopping is None:
+        return {}
+    return {"early_stopping": EARLY_STOPPING[args.early_stopping]}

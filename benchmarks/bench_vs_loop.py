@@ -31,11 +31,12 @@ the 1-minute load average. Run from the repository root::
 
     python benchmarks/bench_vs_loop.py                      # everything
     python benchmarks/bench_vs_loop.py --datasets digits    # or breast_cancer,wine,mnist
-    python benchmarks/bench_vs_loop.py --datasets breast_cancer,wine --early-stopping auto
+    python benchmarks/bench_vs_loop.py --datasets breast_cancer,wine --early-stopping true
 
-``--early-stopping auto`` (or ``true``, ``false``) sets skae's
-``early_stopping`` (``auto``: cross-validated epochs on small data, then a fit
-on every row); without it skae keeps its default.
+``--early-stopping true`` (or ``false``, ``auto``) sets skae's
+``early_stopping`` (``true``: the hold-out split, the default before
+``auto``: cross-validated epochs on small data, then a fit on every row);
+without it skae keeps its default.
 """
 
 import argparse
@@ -159,13 +160,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default=",".join(KS),
                         help="comma-separated subset of " + ",".join(KS))
-    parser.add_argument("--early-stopping", choices=["auto", "true", "false"],
-                        help="skae's early_stopping (default: skae's own default)")
+    _reference.add_early_stopping_option(parser)
     args = parser.parse_args()
-    params = {}
-    if args.early_stopping is not None:
-        params["early_stopping"] = {"auto": "auto", "true": True, "false": False}[
-            args.early_stopping]
+    params = _reference.early_stopping_params(args)
     warnings.simplefilter("ignore", ConvergenceWarning)
     for name in args.datasets.split(","):
         X_train, X_test = load(name)

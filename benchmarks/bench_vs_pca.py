@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+import _reference
 from skae import AutoencoderTransformer
 
 DATASETS = {
@@ -38,13 +39,9 @@ def held_out_mse(model, X_train, X_test):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--early-stopping", choices=["auto", "true", "false"],
-                        help="the autoencoder's early_stopping (default: its own default)")
+    _reference.add_early_stopping_option(parser)
     args = parser.parse_args()
-    params = {}
-    if args.early_stopping is not None:
-        params["early_stopping"] = {"auto": "auto", "true": True, "false": False}[
-            args.early_stopping]
+    params = _reference.early_stopping_params(args)
     warnings.simplefilter("ignore", ConvergenceWarning)
     print(f"{'dataset':<14}{'units':<9}{'k':>3}{'AE / PCA (mean over splits)':>30}{'worst':>8}{'time (s)':>10}")
     for name, load in DATASETS.items():
