@@ -9,6 +9,7 @@ import torch
 from scipy import linalg
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils._tags import get_tags
@@ -45,8 +46,13 @@ _N_COMPONENTS_MAX_SAMPLES = 2000
 #: steps from it, as far as the normal rows' shared structure takes it, before
 #: it learns to reconstruct the rarer rows -- the anomalies -- too.
 _EPOCHS = 5
-#: Tukey's fence: ``contamination="auto"`` flags scores below Q1 - 1.5 IQR.
+#: Tukey's fence: ``contamination="auto"`` flags scores below Q1 - 1.5 IQR; the
+#: reference rows of the statistics are those whose first fit's anomaly score is
+#: within the fence on a log scale (see ``_reference_rows``).
 _TUKEY_K = 1.5
+#: ``anomaly_score="local"``: a row's local statistic is its squared distance to
+#: the ``_N_NEIGHBORS``-th nearest reference code (in whitened codes).
+_N_NEIGHBORS = 10
 
 
 def hotelling_t2(codes, mean, precision):
@@ -56,12 +62,38 @@ def hotelling_t2(codes, mean, precision):
     return einsum("ij,jk,ik->i", centred, precision, centred)
 
 
-def combined_score(spe, t2, control_limits):
-    """Minus the sum of the two statistics, each divided by its control limit.
+def whiten(codes, mean, whitening):
+    """Codes centred and whitened: their Euclidean distances are Mahalanobis distances.
 
     numpy arrays, or torch tensors (ONNX export).
     """
-    return -(spe / control_limits[0] + t2 / control_limits[1])
+    return (codes - mean) @ whitening
+
+
+def combined_score(spe, statistic, control_limits):
+    """Minus the sum of the two statistics, each divided by its control limit.
+
+    ``statistic`` is the codes' one: Hotelling's T² (``"combined"``) or the
+    squared distance to the k-th nearest reference code (``"local"``). numpy
+    arrays, or torch tensors (ONNX export).
+    """
+    return -(spe / control_limits[0] + statistic / control_limits[1])
+
+
+def _gaussian(codes):
+    """Mean and precision (pseudo-inverse covariance) of the rows ``codes``."""
+    covariance = np.atleast_2d(np.cov(codes, rowvar=False)) if len(codes) > 1 else None
+    if covariance is None or not np.all(np.isfinite(covariance)):
+        covariance = np.eye(codes.shape[1])
+    return codes.mean(axis=0), linalg.pinvh(covariance)
+
+
+def _control_limits(spe, statistic):
+    """The two statistics' means over the rows: the divisors of the score."""
+    limits = np.array([spe.mean(), statistic.mean()])
+    # A statistic that is 0 on every row (constant data) gets limit 1, as
+    # scikit-learn's scalers treat a zero scale: its ratio stays finite.
+    return np.where(limits > 0, limits, 1.0)
 
 
 def _default_hidden_layer_sizes(n_features):
@@ -143,15 +175,20 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         take outside that range (``fit`` raises a ``ValueError`` saying so).
         Rows outside the estimator's support score ``-inf``: outliers.
 
-    anomaly_score : {"auto", "combined", "estimator"}, default="auto"
+    anomaly_score : {"auto", "local", "combined", "estimator"}, default="auto"
         What :meth:`score_samples` returns. ``"estimator"``: the wrapped
         estimator's ``score_samples`` (negative reconstruction error, or a
-        VAE's log-likelihood). ``"combined"`` (autoencoders only): multivariate
-        statistical process control's two statistics, the reconstruction
-        error (SPE, or Q) and Hotelling's T² of the codes (their Mahalanobis
-        distance from the training codes), each divided by its mean on the
-        training rows; the score is minus their sum, so a row is unusual when it is off the learned manifold, in an
-        unusual place on it, or both. ``"auto"``: ``"combined"`` for an
+        VAE's log-likelihood). ``"local"`` and ``"combined"`` (autoencoders
+        only) add two statistics, each divided by its mean on the reference
+        training rows, and return minus the sum: the reconstruction error (SPE,
+        or Q: how far the row is off the learned manifold) and a statistic of
+        its codes (how unusual its place on the manifold is). ``"combined"``:
+        Hotelling's T² of the codes, their Mahalanobis distance from the
+        training codes' mean -- multivariate statistical process control's
+        pair, one Gaussian over the codes. ``"local"``: the squared distance
+        to the 10th nearest training code, in the codes whitened as T² sees
+        them -- it sees a row in a gap between clusters of normal codes, which
+        T²'s single Gaussian takes for normal. ``"auto"``: ``"local"`` for an
         estimator with ``reconstruction_error`` and ``transform`` (an
         :class:`AutoencoderTransformer`), ``"estimator"`` otherwise.
 
@@ -159,12 +196,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         Robust training. Training data usually holds some anomalies, and a
         model fitted to them learns to reconstruct them too. With
         ``trim_fraction > 0`` the detector fits twice: the rows the first fit
-        scores worst (this fraction of the training rows) are left out of the
-        second fit -- feature scaling, estimator and control limits -- as the
+        scores worst by SPE and T² (this fraction of the training rows) are
+        left out of the second fit -- feature scaling and estimator -- as the
         concentration steps of the minimum covariance determinant and robust
-        PCA do. ``offset_`` still comes from every training row. ``0`` fits
-        once (e.g. for training data known to be clean, or to halve the fit
-        time).
+        PCA do. Then, as that estimator's reweighting step, the statistics of
+        the score (the codes' mean and covariance, the reference codes of
+        ``"local"``, the control limits) are fitted on every training row
+        except the clear outliers: those whose anomaly score under the second
+        fit lies beyond Tukey's fence on a log scale. ``offset_`` still comes
+        from every training row. ``0`` fits once, with every row as a
+        reference (e.g. for training data known to be clean, or to halve the
+        fit time).
 
     random_state : int, RandomState instance or None, default=None
         Seed of the default estimator (``estimator=None``); a given estimator
@@ -179,23 +221,34 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         Threshold on :meth:`score_samples`: ``decision_function = score_samples
         - offset_``; rows below it are outliers.
 
-    anomaly_score_ : {"combined", "estimator"}
+    anomaly_score_ : {"local", "combined", "estimator"}
         The score used (``anomaly_score`` resolved).
 
     scale_ : ndarray of shape (n_features_in_,) or None
         Divisor of each feature (``feature_scaling="standard"``), else None.
 
     latent_mean_ : ndarray of shape (n_components,)
-        Mean of the training codes; only with ``anomaly_score_="combined"``.
+        Mean of the reference training codes; only with ``anomaly_score_`` of
+        ``"local"`` or ``"combined"``.
 
     latent_precision_ : ndarray of shape (n_components, n_components)
-        Pseudo-inverse of the training codes' covariance (for T²); only with
-        ``anomaly_score_="combined"``.
+        Pseudo-inverse of the reference training codes' covariance (for T²);
+        only with ``anomaly_score_`` of ``"local"`` or ``"combined"``.
+
+    latent_whitening_ : ndarray of shape (n_components, n_components)
+        Symmetric square root of ``latent_precision_``: codes centred and
+        multiplied by it have Euclidean distances equal to their Mahalanobis
+        distances; only with ``anomaly_score_="local"``.
+
+    reference_codes_ : ndarray of shape (n_reference, n_components)
+        The reference training rows' whitened codes, among which a row's
+        nearest neighbours are found; only with ``anomaly_score_="local"``.
 
     control_limits_ : ndarray of shape (2,)
-        Means of the reconstruction error and T² over the training rows the
-        final model was fitted on (the divisors of the combined score); only
-        with ``anomaly_score_="combined"``.
+        Means over the reference training rows of the reconstruction error
+        and of the codes' statistic (T², or the squared distance to the 10th
+        nearest other reference code): the divisors of the score; only with
+        ``anomaly_score_`` of ``"local"`` or ``"combined"``.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -244,6 +297,16 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
       percentile, a scale that the tail -- the anomalies of a contaminated
       training set -- does not set alone (unsupervised mean ROC-AUC 0.890
       against 0.884 with the percentile).
+    * *The codes' local statistic* (``"local"``) rather than T². Where the
+      normal rows form several clusters (glass, wine, digits), an anomaly in
+      a gap between them has an ordinary T² -- one Gaussian spans the gap --
+      but no near training code; where the anomalies are off the manifold
+      (satimage-2), SPE carries the score and the statistic must not add
+      noise. Mean ROC-AUC over both protocols 0.913 against 0.894 with T².
+    * *Reference rows: all but the clear outliers.* Statistics fitted on the
+      trimmed rows only would miss the tail of clean training data and flag
+      normal new rows in it (semi-supervised thyroid and page-blocks, where
+      PCA's error, fitted on every row, led).
 
     An autoencoder trained on data with outliers learns to reconstruct them
     too: fit on clean data when you have it (novelty detection).
@@ -269,7 +332,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         "estimator": [HasMethods(["fit", "score_samples"]), None],
         "contamination": [StrOptions({"auto"}), NumberInterval(Real, 0, 0.5, closed="right")],
         "feature_scaling": [StrOptions({"standard"}), None],
-        "anomaly_score": [StrOptions({"auto", "combined", "estimator"})],
+        "anomaly_score": [StrOptions({"auto", "local", "combined", "estimator"})],
         "trim_fraction": [NumberInterval(Real, 0, 0.5, closed="left")],
         "random_state": ["random_state"],
     }
@@ -333,12 +396,21 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         tasks = FitTasks(self, X, y, max_subtasks=2 if self.trim_fraction > 0 else 1)
         X = X_checked
         self._fit_model(X, sample_shape, tasks, "fit-estimator")
+        reference = X
         if self.trim_fraction > 0:
             # Robust training: the rows the first model scores worst -- the likeliest
             # outliers of a contaminated training set -- are left out of a second
-            # fit, so that the model (scaling included) describes the normal rows.
-            scores = self._score(_reshaped(self._scale(X), sample_shape))
-            self._fit_model(X[self._kept_rows(scores)], sample_shape, tasks, "refit-estimator")
+            # fit, so that the network (scaling included) describes the normal rows.
+            scores = self._global_scores(_reshaped(self._scale(X), sample_shape))
+            kept = self._kept_rows(scores)
+            self._fit_model(X[kept], sample_shape, tasks, "refit-estimator")
+            if self.anomaly_score_ != "estimator":
+                # As the minimum covariance determinant's reweighting step: the
+                # robust model's scores of every row choose the reference rows.
+                scores = self._global_scores(_reshaped(self._scale(X), sample_shape), kept)
+                reference = X[self._reference_rows(scores)]
+        if self.anomaly_score_ != "estimator":
+            self._fit_statistics(_reshaped(self._scale(reference), sample_shape))
         # The threshold comes from every training row, left-out rows included.
         scores = self._score(_reshaped(self._scale(X), sample_shape))
         if self.contamination == "auto":
@@ -349,12 +421,44 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         tasks.end()
         return self
 
+    def _global_scores(self, X_scaled, fitted_rows=slice(None)):
+        """SPE and T² of rows ``X_scaled``, combined, with the statistics of ``fitted_rows``.
+
+        They choose the rows of the second fit and the reference rows. The
+        combined and local scores both rank by SPE and T² here: T²'s single
+        Gaussian cannot be fooled by a cluster of anomalies, which the codes'
+        nearest neighbours can (a clustered anomaly's neighbours are anomalies).
+        """
+        if self.anomaly_score_ == "estimator":
+            return self._score(X_scaled)
+        spe, codes = self._statistics(X_scaled)
+        mean, precision = _gaussian(codes[fitted_rows])
+        t2 = hotelling_t2(codes, mean, precision)
+        return combined_score(spe, t2, _control_limits(spe[fitted_rows], t2[fitted_rows]))
+
     def _kept_rows(self, scores):
         """Mask of the training rows the second fit keeps, from the first fit's scores."""
         return scores >= np.quantile(scores, self.trim_fraction)
 
+    @staticmethod
+    def _reference_rows(scores):
+        """Mask of the training rows the statistics describe: all but the clear outliers.
+
+        The network is trained without the worst ``trim_fraction`` of the rows,
+        however clean the data; the statistics that score new rows (the codes'
+        Gaussian, the neighbours, the control limits) leave out only the rows
+        whose anomaly score ``-scores`` is beyond Tukey's fence on a log scale
+        (the anomaly score is a positive, right-skewed sum of squares) -- as the
+        minimum covariance determinant's reweighting step keeps every row within
+        its cut-off. Dropping the tail of clean data from the reference would
+        make normal new rows in that tail look anomalous.
+        """
+        log_anomaly = np.log(np.maximum(-scores, np.finfo(np.float64).tiny))
+        q1, q3 = np.percentile(log_anomaly, [25, 75])
+        return log_anomaly <= q3 + _TUKEY_K * (q3 - q1)
+
     def _fit_model(self, X, sample_shape, tasks, task_name):
-        """Fit the scaling, the wrapped estimator and the score's statistics to rows ``X``."""
+        """Fit the scaling and the wrapped estimator to rows ``X``."""
         X_scaled = self._fit_scaling(X)
         if self.estimator is None:
             estimator = self._default_estimator(X_scaled)
@@ -369,8 +473,6 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
                 warnings.simplefilter("ignore", ConvergenceWarning)
             self.estimator_ = estimator.fit(X_scaled)
         self.anomaly_score_ = self._resolve_score()
-        if self.anomaly_score_ == "combined":
-            self._fit_control_limits(X_scaled)
 
     def _default_estimator(self, X_scaled):
         """The autoencoder of ``estimator=None``, with the detector's own training budget."""
@@ -460,14 +562,14 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         combinable = hasattr(self.estimator_, "reconstruction_error") and hasattr(
             self.estimator_, "transform"
         )
-        if self.anomaly_score == "combined" and not combinable:
+        if self.anomaly_score in ("local", "combined") and not combinable:
             raise ValueError(
-                'anomaly_score="combined" needs an estimator with reconstruction_error and '
-                f"transform (an AutoencoderTransformer); got {type(self.estimator_).__name__}."
-                ' Use anomaly_score="estimator".'
+                f'anomaly_score="{self.anomaly_score}" needs an estimator with '
+                "reconstruction_error and transform (an AutoencoderTransformer); got "
+                f'{type(self.estimator_).__name__}. Use anomaly_score="estimator".'
             )
         if self.anomaly_score == "auto":
-            return "combined" if combinable else "estimator"
+            return "local" if combinable else "estimator"
         return self.anomaly_score
 
     def _statistics(self, X_scaled):
@@ -476,32 +578,51 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         codes = np.asarray(self.estimator_.transform(X_scaled), dtype=np.float64)
         return spe, codes
 
-    def _hotelling_t2(self, codes):
-        return hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
+    def _codes_statistic(self, codes):
+        """The codes' statistic of the score: T² (``"combined"``) or the local one."""
+        if self.anomaly_score_ == "combined":
+            return hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
+        whitened = whiten(codes, self.latent_mean_, self.latent_whitening_)
+        return self._neighbour_distances(whitened, self.reference_codes_)
 
-    def _combined_score(self, spe, t2):
-        return combined_score(spe, t2, self.control_limits_)
+    @staticmethod
+    def _neighbour_distances(whitened, reference, leave_one_out=False):
+        """Squared distance of each row to its k-th nearest reference code.
 
-    def _fit_control_limits(self, X_scaled):
-        """Fit the codes' mean, precision and both control limits; return the training scores."""
+        ``leave_one_out``: ``whitened`` is ``reference`` itself, and a row is
+        not its own neighbour.
+        """
+        n_reference = len(reference)
+        n_neighbors = min(_N_NEIGHBORS, n_reference - leave_one_out)
+        if n_neighbors < 1:  # a single reference row has no neighbour but itself
+            return np.zeros(len(whitened))
+        neighbours = NearestNeighbors(n_neighbors=n_neighbors).fit(reference)
+        distances, _ = neighbours.kneighbors(None if leave_one_out else whitened)
+        return distances[:, -1] ** 2
+
+    def _fit_statistics(self, X_scaled):
+        """Fit the codes' Gaussian, the reference codes and both control limits to rows ``X_scaled``."""
         spe, codes = self._statistics(X_scaled)
-        self.latent_mean_ = codes.mean(axis=0)
-        covariance = np.atleast_2d(np.cov(codes, rowvar=False)) if len(codes) > 1 else None
-        if covariance is None or not np.all(np.isfinite(covariance)):
-            covariance = np.eye(codes.shape[1])
-        self.latent_precision_ = linalg.pinvh(covariance)
-        t2 = self._hotelling_t2(codes)
-        limits = np.c_[spe, t2].mean(axis=0)
-        # A statistic that is 0 on every training row (constant data) gets limit 1,
-        # as scikit-learn's scalers treat a zero scale: its ratio stays finite.
-        self.control_limits_ = np.where(limits > 0, limits, 1.0)
+        self.latent_mean_, self.latent_precision_ = _gaussian(codes)
+        if self.anomaly_score_ == "combined":
+            statistic = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
+        else:
+            # Mahalanobis distances, as T²'s: the codes' units do not decide who is near.
+            eigenvalues, eigenvectors = linalg.eigh(self.latent_precision_)
+            self.latent_whitening_ = (eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
+                                      ) @ eigenvectors.T
+            self.reference_codes_ = whiten(codes, self.latent_mean_, self.latent_whitening_)
+            statistic = self._neighbour_distances(
+                self.reference_codes_, self.reference_codes_, leave_one_out=True
+            )
+        self.control_limits_ = _control_limits(spe, statistic)
 
     # ------------------------------------------------------------- inference
     def _score(self, X_scaled):
         if self.anomaly_score_ == "estimator":
             return np.asarray(self.estimator_.score_samples(X_scaled), dtype=np.float64)
         spe, codes = self._statistics(X_scaled)
-        return self._combined_score(spe, self._hotelling_t2(codes))
+        return combined_score(spe, self._codes_statistic(codes), self.control_limits_)
 
     def score_samples(self, X):
         """The wrapped estimator's score of each row (higher = more normal).
@@ -550,14 +671,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
         Which features make a row anomalous: the squared reconstruction error of
         each feature (after ``feature_scaling``), divided by the number of
-        features -- and, with ``anomaly_score_="combined"``, by the
-        reconstruction error's control limit ``control_limits_[0]`` -- so that
-        the contributions of a row add up to the reconstruction part of its
-        anomaly score ``-score_samples(X)``. With ``anomaly_score_="estimator"``
-        that is the whole anomaly score; with ``"combined"`` the rest,
-        ``-score_samples(X) - contributions.sum(axis=1)``, is the codes' T²
-        part (how unusual the row's place on the learned manifold is), which
-        no single feature owns.
+        features -- and, with ``anomaly_score_`` of ``"local"`` or
+        ``"combined"``, by the reconstruction error's control limit
+        ``control_limits_[0]`` -- so that the contributions of a row add up to
+        the reconstruction part of its anomaly score ``-score_samples(X)``.
+        With ``anomaly_score_="estimator"`` that is the whole anomaly score;
+        otherwise the rest, ``-score_samples(X) - contributions.sum(axis=1)``,
+        is the codes' part (how unusual the row's place on the learned
+        manifold is: its nearest-neighbour distance or its T²), which no
+        single feature owns.
 
         Parameters
         ----------
@@ -600,7 +722,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             )
         per_feature = self.estimator_.reconstruction_error(X_scaled, per_feature=True)
         contributions = per_feature / self.n_features_in_
-        if self.anomaly_score_ == "combined":
+        if self.anomaly_score_ != "estimator":
             contributions /= self.control_limits_[0]
         return contributions
 

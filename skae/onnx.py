@@ -26,7 +26,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoencoderTransformer
 from ._base import _BaseAutoencoder
-from ._outlier import ReconstructionOutlierDetector, combined_score, hotelling_t2
+from ._outlier import (
+    _N_NEIGHBORS,
+    ReconstructionOutlierDetector,
+    combined_score,
+    hotelling_t2,
+    whiten,
+)
 from ._vae import VAETransformer
 
 __all__ = ["register_skl2onnx_converters", "to_onnx"]
@@ -81,23 +87,34 @@ class _DetectorGraph(torch.nn.Module):
             "inverse_scale", None if scale is None else _tensor(1.0 / scale, np.float32)
         )
         self.register_buffer("offset", _tensor(detector.offset_))
-        self.combined = detector.anomaly_score_ == "combined"
-        if self.combined:
+        self.statistic = detector.anomaly_score_
+        if self.statistic != "estimator":
             self.error = inner._chunk_function("reconstruction_error", "cpu")
             self.encode = inner._chunk_function("transform", "cpu")
             self.register_buffer("latent_mean", _tensor(detector.latent_mean_))
             self.register_buffer("latent_precision", _tensor(detector.latent_precision_))
             self.register_buffer("control_limits", _tensor(detector.control_limits_))
+        if self.statistic == "local":
+            self.register_buffer("latent_whitening", _tensor(detector.latent_whitening_))
+            reference = _tensor(detector.reference_codes_)
+            self.register_buffer("reference", reference)
+            self.register_buffer("reference_norms", (reference ** 2).sum(dim=1))
+            self.n_neighbors = min(_N_NEIGHBORS, len(reference))
         else:
             self.score = inner._chunk_function("score_samples", "cpu")
 
     def forward(self, x):
         if self.inverse_scale is not None:
             x = x * self.inverse_scale
-        if self.combined:
+        if self.statistic != "estimator":
             codes = self.encode(self.network, x).double()
-            t2 = hotelling_t2(codes, self.latent_mean, self.latent_precision)
-            scores = combined_score(self.error(self.network, x), t2, self.control_limits)
+            if self.statistic == "combined":
+                statistic = hotelling_t2(codes, self.latent_mean, self.latent_precision)
+            else:
+                statistic = self._neighbour_distances(
+                    whiten(codes, self.latent_mean, self.latent_whitening)
+                )
+            scores = combined_score(self.error(self.network, x), statistic, self.control_limits)
         else:
             scores = self.score(self.network, x)
         if self.outputs == "score_samples":
@@ -108,6 +125,16 @@ class _DetectorGraph(torch.nn.Module):
         # predict: +1 inliers, -1 outliers (decision < 0), as the detector's
         label = torch.where(decision < 0, -1, 1).to(torch.int64)
         return (label, decision) if self.outputs == "label_and_decision" else label
+
+
+    def _neighbour_distances(self, whitened):
+        """Squared distance of each row to its k-th nearest reference code, by brute force."""
+        gaps = ((whitened ** 2).sum(dim=1, keepdim=True) - 2.0 * whitened @ self.reference.T
+                + self.reference_norms)
+        nearest = torch.topk(gaps, self.n_neighbors, dim=1, largest=False).values
+        # Rounding can take a zero distance below 0 (Relu, not Clip: skl2onnx
+        # cannot place Clip's omitted optional input).
+        return torch.relu(nearest[:, -1])
 
 
 def _graph(estimator, method):

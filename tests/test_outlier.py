@@ -87,30 +87,78 @@ def test_with_vae():
 
 
 def test_combined_score_is_the_sum_of_the_normalised_statistics(fitted):
-    assert fitted.anomaly_score_ == "combined"
+    combined = clone(fitted).set_params(anomaly_score="combined").fit(X_PLANE)
+    assert combined.anomaly_score_ == "combined"
+    X_scaled = X_OFF / combined.scale_
+    spe = combined.estimator_.reconstruction_error(X_scaled)
+    codes = combined.estimator_.transform(X_scaled) - combined.latent_mean_
+    t2 = np.einsum("ij,jk,ik->i", codes, combined.latent_precision_, codes)
+    expected = -(spe / combined.control_limits_[0] + t2 / combined.control_limits_[1])
+    np.testing.assert_allclose(combined.score_samples(X_OFF), expected)
+
+
+def test_local_score_is_spe_plus_the_distance_to_the_kth_nearest_code(fitted):
+    assert fitted.anomaly_score_ == "local"
     X_scaled = X_OFF / fitted.scale_
     spe = fitted.estimator_.reconstruction_error(X_scaled)
     codes = fitted.estimator_.transform(X_scaled) - fitted.latent_mean_
-    t2 = np.einsum("ij,jk,ik->i", codes, fitted.latent_precision_, codes)
-    expected = -(spe / fitted.control_limits_[0] + t2 / fitted.control_limits_[1])
+    # Whitened codes: Euclidean distances are the codes' Mahalanobis distances.
+    whitened = codes @ fitted.latent_whitening_
+    np.testing.assert_allclose(
+        (whitened ** 2).sum(axis=1),
+        np.einsum("ij,jk,ik->i", codes, fitted.latent_precision_, codes),
+    )
+    gaps = ((whitened[:, None, :] - fitted.reference_codes_[None]) ** 2).sum(axis=2)
+    kth = np.sort(gaps, axis=1)[:, 9]
+    expected = -(spe / fitted.control_limits_[0] + kth / fitted.control_limits_[1])
     np.testing.assert_allclose(fitted.score_samples(X_OFF), expected)
 
 
 def test_robust_training_is_a_second_fit_on_the_rows_scored_best(fitted):
-    # trim_fraction=0.1: the model is the one a single fit gives on the 90 % of
-    # the rows that a first fit scores best; the threshold comes from every row.
+    # trim_fraction=0.1: the network is the one a single fit gives on the 90 % of
+    # the rows that a first fit scores best by SPE and T²; the threshold comes
+    # from every row.
     assert fitted.trim_fraction == 0.1
-    once = clone(fitted).set_params(trim_fraction=0.0).fit(X_PLANE)
+    once = clone(fitted).set_params(trim_fraction=0.0, anomaly_score="combined").fit(X_PLANE)
     scores = once.score_samples(X_PLANE)
     keep = scores >= np.quantile(scores, 0.1)
-    refit = clone(once).fit(X_PLANE[keep])
+    refit = clone(fitted).set_params(trim_fraction=0.0).fit(X_PLANE[keep])
     assert fitted.estimator_.n_samples_seen_ == keep.sum() == 270
     np.testing.assert_allclose(fitted.scale_, refit.scale_)
-    np.testing.assert_allclose(fitted.control_limits_, refit.control_limits_)
-    np.testing.assert_allclose(fitted.score_samples(X_OFF), refit.score_samples(X_OFF))
-    # Each limit is the mean of its statistic on the rows kept.
-    spe = fitted.estimator_.reconstruction_error(X_PLANE[keep] / fitted.scale_)
+    np.testing.assert_allclose(
+        fitted.estimator_.transform(X_OFF / fitted.scale_),
+        refit.estimator_.transform(X_OFF / refit.scale_),
+    )
+    # The statistics describe every row but the clear outliers: those whose
+    # first anomaly score is beyond Tukey's fence on a log scale.
+    log_anomaly = np.log(-scores)
+    q1, q3 = np.percentile(log_anomaly, [25, 75])
+    reference = log_anomaly <= q3 + 1.5 * (q3 - q1)
+    assert len(fitted.reference_codes_) == reference.sum() > keep.sum()
+    spe = fitted.estimator_.reconstruction_error(X_PLANE[reference] / fitted.scale_)
     assert fitted.control_limits_[0] == pytest.approx(spe.mean())
+
+
+def test_local_score_sees_a_row_between_two_clusters_that_t2_misses():
+    # Two clusters on a line in 3-D; a row half-way between them is near the
+    # codes' mean (a small T²) but far from every training code.
+    rng = np.random.RandomState(0)
+    direction = np.array([1.0, 2.0, -1.0])
+    centres = np.r_[-1.0, 1.0][rng.randint(2, size=300)]
+    X = (centres + 0.05 * rng.randn(300))[:, None] * direction + 0.01 * rng.randn(300, 3)
+    between = np.zeros((1, 3))
+    detectors = {
+        score: ReconstructionOutlierDetector(
+            AutoencoderTransformer(1, **FAST), anomaly_score=score, random_state=0
+        ).fit(X)
+        for score in ("local", "combined")
+    }
+    for score, detector in detectors.items():
+        rank = (detector.score_samples(X) < detector.score_samples(between)[0]).mean()
+        if score == "local":
+            assert detector.predict(between)[0] == -1 and rank == 0.0
+        else:
+            assert detector.predict(between)[0] == 1 and rank > 0.5
 
 
 def test_trim_fraction_leaves_the_worst_rows_out_of_the_second_fit():
@@ -120,18 +168,20 @@ def test_trim_fraction_leaves_the_worst_rows_out_of_the_second_fit():
         AutoencoderTransformer(2, **FAST), trim_fraction=0.1
     ).fit(X_train)
     once = ReconstructionOutlierDetector(
-        AutoencoderTransformer(2, **FAST), trim_fraction=0.0
+        AutoencoderTransformer(2, **FAST), trim_fraction=0.0, anomaly_score="combined"
     ).fit(X_train)
     assert once.estimator_.n_samples_seen_ == len(X_train)
-    # The first fit is ``once``'s; the second is fitted, scaling included, on the
-    # rows it scores best: never the far ones.
+    # The first fit is ``once``'s (which ranks by SPE and T²); the second is
+    # fitted, scaling included, on the rows it scores best: never the far ones.
     first_scores = once.score_samples(X_train)
     keep = first_scores >= np.quantile(first_scores, 0.1)
     assert not keep[270:285].any()
     assert trimmed.estimator_.n_samples_seen_ == keep.sum()
     np.testing.assert_allclose(trimmed.scale_, once._feature_scale(X_train[keep]))
     assert trimmed.scale_.max() < once.scale_.max()
-    # The threshold is still set on every training row.
+    # Nor are they reference rows of the statistics; the threshold is still
+    # set on every training row.
+    assert len(trimmed.reference_codes_) <= 285
     assert (trimmed.predict(X_train) == -1)[270:285].all()
 
 
@@ -142,7 +192,7 @@ def test_feature_contributions_add_up_to_the_reconstruction_part(fitted):
     X_scaled = X_OFF / fitted.scale_
     spe = fitted.estimator_.reconstruction_error(X_scaled)
     np.testing.assert_allclose(contributions.sum(axis=1), spe / fitted.control_limits_[0])
-    # The rest of the anomaly score is the codes' T² part, non-negative.
+    # The rest of the anomaly score is the codes' part, non-negative.
     assert np.all(-fitted.score_samples(X_OFF) - contributions.sum(axis=1) >= -1e-9)
 
 
@@ -208,11 +258,12 @@ def test_score_estimator_is_the_negative_reconstruction_error():
     )
 
 
-def test_combined_score_needs_an_autoencoder():
+@pytest.mark.parametrize("score", ["local", "combined"])
+def test_combined_and_local_scores_need_an_autoencoder(score):
     detector = ReconstructionOutlierDetector(
-        VAETransformer(2, n_importance_samples=5, **FAST), anomaly_score="combined"
+        VAETransformer(2, n_importance_samples=5, **FAST), anomaly_score=score
     )
-    with pytest.raises(ValueError, match="combined"):
+    with pytest.raises(ValueError, match=score):
         detector.fit(X_PLANE)
 
 

@@ -231,7 +231,7 @@ def test_without_the_callback_api_estimators_fit_as_before():
     # put in place once the parts of this scikit-learn that use it are loaded.
     code = """
 import sys, types
-import skorch, sklearn.pipeline, sklearn.callback._callback_support
+import skorch, sklearn.neighbors, sklearn.pipeline, sklearn.callback._callback_support
 sys.modules["sklearn.callback"] = types.ModuleType("sklearn.callback")
 import numpy as np
 import skae
