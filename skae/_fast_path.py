@@ -82,7 +82,7 @@ def _vae_step(module, criterion, x, record):
     with the same kernels, so the gradients equal autograd's bit for bit (tested).
     """
     likelihood = module._modules["likelihood"]
-    if type(likelihood) is not GaussianLikelihood or not likelihood.conditional:
+    if type(likelihood) is not GaussianLikelihood:
         return None
     parts = _plain_parts(module, criterion, likelihood)
     if parts is None:
@@ -100,9 +100,9 @@ def _vae_step(module, criterion, x, record):
         std = torch.mul(log_var, 0.5).exp_()
         z = torch.addcmul(mean, std, noise)
         params, decoder_cache = _residual_forward(decoder, z)
-        loss, grad_params, grad_mean, grad_log_var, grad_raw_log_var = criterion(
-            (params, mean, log_var), x, module, training=True, record=record, gradient=True,
-            target=normalized,
+        loss, grad_params, grad_raw_log_var, grad_mean, grad_log_var = (
+            criterion.loss_and_gradients((params, mean, log_var), x, module, record=record,
+                                         target=normalized)
         )
         _accumulate_grad(likelihood.raw_log_var, grad_raw_log_var)
         grad_z = _residual_backward(decoder, grad_params, decoder_cache, input_grad=True)

@@ -13,31 +13,10 @@ import torch.nn.functional as F
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def gaussian_log_prob(x, mean, log_var, grad=None):
-    """Elementwise log-density of ``x`` under ``N(mean, exp(log_var))``.
-
-    With ``grad`` (broadcastable to the density's shape, e.g. one value per
-    row as a column; under ``torch.no_grad()``), returns ``(log_prob, d / d
-    mean, d / d log_var)`` of ``(grad * log_prob).sum()``, computed as
-    autograd's backward pass computes them, bit for bit (the speed layer,
-    :mod:`skae._fast_path`, uses them; ``x`` gets no gradient).
-    """
+def gaussian_log_prob(x, mean, log_var):
+    """Elementwise log-density of ``x`` under ``N(mean, exp(log_var))``."""
     diff = x - mean
-    square = diff**2
-    inv_var = torch.exp(-log_var)
-    log_prob = -0.5 * (LOG_2PI + log_var + square * inv_var)
-    if grad is None:
-        return log_prob
-    # The backward pass of the line above, with autograd's roundings but in
-    # place where a temporary is free: MulBackward of -0.5 (on ``grad``'s own
-    # shape, before broadcasting: the same values); MulBackward of square *
-    # inv_var, ExpBackward, NegBackward and AddBackward (h + (-t) is h - t);
-    # MulBackward, PowBackward (2 * diff ** 1, exact) and SubBackward, whose
-    # negation joins the exact doubling: (h * inv_var) * (-2 * diff).
-    grad = grad * -0.5
-    grad_log_var = torch.sub(grad, (square * grad).mul_(inv_var))
-    grad_mean = (inv_var * grad).mul_(diff.mul_(-2.0))
-    return log_prob, grad_mean, grad_log_var
+    return -0.5 * (LOG_2PI + log_var + diff**2 * torch.exp(-log_var))
 
 
 def bernoulli_log_prob(x, logits):
@@ -49,29 +28,15 @@ def bernoulli_log_prob(x, logits):
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
 
 
-def kl_diag_gaussians(mean_q, log_var_q, mean_p=None, log_var_p=None, grad=None):
+def kl_diag_gaussians(mean_q, log_var_q, mean_p=None, log_var_p=None):
     """Row-wise ``KL(N(mean_q, var_q) || N(mean_p, var_p))`` for diagonal Gaussians.
 
     ``mean_p`` and ``log_var_p`` default to the standard normal prior. The sum
-    runs over the last dimension. Against the standard normal prior, ``grad``
-    (one value per row, under ``torch.no_grad()``) returns ``(kl, d / d mean_q,
-    d / d log_var_q)`` of ``(grad * kl).sum()``, as autograd computes them, bit
-    for bit (see :func:`gaussian_log_prob`).
+    runs over the last dimension.
     """
     if mean_p is None and log_var_p is None:
-        # The standard normal prior's terms, without its zeros: fewer operations
-        # for autograd to record in every training step.
-        var_q = torch.exp(log_var_q)
-        kl = 0.5 * (var_q + mean_q**2 - 1.0 - log_var_q).sum(dim=-1)
-        if grad is None:
-            return kl
-        # SumBackward and MulBackward (on the rows' values, before broadcasting:
-        # the same values); PowBackward (grad * (2 * mean ** 1), exact doubling);
-        # SubBackward and ExpBackward: -g + g * var_q, which is g * var_q - g
-        grad = (grad * 0.5).unsqueeze(-1)
-        return kl, torch.mul(mean_q, 2.0).mul_(grad), (var_q * grad).sub_(grad)
-    if grad is not None:
-        raise ValueError("kl_diag_gaussians gives gradients against the standard normal only.")
+        # The standard normal prior's terms, without its zeros.
+        return 0.5 * (torch.exp(log_var_q) + mean_q**2 - 1.0 - log_var_q).sum(dim=-1)
     if mean_p is None:
         mean_p = torch.zeros_like(mean_q)
     if log_var_p is None:
@@ -97,16 +62,6 @@ def floored_log_var(raw, min_variance):
     to zero and the likelihood to infinity.
     """
     return torch.logaddexp(raw, raw.new_tensor(math.log(min_variance)))
-
-
-def floored_log_var_backward(raw, min_variance, grad):
-    """``d / d raw`` of ``(grad * floored_log_var(raw, min_variance)).sum()``.
-
-    ``LogaddexpBackward``'s formula, ``grad / (1 + exp(floor - raw))``, with its
-    kernels: equal to autograd's bit for bit (for :mod:`skae._fast_path`).
-    ``grad`` (of ``raw``'s shape) is overwritten with the result.
-    """
-    return grad.div_(torch.sub(math.log(min_variance), raw).exp_().add_(1))
 
 
 class GaussianLikelihood(torch.nn.Module):
@@ -159,23 +114,9 @@ class GaussianLikelihood(torch.nn.Module):
             raw = raw + params[..., raw.shape[0]:]
         return floored_log_var(raw, self.min_variance)
 
-    def log_prob(self, x, params, grad=None):
-        """Elementwise log-density of ``x`` given the decoder output ``params``.
-
-        With ``grad`` (conditional variance only; under ``torch.no_grad()``),
-        returns ``(log_prob, d / d params, d / d raw_log_var)`` of ``(grad *
-        log_prob).sum()``, bit for bit as autograd (see :func:`gaussian_log_prob`).
-        """
-        if grad is None:
-            return gaussian_log_prob(x, self.mean(params), self.log_var(params))
-        if not self.conditional:
-            raise ValueError("log_prob gives gradients with a conditional variance only.")
-        n_features = self.raw_log_var.shape[0]
-        raw = self.raw_log_var + params[..., n_features:]
-        log_var = floored_log_var(raw, self.min_variance)
-        log_prob, grad_mean, grad_log_var = gaussian_log_prob(x, self.mean(params), log_var, grad)
-        grad_raw = floored_log_var_backward(raw, self.min_variance, grad_log_var)
-        return log_prob, torch.cat([grad_mean, grad_raw], dim=-1), grad_raw.sum(0)
+    def log_prob(self, x, params):
+        """Elementwise log-density of ``x`` given the decoder output ``params``."""
+        return gaussian_log_prob(x, self.mean(params), self.log_var(params))
 
     def mean(self, params):
         """Mean of the observation model."""

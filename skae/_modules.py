@@ -157,31 +157,22 @@ class _Network(DrawsRandom, nn.Module):
         """What the decoder's output is compared with: normalised ``x`` (Gaussian) or ``x``."""
         return x if self.is_bernoulli else self.normalize(x)
 
-    def log_likelihood(self, x, params, grad=None, target=None):
+    def log_likelihood(self, x, params):
         """Row-wise ``log p(x | params)`` in the original units of ``x``.
 
         A Gaussian's density is computed in normalised units; subtracting the
-        normalisation's log-Jacobian, ``sum(log(scale))``, gives the density of
-        ``x`` itself, comparable across input scalings and with PCA's. With
-        ``grad`` (one value per row), returns ``(log_lik, d / d params, d / d
-        raw_log_var)`` of ``(grad * log_lik).sum()``
-        (:meth:`~skae._likelihoods.GaussianLikelihood.log_prob`). ``target``
-        is ``self.target(x)`` when the caller has computed it already.
+        normalisation's log-Jacobian (:meth:`log_jacobian`) gives the density of
+        ``x`` itself, comparable across input scalings and with PCA's.
         """
-        grads = ()
-        if target is None:
-            target = self.target(x)
-        if grad is None:
-            log_prob = self.likelihood.log_prob(target, params)
-        else:
-            # SumBackward: every element of a row gets the row's gradient
-            # (broadcast from a column: the same values, never materialised)
-            grad = grad.unsqueeze(-1)
-            log_prob, *grads = self.likelihood.log_prob(target, params, grad)
-        log_lik = log_prob.sum(dim=-1)
+        log_lik = self.likelihood.log_prob(self.target(x), params).sum(dim=-1)
         if not self.is_bernoulli:
-            log_lik = log_lik - torch.log(self.normalize.scale).expand(x.shape[-1]).sum()
-        return (log_lik, *grads) if grads else log_lik
+            log_lik = log_lik - self.log_jacobian(x.shape[-1])
+        return log_lik
+
+    def log_jacobian(self, n_features):
+        """``sum(log(scale))`` over ``n_features`` features, a 0-d tensor: the
+        log-density of a normalised row minus that of the row itself."""
+        return torch.log(self.normalize.scale).expand(n_features).sum()
 
     def decode(self, z):
         """Decoder output: the Gaussian mean in normalised units, or Bernoulli logits."""
