@@ -13,12 +13,14 @@ bookkeeping costs as much as the arithmetic (figures in
   and two :class:`~skae._modules.ResidualMLP` of ``Linear`` layers and known
   activations) trained on a plain :class:`~skae._objectives.ReconstructionLoss`,
   and a plain :class:`~skae._modules.VariationalAutoencoder` of the same parts
-  with a conditional Gaussian variance, trained on a plain
-  :class:`~skae._objectives.NegativeELBO`. The objectives' own derivatives are
-  written beside their formulas (``gradient=True``); this module adds the
-  networks' and the reparameterisation's. Anything else -- another body or
-  subclass, another likelihood, an active dropout, hooks that autograd would
-  call -- is declined.
+  with skae's Gaussian likelihood, trained on a plain
+  :class:`~skae._objectives.NegativeELBO`. The reconstruction loss's derivative
+  is written beside its formula (``gradient=True``); the negative ELBO is an
+  autograd function with a closed-form backward, which this module calls
+  directly (``loss_and_gradients``) as autograd calls it. This module adds the
+  networks' and the reparameterisation's gradients. Anything else -- another
+  body or subclass, another likelihood, an active dropout, hooks that autograd
+  would call -- is declined.
 - :class:`FlatAdam` is ``torch.optim.Adam`` over one flat buffer.
 
 **The off switch**: set ``ENABLED = False`` (``skae._fast_path.ENABLED``) and
@@ -74,12 +76,13 @@ def _vae_step(module, criterion, x, record):
     """:func:`manual_step` for a :class:`~skae._modules.VariationalAutoencoder`.
 
     Handles the default network: :class:`~skae._modules.ResidualMLP` encoder and
-    decoder and a Gaussian likelihood with a conditional variance, trained on
+    decoder and a Gaussian likelihood (either variance), trained on
     :class:`~skae._objectives.NegativeELBO`; declines anything else. The
-    objective gives its own derivatives (``gradient=True``, written beside its
-    formulas); this adds the reparameterisation's and the two networks'. Each
-    is the formula autograd applies to that operation (``derivatives.yaml``),
-    with the same kernels, so the gradients equal autograd's bit for bit (tested).
+    objective's forward and backward are those autograd runs
+    (:meth:`~skae._objectives.NegativeELBO.loss_and_gradients`); this adds the
+    reparameterisation's and the two networks' gradients, each the formula
+    autograd applies to that operation (``derivatives.yaml``) with the same
+    kernels, so the gradients equal autograd's bit for bit (tested).
     """
     likelihood = module._modules["likelihood"]
     if type(likelihood) is not GaussianLikelihood:

@@ -2,9 +2,12 @@
 
 ``record(name, value)`` writes a per-batch value to skorch's history (see
 ``SkaeNet.get_loss``); an objective with several terms reports them through it
-and holds no state of its own. Plain torch: autograd differentiates them. The reconstruction loss's formula is
-written once, in :func:`mean_reconstruction_loss`, beside the derivative the
-speed layer (:mod:`skae._fast_path`) uses instead of autograd's backward pass.
+and holds no state of its own. Plain torch, differentiated by autograd. The
+speed layer (:mod:`skae._fast_path`) takes the derivatives from here: the
+reconstruction loss's, written once beside its formula in
+:func:`mean_reconstruction_loss` (as autograd computes it, bit for bit), and
+the Gaussian negative ELBO's, the closed-form backward of the autograd
+function :class:`GaussianNegativeELBO`, which autograd runs too.
 """
 
 import math
