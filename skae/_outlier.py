@@ -70,14 +70,27 @@ def whiten(codes, mean, whitening):
     return (codes - mean) @ whitening
 
 
-def combined_score(spe, statistic, control_limits):
-    """Minus the sum of the two statistics, each divided by its control limit.
+def combined_score(spe, t2, control_limits):
+    """``anomaly_score="combined"``: minus the sum of SPE and T², each divided by its control limit.
 
-    ``statistic`` is the codes' one: Hotelling's T² (``"combined"``) or the
-    squared distance to the k-th nearest reference code (``"local"``). numpy
-    arrays, or torch tensors (ONNX export).
+    numpy arrays, or torch tensors (ONNX export).
     """
-    return -(spe / control_limits[0] + statistic / control_limits[1])
+    return -(spe / control_limits[0] + t2 / control_limits[1])
+
+
+def local_score(spe, distance2, control_limits, n_components):
+    """``anomaly_score="local"``: minus SPE over its limit plus the codes' local term.
+
+    The local term is ``n_components * log(1 + distance2 / control_limits[1])``,
+    ``distance2`` the squared distance to the k-th nearest reference code:
+    minus twice the log of a k-nearest-neighbour density estimate of the
+    codes (``d_k ** -n_components``), up to a constant -- the counterpart of
+    T², minus twice the log of a Gaussian density. The 1 keeps duplicated
+    codes (``distance2 = 0``, discrete data) finite. numpy arrays, or torch
+    tensors (ONNX export).
+    """
+    log = torch.log if isinstance(spe, torch.Tensor) else np.log
+    return -(spe / control_limits[0] + n_components * log(1.0 + distance2 / control_limits[1]))
 
 
 def _gaussian(codes):
@@ -179,16 +192,19 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         What :meth:`score_samples` returns. ``"estimator"``: the wrapped
         estimator's ``score_samples`` (negative reconstruction error, or a
         VAE's log-likelihood). ``"local"`` and ``"combined"`` (autoencoders
-        only) add two statistics, each divided by its mean on the reference
-        training rows, and return minus the sum: the reconstruction error (SPE,
-        or Q: how far the row is off the learned manifold) and a statistic of
-        its codes (how unusual its place on the manifold is). ``"combined"``:
-        Hotelling's T² of the codes, their Mahalanobis distance from the
-        training codes' mean -- multivariate statistical process control's
-        pair, one Gaussian over the codes. ``"local"``: the squared distance
-        to the 10th nearest training code, in the codes whitened as T² sees
-        them -- it sees a row in a gap between clusters of normal codes, which
-        T²'s single Gaussian takes for normal. ``"auto"``: ``"local"`` for an
+        only) return minus the sum of two terms: the reconstruction error
+        (SPE, or Q: how far the row is off the learned manifold) divided by its
+        mean on the reference training rows, and a term for its codes (how
+        unusual its place on the manifold is). ``"combined"``: Hotelling's T²
+        of the codes (their Mahalanobis distance from the training codes'
+        mean) divided by its mean -- multivariate statistical process
+        control's pair, one Gaussian over the codes. ``"local"``:
+        ``n_components * log(1 + d² / mean d²)``, with ``d`` the distance to
+        the 10th nearest training code in the codes whitened as T² sees them:
+        minus twice the log of a nearest-neighbour density of the codes, up to
+        a constant, as T² is for a Gaussian. It sees a row in a gap between
+        clusters of normal codes, which T²'s single Gaussian takes for
+        normal. ``"auto"``: ``"local"`` for an
         estimator with ``reconstruction_error`` and ``transform`` (an
         :class:`AutoencoderTransformer`), ``"estimator"`` otherwise.
 
@@ -247,8 +263,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     control_limits_ : ndarray of shape (2,)
         Means over the reference training rows of the reconstruction error
         and of the codes' statistic (T², or the squared distance to the 10th
-        nearest other reference code): the divisors of the score; only with
-        ``anomaly_score_`` of ``"local"`` or ``"combined"``.
+        nearest other reference code): the units of the score's two terms;
+        only with ``anomaly_score_`` of ``"local"`` or ``"combined"``.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -297,12 +313,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
       percentile, a scale that the tail -- the anomalies of a contaminated
       training set -- does not set alone (unsupervised mean ROC-AUC 0.890
       against 0.884 with the percentile).
-    * *The codes' local statistic* (``"local"``) rather than T². Where the
+    * *The codes' local term* (``"local"``) rather than T². Where the
       normal rows form several clusters (glass, wine, digits), an anomaly in
       a gap between them has an ordinary T² -- one Gaussian spans the gap --
-      but no near training code; where the anomalies are off the manifold
-      (satimage-2), SPE carries the score and the statistic must not add
-      noise. Mean ROC-AUC over both protocols 0.913 against 0.894 with T².
+      but no near training code. The term is the log of the neighbour
+      distance, not its square: a normal row in a sparse region has a
+      squared distance hundreds of times its mean, which ranked such rows
+      above anomalies that SPE sees (satimage-2: average precision 0.38
+      against 0.98). Mean ROC-AUC over both protocols 0.916 against 0.894
+      with T².
     * *Reference rows: all but the clear outliers.* Statistics fitted on the
       trimmed rows only would miss the tail of clean training data and flag
       normal new rows in it (semi-supervised thyroid and page-blocks, where
@@ -578,12 +597,6 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         codes = np.asarray(self.estimator_.transform(X_scaled), dtype=np.float64)
         return spe, codes
 
-    def _codes_statistic(self, codes):
-        """The codes' statistic of the score: T² (``"combined"``) or the local one."""
-        if self.anomaly_score_ == "combined":
-            return hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
-        whitened = whiten(codes, self.latent_mean_, self.latent_whitening_)
-        return self._neighbour_distances(whitened, self.reference_codes_)
 
     @staticmethod
     def _neighbour_distances(whitened, reference, leave_one_out=False):
@@ -622,7 +635,12 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         if self.anomaly_score_ == "estimator":
             return np.asarray(self.estimator_.score_samples(X_scaled), dtype=np.float64)
         spe, codes = self._statistics(X_scaled)
-        return combined_score(spe, self._codes_statistic(codes), self.control_limits_)
+        if self.anomaly_score_ == "combined":
+            t2 = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
+            return combined_score(spe, t2, self.control_limits_)
+        whitened = whiten(codes, self.latent_mean_, self.latent_whitening_)
+        distance2 = self._neighbour_distances(whitened, self.reference_codes_)
+        return local_score(spe, distance2, self.control_limits_, codes.shape[1])
 
     def score_samples(self, X):
         """The wrapped estimator's score of each row (higher = more normal).

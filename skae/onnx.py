@@ -31,6 +31,7 @@ from ._outlier import (
     ReconstructionOutlierDetector,
     combined_score,
     hotelling_t2,
+    local_score,
     whiten,
 )
 from ._vae import VAETransformer
@@ -88,33 +89,35 @@ class _DetectorGraph(torch.nn.Module):
         )
         self.register_buffer("offset", _tensor(detector.offset_))
         self.statistic = detector.anomaly_score_
-        if self.statistic != "estimator":
-            self.error = inner._chunk_function("reconstruction_error", "cpu")
-            self.encode = inner._chunk_function("transform", "cpu")
-            self.register_buffer("latent_mean", _tensor(detector.latent_mean_))
-            self.register_buffer("latent_precision", _tensor(detector.latent_precision_))
-            self.register_buffer("control_limits", _tensor(detector.control_limits_))
+        if self.statistic == "estimator":
+            self.score = inner._chunk_function("score_samples", "cpu")
+            return
+        self.error = inner._chunk_function("reconstruction_error", "cpu")
+        self.encode = inner._chunk_function("transform", "cpu")
+        self.register_buffer("latent_mean", _tensor(detector.latent_mean_))
+        self.register_buffer("latent_precision", _tensor(detector.latent_precision_))
+        self.register_buffer("control_limits", _tensor(detector.control_limits_))
         if self.statistic == "local":
             self.register_buffer("latent_whitening", _tensor(detector.latent_whitening_))
             reference = _tensor(detector.reference_codes_)
             self.register_buffer("reference", reference)
             self.register_buffer("reference_norms", (reference ** 2).sum(dim=1))
             self.n_neighbors = min(_N_NEIGHBORS, len(reference))
-        else:
-            self.score = inner._chunk_function("score_samples", "cpu")
 
     def forward(self, x):
         if self.inverse_scale is not None:
             x = x * self.inverse_scale
         if self.statistic != "estimator":
             codes = self.encode(self.network, x).double()
+            spe = self.error(self.network, x)
             if self.statistic == "combined":
-                statistic = hotelling_t2(codes, self.latent_mean, self.latent_precision)
+                t2 = hotelling_t2(codes, self.latent_mean, self.latent_precision)
+                scores = combined_score(spe, t2, self.control_limits)
             else:
-                statistic = self._neighbour_distances(
+                distance2 = self._neighbour_distances(
                     whiten(codes, self.latent_mean, self.latent_whitening)
                 )
-            scores = combined_score(self.error(self.network, x), statistic, self.control_limits)
+                scores = local_score(spe, distance2, self.control_limits, codes.shape[1])
         else:
             scores = self.score(self.network, x)
         if self.outputs == "score_samples":
