@@ -42,8 +42,8 @@ from ._architectures import (
 )
 from ._callbacks import ConvergenceMonitor, DivergenceCheck, Plateau, warn_not_converged
 from ._custom_modules import custom_decoder_body, custom_encoder_body
-from ._epoch_choice import FoldRun, choose_epochs
 from ._data import BatchIterator, RowDataset, to_float32_tensor
+from ._epoch_choice import FoldRun, choose_epochs
 from ._fast_path import FlatAdam
 from ._modules import ACTIVATIONS
 from ._net import SkaeNet, resolve_device
