@@ -4,20 +4,24 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ._architectures import DEFAULT_HIDDEN_LAYER_SIZES, IMAGE_NORM_GROUPS, auto_training
 from ._base import (
+    _UNIT_INTERVAL_SLACK,
     NumberInterval,
     _BaseAutoencoder,
     _check_unit_interval,
     _decoder_start_at,
+    _value_range,
     lazy_on_dask,
 )
 from ._modules import Autoencoder
 from ._objectives import ReconstructionLoss
+from ._random import build_seeded
 from ._streaming import merge_moments
 
 
@@ -98,11 +102,24 @@ class AutoencoderTransformer(_BaseAutoencoder):
     decoder_kwargs : dict, default=None
         Keyword arguments of ``decoder`` when it is a class.
 
-    loss : {"mse", "bce"}, default="mse"
+    loss : {"auto", "mse", "bce"}, default="auto"
         Training objective. ``"mse"``: squared error (a Gaussian likelihood with
         fixed variance). ``"bce"``: binary cross-entropy for data in [0, 1]; the
         decoder then outputs probabilities. ``fit`` rejects data outside [0, 1];
-        scoring gives such rows an infinite error.
+        scoring (:meth:`score_samples`, :meth:`reconstruction_error`) is then
+        binary cross-entropy too, and gives such rows an infinite error.
+        ``"auto"``: binary cross-entropy when every training value lies in
+        [0, 1] (images of grey levels, ``MinMaxScaler`` output; a value beyond
+        an end by at most float32's resolution, ``2**-23``, as rounding leaves
+        it, counts as in), else squared error -- but the model is *scored* by
+        squared error either way, so a test value outside [0, 1] is no
+        impossibility and ``GridSearchCV`` compares its ``score`` with that of
+        ``"mse"`` models. Binary cross-entropy's network starts at the
+        sigmoid's linearisation of PCA's solution, not at PCA's solution
+        itself: when the trained network does not clearly beat PCA's squared
+        error on the validation rows, the model returned is PCA's solution
+        exactly, with the squared-error network's identity output (``loss_``
+        then says ``"mse"``). See the user guide's "Data in [0, 1]".
 
     noise : float, default=0.2
         Standard deviation of Gaussian corruption added to the (scaled) input
@@ -231,8 +248,16 @@ class AutoencoderTransformer(_BaseAutoencoder):
         cross-validation, the folds' mean for each epoch they ran, so it may
         be longer than ``n_epochs_``.
 
+    loss_ : {"mse", "bce"}
+        The objective the returned network was built for: ``loss`` resolved.
+        With ``loss="auto"``, ``"bce"`` when the training data lie in [0, 1]
+        and the network trained on binary cross-entropy clearly beat PCA's
+        squared error on the validation rows; ``"mse"`` otherwise (a fall-back
+        to PCA's solution included).
+
     best_loss_ : float
-        Best monitored loss (validation with early stopping, else training).
+        Best monitored loss (validation with early stopping, else training),
+        in the training objective's terms.
 
     best_epoch_ : int
         Epoch of ``best_loss_``; ``0`` means the starting point was kept. With
@@ -321,7 +346,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     _parameter_constraints: dict = {
         **_BaseAutoencoder._parameter_constraints,
-        "loss": [StrOptions({"mse", "bce"})],
+        "loss": [StrOptions({"auto", "mse", "bce"})],
         "noise": [NumberInterval(Real, 0, None, closed="left")],
         "learning_rate": [StrOptions({"auto"}), NumberInterval(Real, 0, None, closed="neither")],
         "max_epochs": [StrOptions({"auto"}), NumberInterval(Integral, 1, None, closed="left")],
@@ -346,7 +371,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         encoder_kwargs=None,
         decoder=None,
         decoder_kwargs=None,
-        loss="mse",
+        loss="auto",
         noise=0.2,
         input_scaling="global",
         init="pca",
@@ -401,11 +426,47 @@ class AutoencoderTransformer(_BaseAutoencoder):
                  "learning_rate_schedule": self.learning_rate_schedule}
         return {key: auto[key] if value == "auto" else value for key, value in given.items()}
 
+    def _resolve_parameters(self, X, sample_shape, partial=False):
+        super()._resolve_parameters(X, sample_shape, partial)
+        self.loss_ = self.loss
+        if self.loss == "auto":
+            low, high = _value_range(X)
+            slack = _UNIT_INTERVAL_SLACK
+            self.loss_ = "bce" if -slack <= low and high <= 1 + slack else "mse"
+
     def _check_support(self, X):
         if self.loss == "bce":
             _check_unit_interval(X, 'loss="bce"')
+        elif getattr(self, "loss_", None) == "bce":
+            # partial_fit's later chunks, under loss="auto" resolved on the first
+            # one. (Unfitted, as a detector asks before fitting, "auto" takes any data.)
+            _check_unit_interval(
+                X, 'loss="auto", which chose binary cross-entropy on the first data seen,',
+                slack=_UNIT_INTERVAL_SLACK,
+            )
 
-    def _build_module(self, n_features, loc, scale):
+    def _scored_by_likelihood(self):
+        """Whether scores are the training likelihood's (``loss="bce"``), not squared error."""
+        return self.loss == "bce"
+
+    def _pca_reference(self, X, rows, loc, scale, exclude=None):
+        # loss="auto" trains a Bernoulli network, started at the sigmoid's
+        # linearisation of PCA, but scores by squared error: the trained network
+        # must beat PCA's solution itself, which only an identity output computes.
+        if self.loss_ != "bce" or self._scored_by_likelihood():
+            return None
+        module = build_seeded(
+            lambda: self._build_module(X.shape[1], loc, scale, loss="mse"), torch.Generator()
+        )
+        self._start_at_pca(module, *self._principal_axes(X, rows, loc, scale, exclude))
+        return module.to(self.device_).eval()
+
+    def _use_pca_solution(self):
+        if self.loss == "auto":
+            self.loss_ = "mse"
+
+    def _build_module(self, n_features, loc, scale, loss=None):
+        loss = self.loss_ if loss is None else loss
         encoder, decoder = self._residual_maps(n_features, self.n_components)
         return Autoencoder(
             n_features,
@@ -417,7 +478,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
             scale=scale,
             encoder=encoder,
             decoder=decoder,
-            likelihood="bernoulli" if self.loss == "bce" else "gaussian",
+            likelihood="bernoulli" if loss == "bce" else "gaussian",
             noise=self.noise,
         )
 
@@ -482,10 +543,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     @lazy_on_dask
     def reconstruction_error(self, X, *, per_feature=False):
-        """Reconstruction error of each row, in the training objective's terms.
+        """Reconstruction error of each row: squared error, or binary cross-entropy.
 
-        Squared error in the original units (``loss="mse"``), computed in
-        float64 whatever the magnitude of ``X``, or binary cross-entropy
+        Squared error in the original units (``loss="mse"`` and ``"auto"``,
+        whichever objective ``"auto"`` trained with), computed in float64
+        whatever the magnitude of ``X``, or binary cross-entropy
         (``loss="bce"``), which is ``inf`` for a value outside [0, 1]: the model
         cannot produce it.
 
@@ -518,14 +580,17 @@ class AutoencoderTransformer(_BaseAutoencoder):
         errors = self._map_chunks(X, lambda m, x: self._errors(m, x, per_feature), np.float64)
         return self._as_samples(errors) if per_feature else errors
 
-    @staticmethod
-    def _errors(module, x, per_feature=False):
+    def _errors(self, module, x, per_feature=False):
         """Reconstruction error of each row (or element) of the float32 chunk ``x``, in float64."""
         params = module.decode(module.encode(x))
-        if module.is_bernoulli:
+        if self._scored_by_likelihood():
             err = -module.likelihood.log_prob(x, params).double()
             # A value outside [0, 1] is impossible under the model: infinite error.
             err = err.masked_fill(~module.likelihood.support(x), math.inf)
+        elif module.is_bernoulli:
+            # loss="auto" trained on binary cross-entropy: squared error between
+            # the probabilities (in the original units) and x, in float64.
+            err = (module.reconstruct_mean(params).double() - x.double()) ** 2
         else:
             # The difference in the network's scaled units, the square in float64
             # and the user's units: the square of a float32 difference of 1e19
@@ -547,7 +612,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
     def score_samples(self, X):
         """Negative reconstruction error of each row (higher = better reconstructed).
 
-        With ``loss="bce"``, a row with a value outside [0, 1] scores ``-inf``
+        The error is :meth:`reconstruction_error`'s: squared error unless
+        ``loss="bce"``. With ``loss="bce"``, a row with a value outside [0, 1] scores ``-inf``
         (as :class:`~sklearn.neighbors.KernelDensity` scores a point outside a
         compact kernel's support), so a detector flags it as an outlier.
 

@@ -194,10 +194,39 @@ def _column_moments(X):
     return mean, sq / n_samples
 
 
-def _check_unit_interval(X, what):
-    """Raise ``ValueError`` unless every value of ``X`` (dense or CSR) lies in [0, 1]."""
+#: ``loss="auto"`` counts a value beyond [0, 1] by at most this much as in it:
+#: float32's resolution at 1, in which the network computes. Rescaled data
+#: overshoot an end by a rounding error (``MinMaxScaler``'s output exceeds 1 by
+#: one float64 ulp on some data); that must not switch the objective.
+_UNIT_INTERVAL_SLACK = float(np.finfo(np.float32).eps)
+
+
+def _value_range(X):
+    """``(min, max)`` of the values of ``X`` (dense, CSR or streamed), in float64.
+
+    A streamed array is read once, block by block. NaN in ``X`` gives NaN.
+    """
+    if is_streamed(X):
+        low, high = math.inf, -math.inf
+        for block in RowBlocks(X).iter(np.float64):
+            if block.size:
+                low, high = min(low, float(block.min())), max(high, float(block.max()))
+        return low, high
     values = X.data if sp.issparse(X) else X
-    if values.size and (values.min() < 0 or values.max() > 1):
+    low = float(values.min()) if values.size else math.inf
+    high = float(values.max()) if values.size else -math.inf
+    if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
+        low, high = min(low, 0.0), max(high, 0.0)  # the implicit zeros
+    return low, high
+
+
+def _check_unit_interval(X, what, slack=0.0):
+    """Raise ``ValueError`` unless every value of ``X`` (dense or CSR) lies in [0, 1].
+
+    ``slack``: how far beyond an end a value may lie.
+    """
+    values = X.data if sp.issparse(X) else X
+    if values.size and (values.min() < -slack or values.max() > 1 + slack):
         raise ValueError(
             f"{what} needs data in [0, 1]; got values in "
             f"[{values.min():.4g}, {values.max():.4g}]. Rescale X (e.g. MinMaxScaler) "
@@ -375,6 +404,27 @@ class _BaseAutoencoder(
 
     def _check_support(self, X):
         """Raise ``ValueError`` when ``X`` is outside the likelihood's support."""
+
+    def _pca_reference(self, X, rows, loc, scale, exclude=None):
+        """The network the trained one must clearly beat, when it is not its own start.
+
+        The network starts at PCA's solution on ``X[rows]`` (``init="pca"``)
+        and is kept only if it scores clearly better than that start on the
+        validation rows (:meth:`_beats_start`). When the start is not PCA's
+        solution in the terms :meth:`score_samples` uses (a network trained on
+        binary cross-entropy and scored by squared error), this returns a
+        network, on ``device_``, that computes PCA's solution and is scored
+        alike; ``None`` (here) means the start is the reference.
+        """
+        return None
+
+    def _use_pca_solution(self):
+        """Prepare the fitted attributes for a fall-back to PCA's solution.
+
+        Called before the network at PCA's solution on every row replaces the
+        trained one; a subclass whose trained network cannot compute PCA's
+        solution switches to one that can here (``_build_module`` then builds it).
+        """
 
     def _training_settings(self):
         """``learning_rate``, ``max_epochs`` and the learning-rate schedule to train with.
@@ -894,17 +944,33 @@ class _BaseAutoencoder(
             self.net_.initialize()
             self._train(train_set, self.max_epochs_)
         if (self.init == "pca" and valid_set is not None
-                and not self._beats_start(X, valid_rows, monitor)):
+                and not self._beats_start(X, train_rows, valid_rows, loc, scale, monitor)):
             # No epoch clearly beat the starting point on the validation rows: return
             # PCA's solution fitted on every row, exactly what PCA(n_components).fit(X)
             # gives.
             monitor.best_epoch_, monitor.best_loss_ = 0, monitor.start_loss_
-            every_row = None if is_streamed(X) else np.arange(X.shape[0])
+            self._fall_back_to_pca(X, loc, scale)
+        monitor.start_state_ = None
+        self._record_training(monitor)
+
+    def _fall_back_to_pca(self, X, loc, scale):
+        """Make ``net_`` compute PCA's solution on every row of ``X``; its history stays.
+
+        The trained network is restarted at that solution, or, if it cannot
+        compute it (:meth:`_pca_reference`), replaced by one that does.
+        """
+        every_row = None if is_streamed(X) else np.arange(X.shape[0])
+        network = self._pca_reference(X, every_row, loc, scale)
+        self._use_pca_solution()
+        if network is None:
             self._start_at_pca(
                 self.net_.module_, *self._principal_axes(X, every_row, loc, scale)
             )
-        monitor.start_state_ = None
-        self._record_training(monitor)
+            return
+        history = self.net_.history
+        self.net_ = self._make_net(network, self._seed, None)
+        self.net_.initialize()
+        self.net_.history = history
 
     def _cross_validation_folds(self, X):
         """``[(train_rows, valid_rows), ...]`` when early stopping cross-validates, else None.
@@ -944,6 +1010,7 @@ class _BaseAutoencoder(
         if self.init == "pca" and not selection.clearly_better:
             epochs = selection.best_epoch_ = 0
             selection.best_loss_ = selection.start_loss_
+            self._use_pca_solution()
         every_row, no_rows = np.arange(X.shape[0]), np.empty(0, dtype=np.int64)
         init_generator, train_generator = fit_generators(self._seed, self.device_)
         with contextlib.ExitStack() as threads:
@@ -976,7 +1043,7 @@ class _BaseAutoencoder(
             for fold, (train_rows, valid_rows) in enumerate(folds):
                 seed = _derived_seed(self._seed, fold + 1)
                 init_generator, train_generator = fit_generators(seed, self.device_)
-                module, _, _ = self._initialize_module(
+                module, loc, scale = self._initialize_module(
                     X, train_rows, valid_rows, init_generator, stack
                 )
                 stack.enter_context(draw_from(module, train_generator))
@@ -1009,9 +1076,12 @@ class _BaseAutoencoder(
             # The gain over the start is tested at the best epoch, whose states
             # were kept; the epochs chosen are within one standard error of it.
             gains = np.concatenate([
-                self._gains_over_start(run.net, X[run.valid_rows], run.start_state,
-                                       run.best_state)
-                for run in runs
+                # (loc and scale, X's input scaling, are every fold's)
+                self._gains_over_start(
+                    run.net, X[run.valid_rows], run.start_state, run.best_state,
+                    self._pca_reference(X, train_rows, loc, scale, exclude=run.valid_rows),
+                )
+                for run, (train_rows, _) in zip(runs, folds)
             ]) if best else np.zeros(0)
         mean_losses = weights @ np.asarray(fold_losses, dtype=np.float64)
         return _EpochSelection(
@@ -1022,33 +1092,39 @@ class _BaseAutoencoder(
             clearly_better=best > 0 and _clearly_better(gains),
         )
 
-    def _beats_start(self, X, valid_rows, monitor):
+    def _beats_start(self, X, train_rows, valid_rows, loc, scale, monitor):
         """Whether the trained network (best epoch) clearly beats its starting point.
 
         The start is PCA fitted on the training rows only, worse than PCA on
         every row; the best epoch must improve the validation rows'
-        :meth:`score_samples` clearly (:func:`_clearly_better`). Streamed data
-        hold out enough rows for the validation loss alone to decide.
+        :meth:`score_samples` clearly (:func:`_clearly_better`), against that
+        start or, if the start is not PCA's solution in those terms, against
+        :meth:`_pca_reference`. Streamed data hold out enough rows for the
+        validation loss alone to decide against the start.
         """
         if monitor.best_epoch_ == 0:
             return False
-        if is_streamed(X) or monitor.start_state_ is None:
+        reference = self._pca_reference(X, train_rows, loc, scale, exclude=valid_rows)
+        if reference is None and (is_streamed(X) or monitor.start_state_ is None):
             return True
-        module = self.net_.module_
+        rows = np.vstack(list(_dense_chunks(X, valid_rows))) if is_streamed(X) else X[valid_rows]
         gains = self._gains_over_start(
-            self.net_, X[valid_rows], monitor.start_state_, module.state_dict()
+            self.net_, rows, monitor.start_state_, self.net_.module_.state_dict(), reference
         )
         return _clearly_better(gains)
 
-    def _gains_over_start(self, net, rows, start_state, best_state):
+    def _gains_over_start(self, net, rows, start_state, best_state, reference=None):
         """Each row's :meth:`score_samples` with ``best_state`` minus with ``start_state``.
 
-        Computed with ``net``'s module, which is left holding ``best_state``.
+        Computed with ``net``'s module, which is left holding ``best_state``;
+        or minus the scores of the network ``reference`` (:meth:`_pca_reference`).
         """
         score = self._chunk_function("score_samples", net.device)
         best_state = copy.deepcopy(best_state)
         net.module_.load_state_dict(best_state)
         trained = self._map_chunks(rows, score, np.float64, net=net)
+        if reference is not None:
+            return trained - self._map_chunks(rows, score, np.float64, net=net, module=reference)
         net.module_.load_state_dict(start_state)
         start = self._map_chunks(rows, score, np.float64, net=net)
         net.module_.load_state_dict(best_state)
@@ -1106,16 +1182,17 @@ class _BaseAutoencoder(
             return rows
         return rows.reshape(rows.shape[0], *self.input_shape_)
 
-    def _map_chunks(self, X, fn, dtype, net=None):
+    def _map_chunks(self, X, fn, dtype, net=None, module=None):
         """Apply ``fn`` to float32 chunks of ``X`` on the net's device.
 
         Memory is bounded by the chunk, not by ``X``: no scaled or float32 copy
         of the whole input is made. ``fn`` returns a tensor or a tuple of tensors;
         the result is a numpy array (or a tuple of them) of ``dtype``. ``net``:
-        another net than ``net_`` (a cross-validation fold's).
+        another net than ``net_`` (a cross-validation fold's); ``module``:
+        another module than the net's, on its device.
         """
         net = self.net_ if net is None else net
-        module = net.module_
+        module = net.module_ if module is None else module
         module.eval()
         device = net.device
         results, start, module64 = None, 0, None

@@ -503,6 +503,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             # which holds anomalies too when the training set does: the better
             # the network reconstructs them, the longer it trains.
             early_stopping=False,
+            # Squared error whatever the data's range: loss="auto" would train on
+            # binary cross-entropy when the scaled data fall in [0, 1], and, with
+            # no validation split, never fall back to PCA's solution.
+            loss="mse",
             random_state=self.random_state,
         )
 

@@ -18,7 +18,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from conftest import HOLD_OUT
@@ -323,3 +323,82 @@ def test_bce_rejects_data_outside_unit_interval(low_rank_X, unit_interval_X):
     AutoencoderTransformer(loss="bce", **{**FAST, "max_epochs": 1}).fit(X)
 
 
+
+
+# ------------------------------------------------------------------ loss="auto"
+def _overshoot(X):
+    """``X`` with one value a float64 ulp above 1 and one a rounding error below 0."""
+    X = X.copy()
+    X[0, 0], X[1, 1] = np.nextafter(1.0, 2.0), -1e-17
+    return X
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda U: U, "bce"),
+        (_overshoot, "bce"),  # rounding errors of a rescaling do not count
+        (lambda U: sp.csr_matrix(U * (U > 0.5)), "bce"),
+        (lambda U: U * 1.001, "mse"),
+        (lambda U: U - 0.001, "mse"),
+        (lambda U: sp.csr_matrix(-U * (U > 0.5)), "mse"),
+    ],
+    ids=["unit", "overshoot", "sparse", "above", "below", "sparse_negative"],
+)
+def test_auto_loss_is_bce_for_data_in_unit_interval(unit_interval_X, make, expected):
+    est = AutoencoderTransformer(2, early_stopping=False, **{**FAST, "max_epochs": 1})
+    assert est.loss == "auto"  # the default
+    est.fit(make(unit_interval_X))
+    assert est.loss_ == expected
+    assert est.net_.module_.is_bernoulli == (expected == "bce")
+
+
+def test_auto_loss_scores_by_squared_error(unit_interval_X):
+    # Without a validation split, the network trained on binary cross-entropy is
+    # kept; it is scored by squared error, finite outside [0, 1] too.
+    est = AutoencoderTransformer(2, early_stopping=False, **FAST).fit(unit_interval_X)
+    assert est.loss_ == "bce"
+    X = np.vstack([unit_interval_X[:5], [[2.0, -1.0, 0.5, 0.5, 0.5]]])
+    squared = (est.inverse_transform(est.transform(X)) - X) ** 2
+    np.testing.assert_allclose(est.reconstruction_error(X, per_feature=True), squared,
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(est.score_samples(X), -squared.mean(axis=1), rtol=1e-5, atol=1e-7)
+    assert np.all(np.isfinite(est.score_samples(X)))
+
+
+@pytest.mark.parametrize("early_stopping", [True, "auto"])
+def test_auto_loss_falls_back_to_pca_exactly(early_stopping):
+    # MinMax-scaled iris at k=2: binary cross-entropy does not clearly beat PCA's
+    # squared error (held out, its network is 1.25x PCA's error on average), so
+    # the model is PCA's solution on every training row, with the squared-error
+    # network's identity output -- not the sigmoid's linearisation of it.
+    X = MinMaxScaler().fit_transform(load_iris(return_X_y=True)[0])
+    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+    ae = AutoencoderTransformer(2, early_stopping=early_stopping, random_state=0).fit(X_train)
+    assert ae.loss_ == "mse" and ae.best_epoch_ == 0
+    assert not ae.net_.module_.is_bernoulli
+    pca = PCA(n_components=2).fit(X_train)
+    np.testing.assert_allclose(ae.inverse_transform(ae.transform(X_test)),
+                               pca.inverse_transform(pca.transform(X_test)), atol=1e-6)
+    # the codes are PCA's scores over one common scale, as loss="mse" gives them
+    start = AutoencoderTransformer(2, loss="mse", learning_rate=1e-12, max_epochs=1,
+                                   early_stopping=False, noise=0.0, random_state=0)
+    np.testing.assert_allclose(ae.transform(X_test), start.fit(X_train).transform(X_test),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_auto_loss_keeps_the_trained_network_when_clearly_better(digits_split):
+    X_train, X_test = digits_split[0], digits_split[1]
+    ae = AutoencoderTransformer(8, hidden_layer_sizes=(64,), max_epochs=15,
+                                random_state=0).fit(X_train)
+    assert ae.loss_ == "bce" and ae.best_epoch_ > 0
+    pca = PCA(n_components=8).fit(X_train)
+    assert _mse(ae, X_test) < 0.8 * _mse(pca, X_test)
+
+
+def test_auto_loss_partial_fit_checks_later_chunks(unit_interval_X):
+    est = AutoencoderTransformer(2, **FAST).partial_fit(unit_interval_X)
+    assert est.loss_ == "bce"
+    est.partial_fit(_overshoot(unit_interval_X))
+    with pytest.raises(ValueError, match=r'loss="auto".*\[0, 1\]'):
+        est.partial_fit(unit_interval_X * 2)

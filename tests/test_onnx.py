@@ -22,7 +22,12 @@ X = np.random.RandomState(0).rand(70, 5)
 X32 = X.astype(np.float32)
 
 TRANSFORMERS = {
+    # loss="auto" on this data in [0, 1]: binary cross-entropy, which does not beat
+    # PCA on the validation rows: PCA's solution with an identity output.
     "ae": lambda: AutoencoderTransformer(2, **FAST),
+    # No validation split: the network trained on binary cross-entropy, scored by
+    # squared error.
+    "ae_auto_bce": lambda: AutoencoderTransformer(2, early_stopping=False, **FAST),
     "ae_bce_feature": lambda: AutoencoderTransformer(
         2, loss="bce", input_scaling="feature", **FAST
     ),

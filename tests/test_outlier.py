@@ -297,6 +297,14 @@ def test_default_estimator_has_the_detectors_training_budget():
     assert estimator.hidden_layer_sizes == (12, 6)
 
 
+def test_default_estimator_trains_on_squared_error_whatever_the_range():
+    # Unscaled data in [0, 1]: the autoencoder's loss="auto" would train on
+    # binary cross-entropy; the detector's default pins squared error.
+    X = np.random.RandomState(0).uniform(size=(200, 4))
+    detector = ReconstructionOutlierDetector(feature_scaling=None, random_state=0).fit(X)
+    assert detector.estimator_.loss == detector.estimator_.loss_ == "mse"
+
+
 def test_feature_scaling_puts_features_on_one_scale():
     units = np.array([1e-3, 1.0, 1e3, 1.0, 1e2, 1.0])
     X_units = X_PLANE * units

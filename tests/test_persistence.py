@@ -24,7 +24,11 @@ FAST = dict(max_epochs=4, hidden_layer_sizes=(8,), random_state=0, **HOLD_OUT)
 X = np.random.RandomState(0).rand(60, 5)
 
 ESTIMATORS = {
+    # loss="auto" on this data in [0, 1]: binary cross-entropy, which does not beat
+    # PCA on the validation rows: PCA's solution in a squared-error network.
     "ae": lambda: AutoencoderTransformer(2, **FAST),
+    # No validation split: the network trained on binary cross-entropy is kept.
+    "ae_auto_bce": lambda: AutoencoderTransformer(2, early_stopping=False, **FAST),
     "ae_bce_denoising": lambda: AutoencoderTransformer(
         2, loss="bce", noise=0.1, input_scaling=None, **FAST
     ),
@@ -374,3 +378,13 @@ def test_a_model_trained_by_partial_fit_round_trips_and_goes_on():
     for est in (original, loaded):
         est.partial_fit(X[30:])
     assert_same_trained(original, loaded)
+
+
+@pytest.mark.parametrize("name, loss", [("ae", "mse"), ("ae_auto_bce", "bce")])
+def test_auto_loss_round_trips_with_the_network_it_chose(name, loss):
+    # loss="auto": the resolved objective (loss_) decides the network rebuilt.
+    estimator = ESTIMATORS[name]().fit(X)
+    loaded = round_trip(estimator)
+    assert estimator.loss_ == loaded.loss_ == loss
+    assert loaded.net_.module_.is_bernoulli == (loss == "bce")
+    np.testing.assert_array_equal(loaded.score_samples(X), estimator.score_samples(X))

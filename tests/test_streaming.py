@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.decomposition import PCA
 
 from conftest import HOLD_OUT
 
@@ -255,6 +256,25 @@ def test_support_is_checked_in_every_block(tmp_path):
     X[150, 0] = 1.5
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         AutoencoderTransformer(loss="bce", **SMALL).fit(as_memmap(X, tmp_path))
+
+
+@pytest.mark.parametrize("overshoot, expected", [(0.0, "bce"), (1e-3, "mse")])
+def test_auto_loss_reads_the_range_of_every_block(tmp_path, overshoot, expected):
+    X = np.random.RandomState(0).uniform(size=(200, N_FEATURES))
+    X[150, 0] = 1.0 + overshoot  # in the last block but one
+    est = AutoencoderTransformer(**{**SMALL, "early_stopping": False})
+    assert quietly_fit(est, as_memmap(X, tmp_path)).loss_ == expected
+
+
+def test_auto_loss_falls_back_to_pca_on_streamed_data(tmp_path):
+    # Independent uniform features leave binary cross-entropy nothing to beat PCA
+    # by on the held-out rows: PCA's solution (on every row), identity output.
+    X = np.random.RandomState(0).uniform(size=(200, N_FEATURES))
+    est = quietly_fit(AutoencoderTransformer(**SMALL), as_memmap(X, tmp_path))
+    assert est.loss_ == "mse" and est.best_epoch_ == 0
+    pca = PCA(n_components=2).fit(X)
+    np.testing.assert_allclose(est.inverse_transform(est.transform(X)),
+                               pca.inverse_transform(pca.transform(X)), atol=1e-5)
 
 
 def test_memmap_of_another_width_or_rank_is_an_error(X, tmp_path):
