@@ -346,7 +346,7 @@ def _overshoot(X):
     ids=["unit", "overshoot", "sparse", "above", "below", "sparse_negative"],
 )
 def test_auto_loss_is_bce_for_data_in_unit_interval(unit_interval_X, make, expected):
-    est = AutoencoderTransformer(2, early_stopping=False, **{**FAST, "max_epochs": 1})
+    est = AutoencoderTransformer(2, **{**FAST, "early_stopping": False, "max_epochs": 1})
     assert est.loss == "auto"  # the default
     est.fit(make(unit_interval_X))
     assert est.loss_ == expected
@@ -356,7 +356,7 @@ def test_auto_loss_is_bce_for_data_in_unit_interval(unit_interval_X, make, expec
 def test_auto_loss_scores_by_squared_error(unit_interval_X):
     # Without a validation split, the network trained on binary cross-entropy is
     # kept; it is scored by squared error, finite outside [0, 1] too.
-    est = AutoencoderTransformer(2, early_stopping=False, **FAST).fit(unit_interval_X)
+    est = AutoencoderTransformer(2, **{**FAST, "early_stopping": False}).fit(unit_interval_X)
     assert est.loss_ == "bce"
     X = np.vstack([unit_interval_X[:5], [[2.0, -1.0, 0.5, 0.5, 0.5]]])
     squared = (est.inverse_transform(est.transform(X)) - X) ** 2

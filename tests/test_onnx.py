@@ -27,7 +27,7 @@ TRANSFORMERS = {
     "ae": lambda: AutoencoderTransformer(2, **FAST),
     # No validation split: the network trained on binary cross-entropy, scored by
     # squared error.
-    "ae_auto_bce": lambda: AutoencoderTransformer(2, early_stopping=False, **FAST),
+    "ae_auto_bce": lambda: AutoencoderTransformer(2, **{**FAST, "early_stopping": False}),
     "ae_bce_feature": lambda: AutoencoderTransformer(
         2, loss="bce", input_scaling="feature", **FAST
     ),

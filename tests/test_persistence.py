@@ -28,7 +28,7 @@ ESTIMATORS = {
     # PCA on the validation rows: PCA's solution in a squared-error network.
     "ae": lambda: AutoencoderTransformer(2, **FAST),
     # No validation split: the network trained on binary cross-entropy is kept.
-    "ae_auto_bce": lambda: AutoencoderTransformer(2, early_stopping=False, **FAST),
+    "ae_auto_bce": lambda: AutoencoderTransformer(2, **{**FAST, "early_stopping": False}),
     "ae_bce_denoising": lambda: AutoencoderTransformer(
         2, loss="bce", noise=0.1, input_scaling=None, **FAST
     ),
