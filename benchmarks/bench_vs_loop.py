@@ -182,10 +182,12 @@ def main():
                   f"| {seconds:.1f} | {epochs} | {load_now:.2f} | {loop} |", flush=True)
 
 
-#: skae's MNIST rows: the defaults, then the binary cross-entropy objective for
-#: pixels in [0, 1], with its default training and with a one-cycle schedule.
+#: skae's MNIST rows: the defaults, squared error, then the binary cross-entropy
+#: objective for pixels in [0, 1], with its default training and with a one-cycle
+#: schedule.
 MNIST_SKAE = {
-    "skae, defaults": {},
+    "skae, defaults (loss=\"auto\": binary cross-entropy here)": {},
+    'skae, loss="mse" (the default before loss="auto")': {"loss": "mse"},
     'skae, loss="bce"': {"loss": "bce"},
     'skae, loss="bce", learning_rate=3e-3, learning_rate_schedule="cosine", max_epochs=30': {
         "loss": "bce", "learning_rate": 3e-3, "learning_rate_schedule": "cosine",

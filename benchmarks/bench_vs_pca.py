@@ -1,10 +1,12 @@
 """Never worse than PCA: held-out reconstruction error of AutoencoderTransformer
 (defaults, only ``n_components`` and ``random_state`` set) against PCA at the same
-``n_components`` on every bundled scikit-learn dataset, in raw units and after a
-StandardScaler, over several random 70/30 splits.
+``n_components`` on every bundled scikit-learn dataset, in raw units, after a
+StandardScaler and after a MinMaxScaler (data in [0, 1], where ``loss="auto"``
+trains on binary cross-entropy), over several random 70/30 splits.
 
 Run: ``python benchmarks/bench_vs_pca.py`` (``--early-stopping auto``, ``true`` or
-``false`` sets the autoencoder's ``early_stopping``; without it, its default).
+``false`` sets the autoencoder's ``early_stopping``; without it, its default;
+``--units minmax`` and ``--datasets iris,wine`` run a part).
 """
 
 import argparse
@@ -16,7 +18,7 @@ from sklearn import datasets
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import _reference
 from skae import AutoencoderTransformer
@@ -30,6 +32,8 @@ DATASETS = {
     "digits": datasets.load_digits,
 }
 SEEDS = range(3)
+#: Units -> the scaler fitted on the training part (None: raw units).
+UNITS = {"raw": None, "scaled": StandardScaler, "minmax": MinMaxScaler}
 
 
 def held_out_mse(model, X_train, X_test):
@@ -40,20 +44,24 @@ def held_out_mse(model, X_train, X_test):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     _reference.add_early_stopping_option(parser)
+    parser.add_argument("--units", default=",".join(UNITS),
+                        help="comma-separated subset of " + ",".join(UNITS))
+    parser.add_argument("--datasets", default=",".join(DATASETS),
+                        help="comma-separated subset of " + ",".join(DATASETS))
     args = parser.parse_args()
     params = _reference.early_stopping_params(args)
     warnings.simplefilter("ignore", ConvergenceWarning)
     print(f"{'dataset':<14}{'units':<9}{'k':>3}{'AE / PCA (mean over splits)':>30}{'worst':>8}{'time (s)':>10}")
-    for name, load in DATASETS.items():
-        X = load(return_X_y=True)[0].astype(np.float64)
+    for name in args.datasets.split(","):
+        X = DATASETS[name](return_X_y=True)[0].astype(np.float64)
         n_features = X.shape[1]
-        for units in ("raw", "scaled"):
+        for units in args.units.split(","):
             for k in sorted({1, max(1, n_features // 4), max(1, n_features // 2)}):
                 ratios, start = [], time.perf_counter()
                 for seed in SEEDS:
                     X_train, X_test = train_test_split(X, test_size=0.3, random_state=seed)
-                    if units == "scaled":
-                        scaler = StandardScaler().fit(X_train)
+                    if UNITS[units] is not None:
+                        scaler = UNITS[units]().fit(X_train)
                         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
                     ae = held_out_mse(AutoencoderTransformer(k, random_state=seed, **params), X_train, X_test)
                     pca = held_out_mse(PCA(k), X_train, X_test)

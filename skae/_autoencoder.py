@@ -111,7 +111,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         ``"auto"``: binary cross-entropy when every training value lies in
         [0, 1] (images of grey levels, ``MinMaxScaler`` output; a value beyond
         an end by at most float32's resolution, ``2**-23``, as rounding leaves
-        it, counts as in), else squared error -- but the model is *scored* by
+        it, counts as in) and the body is the built-in MLP (no ``encoder`` or
+        ``decoder`` given), else squared error -- but the model is *scored* by
         squared error either way, so a test value outside [0, 1] is no
         impossibility and ``GridSearchCV`` compares its ``score`` with that of
         ``"mse"`` models. Binary cross-entropy's network starts at the
@@ -428,8 +429,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     def _resolve_parameters(self, X, sample_shape, partial=False):
         super()._resolve_parameters(X, sample_shape, partial)
-        self.loss_ = self.loss
-        if self.loss == "auto":
+        self.loss_ = "mse" if self.loss == "auto" else self.loss
+        # Binary cross-entropy was measured on the built-in MLP only (MNIST,
+        # digits); the other bodies and users' decoders keep squared error.
+        mlp = self.architecture == "mlp" and self.encoder is None and self.decoder is None
+        if self.loss == "auto" and mlp:
             low, high = _value_range(X)
             slack = _UNIT_INTERVAL_SLACK
             self.loss_ = "bce" if -slack <= low and high <= 1 + slack else "mse"

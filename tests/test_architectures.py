@@ -136,10 +136,7 @@ def test_starts_at_pca(architecture, digits_small):
     X = digits_small
     start = dict(learning_rate=1e-12, max_epochs=1, early_stopping=False)
     pca = PCA(n_components=4).fit(X)
-    # Squared error: loss="auto" would train digits / 16, in [0, 1], on binary
-    # cross-entropy, which starts at the sigmoid's linearisation of PCA.
-    ae = AutoencoderTransformer(n_components=4, loss="mse", **_small(architecture, **start))
-    ae.fit(X)
+    ae = AutoencoderTransformer(n_components=4, **_small(architecture, **start)).fit(X)
     np.testing.assert_allclose(
         ae.inverse_transform(ae.transform(X)), pca.inverse_transform(pca.transform(X)),
         atol=1e-5,
@@ -157,9 +154,7 @@ def test_training_improves_on_pca(architecture, digits_small):
                     learning_rate=3e-3)
     params["hidden_layer_sizes"] = "auto"  # tiny bodies learn too slowly to tell in 8 epochs
     pca = PCA(n_components=4).fit(X)
-    # From PCA's own start (loss="auto" would start binary cross-entropy at its
-    # linearisation, and without early stopping never fall back to PCA).
-    ae = AutoencoderTransformer(n_components=4, loss="mse", **params).fit(X)
+    ae = AutoencoderTransformer(n_components=4, **params).fit(X)
     ae_error = np.mean((ae.inverse_transform(ae.transform(X)) - X) ** 2)
     assert ae_error < 0.97 * np.mean((pca.inverse_transform(pca.transform(X)) - X) ** 2)
     assert ae.loss_curve_[-1] < ae.loss_curve_[0]
@@ -276,12 +271,8 @@ def test_auto_training_settings_per_architecture():
 
 def test_image_conv_fit_with_defaults_ends_with_its_schedule():
     X = np.random.RandomState(0).rand(30, 16)
-    # loss="mse": the network trained is the one returned (loss="auto" trains this
-    # [0, 1] data on binary cross-entropy, and falls back to PCA's solution in a
-    # new network, with a new optimizer, when that is no clear gain).
     est = AutoencoderTransformer(n_components=2, architecture="conv", input_shape=(1, 4, 4),
-                                 hidden_layer_sizes=(2,), n_iter_no_change=100, loss="mse",
-                                 random_state=0)
+                                 hidden_layer_sizes=(2,), n_iter_no_change=100, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         est.fit(X)
@@ -306,7 +297,7 @@ def test_autoencoder_image_conv_body_is_group_normalised():
     assert norms(series) == norms(vae) == []
     start = AutoencoderTransformer(architecture="conv", input_shape=(1, 4, 4), **fast)
     # no validation split: no fall-back to PCA, the network itself is compared
-    start.set_params(learning_rate=1e-12, noise=0.0, early_stopping=False, loss="mse").fit(X)
+    start.set_params(learning_rate=1e-12, noise=0.0, early_stopping=False).fit(X)
     pca = PCA(n_components=2).fit(X)
     np.testing.assert_allclose(start.inverse_transform(start.transform(X)),
                                pca.inverse_transform(pca.transform(X)), atol=1e-4)

@@ -353,6 +353,13 @@ def test_auto_loss_is_bce_for_data_in_unit_interval(unit_interval_X, make, expec
     assert est.net_.module_.is_bernoulli == (expected == "bce")
 
 
+def test_auto_loss_is_mse_for_other_bodies(unit_interval_X):
+    # Binary cross-entropy was measured on the built-in MLP only.
+    params = {**FAST, "early_stopping": False, "max_epochs": 1, "hidden_layer_sizes": (2,)}
+    conv = AutoencoderTransformer(2, architecture="conv", input_shape=(1, 5), **params)
+    assert conv.fit(unit_interval_X).loss_ == "mse"
+
+
 def test_auto_loss_scores_by_squared_error(unit_interval_X):
     # Without a validation split, the network trained on binary cross-entropy is
     # kept; it is scored by squared error, finite outside [0, 1] too.

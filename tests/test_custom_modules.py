@@ -105,7 +105,7 @@ def test_instantiate_copies_instances_and_builds_classes():
 def test_custom_bodies_start_at_pca(params, X):
     start = dict(learning_rate=1e-12, max_epochs=1, early_stopping=False)
     pca = PCA(n_components=3).fit(X)
-    ae = _est(AutoencoderTransformer, loss="mse", **params, **start).fit(X)  # X is in [0, 1]
+    ae = _est(AutoencoderTransformer, **params, **start).fit(X)
     np.testing.assert_allclose(
         ae.inverse_transform(ae.transform(X)), pca.inverse_transform(pca.transform(X)),
         atol=1e-5,
