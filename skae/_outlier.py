@@ -601,24 +601,37 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         codes = np.asarray(self.estimator_.transform(X_scaled), dtype=np.float64)
         return spe, codes
 
+    def _neighbour_index(self):
+        """A neighbour search over ``reference_codes_``, built once per fit.
 
-    @staticmethod
-    def _neighbour_distances(whitened, reference, leave_one_out=False):
+        Kept so that scoring (a row at a time, say) does not rebuild the tree
+        over every reference code at each call; it is not saved by
+        :func:`skae.save` (``reference_codes_`` is) and is rebuilt on first use
+        after :func:`skae.load`.
+        """
+        index = getattr(self, "_reference_index", None)
+        if index is None:
+            n_neighbors = min(_N_NEIGHBORS, len(self.reference_codes_))
+            index = NearestNeighbors(n_neighbors=n_neighbors).fit(self.reference_codes_)
+            self._reference_index = index
+        return index
+
+    def _neighbour_distances(self, whitened=None):
         """Squared distance of each row to its k-th nearest reference code.
 
-        ``leave_one_out``: ``whitened`` is ``reference`` itself, and a row is
-        not its own neighbour.
+        ``whitened=None``: the reference codes themselves, each row not its own
+        neighbour.
         """
-        n_reference = len(reference)
-        n_neighbors = min(_N_NEIGHBORS, n_reference - leave_one_out)
+        index = self._neighbour_index()
+        n_neighbors = min(_N_NEIGHBORS, index.n_samples_fit_ - (whitened is None))
         if n_neighbors < 1:  # a single reference row has no neighbour but itself
-            return np.zeros(len(whitened))
-        neighbours = NearestNeighbors(n_neighbors=n_neighbors).fit(reference)
-        distances, _ = neighbours.kneighbors(None if leave_one_out else whitened)
+            return np.zeros(index.n_samples_fit_)
+        distances, _ = index.kneighbors(whitened, n_neighbors=n_neighbors)
         return distances[:, -1] ** 2
 
     def _fit_statistics(self, X_scaled):
         """Fit the codes' Gaussian, the reference codes and both control limits to rows ``X_scaled``."""
+        self._reference_index = None
         spe, codes = self._statistics(X_scaled)
         self.latent_mean_, self.latent_precision_ = _gaussian(codes)
         if self.anomaly_score_ == "combined":
@@ -629,9 +642,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             self.latent_whitening_ = (eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
                                       ) @ eigenvectors.T
             self.reference_codes_ = whiten(codes, self.latent_mean_, self.latent_whitening_)
-            statistic = self._neighbour_distances(
-                self.reference_codes_, self.reference_codes_, leave_one_out=True
-            )
+            statistic = self._neighbour_distances()
         self.control_limits_ = _control_limits(spe, statistic)
 
     # ------------------------------------------------------------- inference
@@ -643,14 +654,18 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             t2 = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
             return combined_score(spe, t2, self.control_limits_)
         whitened = whiten(codes, self.latent_mean_, self.latent_whitening_)
-        distance2 = self._neighbour_distances(whitened, self.reference_codes_)
+        distance2 = self._neighbour_distances(whitened)
         return local_score(spe, distance2, self.control_limits_, codes.shape[1])
 
     def score_samples(self, X):
-        """The wrapped estimator's score of each row (higher = more normal).
+        """The anomaly score of each row, negated (higher = more normal).
 
-        Negative reconstruction error (autoencoder) or log-likelihood (VAE) of
-        the rows after ``feature_scaling``.
+        As ``anomaly_score_`` says, on the rows after ``feature_scaling``: by
+        default minus the sum of the reconstruction error and the codes'
+        nearest-neighbour term, each divided by its mean on the reference
+        training rows (see ``anomaly_score``); with ``"estimator"``, the
+        wrapped estimator's own score (negative reconstruction error, or a
+        VAE's log-likelihood).
 
         Parameters
         ----------

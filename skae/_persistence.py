@@ -55,7 +55,8 @@ _REQUIRED_ATTRIBUTES = {
 #: Attributes rebuilt from the file's "network" section, never stored as values.
 _NETWORK_ATTRIBUTES = ("net_", "history_")
 #: scikit-learn's callbacks (``set_callbacks``) watch fits; they are not part of the model.
-_NOT_SAVED = ("_skl_callbacks",)
+#: The detector's neighbour search is rebuilt from ``reference_codes_`` on first use.
+_NOT_SAVED = ("_skl_callbacks", "_reference_index")
 
 #: numpy scalar types a value may have (by dtype name, never through ``np.dtype``).
 _SCALAR_TYPES = {
