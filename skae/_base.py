@@ -221,15 +221,15 @@ def _value_range(X):
 
 
 def _check_unit_interval(X, what, slack=0.0):
-    """Raise ``ValueError`` unless every value of ``X`` (dense or CSR) lies in [0, 1].
+    """Raise ``ValueError`` unless every value of ``X`` (:func:`_value_range`) lies in [0, 1].
 
     ``slack``: how far beyond an end a value may lie.
     """
-    values = X.data if sp.issparse(X) else X
-    if values.size and (values.min() < -slack or values.max() > 1 + slack):
+    low, high = _value_range(X)
+    if low < -slack or high > 1 + slack:
         raise ValueError(
             f"{what} needs data in [0, 1]; got values in "
-            f"[{values.min():.4g}, {values.max():.4g}]. Rescale X (e.g. MinMaxScaler) "
+            f"[{low:.4g}, {high:.4g}]. Rescale X (e.g. MinMaxScaler) "
             "or use the Gaussian/MSE objective."
         )
 

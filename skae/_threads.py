@@ -29,8 +29,9 @@ import torch
 from threadpoolctl import ThreadpoolController
 from torch import nn
 
-#: A batch's work (:func:`batch_work`) above which several threads may pay off; at most this, training always runs on one thread (intra-op threads
-#: cost more than they save on such small operations).
+#: A batch's work (:func:`batch_work`) above which several threads may pay off;
+#: at most this, training always runs on one thread (intra-op threads cost more
+#: than they save on such small operations).
 SINGLE_THREAD_MAX_WORK = 2**24
 #: How long :func:`idle_cpus` watches the CPUs (the kernel counts in 10 ms ticks).
 IDLE_SAMPLE_SECONDS = 0.1
