@@ -1052,8 +1052,10 @@ class _BaseAutoencoder(
                     module, seed, None, train_split=predefined_split(valid_set), internal=True
                 )
                 net.initialize()
-                start_state = {name: value.clone() for name, value in module.state_dict().items()}
-                runs.append(FoldRun(net, seed, train_set, valid_set, valid_rows, start_state))
+                runs.append(FoldRun(net, seed, train_set, valid_set, valid_rows))
+            score = self._chunk_function("score_samples", self.device_)
+            for run in runs:
+                run.scores.append(self._map_chunks(X[run.valid_rows], score, np.float64, net=run.net))
             # fold_losses[f][e]: fold f's validation loss after e epochs (0: the start).
             fold_losses = [[run.net.evaluate_loss(run.valid_set)] for run in runs]
             plateau = Plateau(self.n_iter_no_change, self.tol,
@@ -1065,21 +1067,24 @@ class _BaseAutoencoder(
                     run.net.iterator_train__seed = _derived_seed(run.seed, epoch)
                     run.net.partial_fit(run.train_set, None, epochs=1)
                     losses.append(run.net.history[-1, "valid_loss"])
-                if plateau.update(float(weights @ [losses[-1] for losses in fold_losses])):
-                    for run in runs:
-                        run.keep_best()
+                    run.scores.append(
+                        self._map_chunks(X[run.valid_rows], score, np.float64, net=run.net)
+                    )
+                plateau.update(float(weights @ [losses[-1] for losses in fold_losses]))
                 if plateau.stalled:
                     break
             else:
                 warn_not_converged(self.max_epochs_, "cross-validated valid_loss")
             best, chosen = choose_epochs(fold_losses, weights)
-            # The gain over the start is tested at the best epoch, whose states
-            # were kept; the epochs chosen are within one standard error of it.
+            # The gain over the start is tested at the epochs chosen, the network
+            # the refit trains, not at the best epoch: that epoch was picked as
+            # the minimum of these same rows' losses, so its gain is biased
+            # upwards (chosen past it, a gain that held only at the minimum
+            # let a network worse than PCA through on held-out rows).
             gains = np.concatenate([
                 # (loc and scale, X's input scaling, are every fold's)
-                self._gains_over_start(
-                    run.net, X[run.valid_rows], run.start_state, run.best_state,
-                    self._pca_reference(X, train_rows, loc, scale, exclude=run.valid_rows),
+                run.scores[chosen] - self._reference_scores(
+                    X, train_rows, loc, scale, run.valid_rows, run.scores[0], run.net
                 )
                 for run, (train_rows, _) in zip(runs, folds)
             ]) if best else np.zeros(0)
@@ -1091,6 +1096,18 @@ class _BaseAutoencoder(
             validation_losses=mean_losses[1:].tolist(),
             clearly_better=best > 0 and _clearly_better(gains),
         )
+
+    def _reference_scores(self, X, train_rows, loc, scale, valid_rows, start_scores, net):
+        """``score_samples`` of ``X[valid_rows]`` by the network a fold's training must beat.
+
+        ``start_scores`` (the fold's start) unless :meth:`_pca_reference` names
+        another, scored on the device of ``net`` (the fold's).
+        """
+        reference = self._pca_reference(X, train_rows, loc, scale, exclude=valid_rows)
+        if reference is None:
+            return start_scores
+        score = self._chunk_function("score_samples", self.device_)
+        return self._map_chunks(X[valid_rows], score, np.float64, net=net, module=reference)
 
     def _beats_start(self, X, train_rows, valid_rows, loc, scale, monitor):
         """Whether the trained network (best epoch) clearly beats its starting point.

@@ -20,20 +20,9 @@ class FoldRun:
     train_set: object
     valid_set: object
     valid_rows: np.ndarray
-    #: The module's state before the first epoch (PCA of the fold's training rows).
-    start_state: dict
-    #: The module's state at the folds' best epoch so far (``None``: the start).
-    best_state: dict = None
-
-    def keep_best(self):
-        """Copy the module's current state into ``best_state``, in place after the first time."""
-        # state_dict() gives detached tensors sharing the module's memory.
-        state = self.net.module_.state_dict()
-        if self.best_state is None:
-            self.best_state = {name: value.clone() for name, value in state.items()}
-            return
-        for name, value in state.items():
-            self.best_state[name].copy_(value)
+    #: ``scores[e]``: each validation row's ``score_samples`` after ``e`` epochs
+    #: (0: the start, PCA of the fold's training rows).
+    scores: list = dataclasses.field(default_factory=list)
 
 
 def choose_epochs(fold_losses, weights):

@@ -63,3 +63,33 @@ def test_the_choice_is_at_least_the_best_and_within_one_standard_error(seed):
     assert mean[chosen] - mean[best] <= differences.std(ddof=1) / np.sqrt(5)
     later = losses[:, chosen + 1:] - losses[:, [best]]
     assert np.all(later.mean(axis=0) > later.std(axis=0, ddof=1) / np.sqrt(5))
+
+
+def test_the_gain_over_pca_is_tested_at_the_epochs_the_refit_trains(monkeypatch):
+    # The best epoch is the minimum of the folds' own losses, so its gain is
+    # biased upwards; the guard tests the network the refit trains. Forcing
+    # the choice to 0 epochs (the start) must leave no gain to test.
+    import skae._base as base
+    from skae import AutoencoderTransformer
+
+    tested = []
+
+    def clearly_better(gains):
+        tested.append(np.asarray(gains).copy())
+        return False
+
+    def choose_start(fold_losses, weights):
+        best, _ = choose_epochs(fold_losses, weights)
+        return best, 0
+
+    monkeypatch.setattr(base, "_clearly_better", clearly_better)
+    monkeypatch.setattr(base, "choose_epochs", choose_start)
+    rng = np.random.RandomState(0)
+    # Points on a parabola: one nonlinear component, which epochs improve.
+    t = rng.uniform(-2, 2, 120)
+    X = np.c_[t, t**2, 0.05 * rng.randn(120)]
+    ae = AutoencoderTransformer(n_components=1, loss="mse", max_epochs=10, n_iter_no_change=10,
+                                random_state=0).fit(X)
+    assert len(tested) == 1 and tested[0].shape == (120,)
+    assert np.array_equal(tested[0], np.zeros(120))
+    assert ae.n_epochs_ == 0
