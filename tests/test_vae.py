@@ -169,10 +169,13 @@ def test_invalid_parameters(params):
 
 def test_quality_floor_on_dequantised_digits():
     # Defaults with only n_components and random_state set beat probabilistic
-    # PCA's held-out log-likelihood by at least 50 nats per row (measured ~57;
-    # the best cross-validated GaussianMixture is 3-4 nats below the VAE).
+    # PCA's held-out log-likelihood by at least 50 nats per row (measured ~57)
+    # and the best GaussianMixture chosen by 3-fold cross-validated likelihood
+    # on the training rows (59.4 nats on this split, `python -m skae`; issue
+    # #15 asks for it at k >= 8, the VAE reaches it at k = 4: measured 62.8).
     X, y = load_digits(return_X_y=True)
     X = (X + np.random.RandomState(0).uniform(size=X.shape)) / 16.0
     X_train, X_test = train_test_split(X, test_size=0.3, stratify=y, random_state=0)
     vae = VAETransformer(n_components=4, random_state=0).fit(X_train)
     assert vae.score(X_test) >= PCA(4).fit(X_train).score(X_test) + 50.0
+    assert vae.score(X_test) >= 59.4
