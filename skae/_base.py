@@ -1054,22 +1054,21 @@ class _BaseAutoencoder(
                 net.initialize()
                 runs.append(FoldRun(net, seed, train_set, valid_set, valid_rows))
             score = self._chunk_function("score_samples", self.device_)
-            for run in runs:
-                run.scores.append(self._map_chunks(X[run.valid_rows], score, np.float64, net=run.net))
+            valid_X = [X[run.valid_rows] for run in runs]
+            for run, rows in zip(runs, valid_X):
+                run.scores.append(self._map_chunks(rows, score, np.float64, net=run.net))
             # fold_losses[f][e]: fold f's validation loss after e epochs (0: the start).
             fold_losses = [[run.net.evaluate_loss(run.valid_set)] for run in runs]
             plateau = Plateau(self.n_iter_no_change, self.tol,
                               best_loss=float(weights @ [f[0] for f in fold_losses]))
             for epoch in range(1, self.max_epochs_ + 1):
-                for run, losses in zip(runs, fold_losses):
+                for run, rows, losses in zip(runs, valid_X, fold_losses):
                     # skorch builds the iterator at every training run: a new
                     # seed per epoch, or every epoch would shuffle alike.
                     run.net.iterator_train__seed = _derived_seed(run.seed, epoch)
                     run.net.partial_fit(run.train_set, None, epochs=1)
                     losses.append(run.net.history[-1, "valid_loss"])
-                    run.scores.append(
-                        self._map_chunks(X[run.valid_rows], score, np.float64, net=run.net)
-                    )
+                    run.scores.append(self._map_chunks(rows, score, np.float64, net=run.net))
                 plateau.update(float(weights @ [losses[-1] for losses in fold_losses]))
                 if plateau.stalled:
                     break
@@ -1081,13 +1080,17 @@ class _BaseAutoencoder(
             # the minimum of these same rows' losses, so its gain is biased
             # upwards (chosen past it, a gain that held only at the minimum
             # let a network worse than PCA through on held-out rows).
-            gains = np.concatenate([
-                # (loc and scale, X's input scaling, are every fold's)
-                run.scores[chosen] - self._reference_scores(
-                    X, train_rows, loc, scale, run.valid_rows, run.scores[0], run.net
+            gains = []
+            for run, rows, (train_rows, _) in zip(runs, valid_X, folds) if best else ():
+                # The network to beat: the fold's start, unless PCA's solution in
+                # score_samples' terms is another (loc and scale, X's input
+                # scaling, are every fold's).
+                reference = self._pca_reference(X, train_rows, loc, scale, exclude=run.valid_rows)
+                baseline = run.scores[0] if reference is None else self._map_chunks(
+                    rows, score, np.float64, net=run.net, module=reference
                 )
-                for run, (train_rows, _) in zip(runs, folds)
-            ]) if best else np.zeros(0)
+                gains.append(run.scores[chosen] - baseline)
+            gains = np.concatenate(gains) if gains else np.zeros(0)
         mean_losses = weights @ np.asarray(fold_losses, dtype=np.float64)
         return _EpochSelection(
             best_epoch_=chosen,
@@ -1096,18 +1099,6 @@ class _BaseAutoencoder(
             validation_losses=mean_losses[1:].tolist(),
             clearly_better=best > 0 and _clearly_better(gains),
         )
-
-    def _reference_scores(self, X, train_rows, loc, scale, valid_rows, start_scores, net):
-        """``score_samples`` of ``X[valid_rows]`` by the network a fold's training must beat.
-
-        ``start_scores`` (the fold's start) unless :meth:`_pca_reference` names
-        another, scored on the device of ``net`` (the fold's).
-        """
-        reference = self._pca_reference(X, train_rows, loc, scale, exclude=valid_rows)
-        if reference is None:
-            return start_scores
-        score = self._chunk_function("score_samples", self.device_)
-        return self._map_chunks(X[valid_rows], score, np.float64, net=net, module=reference)
 
     def _beats_start(self, X, train_rows, valid_rows, loc, scale, monitor):
         """Whether the trained network (best epoch) clearly beats its starting point.
