@@ -242,12 +242,16 @@ class AutoencoderTransformer(_BaseAutoencoder):
         the epochs of the model returned, on every row).
 
     loss_curve_ : list of float
-        Training loss per epoch, in the network's (scaled) units.
+        Training loss per epoch, in the terms of the objective the network
+        trained on: squared error in the network's (scaled) units, or binary
+        cross-entropy per value. After a fall-back to PCA's solution (see
+        ``loss``) the epochs of the network that lost stay, in its objective's
+        terms, though ``loss_`` then says ``"mse"``.
 
     validation_scores_ : list of float
-        Negative validation loss per epoch; only with early stopping. With
-        cross-validation, the folds' mean for each epoch they ran, so it may
-        be longer than ``n_epochs_``.
+        Negative validation loss per epoch, in ``loss_curve_``'s terms; only
+        with early stopping. With cross-validation, the folds' mean for each
+        epoch they ran, so it may be longer than ``n_epochs_``.
 
     loss_ : {"mse", "bce"}
         The objective the returned network was built for: ``loss`` resolved.
@@ -257,8 +261,12 @@ class AutoencoderTransformer(_BaseAutoencoder):
         to PCA's solution included).
 
     best_loss_ : float
-        Best monitored loss (validation with early stopping, else training),
-        in the training objective's terms.
+        Best monitored loss (validation with early stopping, else training):
+        that of the model returned, in the terms of its objective, ``loss_``.
+        After a fall-back to PCA's solution (``best_epoch_ == 0``), PCA's
+        validation loss, fitted on the training rows (with cross-validation,
+        the folds' mean): squared error even when ``validation_scores_`` are
+        the binary cross-entropy of the network that lost to it.
 
     best_epoch_ : int
         Epoch of ``best_loss_``; ``0`` means the starting point was kept. With

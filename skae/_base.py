@@ -333,12 +333,16 @@ def _clearly_better(gains):
 
 
 class _EpochSelection:
-    """What :meth:`_BaseAutoencoder._select_epochs` found, named as a monitor's results."""
+    """What :meth:`_BaseAutoencoder._select_epochs` found, named as a monitor's results.
 
-    def __init__(self, best_epoch_, best_loss_, start_loss_, validation_losses, clearly_better):
+    ``pca_loss_``: the folds' mean validation loss of the model a fall-back to
+    PCA's solution returns (:meth:`_BaseAutoencoder._pca_loss`), with ``init="pca"``.
+    """
+
+    def __init__(self, best_epoch_, best_loss_, pca_loss_, validation_losses, clearly_better):
         self.best_epoch_ = best_epoch_
         self.best_loss_ = best_loss_
-        self.start_loss_ = start_loss_
+        self.pca_loss_ = pca_loss_
         self.validation_losses = validation_losses
         self.clearly_better = clearly_better
 
@@ -943,13 +947,15 @@ class _BaseAutoencoder(
             )
             self.net_.initialize()
             self._train(train_set, self.max_epochs_)
-        if (self.init == "pca" and valid_set is not None
-                and not self._beats_start(X, train_rows, valid_rows, loc, scale, monitor)):
-            # No epoch clearly beat the starting point on the validation rows: return
-            # PCA's solution fitted on every row, exactly what PCA(n_components).fit(X)
-            # gives.
-            monitor.best_epoch_, monitor.best_loss_ = 0, monitor.start_loss_
-            self._fall_back_to_pca(X, loc, scale)
+        if self.init == "pca" and valid_set is not None:
+            reference = self._pca_reference(X, train_rows, loc, scale, exclude=valid_rows)
+            if not self._beats_start(X, valid_rows, monitor, reference):
+                # No epoch clearly beat the starting point on the validation rows:
+                # return PCA's solution fitted on every row, exactly what
+                # PCA(n_components).fit(X) gives, and its validation loss.
+                monitor.best_epoch_ = 0
+                monitor.best_loss_ = self._pca_loss(reference, valid_set, monitor.start_loss_)
+                self._fall_back_to_pca(X, loc, scale)
         monitor.start_state_ = None
         self._record_training(monitor)
 
@@ -971,6 +977,21 @@ class _BaseAutoencoder(
         self.net_ = self._make_net(network, self._seed, None)
         self.net_.initialize()
         self.net_.history = history
+
+    def _pca_loss(self, reference, valid_set, start_loss):
+        """The validation loss of the model a fall-back to PCA returns, in its objective's terms.
+
+        ``start_loss``, the start's, or, when the start is not PCA's solution in
+        :meth:`score_samples`' terms, that of ``reference`` (:meth:`_pca_reference`,
+        fitted on the same training rows): ``best_loss_`` then measures the network
+        the fall-back returns with the objective of its ``loss_``, not the network
+        that lost to it (a binary cross-entropy).
+        """
+        if reference is None:
+            return start_loss
+        net = self._make_net(reference, self._seed, None, internal=True)
+        net.initialize()
+        return net.evaluate_loss(valid_set)
 
     def _cross_validation_folds(self, X):
         """``[(train_rows, valid_rows), ...]`` when early stopping cross-validates, else None.
@@ -1009,7 +1030,7 @@ class _BaseAutoencoder(
         epochs = selection.best_epoch_
         if self.init == "pca" and not selection.clearly_better:
             epochs = selection.best_epoch_ = 0
-            selection.best_loss_ = selection.start_loss_
+            selection.best_loss_ = selection.pca_loss_
             self._use_pca_solution()
         every_row, no_rows = np.arange(X.shape[0]), np.empty(0, dtype=np.int64)
         init_generator, train_generator = fit_generators(self._seed, self.device_)
@@ -1080,39 +1101,48 @@ class _BaseAutoencoder(
             # the minimum of these same rows' losses, so its gain is biased
             # upwards (chosen past it, a gain that held only at the minimum
             # let a network worse than PCA through on held-out rows).
+            # PCA's solution on each fold's training rows when, in score_samples'
+            # terms, it is not the fold's start (None: the start is; loc and scale,
+            # X's input scaling, are every fold's): the network to beat, and the
+            # model a fall-back returns.
+            references = [
+                self._pca_reference(X, train_rows, loc, scale, exclude=run.valid_rows)
+                if best or self.init == "pca" else None
+                for run, (train_rows, _) in zip(runs, folds)
+            ]
             gains = []
-            for run, rows, (train_rows, _) in zip(runs, valid_X, folds) if best else ():
-                # The network to beat: the fold's start, unless PCA's solution in
-                # score_samples' terms is another (loc and scale, X's input
-                # scaling, are every fold's).
-                reference = self._pca_reference(X, train_rows, loc, scale, exclude=run.valid_rows)
+            for run, rows, reference in zip(runs, valid_X, references) if best else ():
                 baseline = run.scores[0] if reference is None else self._map_chunks(
                     rows, score, np.float64, net=run.net, module=reference
                 )
                 gains.append(run.scores[chosen] - baseline)
             gains = np.concatenate(gains) if gains else np.zeros(0)
+            pca_losses = [
+                self._pca_loss(reference, run.valid_set, losses[0])
+                for run, reference, losses in zip(runs, references, fold_losses)
+            ]
         mean_losses = weights @ np.asarray(fold_losses, dtype=np.float64)
         return _EpochSelection(
             best_epoch_=chosen,
             best_loss_=float(mean_losses[chosen]),
-            start_loss_=float(mean_losses[0]),
+            pca_loss_=float(weights @ pca_losses),
             validation_losses=mean_losses[1:].tolist(),
             clearly_better=best > 0 and _clearly_better(gains),
         )
 
-    def _beats_start(self, X, train_rows, valid_rows, loc, scale, monitor):
+    def _beats_start(self, X, valid_rows, monitor, reference):
         """Whether the trained network (best epoch) clearly beats its starting point.
 
         The start is PCA fitted on the training rows only, worse than PCA on
         every row; the best epoch must improve the validation rows'
         :meth:`score_samples` clearly (:func:`_clearly_better`), against that
         start or, if the start is not PCA's solution in those terms, against
-        :meth:`_pca_reference`. Streamed data hold out enough rows for the
-        validation loss alone to decide against the start.
+        ``reference``, the training rows' :meth:`_pca_reference`. Streamed data
+        hold out enough rows for the validation loss alone to decide against
+        the start.
         """
         if monitor.best_epoch_ == 0:
             return False
-        reference = self._pca_reference(X, train_rows, loc, scale, exclude=valid_rows)
         if reference is None and (is_streamed(X) or monitor.start_state_ is None):
             return True
         rows = np.vstack(list(_dense_chunks(X, valid_rows))) if is_streamed(X) else X[valid_rows]

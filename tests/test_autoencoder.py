@@ -394,6 +394,13 @@ def test_auto_loss_falls_back_to_pca_exactly(early_stopping):
                                    early_stopping=False, noise=0.0, random_state=0)
     np.testing.assert_allclose(ae.transform(X_test), start.fit(X_train).transform(X_test),
                                rtol=1e-5, atol=1e-6)
+    # best_loss_ is the returned model's validation loss in loss_'s terms: PCA's
+    # squared error, as loss="mse" reports it when it falls back on the same
+    # rows -- not the cross-entropy of the start the BCE network had.
+    mse = AutoencoderTransformer(2, loss="mse", learning_rate=1e-12, max_epochs=1,
+                                 early_stopping=early_stopping, random_state=0).fit(X_train)
+    assert mse.best_epoch_ == 0
+    assert ae.best_loss_ == pytest.approx(mse.best_loss_, rel=1e-6)
 
 
 def test_auto_loss_keeps_the_trained_network_when_clearly_better(digits_split):
