@@ -120,7 +120,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
         itself: when the trained network does not clearly beat PCA's squared
         error on the validation rows, the model returned is PCA's solution
         exactly, with the squared-error network's identity output (``loss_``
-        then says ``"mse"``). See the user guide's "Data in [0, 1]".
+        then says ``"mse"``). :meth:`partial_fit`, which holds no rows out,
+        resolves ``"auto"`` on its first chunk and keeps it, with no such
+        fall-back; after binary cross-entropy, a later chunk outside [0, 1]
+        raises a ``ValueError``. See the user guide's "Data in [0, 1]".
 
     noise : float, default=0.2
         Standard deviation of Gaussian corruption added to the (scaled) input

@@ -510,13 +510,24 @@ class _BaseAutoencoder(
         optimizer; make that chunk representative of the data (e.g. shuffled).
         Every call then trains ``partial_fit_epochs`` epochs on its chunk,
         keeping the optimizer's state between calls, and extends ``history_``,
-        ``loss_curve_`` and ``n_epochs_``. Called on a model fitted by
-        :meth:`fit`, it continues training that model.
+        ``loss_curve_`` and ``n_epochs_``; ``best_loss_`` is then the lowest
+        training loss so far, ``best_epoch_`` its epoch. What the first call resolves
+        from its chunk is kept: the input scaling, and ``loss="auto"``'s
+        objective (``AutoencoderTransformer``), so that a later chunk outside
+        [0, 1] after binary cross-entropy was chosen raises a ``ValueError``.
+        Called on a model fitted by :meth:`fit`, it continues training that
+        model; after :meth:`fit` fell back to PCA's solution, from that
+        solution, in its network (``loss_``'s objective), with a fresh
+        optimizer. If :meth:`fit` kept its start (``best_epoch_ == 0``),
+        ``best_epoch_`` and ``best_loss_`` look only at the epochs run since:
+        the earlier ones trained a network that was discarded.
 
         Unlike :meth:`fit`, ``partial_fit`` holds nothing out and never stops
         early: ``max_epochs``, ``early_stopping``, ``validation_fraction``,
         ``n_iter_no_change`` and ``tol`` are not used, and which epochs to run
         is the caller's decision (score a held-out chunk with :meth:`score`).
+        Nor does it fall back to PCA's solution: with no validation rows,
+        nothing tells a worse network.
         A ``random_state`` makes the same sequence of calls give the same model.
 
         Parameters
@@ -886,14 +897,22 @@ class _BaseAutoencoder(
         self.history_ = net.history
         self.n_epochs_ = len(net.history)
         self.loss_curve_ = list(net.history[:, "train_loss"]) if self.n_epochs_ else []
-        if monitor is None:  # partial_fit: the best epoch so far, by training loss
-            self.best_epoch_ = int(np.argmin(self.loss_curve_)) + 1
+        if monitor is None:
+            # partial_fit: the best epoch so far, by training loss, of the network
+            # it trains, not of one a fit discarded.
+            first = getattr(self, "_discarded_epochs", 0)
+            self.best_epoch_ = first + int(np.argmin(self.loss_curve_[first:])) + 1
             self.best_loss_ = self.loss_curve_[self.best_epoch_ - 1]
             return
         if self.n_epochs_ and "valid_loss" in net.history[-1]:
             self.validation_scores_ = [-loss for loss in net.history[:, "valid_loss"]]
         self.best_loss_ = monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
+        # A fit that kept its start (best_epoch_ 0: PCA's solution, or the start
+        # restored) discarded the network its epochs trained, which loss="auto"'s
+        # fall-back may even have trained on another objective: partial_fit's
+        # best epoch is searched after them.
+        self._discarded_epochs = self.n_epochs_ if self.best_epoch_ == 0 else 0
 
     def _schedule_callbacks(self, n_train):
         """The learning-rate schedule of a ``fit`` on ``n_train`` training rows."""
@@ -972,6 +991,9 @@ class _BaseAutoencoder(
             self._start_at_pca(
                 self.net_.module_, *self._principal_axes(X, every_row, loc, scale)
             )
+            # Adam's moments belong to the trained weights: partial_fit continues
+            # from PCA's solution with a fresh optimizer, as from a replaced network.
+            self.net_.initialize_optimizer()
             return
         history = self.net_.history
         self.net_ = self._make_net(network, self._seed, None)

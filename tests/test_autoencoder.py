@@ -403,6 +403,23 @@ def test_auto_loss_falls_back_to_pca_exactly(early_stopping):
     assert ae.best_loss_ == pytest.approx(mse.best_loss_, rel=1e-6)
 
 
+def test_auto_loss_partial_fit_after_a_fall_back_trains_squared_error(digits):
+    # One epoch on digits at k=2 does not clearly beat PCA: the model falls back
+    # to PCA's solution in the squared-error network, and partial_fit trains that
+    # network on squared error. The cross-entropy epoch fit discarded (0.41 per
+    # value, below PCA's squared error in the network's units, 0.74) is not
+    # partial_fit's best epoch.
+    X = digits[0][:1000]
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(32,), max_epochs=1, noise=0.0,
+                                random_state=0, **HOLD_OUT).fit(X)
+    assert ae.loss_ == "mse" and ae.best_epoch_ == 0
+    pca_loss = ae.best_loss_
+    ae.partial_fit(X)
+    assert ae.loss_ == "mse" and not ae.net_.module_.is_bernoulli
+    assert ae.loss_curve_[-1] == pytest.approx(pca_loss, rel=0.1)  # from PCA's solution
+    assert ae.n_epochs_ == 2 and ae.best_epoch_ == 2
+
+
 def test_auto_loss_keeps_the_trained_network_when_clearly_better(digits_split):
     X_train, X_test = digits_split[0], digits_split[1]
     ae = AutoencoderTransformer(8, hidden_layer_sizes=(64,), max_epochs=15,
@@ -412,9 +429,22 @@ def test_auto_loss_keeps_the_trained_network_when_clearly_better(digits_split):
     assert _mse(ae, X_test) < 0.8 * _mse(pca, X_test)
 
 
-def test_auto_loss_partial_fit_checks_later_chunks(unit_interval_X):
+def test_auto_loss_partial_fit_checks_later_chunks(unit_interval_X, tmp_path):
     est = AutoencoderTransformer(2, **FAST).partial_fit(unit_interval_X)
     assert est.loss_ == "bce"
     est.partial_fit(_overshoot(unit_interval_X))
-    with pytest.raises(ValueError, match=r'loss="auto".*\[0, 1\]'):
-        est.partial_fit(unit_interval_X * 2)
+    np.save(tmp_path / "chunk.npy", unit_interval_X * 2)
+    streamed = np.load(tmp_path / "chunk.npy", mmap_mode="r")
+    for chunk in (unit_interval_X * 2, sp.csr_matrix(unit_interval_X - 0.5), streamed):
+        with pytest.raises(ValueError, match=r'loss="auto".*\[0, 1\]'):
+            est.partial_fit(chunk)
+
+
+def test_auto_loss_partial_fit_never_falls_back():
+    # The data on which fit falls back to PCA (test above): partial_fit holds no
+    # rows out, keeps the binary cross-entropy network its first chunk chose.
+    X = MinMaxScaler().fit_transform(load_iris(return_X_y=True)[0])
+    est = AutoencoderTransformer(2, **FAST).partial_fit(X)
+    assert est.loss_ == "bce" and est.net_.module_.is_bernoulli
+    est.partial_fit(X)
+    assert est.loss_ == "bce" and est.n_epochs_ == 2

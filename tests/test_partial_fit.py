@@ -1,5 +1,6 @@
 """``partial_fit`` of both transformers: first call, later calls, determinism."""
 
+import math
 import warnings
 
 import numpy as np
@@ -122,6 +123,24 @@ def test_partial_fit_after_fit_continues_without_early_stopping(cls, X):
     changed = [not np.array_equal(w, p.detach()) for w, p in zip(weights, est.net_.module_.parameters())]
     assert any(changed)
     assert "convergence" not in dict(est.net_.callbacks_)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_partial_fit_after_a_fall_back_to_pca(cls, X):
+    # Rows close to a plane, k=2: no epoch clearly beats PCA, so fit returns PCA's
+    # solution and discards the network its epochs trained.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = cls(**SMALL, max_epochs=3).fit(X)
+    assert est.best_epoch_ == 0 and est.n_epochs_ == 3
+    est.partial_fit(X)
+    # A fresh optimizer (Adam's moments were the discarded weights'): its steps
+    # are this call's only.
+    steps = {int(state["step"]) for state in est.net_.optimizer_.state.values()}
+    assert steps == {math.ceil(len(X) / est.batch_size_)}
+    # The best epoch is one of the network trained now, not a discarded one.
+    assert est.n_epochs_ == 4 and est.best_epoch_ == 4
+    assert est.best_loss_ == est.loss_curve_[-1]
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
