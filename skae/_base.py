@@ -511,10 +511,11 @@ class _BaseAutoencoder(
         Every call then trains ``partial_fit_epochs`` epochs on its chunk,
         keeping the optimizer's state between calls, and extends ``history_``,
         ``loss_curve_`` and ``n_epochs_``; ``best_loss_`` is then the lowest
-        training loss so far, ``best_epoch_`` its epoch. What the first call resolves
-        from its chunk is kept: the input scaling, and ``loss="auto"``'s
-        objective (``AutoencoderTransformer``), so that a later chunk outside
-        [0, 1] after binary cross-entropy was chosen raises a ``ValueError``.
+        training loss so far, ``best_epoch_`` its epoch. What the first call
+        resolves from its chunk is kept: the input scaling, and
+        ``loss="auto"``'s objective (``AutoencoderTransformer``), so that a
+        later chunk outside [0, 1] after binary cross-entropy was chosen
+        raises a ``ValueError``.
         Called on a model fitted by :meth:`fit`, it continues training that
         model; after :meth:`fit` fell back to PCA's solution, from that
         solution, in its network (``loss_``'s objective), with a fresh
@@ -1118,11 +1119,6 @@ class _BaseAutoencoder(
             else:
                 warn_not_converged(self.max_epochs_, "cross-validated valid_loss")
             best, chosen = choose_epochs(fold_losses, weights)
-            # The gain over the start is tested at the epochs chosen, the network
-            # the refit trains, not at the best epoch: that epoch was picked as
-            # the minimum of these same rows' losses, so its gain is biased
-            # upwards (chosen past it, a gain that held only at the minimum
-            # let a network worse than PCA through on held-out rows).
             # PCA's solution on each fold's training rows when, in score_samples'
             # terms, it is not the fold's start (None: the start is; loc and scale,
             # X's input scaling, are every fold's): the network to beat, and the
@@ -1132,6 +1128,11 @@ class _BaseAutoencoder(
                 if best or self.init == "pca" else None
                 for run, (train_rows, _) in zip(runs, folds)
             ]
+            # The gain over the start is tested at the epochs chosen, the network
+            # the refit trains, not at the best epoch: that epoch was picked as
+            # the minimum of these same rows' losses, so its gain is biased
+            # upwards (chosen past it, a gain that held only at the minimum
+            # let a network worse than PCA through on held-out rows).
             gains = []
             for run, rows, reference in zip(runs, valid_X, references) if best else ():
                 baseline = run.scores[0] if reference is None else self._map_chunks(
