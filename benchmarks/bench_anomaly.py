@@ -31,12 +31,19 @@ Torch and the scikit-learn peers run on one thread each.
 
 Run::
 
-    python benchmarks/bench_anomaly.py                          # everything, 3 seeds
+    python benchmarks/bench_anomaly.py                          # everything, 10 seeds
     python benchmarks/bench_anomaly.py --output benchmarks/RESULTS_anomaly.md
     python benchmarks/bench_anomaly.py --quick                  # 1 seed, 3 digits
     python benchmarks/bench_anomaly.py --methods skae           # re-run one contestant
     python benchmarks/bench_anomaly.py --report                 # tables from the store
     python benchmarks/bench_anomaly.py --speed                  # fit, score time on 30,000 x 9
+
+Ten splits per dataset by default: a contestant's ROC-AUC varies from split to
+split by a standard deviation of 0.05-0.17 on the small sets (lympho, wine,
+glass, ecoli), so with three splits the mean of a difference between two
+contestants has a standard error of several hundredths and cannot resolve the
+issue's 0.01; the report gives each gap's paired standard error (both
+contestants scored on the same splits).
 
 Per-split results are kept in ``benchmarks/results/anomaly.json``; ``--methods``
 re-runs the named contestants only and keeps the others' stored results, and the
@@ -290,6 +297,19 @@ def time_table(store, methods):
     return "\n".join(lines)
 
 
+def _paired_se(store, protocol, dataset, method):
+    """Standard error of the mean ROC-AUC difference between ``method`` and skae.
+
+    Both were scored on the same splits (digits novelty: the same held-out
+    digits), so the difference is taken split by split.
+    """
+    by_method = store[protocol][dataset]
+    diffs = np.subtract(by_method[method]["roc_auc"], by_method[SKAE]["roc_auc"])
+    if len(diffs) < 2:
+        return np.nan
+    return np.std(diffs, ddof=1) / np.sqrt(len(diffs))
+
+
 def targets(store, methods):
     """The issue's three targets, measured; a list of ``(target, measured, holds)``."""
     cells = [(p, d) for p in PROTOCOLS if p in store for d in _complete(store, p, methods)]
@@ -306,7 +326,8 @@ def targets(store, methods):
         best = max(peers, key=peers.get)
         gap = peers[best] - _mean(store, p, d, SKAE)
         if gap > 0.01:
-            behind.append(f"{p} {d}: {gap:.3f} behind {best}")
+            behind.append(f"{p} {d}: {gap:.3f} behind {best} "
+                          f"(paired SE {_paired_se(store, p, d, best):.3f})")
     rows.append(("within 0.01 of the best peer on every dataset",
                  "; ".join(behind) or "everywhere", not behind))
     losses = []
@@ -384,9 +405,79 @@ def report(store, seeds):
 
 
 #: Why the detector lost and what changed: each candidate run on this script's splits
-#: (skae only, every pair, 3 seeds; digits novelty one seed), on the shared 2-core
-#: machine (ROC-AUC does not depend on load).
+#: (skae only; the rounds say how many seeds), on the shared 2-core machine (ROC-AUC
+#: does not depend on load).
 DIAGNOSIS = """\
+## Diagnosis, third round: the feature scaling, and what ten splits resolve (2026-12-06)
+
+Ten splits per dataset now (`--seeds 10`, the default): on the small sets a contestant's
+ROC-AUC varies by a standard deviation of 0.05-0.17 from split to split, so three splits
+could not tell a gap of 0.01 from noise. Re-run with ten, the second round's default
+measures 0.903 unsupervised and 0.916 over all 25 pairs (three splits: 0.906 and 0.916), and
+the tables above give each gap's paired standard error. The candidates below were run on the
+same ten splits per pair (digits novelty: the ten held-out digits) against the peers of
+this run; where a candidate changes the rule for the number of components, the PCA-error
+peer, which takes skae's number, was re-run with it. Columns as in the second round; "AP":
+mean average precision, unsupervised / semi-supervised.
+
+| candidate | unsupervised | all 25 | > 0.01 behind | lost to IF | AP |
+|---|---:|---:|---:|---|---|
+| second round's default: scaling refitted on the trimmed rows for the second fit | 0.903 | 0.914 | 11 | wbc | 0.594 / 0.673 |
+| **scaling fitted once, on every training row (new default)** | **0.903** | **0.916** | **9** | **wbc** | **0.603 / 0.697** |
+| same, scaling fitted on the rows within the first fit's fence | 0.902 | 0.916 | 10 | wbc | 0.591 / 0.686 |
+| same, `trim_fraction=0` (one fit) | 0.889 | 0.910 | 10 | wbc | 0.545 / 0.717 |
+| same, trim 5 % / 15 % | 0.898 / 0.901 | 0.914 / 0.915 | 12 / 8 | wbc, page-blocks / wbc | |
+| same, 3 / 10 epochs | 0.903 / 0.900 | 0.917 / 0.915 | 9 / 9 | | |
+| same, hidden widths (1, 1) / (4, 2) times the features (default (2, 1)) | 0.903 / 0.901 | 0.916 / 0.916 | 9 / 9 | wbc | 0.605 / 0.697, 0.599 / 0.695 |
+| same, variance floor 1 / 10 median variances (default 3) | 0.902 / 0.903 | 0.915 / 0.917 | 10 / 9 | wbc | 0.595 / 0.686, 0.605 / 0.699 |
+| same, components explaining 45 % / 50 % / 55 % / 70 % of the variance (default 60 %) | 0.904 / 0.906 / 0.904 / 0.896 | 0.914 / 0.916 / 0.916 / 0.913 | 8 / 8 / 9 / 9 | none / none / wbc / wbc | 0.610 / 0.680, 0.614 / 0.682, 0.614 / 0.693, 0.588 / 0.696 |
+| same, components by Kaiser's rule / the broken stick | 0.887 / 0.892 | 0.908 / 0.908 | 9 / 10 | 2 / 3 | |
+| score + kNN distance in the scaled input space (`k log(1 + d² / mean d²)`) | 0.903 | 0.918 | 8 | wbc | 0.605 / 0.707 |
+| score: the local term's neighbours among the trimmed rows only | 0.908 | 0.918 | 9 | wbc | 0.611 / 0.683 |
+| score: SPE + the codes' log-density under a BIC-chosen Gaussian mixture (reference / trimmed rows) | 0.885 / 0.896 | 0.908 / 0.913 | 7 / 10 | wine, wbc / wbc | 0.583 / 0.711 |
+| score: SPE + the codes' Gaussian KDE log-density (Scott's bandwidth x1 / x2) | 0.898 / 0.903 | 0.913 / 0.907 | 12 / 11 | | |
+| score: local term + T² (sum / half-sum / max / sum with T² halved) | 0.889 / 0.899 / 0.893 / 0.900 | 0.892 / 0.903 / 0.895 / 0.906 | 16 / 12 / 16 / 13 | | |
+| score: local term with k = 15 / 20 / sqrt(n) neighbours (default 10) | ~0.90 | 0.914 / 0.912 / 0.913 | 12 / 12 / 8 | | |
+| score: + kNN in the joint space (whitened codes and residual over its spread) | 0.902 | 0.917 | 8 | | |
+| ensembles of the trimmed and untrimmed fits' scores (sum, sum of logs, max, min) | 0.892-0.901 | 0.913-0.916 | 9-11 | | |
+| network reweighting: a third fit on the rows within the second fit's fence (3 seeds) | 0.894 | 0.910 | 12 | | |
+
+- *Why the scaling moved*: refitted on the 90 % of rows a trim keeps, the scaling lost the
+  tail of clean heavy-tailed features: their divisors shrank, and the normal rows of that tail,
+  scored on the narrower scale, came out with large reconstruction errors. Fitted once on every
+  training row (the second fit refits the network only): unsupervised thyroid 0.842 -> 0.878,
+  digits novelty 0.845 -> 0.884, semi-supervised wine 0.926 -> 0.935; two pairs fewer behind.
+- *Why the trim stays, at 10 %*: without it, the semi-supervised protocol gains (thyroid
+  0.926 -> 0.951, page-blocks 0.952 -> 0.967, wbc 0.970 -> 0.978; mean 0.929 -> 0.931, AP 0.697
+  -> 0.717) and the unsupervised one loses more (shuttle 0.997 -> 0.920, ecoli 0.919 -> 0.866,
+  thyroid 0.878 -> 0.837; mean 0.903 -> 0.889). A default cannot tell clean training data from
+  contaminated: the share of rows beyond the fence of the first or second fit's log scores
+  does not separate them (8 % on clean semi-supervised thyroid, 7 % on contaminated shuttle).
+  `trim_fraction=0` stays the documented setting for data known to be clean.
+- *Why density terms do not close the unsupervised gaps* (wine, breastw, vowels): the reference
+  rows hold nearly all the training split's anomalies (90-100 % of them on wine, glass,
+  thyroid, ecoli, breastw, vowels): they are not beyond any fence of a model trained with them.
+  A density of the codes fitted on those rows learns the anomalies' cluster too (mixture:
+  unsupervised wine 0.849 -> 0.740, vowels 0.866 -> 0.778), while a score that needs no
+  reference (SPE alone) misses the anomalies that reconstruct well. Breastw (35 % anomalies)
+  and thyroid (16 %) are beyond any trim a default could take.
+- *Vowels*: three of KEEL's thirteen vowel features are metadata (a train/test flag, the
+  speaker, the speaker's sex); its anomalies stand out by T² (PCA's SPE plus T² with three
+  components: 0.953 unsupervised, 0.980 semi-supervised), which the local term replaced to win
+  glass, wine and digits; adding T² back in any weight loses more elsewhere than it wins there.
+- *Why 50 % of the variance is not the default*: it has the fewest pairs behind (8) and wins
+  unsupervised wbc over IsolationForest, but by 0.001 (paired SE 0.005), and it moves the
+  semi-supervised mean down (0.929 -> 0.925; AP 0.697 -> 0.682: wine and digits novelty lose
+  components they need) as much as it moves the unsupervised mean up (0.903 -> 0.906): a
+  trade between the protocols within the noise, not a cause fixed.
+- *Speed* (`python benchmarks/bench_anomaly.py --speed`, 30,000 x 9, load 1.1): median fit
+  1.86 s over 3 fits (3.40, 1.86, 1.85 s; the first includes the process's one-time imports),
+  `score_samples` of the 30,000 rows 0.09 s. Target < 15 s: met.
+- *Not met*: more than 0.01 behind the best peer on 9 of the 25 pairs (tables above), and unsupervised
+  wbc (0.954 against IsolationForest's 0.961, paired SE 0.005; PyOD's VAE 0.968). Met: the best
+  mean ROC-AUC over the suite (0.916 against IsolationForest's 0.892) and the best mean rank
+  in both protocols.
+
 ## Diagnosis, second round: the codes' local statistic (2026-11-23)
 
 Suite means of skae's ROC-AUC (unsupervised 12 pairs / all 25 pairs), the pairs more than
@@ -558,7 +649,7 @@ def speed(repeats=3):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="random 60/40 splits per dataset")
+    parser.add_argument("--seeds", type=int, default=10, help="random 60/40 splits per dataset")
     parser.add_argument("--quick", action="store_true", help="1 seed, digits 0-2")
     parser.add_argument("--methods", nargs="+", help="re-run only these contestants")
     parser.add_argument("--datasets", nargs="+", help="run only these datasets ('digits')")
