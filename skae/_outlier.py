@@ -109,6 +109,19 @@ def _control_limits(spe, statistic):
     return np.where(limits > 0, limits, 1.0)
 
 
+def _ranking_score(spe, codes, fitted_rows=slice(None)):
+    """Rows' SPE and T² combined, with the statistics of ``fitted_rows``.
+
+    They choose the rows of the second fit and the reference rows. The
+    combined and local scores both rank by SPE and T² here: T²'s single
+    Gaussian cannot be fooled by a cluster of anomalies, which the codes'
+    nearest neighbours can (a clustered anomaly's neighbours are anomalies).
+    """
+    mean, precision = _gaussian(codes[fitted_rows])
+    t2 = hotelling_t2(codes, mean, precision)
+    return combined_score(spe, t2, _control_limits(spe[fitted_rows], t2[fitted_rows]))
+
+
 def _default_hidden_layer_sizes(n_features):
     """Hidden widths of the default autoencoder: proportional to the number of features.
 
@@ -425,22 +438,27 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         X_scaled = self._fit_scaling(X)
         shaped = _reshaped(X_scaled, sample_shape)
         self._fit_estimator(X, X_scaled, shaped, tasks, "fit-estimator")
-        reference = slice(None)
+        kept = None
         if self.trim_fraction > 0:
             # Robust training: the rows the first model scores worst -- the likeliest
             # outliers of a contaminated training set -- are left out of a second
             # fit, so that the network describes the normal rows.
-            scores = self._global_scores(shaped)
-            kept = self._kept_rows(scores)
+            kept = self._kept_rows(self._global_scores(shaped))
             self._fit_estimator(X[kept], X_scaled[kept], shaped[kept], tasks, "refit-estimator")
-            if self.anomaly_score_ != "estimator":
+        # The threshold comes from every training row, left-out rows included.
+        if self.anomaly_score_ == "estimator":
+            scores = self._score(shaped)
+        else:
+            # Every training row is encoded once by the final model: its statistics
+            # choose the reference rows, fit the score's statistics and score the rows.
+            spe, codes = self._statistics(shaped)
+            reference = slice(None)
+            if kept is not None:
                 # As the minimum covariance determinant's reweighting step: the
                 # robust model's scores of every row choose the reference rows.
-                reference = self._reference_rows(self._global_scores(shaped, kept))
-        if self.anomaly_score_ != "estimator":
-            self._fit_statistics(shaped[reference])
-        # The threshold comes from every training row, left-out rows included.
-        scores = self._score(shaped)
+                reference = self._reference_rows(_ranking_score(spe, codes, kept))
+            self._fit_statistics(spe[reference], codes[reference])
+            scores = self._score_statistics(spe, codes)
         if self.contamination == "auto":
             q1, q3 = np.percentile(scores, [25, 75])
             self.offset_ = float(q1 - _TUKEY_K * (q3 - q1))
@@ -449,20 +467,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         tasks.end()
         return self
 
-    def _global_scores(self, X_scaled, fitted_rows=slice(None)):
-        """SPE and T² of rows ``X_scaled``, combined, with the statistics of ``fitted_rows``.
+    def _global_scores(self, X_scaled):
+        """The first fit's scores of rows ``X_scaled``, which choose the second fit's rows.
 
-        They choose the rows of the second fit and the reference rows. The
-        combined and local scores both rank by SPE and T² here: T²'s single
-        Gaussian cannot be fooled by a cluster of anomalies, which the codes'
-        nearest neighbours can (a clustered anomaly's neighbours are anomalies).
+        SPE and T² combined (see ``_ranking_score``), or the estimator's own
+        score with ``anomaly_score="estimator"``.
         """
         if self.anomaly_score_ == "estimator":
             return self._score(X_scaled)
-        spe, codes = self._statistics(X_scaled)
-        mean, precision = _gaussian(codes[fitted_rows])
-        t2 = hotelling_t2(codes, mean, precision)
-        return combined_score(spe, t2, _control_limits(spe[fitted_rows], t2[fitted_rows]))
+        return _ranking_score(*self._statistics(X_scaled))
 
     def _kept_rows(self, scores):
         """Mask of the training rows the second fit keeps, from the first fit's scores."""
@@ -636,10 +649,12 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         distances, _ = index.kneighbors(whitened, n_neighbors=n_neighbors)
         return distances[:, -1] ** 2
 
-    def _fit_statistics(self, X_scaled):
-        """Fit the codes' Gaussian, the reference codes and both control limits to rows ``X_scaled``."""
+    def _fit_statistics(self, spe, codes):
+        """Fit the codes' Gaussian, the reference codes and both control limits.
+
+        ``spe`` and ``codes``: the reference rows' reconstruction errors and codes.
+        """
         self._reference_index = None
-        spe, codes = self._statistics(X_scaled)
         self.latent_mean_, self.latent_precision_ = _gaussian(codes)
         if self.anomaly_score_ == "combined":
             statistic = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
@@ -656,7 +671,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     def _score(self, X_scaled):
         if self.anomaly_score_ == "estimator":
             return np.asarray(self.estimator_.score_samples(X_scaled), dtype=np.float64)
-        spe, codes = self._statistics(X_scaled)
+        return self._score_statistics(*self._statistics(X_scaled))
+
+    def _score_statistics(self, spe, codes):
+        """The combined or local score of rows with reconstruction errors ``spe`` and ``codes``."""
         if self.anomaly_score_ == "combined":
             t2 = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
             return combined_score(spe, t2, self.control_limits_)
