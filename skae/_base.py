@@ -869,17 +869,23 @@ class _BaseAutoencoder(
 
     def _continue_net(self, seed, tasks):
         """Prepare a trained ``net_`` for ``partial_fit``: reshuffle with ``seed``, drop
-        ``fit``'s convergence monitor (``partial_fit`` never stops early), and give
-        this call's scikit-learn callbacks their epochs."""
+        ``fit``'s convergence monitor (``partial_fit`` never stops early) and its
+        learning-rate schedule, and give this call's scikit-learn callbacks their epochs."""
         net = self.net_
         stale = [
             cb for cb in net.callbacks
-            if isinstance(cb, tuple) and cb[0] in ("convergence", "sklearn_callbacks")
+            if isinstance(cb, tuple)
+            and cb[0] in ("convergence", "sklearn_callbacks", "learning_rate_schedule")
         ]
         fresh = tasks.epoch_callbacks()
         if stale or fresh:
             net.callbacks = [cb for cb in net.callbacks if cb not in stale] + fresh
             net.initialize_callbacks()
+        # partial_fit keeps the rate constant. A cosine fit left it near 0 in
+        # the optimizer (saved with it), and its schedule, kept, would have
+        # restarted its warm-up and stopped the call after one epoch.
+        for group in net.optimizer_.param_groups:
+            group["lr"] = self.learning_rate_
         # skorch reads it when it builds the iterator, at every training run
         # (set_params would rebuild the module and optimizer).
         net.iterator_train__seed = seed

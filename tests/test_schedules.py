@@ -7,7 +7,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderTransformer, load, save
 from skae._schedules import WARMUP_FRACTION, warmup_cosine
 
 
@@ -79,6 +79,29 @@ def test_partial_fit_keeps_the_rate_constant():
     )
     est.partial_fit(X).partial_fit(X)
     assert record.rates == [0.01] * 6
+
+
+@pytest.mark.parametrize("saved", [False, True])
+def test_partial_fit_after_a_cosine_fit_runs_its_epochs_at_the_constant_rate(saved, tmp_path):
+    # The fit's schedule ends at 0; partial_fit continues at learning_rate,
+    # for all of partial_fit_epochs, also on a model loaded from a file.
+    X = np.random.RandomState(0).rand(60, 6)
+    record = _RecordRate()
+    est = AutoencoderTransformer(
+        n_components=2, learning_rate=0.01, max_epochs=3, learning_rate_schedule="cosine",
+        batch_size=20, early_stopping=False, partial_fit_epochs=2, random_state=0,
+        callbacks=[record],
+    ).fit(X)
+    assert record.rates[-1] < 0.01 / 10
+    if saved:
+        save(est.set_params(callbacks=None), tmp_path / "model.skae")
+        est = load(tmp_path / "model.skae")
+        est.net_.callbacks.append(("record", record))
+        est.net_.initialize_callbacks()
+    record.rates.clear()
+    est.partial_fit(X)
+    assert est.n_epochs_ == 5
+    assert record.rates == [0.01] * 6  # 2 epochs x 3 batches
 
 
 def test_invalid_schedule_is_rejected():
