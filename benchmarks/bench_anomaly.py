@@ -38,6 +38,15 @@ Run::
     python benchmarks/bench_anomaly.py --report                 # tables from the store
     python benchmarks/bench_anomaly.py --speed                  # fit, score time on 30,000 x 9
 
+A candidate default, measured against the stored peers on the same splits (its own
+store, started from the benchmark's; the PCA peer follows the rule for the number
+of components, so re-run it when that changes)::
+
+    python benchmarks/bench_anomaly.py --methods skae --param trim_fraction=0 \
+        --store /tmp/trim0.json --quiet
+    python benchmarks/bench_anomaly.py --methods skae "PCA error" \
+        --constant _EXPLAINED_VARIANCE=0.5 --store /tmp/ev05.json --quiet
+
 Ten splits per dataset by default: a contestant's ROC-AUC varies from split to
 split by a standard deviation of 0.05-0.17 on the small sets (lympho, wine,
 glass, ecoli), so with three splits the mean of a difference between two
@@ -51,6 +60,7 @@ tables are made from the store.
 """
 
 import argparse
+import ast
 import json
 import os
 import platform
@@ -78,6 +88,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import skae  # noqa: E402
 from _anomaly_data import DATASETS, load  # noqa: E402
 from skae import ReconstructionOutlierDetector  # noqa: E402
+from skae import _outlier  # noqa: E402
 
 try:
     from pyod.models.auto_encoder import AutoEncoder as PyODAutoEncoder
@@ -107,8 +118,12 @@ class PCAReconstruction(BaseEstimator):
 
 
 # ---------------------------------------------------------------- contestants
-def contestants(seed):
-    """``name -> (factory(k), anomaly_score(model, X))``; ``k`` is skae's default's."""
+def contestants(seed, skae_params=None):
+    """``name -> (factory(k), anomaly_score(model, X))``; ``k`` is skae's default's.
+
+    ``skae_params``: keyword arguments of skae's detector besides ``random_state``
+    (``--param``; none for the benchmark itself).
+    """
 
     def neg_score(model, X):
         return -model.score_samples(X)
@@ -117,7 +132,10 @@ def contestants(seed):
         return model.decision_function(X)
 
     out = {
-        SKAE: (lambda k: ReconstructionOutlierDetector(random_state=seed), neg_score),
+        SKAE: (
+            lambda k: ReconstructionOutlierDetector(random_state=seed, **(skae_params or {})),
+            neg_score,
+        ),
         "IsolationForest": (lambda k: IsolationForest(random_state=seed), neg_score),
         "LOF": (
             lambda k: make_pipeline(StandardScaler(), LocalOutlierFactor(novelty=True)),
@@ -165,7 +183,7 @@ def digits_novelty_splits(seeds, classes=range(10)):
             yield seed, X[normal[:n_train]], X[test], is_anomaly
 
 
-def run_splits(splits, names, label, quiet=False):
+def run_splits(splits, names, label, quiet=False, skae_params=None):
     """Per-method lists of ROC-AUC, AP, fit and score times over ``splits``.
 
     The PCA peer takes the number of components skae's default picks on the same rows.
@@ -173,7 +191,7 @@ def run_splits(splits, names, label, quiet=False):
     results = defaultdict(lambda: defaultdict(list))
     for seed, X_train, X_test, is_anomaly in splits:
         k = skae_n_components(X_train, seed)
-        for name, (factory, anomaly_score) in contestants(seed).items():
+        for name, (factory, anomaly_score) in contestants(seed, skae_params).items():
             if name not in names:
                 continue
             model = factory(k)
@@ -197,11 +215,20 @@ def run_splits(splits, names, label, quiet=False):
     return results
 
 
-def _save(store):
-    os.makedirs(os.path.dirname(STORE), exist_ok=True)
-    with open(STORE + ".tmp", "w") as f:
+def _save(store, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
         json.dump(store, f, indent=1)
-    os.replace(STORE + ".tmp", STORE)
+    os.replace(path + ".tmp", path)
+
+
+def _load_store(path):
+    """The store at ``path``; a new one starts from the benchmark's own (the peers' results)."""
+    for candidate in (path, STORE):
+        if os.path.exists(candidate):
+            with open(candidate) as f:
+                return json.load(f)
+    return {}
 
 
 def run(args):
@@ -209,10 +236,7 @@ def run(args):
     torch.set_num_threads(1)
     names = set(args.methods or contestants(0))
     seeds = range(args.seeds)
-    store = {}
-    if os.path.exists(STORE):
-        with open(STORE) as f:
-            store = json.load(f)
+    store = _load_store(args.store)
     protocols = args.protocols or PROTOCOLS
     tasks = [(protocol, dataset) for protocol in protocols
              for dataset in (args.datasets or DATASETS) if dataset != "digits"]
@@ -223,9 +247,9 @@ def run(args):
             splits = digits_novelty_splits(range(1), range(3) if args.quick else range(10))
         else:
             splits = tabular_splits(dataset, protocol, seeds)
-        results = run_splits(splits, names, f"{protocol} {dataset}", args.quiet)
+        results = run_splits(splits, names, f"{protocol} {dataset}", args.quiet, args.param)
         store.setdefault(protocol, {}).setdefault(dataset, {}).update(results)
-        _save(store)
+        _save(store, args.store)
     return store
 
 
@@ -418,7 +442,11 @@ the tables above give each gap's paired standard error. The candidates below wer
 same ten splits per pair (digits novelty: the ten held-out digits) against the peers of
 this run; where a candidate changes the rule for the number of components, the PCA-error
 peer, which takes skae's number, was re-run with it. Columns as in the second round; "AP":
-mean average precision, unsupervised / semi-supervised.
+mean average precision, unsupervised / semi-supervised. The rows that change a parameter or
+a constant re-run with this script (see its docstring): `--param trim_fraction=0`,
+`--constant _EPOCHS=3`, `_HIDDEN_PER_FEATURE="(1, 1)"`, `_VARIANCE_FLOOR=1.0`, and
+`--methods skae "PCA error" --constant _EXPLAINED_VARIANCE=0.5`, each with its own `--store`;
+the other rows were changes to the code, measured on the same splits.
 
 | candidate | unsupervised | all 25 | > 0.01 behind | lost to IF | AP |
 |---|---:|---:|---:|---|---|
@@ -653,6 +681,17 @@ def speed(repeats=3):
           f"{torch.get_num_threads()}, {os.cpu_count()} CPU cores; target < 15 s on 2 cores")
 
 
+def _assignment(item):
+    """``"name=value"`` -> ``(name, value)``, the value a Python literal (or a string)."""
+    name, sep, value = item.partition("=")
+    if not sep:
+        raise SystemExit(f"expected NAME=VALUE, got {item!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10, help="random 60/40 splits per dataset")
@@ -665,7 +704,21 @@ def main():
     parser.add_argument("--report", action="store_true", help="tables from the store only")
     parser.add_argument("--output", help="also write the report to this markdown file")
     parser.add_argument("--quiet", action="store_true", help="no per-split lines")
+    parser.add_argument("--store", default=STORE,
+                        help="per-split results file (a new one starts from the benchmark's)")
+    parser.add_argument("--param", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="a candidate: skae's detector with these parameters")
+    parser.add_argument("--constant", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="a candidate: these constants of skae._outlier changed "
+                             "(the PCA peer follows _EXPLAINED_VARIANCE)")
     args = parser.parse_args()
+    args.param = dict(_assignment(item) for item in args.param)
+    for name, value in map(_assignment, args.constant):
+        if not (name.startswith("_") and name.isupper() and hasattr(_outlier, name)):
+            parser.error(f"--constant {name}: not an upper-case constant of skae._outlier")
+        setattr(_outlier, name, value)
+    if (args.param or args.constant) and args.store == STORE:
+        parser.error("--param and --constant need --store: the benchmark's store holds the defaults")
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     if args.speed:
         speed()
@@ -673,7 +726,7 @@ def main():
     if args.quick:
         args.seeds = 1
     if args.report:
-        with open(STORE) as f:
+        with open(args.store) as f:
             store = json.load(f)
     else:
         store = run(args)
