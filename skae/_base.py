@@ -48,7 +48,7 @@ from ._fast_path import FlatAdam
 from ._modules import ACTIVATIONS
 from ._net import SkaeNet, resolve_device
 from ._random import build_seeded, draw_from, fit_generators
-from ._schedules import WarmupCosine
+from ._schedules import WarmupCosine, set_learning_rate
 from ._progress import chunks_with_progress, progress_settings
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
 from ._shapes import as_rows, check_sample_shape, resolve_input_shape
@@ -884,8 +884,7 @@ class _BaseAutoencoder(
         # partial_fit keeps the rate constant. A cosine fit left it near 0 in
         # the optimizer (saved with it), and its schedule, kept, would have
         # restarted its warm-up and stopped the call after one epoch.
-        for group in net.optimizer_.param_groups:
-            group["lr"] = self.learning_rate_
+        set_learning_rate(net.optimizer_, self.learning_rate_)
         # skorch reads it when it builds the iterator, at every training run
         # (set_params would rebuild the module and optimizer).
         net.iterator_train__seed = seed

@@ -30,6 +30,12 @@ def warmup_cosine(step, total_steps, peak, warmup_fraction=WARMUP_FRACTION):
     return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def set_learning_rate(optimizer, lr):
+    """Set the learning rate of every parameter group of ``optimizer`` to ``lr``."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 class WarmupCosine(Callback):
     """:func:`warmup_cosine` over ``epochs`` epochs of ``steps_per_epoch`` steps.
 
@@ -51,9 +57,9 @@ class WarmupCosine(Callback):
     def on_batch_begin(self, net, training=False, **kwargs):
         if not training:
             return
-        lr = warmup_cosine(self.step_, self.epochs * self.steps_per_epoch, self.peak)
-        for group in net.optimizer_.param_groups:
-            group["lr"] = lr
+        set_learning_rate(
+            net.optimizer_, warmup_cosine(self.step_, self.epochs * self.steps_per_epoch, self.peak)
+        )
         self.step_ += 1
 
     def on_epoch_end(self, net, **kwargs):
