@@ -13,6 +13,11 @@ scores -- a default has no labels to weigh them by:
 * ``robust``: minus the training median, over the training interquartile range;
 * ``rank``: the share of training rows scoring lower (training ECDF).
 
+Besides fixed mixtures, it measures a label-free choice of one detector per
+split, as unsupervised model selection does: the detector whose ranking of
+the training rows agrees best (Spearman) with the consensus, the mean of all
+candidates' training ranks.
+
 Each combination is compared with the peers stored by ``bench_anomaly.py``
 (the same splits), as that script compares skae: mean ROC-AUC, pairs more than
 ``TOLERANCE`` behind the best peer, and unsupervised pairs lost to
@@ -27,6 +32,7 @@ import warnings
 
 import numpy as np
 import torch
+from scipy.stats import rankdata, spearmanr
 from sklearn.metrics import roc_auc_score
 
 import bench_anomaly as bench
@@ -71,6 +77,14 @@ def anomaly_scores():
     return out
 
 
+def consensus_choice(split, names):
+    """The test scores of the detector among ``names`` nearest the training consensus."""
+    ranks = {name: rankdata(split[name][1]) for name in names}
+    consensus = np.mean(list(ranks.values()), axis=0)
+    chosen = max(names, key=lambda name: spearmanr(ranks[name], consensus)[0])
+    return split[chosen][0]
+
+
 def ensembles():
     """``label -> f(split)``: the anomaly score of the test rows."""
     def scaled(split, name, scale):
@@ -87,6 +101,9 @@ def ensembles():
             lambda s, p=peer: np.maximum(scaled(s, bench.SKAE, robust), scaled(s, p, robust)))
     out["skae + all four peers (rank)"] = lambda s: sum(
         scaled(s, name, rank) for name in (bench.SKAE, *PEERS))
+    for pool in ((bench.SKAE, *PEERS), (bench.SKAE, "IsolationForest")):
+        out[f"consensus choice among {', '.join(pool)}"] = (
+            lambda s, pool=pool: consensus_choice(s, pool))
     return out
 
 
