@@ -40,13 +40,20 @@ class _RecordRate(Callback):
             self.rates.append(net.optimizer_.param_groups[0]["lr"])
 
 
-def test_cosine_fit_follows_the_schedule_and_ends_without_a_warning():
-    X = np.random.RandomState(0).rand(100, 6)
+def _recorded(**params):
+    """An autoencoder at learning rate 0.01, batches of 20, and the recorder of its rates."""
     record = _RecordRate()
     est = AutoencoderTransformer(
-        n_components=2, learning_rate=0.01, max_epochs=4, learning_rate_schedule="cosine",
-        batch_size=20, early_stopping=False, n_iter_no_change=100, random_state=0,
-        callbacks=[record],
+        n_components=2, learning_rate=0.01, batch_size=20, random_state=0, callbacks=[record],
+        **params,
+    )
+    return est, record
+
+
+def test_cosine_fit_follows_the_schedule_and_ends_without_a_warning():
+    X = np.random.RandomState(0).rand(100, 6)
+    est, record = _recorded(
+        max_epochs=4, learning_rate_schedule="cosine", early_stopping=False, n_iter_no_change=100
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -59,11 +66,7 @@ def test_cosine_fit_follows_the_schedule_and_ends_without_a_warning():
 
 def test_constant_schedule_keeps_the_rate_and_warns_at_max_epochs():
     X = np.random.RandomState(0).rand(100, 6)
-    record = _RecordRate()
-    est = AutoencoderTransformer(
-        n_components=2, learning_rate=0.01, max_epochs=2, early_stopping=False,
-        batch_size=20, random_state=0, callbacks=[record],
-    )
+    est, record = _recorded(max_epochs=2, early_stopping=False)
     with pytest.warns(ConvergenceWarning, match="max_epochs"):
         est.fit(X)
     assert est.learning_rate_schedule_ == "constant"
@@ -72,11 +75,7 @@ def test_constant_schedule_keeps_the_rate_and_warns_at_max_epochs():
 
 def test_partial_fit_keeps_the_rate_constant():
     X = np.random.RandomState(0).rand(60, 6)
-    record = _RecordRate()
-    est = AutoencoderTransformer(
-        n_components=2, learning_rate=0.01, learning_rate_schedule="cosine", batch_size=20,
-        random_state=0, callbacks=[record],
-    )
+    est, record = _recorded(learning_rate_schedule="cosine")
     est.partial_fit(X).partial_fit(X)
     assert record.rates == [0.01] * 6
 
@@ -86,12 +85,10 @@ def test_partial_fit_after_a_cosine_fit_runs_its_epochs_at_the_constant_rate(sav
     # The fit's schedule ends at 0; partial_fit continues at learning_rate,
     # for all of partial_fit_epochs, also on a model loaded from a file.
     X = np.random.RandomState(0).rand(60, 6)
-    record = _RecordRate()
-    est = AutoencoderTransformer(
-        n_components=2, learning_rate=0.01, max_epochs=3, learning_rate_schedule="cosine",
-        batch_size=20, early_stopping=False, partial_fit_epochs=2, random_state=0,
-        callbacks=[record],
-    ).fit(X)
+    est, record = _recorded(
+        max_epochs=3, learning_rate_schedule="cosine", early_stopping=False, partial_fit_epochs=2
+    )
+    est.fit(X)
     assert record.rates[-1] < 0.01 / 10
     if saved:
         save(est.set_params(callbacks=None), tmp_path / "model.skae")
