@@ -49,19 +49,10 @@ def rank(test, train):
     return np.searchsorted(np.sort(train), test, side="right") / len(train)
 
 
-def _splits():
-    """``(protocol, dataset, splits)`` of the benchmark's 25 pairs."""
-    for protocol in bench.PROTOCOLS:
-        for dataset in bench.DATASETS:
-            if dataset != "digits":
-                yield protocol, dataset, bench.tabular_splits(dataset, protocol, range(10))
-    yield "semi-supervised", "digits novelty", bench.digits_novelty_splits(range(1))
-
-
 def anomaly_scores():
     """Per pair, per split: the test labels and each detector's (test, training) scores."""
     out = {}
-    for protocol, dataset, splits in _splits():
+    for protocol, dataset, splits in bench.pair_splits():
         for seed, X_train, X_test, is_anomaly in splits:
             k = bench.skae_n_components(X_train, seed)
             split = {"y": is_anomaly}

@@ -185,6 +185,21 @@ def digits_novelty_splits(seeds, classes=range(10)):
             yield seed, X[normal[:n_train]], X[test], is_anomaly
 
 
+def pair_splits(protocols=PROTOCOLS, datasets=None, seeds=range(10), digits=range(10)):
+    """``(protocol, dataset, splits)`` of each benchmark pair of ``protocols`` and ``datasets``.
+
+    ``datasets=None``: every tabular set and digits novelty. ``"digits"`` is
+    digits novelty, semi-supervised only, with the held-out ``digits``; the
+    tabular sets get one split per seed.
+    """
+    for protocol in protocols:
+        for dataset in datasets or DATASETS:
+            if dataset != "digits":
+                yield protocol, dataset, tabular_splits(dataset, protocol, seeds)
+    if "semi-supervised" in protocols and (datasets is None or "digits" in datasets):
+        yield "semi-supervised", "digits novelty", digits_novelty_splits(range(1), digits)
+
+
 def run_splits(splits, names, label, quiet=False, skae_params=None):
     """Per-method lists of ROC-AUC, AP, fit and score times over ``splits``.
 
@@ -239,16 +254,9 @@ def run(args):
     names = set(args.methods or contestants(0))
     seeds = range(args.seeds)
     store = _load_store(args.store)
-    protocols = args.protocols or PROTOCOLS
-    tasks = [(protocol, dataset) for protocol in protocols
-             for dataset in (args.datasets or DATASETS) if dataset != "digits"]
-    if "semi-supervised" in protocols and (not args.datasets or "digits" in args.datasets):
-        tasks.append(("semi-supervised", "digits novelty"))
-    for protocol, dataset in tasks:
-        if dataset == "digits novelty":
-            splits = digits_novelty_splits(range(1), range(3) if args.quick else range(10))
-        else:
-            splits = tabular_splits(dataset, protocol, seeds)
+    pairs = pair_splits(args.protocols or PROTOCOLS, args.datasets, seeds,
+                        range(3) if args.quick else range(10))
+    for protocol, dataset, splits in pairs:
         results = run_splits(splits, names, f"{protocol} {dataset}", args.quiet, args.param)
         store.setdefault(protocol, {}).setdefault(dataset, {}).update(results)
         _save(store, args.store)
