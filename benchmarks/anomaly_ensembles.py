@@ -23,7 +23,7 @@ Each combination is compared with the peers stored by ``bench_anomaly.py``
 ``TOLERANCE`` behind the best peer, and unsupervised pairs lost to
 IsolationForest where an autoencoder peer beats it. Run::
 
-    python benchmarks/anomaly_ensembles.py      # ~3 min on 2 cores
+    python benchmarks/anomaly_ensembles.py
 
 The peers' scores are computed here, in the same way as the benchmark's, so
 the row of skae alone reproduces the benchmark's figures.
