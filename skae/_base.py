@@ -177,6 +177,35 @@ def _rounding_variance(var, mean, n_samples):
     return n_samples * eps * var + (n_samples * mean * eps) ** 2
 
 
+#: float32's spacing near a feature's mean, as a fraction of the feature's
+#: standard deviation, beyond which ``fit`` refuses the feature: the network
+#: would see its values rounded to steps this coarse. At 0.1 the rounding adds
+#: under 0.1 % to the variance; a feature far from zero relative to its spread
+#: (timestamps, coordinates, a large offset) exceeds it.
+_FLOAT32_RESOLUTION = 0.1
+
+
+def _check_float32_resolution(mean, var, noise):
+    """Raise ``ValueError`` where float32 cannot resolve a feature's spread around its mean.
+
+    skae's networks compute in float32, whose numbers near ``mean`` are
+    ``np.spacing(mean)`` apart: a feature varying by less than a few such
+    steps would reach the network as a handful of values. ``var`` at or below
+    ``noise`` (a constant feature) is not checked.
+    """
+    spacing = np.spacing(np.abs(mean).astype(np.float32)).astype(np.float64)
+    coarse = np.flatnonzero((var > noise) & (spacing > _FLOAT32_RESOLUTION * np.sqrt(var)))
+    if len(coarse):
+        j = coarse[0]
+        others = f" (and {len(coarse) - 1} other features)" if len(coarse) > 1 else ""
+        raise ValueError(
+            f"Feature {j} of X{others} varies by a standard deviation of "
+            f"{math.sqrt(var[j]):.3g} around a mean of {mean[j]:.10g}, where float32 -- in "
+            f"which skae computes -- has numbers {spacing[j]:.3g} apart. Centre X first "
+            "(e.g. StandardScaler, or subtract each feature's mean in float64)."
+        )
+
+
 def _is_callback(obj):
     """Whether skorch accepts ``obj`` as a callback: a ``Callback`` instance or class."""
     return isinstance(obj, Callback) or (isinstance(obj, type) and issubclass(obj, Callback))
@@ -761,12 +790,15 @@ class _BaseAutoencoder(
             for block in self._row_blocks(X).iter(np.float64):
                 moments = merge_moments(moments, (len(block), *_column_moments(block)))
             _, mean, var = moments
-        elif self.input_scaling is not None:
+        else:
             mean, var = _column_moments(X)
-        if self.input_scaling is None:
-            return np.zeros(n_features), np.ones(1)
         # Scale 1 where the variance is rounding noise, as scikit-learn's scalers do.
         noise = _rounding_variance(var, mean, X.shape[0])
+        # Checked whatever the scaling: the network normalises in float32, after
+        # the values are cast, so ``loc`` cannot restore digits already lost.
+        _check_float32_resolution(mean, var, noise)
+        if self.input_scaling is None:
+            return np.zeros(n_features), np.ones(1)
         if self.input_scaling == "feature":
             return mean, np.where(var > noise, np.sqrt(var), 1.0)
         global_var = var.mean()

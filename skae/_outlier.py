@@ -19,6 +19,7 @@ from ._autoencoder import AutoencoderTransformer
 from ._base import (
     NumberInterval,
     _BaseAutoencoder,
+    _check_float32_resolution,
     _column_moments,
     _rounding_variance,
     principal_axes,
@@ -39,7 +40,8 @@ _HIDDEN_MAX = (128, 64)
 #: With ``estimator=None``, the default autoencoder keeps enough components to
 #: explain this fraction of the (scaled) training variance.
 _EXPLAINED_VARIANCE = 0.6
-#: ... measured on at most this many training rows.
+#: ... measured on at most this many training rows, drawn at random (as is
+#: ``feature_scaling``'s near-constant rule).
 _N_COMPONENTS_MAX_SAMPLES = 2000
 #: The default autoencoder's training budget, in epochs over the training rows
 #: (no early stopping): the network starts at PCA's solution and moves a few
@@ -130,9 +132,16 @@ def _default_hidden_layer_sizes(n_features):
     return tuple(min(m * n_features, cap) for m, cap in zip(_HIDDEN_PER_FEATURE, _HIDDEN_MAX))
 
 
-def _near_constant(X):
-    """Whether most rows (``_NEAR_CONSTANT``) of each feature hold its most common value."""
-    rows = X[: _N_COMPONENTS_MAX_SAMPLES]
+def _near_constant(X, random_state):
+    """Whether most rows (``_NEAR_CONSTANT``) of each feature hold its most common value.
+
+    Counted on at most ``_N_COMPONENTS_MAX_SAMPLES`` rows drawn at random, not
+    the first ones: sorted data would be judged by its head.
+    """
+    rows = X
+    if X.shape[0] > _N_COMPONENTS_MAX_SAMPLES:
+        rng = check_random_state(random_state)
+        rows = X[np.sort(rng.choice(X.shape[0], _N_COMPONENTS_MAX_SAMPLES, replace=False))]
     if sp.issparse(rows):
         rows = rows.toarray()
     fractions = np.empty(rows.shape[1])
@@ -191,8 +200,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         (millimetres and square millimetres) is dominated by the features with
         the largest numbers, so by default each feature is divided by its
         standard deviation -- except a *near-constant* feature (90 % of its
-        rows hold one value: an image's blank border pixel, a seldom-set flag),
-        whose variance gets 3 times the median feature variance added first,
+        rows hold one value: an image's blank border pixel, a seldom-set flag;
+        counted on at most 2,000 rows drawn at random), whose variance gets 3 times the median feature variance added first,
         so that its rare values are not inflated into huge errors. Rows are
         not centred (the estimator centres them), so sparse input stays
         sparse. ``None`` feeds ``X`` as is: for features in one unit whose raw
@@ -540,15 +549,18 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         self.scale_ = self._feature_scale(X) if self.feature_scaling == "standard" else None
         return self._scale(X)
 
-    @staticmethod
-    def _feature_scale(X):
+    def _feature_scale(self, X):
         mean, var = _column_moments(X)
         # Rounding noise of a constant feature is no variance (scikit-learn's scalers' rule).
-        var = np.where(var > _rounding_variance(var, mean, X.shape[0]), var, 0.0)
+        noise = _rounding_variance(var, mean, X.shape[0])
+        if self.estimator is None or isinstance(self.estimator, _BaseAutoencoder):
+            # The network's own check, in X's units rather than the scaled ones.
+            _check_float32_resolution(mean, var, noise)
+        var = np.where(var > noise, var, 0.0)
         # Standardise, except that a near-constant feature's variance is floored:
         # divided by its own tiny spread, the rare values of a blank border pixel
         # or a seldom-set flag would be inflated into huge errors.
-        floor = np.where(_near_constant(X), _VARIANCE_FLOOR * np.median(var), 0.0)
+        floor = np.where(_near_constant(X, self.random_state), _VARIANCE_FLOOR * np.median(var), 0.0)
         var = var + floor
         return np.where(var > 0, np.sqrt(var), 1.0)
 

@@ -114,6 +114,42 @@ def test_data_outside_float32_range_raise(fitted, method, magnitude, message):
         unchanged(getattr(estimator, method), X * magnitude)
 
 
+@pytest.mark.parametrize("input_scaling", ["feature", "global", None])
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_spread_float32_cannot_resolve_raises(Estimator, input_scaling):
+    # 1e8 + X: float32's numbers are 8 apart there, X varies by 1. The network
+    # would see a handful of values; fit says so instead of fitting noise.
+    shifted = X.copy()
+    shifted[:, 2] += 1e8
+    estimator = Estimator(**FAST, input_scaling=input_scaling)
+    with pytest.raises(ValueError, match=r"Feature 2 of X varies .* numbers 8 apart"):
+        unchanged(estimator.fit, shifted)
+    with pytest.raises(ValueError, match=r"Feature 2 of X varies"):
+        estimator.partial_fit(shifted)
+
+
+def test_detector_names_the_unresolvable_feature_in_its_units():
+    shifted = X + 1e8
+    message = (r"Feature 0 of X \(and 5 other features\) varies by a standard deviation of "
+               rf"{X[:, 0].std():.3g} around")  # X's own spread, not the scaled data's 1
+    with pytest.raises(ValueError, match=message):
+        unchanged(ReconstructionOutlierDetector(random_state=0).fit, shifted)
+    # An estimator computing in float64 is not held to float32's resolution.
+    from sklearn.decomposition import PCA
+
+    detector = ReconstructionOutlierDetector(PCA(2), anomaly_score="estimator").fit(shifted)
+    assert np.all(np.isfinite(detector.score_samples(shifted)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_offset_float32_resolves_is_accepted(Estimator):
+    # At 1e4 float32's numbers are 1e-3 apart: the scores are X's, shifted.
+    model, shifted = Estimator(**FAST).fit(X), Estimator(**FAST).fit(X + 1e4)
+    np.testing.assert_allclose(
+        shifted.score_samples(X + 1e4), model.score_samples(X), rtol=0.05, atol=0.05
+    )
+
+
 def test_all_zero_data_are_not_tiny_data():
     model = AutoencoderTransformer(**FAST).fit(np.zeros((20, 3)))
     assert np.all(np.isfinite(model.transform(np.zeros((2, 3)))))
