@@ -11,11 +11,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._architectures import DEFAULT_HIDDEN_LAYER_SIZES, IMAGE_NORM_GROUPS, auto_training
 from ._base import (
-    _UNIT_INTERVAL_SLACK,
     NumberInterval,
     _BaseAutoencoder,
     _check_unit_interval,
     _decoder_start_at,
+    _in_unit_interval,
     _value_range,
     lazy_on_dask,
 )
@@ -105,7 +105,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
     loss : {"auto", "mse", "bce"}, default="auto"
         Training objective. ``"mse"``: squared error (a Gaussian likelihood with
         fixed variance). ``"bce"``: binary cross-entropy for data in [0, 1]; the
-        decoder then outputs probabilities. ``fit`` rejects data outside [0, 1];
+        decoder then outputs probabilities. ``fit`` rejects data outside [0, 1]
+        (beyond an end by more than float32's resolution, as below);
         scoring (:meth:`score_samples`, :meth:`reconstruction_error`) is then
         binary cross-entropy too, and gives such rows an infinite error.
         ``"auto"``: binary cross-entropy when every training value lies in
@@ -445,9 +446,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         # digits); the other bodies and users' decoders keep squared error.
         mlp = self.architecture == "mlp" and self.encoder is None and self.decoder is None
         if self.loss == "auto" and mlp:
-            low, high = _value_range(X)
-            slack = _UNIT_INTERVAL_SLACK
-            self.loss_ = "bce" if -slack <= low and high <= 1 + slack else "mse"
+            self.loss_ = "bce" if _in_unit_interval(*_value_range(X)) else "mse"
 
     def _check_support(self, X):
         if self.loss == "bce":
@@ -456,8 +455,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
             # partial_fit's later chunks, under loss="auto" resolved on the first
             # one. (Unfitted, as a detector asks before fitting, "auto" takes any data.)
             _check_unit_interval(
-                X, 'loss="auto", which chose binary cross-entropy on the first data seen,',
-                slack=_UNIT_INTERVAL_SLACK,
+                X, 'loss="auto", which chose binary cross-entropy on the first data seen,'
             )
 
     def _scored_by_likelihood(self):

@@ -45,6 +45,7 @@ from ._custom_modules import custom_decoder_body, custom_encoder_body
 from ._data import BatchIterator, RowDataset, to_float32_tensor
 from ._epoch_choice import FoldRun, choose_epochs
 from ._fast_path import FlatAdam
+from ._likelihoods import UNIT_INTERVAL_SLACK
 from ._modules import ACTIVATIONS
 from ._net import SkaeNet, resolve_device
 from ._random import build_seeded, draw_from, fit_generators
@@ -223,13 +224,6 @@ def _column_moments(X):
     return mean, sq / n_samples
 
 
-#: ``loss="auto"`` counts a value beyond [0, 1] by at most this much as in it:
-#: float32's resolution at 1, in which the network computes. Rescaled data
-#: overshoot an end by a rounding error (``MinMaxScaler``'s output exceeds 1 by
-#: one float64 ulp on some data); that must not switch the objective.
-_UNIT_INTERVAL_SLACK = float(np.finfo(np.float32).eps)
-
-
 def _value_range(X):
     """``(min, max)`` of the values of ``X`` (dense, CSR or streamed), in float64.
 
@@ -249,17 +243,19 @@ def _value_range(X):
     return low, high
 
 
-def _check_unit_interval(X, what, slack=0.0):
-    """Raise ``ValueError`` unless every value of ``X`` (:func:`_value_range`) lies in [0, 1].
+def _in_unit_interval(low, high):
+    """Whether values from ``low`` to ``high`` lie in [0, 1], within ``UNIT_INTERVAL_SLACK``."""
+    return -UNIT_INTERVAL_SLACK <= low and high <= 1 + UNIT_INTERVAL_SLACK
 
-    ``slack``: how far beyond an end a value may lie.
-    """
+
+def _check_unit_interval(X, what):
+    """Raise ``ValueError`` unless every value of ``X`` (:func:`_value_range`) lies in [0, 1]."""
     low, high = _value_range(X)
-    if low < -slack or high > 1 + slack:
+    if not _in_unit_interval(low, high):
+        # repr: every digit, so that an overshoot of 1e-6 does not read as "1".
         raise ValueError(
-            f"{what} needs data in [0, 1]; got values in "
-            f"[{low:.4g}, {high:.4g}]. Rescale X (e.g. MinMaxScaler) "
-            "or use the Gaussian/MSE objective."
+            f"{what} needs data in [0, 1]; got values in [{low!r}, {high!r}]. "
+            "Rescale X (e.g. MinMaxScaler) or use the Gaussian/MSE objective."
         )
 
 

@@ -11,6 +11,12 @@ import torch
 import torch.nn.functional as F
 
 LOG_2PI = math.log(2.0 * math.pi)
+#: How far beyond [0, 1] a value may lie and still count as in it (fitting a
+#: Bernoulli/BCE model, choosing ``loss="auto"``, scoring): float32's resolution
+#: at 1, in which the network computes. Rescaled data overshoot an end by a
+#: rounding error (``MinMaxScaler``'s output exceeds 1 by one float64 ulp on
+#: some data); that is no value outside the support.
+UNIT_INTERVAL_SLACK = 2.0**-23
 
 
 def gaussian_log_prob(x, mean, log_var):
@@ -149,12 +155,12 @@ class BernoulliLikelihood(torch.nn.Module):
         return torch.sigmoid(params)
 
     def support(self, x):
-        """Elementwise: whether ``x`` lies in [0, 1].
+        """Elementwise: whether ``x`` lies in [0, 1] (within ``UNIT_INTERVAL_SLACK``).
 
         :meth:`log_prob` assumes it does (the cross-entropy formula gives finite,
         even positive, values outside); scoring sets ``-inf`` where it does not.
         """
-        return (x >= 0) & (x <= 1)
+        return (x >= -UNIT_INTERVAL_SLACK) & (x <= 1 + UNIT_INTERVAL_SLACK)
 
     def sample(self, params, generator=None):
         """Draw one binary observation per row."""

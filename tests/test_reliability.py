@@ -188,6 +188,20 @@ def test_rows_outside_unit_interval_score_minus_infinity(bernoulli_fitted, value
     assert unchanged(bernoulli_fitted.score, rows) == -np.inf
 
 
+@pytest.mark.parametrize("Estimator, params", BERNOULLI, ids=["bce", "bernoulli"])
+def test_rounding_beyond_the_unit_interval_counts_as_in_it(Estimator, params):
+    # MinMaxScaler's output exceeds 1 by one float64 ulp on some data: fit takes
+    # it (as loss="auto" does), and scoring gives the rows it takes finite scores.
+    rows = U.copy()
+    rows[0, 0], rows[1, 1], rows[2, 2] = 1 + 2**-52, -(2**-30), 1 + 2**-23
+    model = unchanged(Estimator(**params, **FAST).fit, rows)
+    assert np.all(np.isfinite(model.score_samples(rows)))
+    # Beyond float32's resolution it is out, and the message shows by how much.
+    rows[3, 3] = 1 + 1e-6
+    with pytest.raises(ValueError, match=r"got values in \[-9.3\d*e-10, 1.000001\]"):
+        Estimator(**params, **FAST).fit(rows)
+
+
 def test_reconstruction_error_outside_unit_interval_is_infinite():
     model = AutoencoderTransformer(loss="bce", **FAST).fit(U)
     rows = U[:3].copy()
