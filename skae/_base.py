@@ -592,6 +592,7 @@ class _BaseAutoencoder(
             self.n_samples_seen_ = 0
             seed = self._seed
         else:
+            self._check_same_network()
             # One seed per call, from the fit's seed and the epochs run so far:
             # the same sequence of calls gives the same model.
             seed = _derived_seed(self._seed, self.n_epochs_)
@@ -678,6 +679,26 @@ class _BaseAutoencoder(
     def _blocks(X):
         """``X`` as in-memory blocks of rows: itself, or a streamed array's blocks."""
         return RowBlocks(X).iter(np.float32) if is_streamed(X) else [X]
+
+    def _check_same_network(self):
+        """Raise ``ValueError`` if a parameter shaping the fitted network changed since.
+
+        ``partial_fit`` continues the fitted network; as ``IncrementalPCA``
+        refuses a new ``n_components`` between its calls, it does not train the
+        old shape while ``get_params`` names another.
+        """
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, str):
+            sizes = self._default_hidden_layer_sizes[self.architecture]
+        for name, now, fitted in [
+            ("n_components", self.n_components, self.n_components_),
+            ("hidden_layer_sizes", tuple(sizes), self.hidden_layer_sizes_),
+        ]:
+            if now != fitted:
+                raise ValueError(
+                    f"{name} changed from {fitted!r} to {now!r} between calls to partial_fit, "
+                    f"which continues the fitted network. Call fit to train a new one."
+                )
 
     def _resolve_hyperparameters(self, n_features, sample_shape):
         """Check the parameters against the data; set ``input_shape_``, ``hidden_layer_sizes_``."""

@@ -45,7 +45,20 @@ class KLWarmup(Callback):
 
 
 class DivergenceCheck(Callback):
-    """Stops training with an error as soon as an epoch's loss is not finite."""
+    """Stops training with an error as soon as an epoch's loss is not finite, or blew up.
+
+    Blew up: the epoch's training loss exceeds the loss of the network's first
+    batch -- computed before any step, at the starting point -- by more than
+    ``BLOW_UP`` times that loss's magnitude (at least 1, so that a start near
+    zero loss leaves room). No training that learns comes near it; a learning
+    rate far too large goes past it in its first epoch and may then wander at a
+    finite loss far above where it started, which no stopping rule reports.
+    """
+
+    #: How many times its magnitude an epoch's loss may rise above the start's.
+    BLOW_UP = 1e4
+    _ADVICE = ("Lower learning_rate, keep input_scaling on ('global' or 'feature'), "
+               "or check the input for extreme values.")
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
@@ -53,9 +66,15 @@ class DivergenceCheck(Callback):
             if key in row and not math.isfinite(row[key]):
                 raise FloatingPointError(
                     f"Training diverged at epoch {row['epoch']}: the {key.replace('_', ' ')} "
-                    f"is {row[key]}. Lower learning_rate, keep input_scaling on "
-                    "('global' or 'feature'), or check the input for extreme values."
+                    f"is {row[key]}. {self._ADVICE}"
                 )
+        start = net.history[0, "batches"][0]["train_loss"]
+        if row.get("train_loss", -math.inf) > start + self.BLOW_UP * max(abs(start), 1.0):
+            raise FloatingPointError(
+                f"Training diverged at epoch {row['epoch']}: the train loss is "
+                f"{row['train_loss']:.3g}, against {start:.3g} at the starting point. "
+                f"{self._ADVICE}"
+            )
 
 
 class Plateau:

@@ -682,8 +682,28 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     # ------------------------------------------------------------- inference
     def _score(self, X_scaled):
         if self.anomaly_score_ == "estimator":
-            return np.asarray(self.estimator_.score_samples(X_scaled), dtype=np.float64)
+            return self._estimator_scores(X_scaled)
         return self._score_statistics(*self._statistics(X_scaled))
+
+    def _estimator_scores(self, X_scaled):
+        """The wrapped estimator's ``score_samples``, checked: one number per sample, no NaN.
+
+        A NaN would pass every comparison with the threshold as an inlier.
+        """
+        scores = np.asarray(self.estimator_.score_samples(X_scaled), dtype=np.float64)
+        name = type(self.estimator_).__name__
+        if scores.shape != (len(X_scaled),):
+            raise ValueError(
+                f"{name}.score_samples returned an array of shape {scores.shape}; the "
+                f"detector needs one score per sample, shape ({len(X_scaled)},)."
+            )
+        n_nan = int(np.isnan(scores).sum())
+        if n_nan:
+            raise ValueError(
+                f"{name}.score_samples returned NaN for {n_nan} of {len(scores)} samples; "
+                "the detector cannot rank them."
+            )
+        return scores
 
     def _score_statistics(self, spe, codes):
         """The combined or local score of rows with reconstruction errors ``spe`` and ``codes``."""

@@ -148,6 +148,12 @@ def _graph(estimator, method):
             f"skae.onnx exports skae's estimators, got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
+    inner = getattr(estimator, "estimator_", None)
+    if inner is not None and type(inner) not in (AutoencoderTransformer, VAETransformer):
+        raise TypeError(
+            "skae.onnx exports a ReconstructionOutlierDetector over skae's transformers, "
+            f"got one over {type(inner).__name__}."
+        )
     if isinstance(estimator, _BaseAutoencoder):
         if method not in _TRANSFORMER_METHODS:
             raise ValueError(

@@ -29,6 +29,8 @@ def _fake_net(losses, key="train_loss", module=None):
     for epoch, loss in enumerate(losses, start=1):
         history.new_epoch()
         history.record("epoch", epoch)
+        history.new_batch()  # one batch per epoch, its loss the epoch's
+        history.record_batch("train_loss", loss)
         history.record(key, loss)
         yield net
 
@@ -41,6 +43,18 @@ def test_divergence_check_raises(key, bad):
     check.on_epoch_end(next(nets))
     check.on_epoch_end(next(nets))
     with pytest.raises(FloatingPointError, match="diverged at epoch 3"):
+        check.on_epoch_end(next(nets))
+
+
+@pytest.mark.parametrize("start", [1.0, -3.0, 0.0])
+def test_divergence_check_raises_when_the_loss_blows_up(start):
+    # A finite loss far above the starting point's: a learning rate far too large.
+    limit = start + DivergenceCheck.BLOW_UP * max(abs(start), 1.0)
+    check = DivergenceCheck()
+    nets = _fake_net([start, start - 0.5, 0.99 * limit, 1.01 * limit])
+    for _ in range(3):  # learning, then up to just below the limit: no error
+        check.on_epoch_end(next(nets))
+    with pytest.raises(FloatingPointError, match=r"diverged at epoch 4: the train loss is"):
         check.on_epoch_end(next(nets))
 
 

@@ -116,6 +116,9 @@ def test_bad_arguments():
 
     with pytest.raises(TypeError, match="skae's estimators"):
         to_onnx(PCA(2).fit(X))
+    detector = ReconstructionOutlierDetector(PCA(2), anomaly_score="estimator").fit(X)
+    with pytest.raises(TypeError, match="over skae's transformers, got one over PCA"):
+        to_onnx(detector, "predict")
 
 
 def test_importing_skae_does_not_touch_skl2onnx_or_onnx():

@@ -429,3 +429,31 @@ def test_not_fitted():
 
     with pytest.raises(NotFittedError):
         ReconstructionOutlierDetector().predict(X_PLANE)
+
+
+class _ScoringPCA(PCA):
+    """PCA whose ``score_samples`` is replaced: NaN on some rows, or two columns."""
+
+    def __init__(self, n_components=2, broken="nan"):
+        super().__init__(n_components)
+        self.broken = broken
+
+    def score_samples(self, X):
+        scores = super().score_samples(X)
+        if self.broken == "nan":
+            return np.where(np.arange(len(scores)) % 10 == 0, np.nan, scores)
+        return np.column_stack([scores, scores])
+
+
+@pytest.mark.parametrize(
+    "broken, match",
+    [("nan", r"_ScoringPCA.score_samples returned NaN for 6 of 60 samples"),
+     ("2d", r"returned an array of shape \(60, 2\); .* shape \(60,\)")],
+)
+def test_wrapped_estimator_scores_are_checked(broken, match):
+    # A NaN score would pass every comparison with the threshold as an inlier.
+    detector = ReconstructionOutlierDetector(
+        _ScoringPCA(broken=broken), anomaly_score="estimator"
+    )
+    with pytest.raises(ValueError, match=match):
+        detector.fit(X_PLANE[:60])

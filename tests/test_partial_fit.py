@@ -110,6 +110,22 @@ def test_a_chunk_of_another_width_is_an_error(cls, X):
     assert est.n_epochs_ == 1
 
 
+@pytest.mark.parametrize(
+    "name, value, fitted",
+    [("n_components", 3, "2"), ("hidden_layer_sizes", (8, 4), r"\(8,\)"),
+     ("hidden_layer_sizes", "auto", r"\(8,\)")],
+)
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_changed_network_shape_is_an_error(cls, X, name, value, fitted):
+    # As IncrementalPCA refuses a new n_components between partial_fit calls.
+    est = cls(**SMALL).partial_fit(X).set_params(**{name: value})
+    with pytest.raises(ValueError, match=rf"{name} changed from {fitted} to .* Call fit"):
+        est.partial_fit(X)
+    assert est.n_epochs_ == 1
+    est.set_params(**SMALL).partial_fit(X)  # set back, it continues
+    assert est.n_epochs_ == 2
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_partial_fit_after_fit_continues_without_early_stopping(cls, X):
     with warnings.catch_warnings():

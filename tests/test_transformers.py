@@ -525,6 +525,14 @@ def test_divergence_raises_a_clear_error(Estimator, low_rank_X):
         Estimator(input_scaling=None, **FAST).fit(low_rank_X * 1e30)
 
 
+def test_a_finite_loss_blowing_up_is_divergence(Estimator, low_rank_X):
+    # A learning rate far too large: the loss stays finite but rises ~1e15-fold
+    # at once, then wanders; no stopping rule would report it.
+    params = {**FAST, "learning_rate": 100.0, "early_stopping": False}
+    with pytest.raises(FloatingPointError, match=r"diverged at epoch 1: .* at the starting"):
+        Estimator(**params).fit(low_rank_X)
+
+
 def test_extreme_values_beyond_float32_never_give_silent_nan_codes(fitted, low_rank_X):
     # float64 values outside float32's range pass validation but overflow in the
     # float32 network: the result must be an error, not NaN/inf codes.
