@@ -8,7 +8,9 @@ allow-list), its constructor parameters, its fitted attributes and the
 training history. Loading parses JSON and slices bytes; it imports nothing a
 file names and unpickles nothing. The network is rebuilt by the estimator's
 own construction hook (``_build_module``) from the saved parameters, and its
-weights are loaded only when every name, shape and dtype matches.
+weights are loaded only when every name, shape and dtype matches and every
+value is finite; the fitted attributes must be what ``fit`` produces
+(:mod:`skae._fitted_state`).
 
 JSON cannot tell a tuple from a list, a numpy scalar from a Python number or
 hold NaN, so values other than ``None``, booleans, finite floats, integers,
@@ -30,6 +32,7 @@ from ._autoencoder import AutoencoderTransformer
 from ._base import _BaseAutoencoder
 from ._outlier import ReconstructionOutlierDetector
 from ._callbacks import ConvergenceMonitor
+from ._fitted_state import check_fitted_state
 from ._net import resolve_device
 from ._random import build_seeded
 from ._vae import VAETransformer
@@ -43,13 +46,6 @@ FORMAT_VERSION = 1
 _CLASSES = {
     cls.__name__: cls
     for cls in (AutoencoderTransformer, VAETransformer, ReconstructionOutlierDetector)
-}
-
-#: Fitted attributes a fitted estimator's file must have (the network besides,
-#: for a transformer).
-_REQUIRED_ATTRIBUTES = {
-    _BaseAutoencoder: ("n_features_in_", "n_components_", "batch_size_", "device_", "_seed"),
-    ReconstructionOutlierDetector: ("n_features_in_", "estimator_", "offset_", "anomaly_score_"),
 }
 
 #: Attributes rebuilt from the file's "network" section, never stored as values.
@@ -294,8 +290,9 @@ def load(path, *, device="cpu", custom_modules=()):
         If the file is not a skae model, was written by a newer format version,
         is truncated or corrupted, names a class that is not a skae estimator
         or a custom module not in ``custom_modules``, holds unexpected or
-        missing keys, values that are not data, or weights whose names, shapes
-        or dtypes do not match the network.
+        missing keys, values that are not data, fitted attributes ``fit``
+        cannot produce (a wrong type, range or shape), or weights whose names, shapes or dtypes do not match the network or
+        that are not finite.
 
     See Also
     --------
@@ -608,11 +605,11 @@ class _Reader:
             setattr(estimator, key, self.value(value, depth + 1))
         if "device_" in attributes:
             estimator.device_ = self.device
-        for base, required in _REQUIRED_ATTRIBUTES.items():
-            missing = [key for key in required if key not in attributes]
-            fitted = attributes or spec["network"] is not None
-            if isinstance(estimator, base) and fitted and missing:
-                raise ValueError(f"malformed skae model file: {name} lacks attributes {missing}.")
+        if attributes or spec["network"] is not None:
+            try:
+                check_fitted_state(estimator)
+            except ValueError as exc:
+                raise ValueError(f"malformed skae model file: {exc}") from None
 
         network = spec["network"]
         if network is not None:
@@ -656,6 +653,9 @@ class _Reader:
                     f"{tensor.dtype}; the network expects {tuple(expected[key].shape)} and "
                     f"{expected[key].dtype}."
                 )
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                # fit stops on a loss that is not finite: no model it returns has these.
+                raise ValueError(f"the saved weight {key!r} holds NaN or infinite values.")
         module.load_state_dict(state, strict=True)
 
         optimizer = self.value(network["optimizer"], depth)

@@ -454,3 +454,61 @@ def test_module_classes_come_only_from_the_caller(saved, name):
     # torch.nn.Linear's qualified name is torch.nn.modules.linear.Linear: no match either.
     with pytest.raises(ValueError, match="custom module class"):
         skae.load(io.BytesIO(forge(document, tensors)), custom_modules=[torch.nn.Linear])
+
+
+# ------------------------------------------------------ fitted attributes
+# Values that are data but not what fit produces: refused at load, not left to
+# fail later with an unrelated error or to give answers silently.
+@pytest.mark.parametrize("file, name, value, match", [
+    ("ae", "batch_size_", 0, r"batch_size_ = 0 is not"),
+    ("ae", "n_components_", 3, r"n_components_ = 3 is not"),
+    ("ae", "input_shape_", {"__tuple__": [2, 3]}, r"input_shape_ = \(2, 3\) is not"),
+    ("ae", "hidden_layer_sizes_", {"__tuple__": [4, -1]}, r"hidden_layer_sizes_ = \(4, -1\)"),
+    ("ae", "loss_", "huber", r"loss_ = 'huber' is not"),
+    ("ae", "learning_rate_", {"__float__": "nan"}, r"learning_rate_ = nan is not"),
+    ("ae", "_seed", "0", r"_seed = '0' is not"),
+    ("detector", "offset_", {"__float__": "nan"}, r"offset_ = nan is not"),
+    ("detector", "offset_", "x", r"offset_ = 'x' is not"),
+    ("detector", "anomaly_score_", "bogus", r"anomaly_score_ = 'bogus' is not"),
+    ("detector", "n_features_in_", 5, r"n_features_in_ = 5 is not"),
+    ("detector", "scale_", None, r"scale_ = None is not"),
+])
+def test_fitted_attributes_fit_cannot_produce_are_refused(saved, file, name, value, match):
+    document, tensors = parts(saved[file])
+    document["estimator"]["attributes"][name] = value
+    with pytest.raises(ValueError, match="malformed skae model file: .*" + match):
+        load_bytes(forge(document, tensors))
+
+
+@pytest.mark.parametrize("file, name", [
+    ("ae", "hidden_layer_sizes_"), ("ae", "input_shape_"), ("ae", "loss_"),
+    ("ae", "device_"), ("detector", "control_limits_"), ("detector", "reference_codes_"),
+])
+def test_every_attribute_inference_needs_is_required(saved, file, name):
+    document, tensors = parts(saved[file])
+    del document["estimator"]["attributes"][name]
+    with pytest.raises(ValueError, match=rf"lacks attributes \['{name}'\]"):
+        load_bytes(forge(document, tensors))
+
+
+@pytest.mark.parametrize("change", ["zero", "nan", "shape"])
+def test_the_detector_statistics_are_checked(saved, change):
+    document, tensors = parts(saved["detector"])
+    reference = document["estimator"]["attributes"]["control_limits_"]
+    key = next(iter(reference.values())) if isinstance(reference, dict) else None
+    name = key if isinstance(key, str) and key in tensors else None
+    assert name is not None, reference  # stored as a tensor
+    limits = tensors[name]
+    tensors[name] = {"zero": np.zeros_like(limits), "nan": np.full_like(limits, np.nan),
+                     "shape": np.ones(3, limits.dtype)}[change]
+    with pytest.raises(ValueError, match=r"control_limits_ = .* is not what fit produces"):
+        load_bytes(forge(document, tensors))
+
+
+def test_weights_that_are_not_finite_are_refused(saved):
+    document, tensors = parts(saved["ae"])
+    weight = tensors[WEIGHT].copy()
+    weight[0, 0] = np.nan
+    tensors[WEIGHT] = weight
+    with pytest.raises(ValueError, match="encoder.linear.weight' holds NaN or infinite"):
+        load_bytes(forge(document, tensors))

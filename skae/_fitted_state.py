@@ -1,0 +1,147 @@
+"""What a fitted estimator's attributes can be: checked by :func:`skae.load`.
+
+A model file holds data, never code, but data can still be wrong: a hand-edited
+or crafted file (whoever writes it can recompute its checksum) could hold a
+batch size of 0, a NaN threshold or a latent mean of the wrong length. Loaded
+as is, such a model fails later with an unrelated error, or gives answers
+silently. :func:`check_fitted_state` accepts only what ``fit`` can produce:
+each attribute's type, range and shape, and how they agree with each other and
+with the parameters.
+"""
+
+import math
+from numbers import Real
+
+import numpy as np
+
+from ._base import _BaseAutoencoder
+
+
+def _positive_int(value):
+    return type(value) is int and value >= 1
+
+
+def _count(value):
+    return type(value) is int and value >= 0
+
+
+def _sizes(value):
+    return type(value) is tuple and all(_positive_int(size) for size in value)
+
+
+def _real(value):
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _finite_positive(value):
+    return _real(value) and math.isfinite(value) and value > 0
+
+
+def _finite_array(shape, positive=False):
+    """A float array of ``shape`` (``None`` for any length on that axis), finite."""
+
+    def check(value):
+        return (
+            isinstance(value, np.ndarray)
+            and value.dtype.kind == "f"
+            and value.ndim == len(shape)
+            and all(want is None or got == want for got, want in zip(value.shape, shape))
+            and bool(np.isfinite(value).all())
+            and (not positive or bool((value > 0).all()))
+        )
+
+    return check
+
+
+def _reals(value):
+    return type(value) is list and all(_real(item) for item in value)
+
+
+def _check(estimator, checks, required):
+    """Apply ``checks`` (attribute -> predicate) to the attributes present; ``required`` must be."""
+    name = type(estimator).__name__
+    missing = [key for key in required if not hasattr(estimator, key)]
+    if missing:
+        raise ValueError(f"{name} lacks attributes {missing}.")
+    for key, check in checks.items():
+        if hasattr(estimator, key) and not check(getattr(estimator, key)):
+            value = getattr(estimator, key)
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise ValueError(f"{name}.{key} = {shown} is not what fit produces.")
+
+
+def _check_transformer(estimator):
+    k = estimator.n_components
+    _check(
+        estimator,
+        {
+            "n_features_in_": _positive_int,
+            "n_components_": lambda v: v == k,
+            "batch_size_": _positive_int,
+            "_seed": lambda v: type(v) is int,
+            "_sample_rank": _positive_int,
+            "hidden_layer_sizes_": _sizes,
+            "input_shape_": lambda v: _sizes(v) and math.prod(v) == estimator.n_features_in_,
+            "learning_rate_": _finite_positive,
+            "max_epochs_": _count,
+            "n_epochs_": _count,
+            "n_samples_seen_": _count,
+            "best_epoch_": _count,
+            "best_loss_": _real,
+            "loss_curve_": _reals,
+            "loss_": lambda v: v in ("mse", "bce"),
+            "latent_mean_": _finite_array((k,)),
+            "latent_covariance_": _finite_array((k, k)),
+        },
+        required=("n_features_in_", "n_components_", "batch_size_", "device_", "_seed",
+                  "_sample_rank",
+                  "hidden_layer_sizes_", "input_shape_", "learning_rate_", "max_epochs_",
+                  "n_epochs_"),
+    )
+    if hasattr(estimator, "loss") and not hasattr(estimator, "loss_"):
+        raise ValueError(f"{type(estimator).__name__} lacks attributes ['loss_'].")
+
+
+def _check_detector(detector):
+    _check(detector, {}, required=("estimator_",))
+    inner = detector.estimator_
+    if not isinstance(inner, _BaseAutoencoder) or not hasattr(inner, "net_"):
+        raise ValueError("the detector's estimator_ is not a fitted skae transformer.")
+    n_features, k = detector.n_features_in_, inner.n_components_
+    statistics = detector.anomaly_score_ in ("local", "combined")
+    local = detector.anomaly_score_ == "local"
+    scaled = detector.feature_scaling is not None
+    _check(
+        detector,
+        {
+            "n_features_in_": lambda v: v == inner.n_features_in_,
+            "anomaly_score_": lambda v: v in ("local", "combined", "estimator"),
+            "offset_": lambda v: _real(v) and math.isfinite(v),
+            "scale_": (_finite_array((n_features,), positive=True) if scaled
+                       else lambda v: v is None),
+            "control_limits_": _finite_array((2,), positive=True),
+            "latent_mean_": _finite_array((k,)),
+            "latent_precision_": _finite_array((k, k)),
+            "latent_whitening_": _finite_array((k, k)),
+            "reference_codes_": _finite_array((None, k)),
+        },
+        required=(
+            ("n_features_in_", "anomaly_score_", "offset_", "scale_")
+            + (("control_limits_", "latent_mean_", "latent_precision_") if statistics else ())
+            + (("latent_whitening_", "reference_codes_") if local else ())
+        ),
+    )
+    if local and len(detector.reference_codes_) == 0:
+        raise ValueError("ReconstructionOutlierDetector.reference_codes_ holds no row.")
+
+
+def check_fitted_state(estimator):
+    """Raise ``ValueError`` unless ``estimator``'s fitted attributes are what ``fit`` produces.
+
+    A transformer's network is checked when it is rebuilt (its weights' names,
+    shapes, dtypes and finiteness); here, the attributes besides it.
+    """
+    if isinstance(estimator, _BaseAutoencoder):
+        _check_transformer(estimator)
+    else:
+        _check_detector(estimator)
