@@ -147,7 +147,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
     learning_rate : float or "auto", default="auto"
         Adam's learning rate (the peak of a schedule). ``"auto"``: ``1e-3``,
         and ``5e-3`` for ``architecture="conv"`` on ``(C, H, W)`` samples
-        (see the user guide's "Defaults per architecture").
+        (see the user guide's "The autoencoder's defaults").
 
     weight_decay : float, default=0.0
         Adam's L2 penalty.
