@@ -36,7 +36,9 @@ class AutoencoderTransformer(_BaseAutoencoder):
     validation split keeps the best epoch (PCA's solution included). The
     codes start as PCA's scores divided by one common scale, the root of
     their mean variance: PCA's geometry (a nearest-neighbour classifier on the
-    codes sees PCA's distances), not whitened.
+    codes sees PCA's distances), not whitened. A component's sign may differ
+    from :class:`~sklearn.decomposition.PCA`'s (which flips each to a
+    convention); it is fixed for given data and ``random_state``.
 
     Parameters
     ----------
