@@ -58,7 +58,10 @@ def _reals(value):
 
 
 def _check(estimator, checks, required):
-    """Apply ``checks`` (attribute -> predicate) to the attributes present; ``required`` must be."""
+    """Apply ``checks`` (attribute -> predicate) to the attributes present.
+
+    ``required``: attributes that must be present.
+    """
     name = type(estimator).__name__
     missing = [key for key in required if not hasattr(estimator, key)]
     if missing:

@@ -506,8 +506,11 @@ class VAETransformer(_BaseAutoencoder):
 
         The IWAE estimate with ``n_importance_samples`` draws from the posterior,
         in the original units of ``X`` (the normalisation's log-Jacobian
-        included), so it is comparable with ``PCA.score_samples``. It is a
-        stochastic lower bound in expectation that tightens as
+        included), so it is comparable with ``PCA.score_samples`` -- given more
+        training rows than features: with fewer, scikit-learn's PCA spreads
+        its residual variance over ``n_samples - n_components`` directions,
+        probabilistic PCA (skae's start) over ``n_features - n_components``.
+        It is a stochastic lower bound in expectation that tightens as
         ``n_importance_samples`` grows; the draws are fixed at fit time, so it
         is deterministic and a row's value does not depend on the other rows
         (beyond float32 rounding: less than 1e-6 nats in the measurements).
