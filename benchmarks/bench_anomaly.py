@@ -502,6 +502,7 @@ the other rows were changes to the code, measured on the same splits.
 | score: SPE + the codes' Gaussian KDE log-density (Scott's bandwidth x1 / x2) | 0.898 / 0.903 | 0.913 / 0.907 | 12 / 11 | | |
 | score: local term + T² (sum / half-sum / max / sum with T² halved) | 0.889 / 0.899 / 0.893 / 0.900 | 0.892 / 0.903 / 0.895 / 0.906 | 16 / 12 / 16 / 13 | | |
 | score: local term with k = 5 / 15 / 20 / 30 / sqrt(n) neighbours (default 10) | 0.886 / ~0.90 / 0.902 / 0.900 / ~0.90 | 0.910 / 0.914 / 0.912 / 0.910 / 0.913 | 10 / 12 / 12 / 13 / 8 | | |
+| score: local term + a·k·log(1 + T²/k), T² under the local term's log (a = 0.25 / 0.5 / 1); k·log(1 + max(d², 0.5·T²/k)) (scores of the default's fits, recombined) | 0.904 / 0.903 / 0.900; 0.903 | 0.915 / 0.913 / 0.906; 0.916 | 9 / 10 / 12; 8 | wbc | |
 | score: + kNN in the joint space (whitened codes and residual over its spread) | 0.902 | 0.917 | 8 | | |
 | ensembles of the trimmed and untrimmed fits' scores (sum, sum of logs, max, min) | 0.892-0.901 | 0.913-0.916 | 9-11 | | |
 | network reweighting: a third fit on the rows within the second fit's fence (3 seeds) | 0.894 | 0.910 | 12 | | |
