@@ -1,5 +1,6 @@
 """``ReconstructionOutlierDetector``: outlier detection with an autoencoder or a VAE."""
 
+import functools
 import warnings
 from numbers import Real
 
@@ -22,10 +23,12 @@ from ._base import (
     _check_float32_resolution,
     _column_moments,
     _rounding_variance,
+    lazy_on_dask,
     principal_axes,
 )
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
+from ._streaming import RowBlocks
 
 #: ``feature_scaling="standard"``: a near-constant feature's variance gets this
 #: multiple of the median feature variance added ...
@@ -148,6 +151,28 @@ def _near_constant(X, random_state):
     for j, column in enumerate(rows.T):
         fractions[j] = np.unique(column, return_counts=True)[1].max() / len(column)
     return fractions >= _NEAR_CONSTANT
+
+
+def _in_row_blocks(method):
+    """Let a fitted detector's ``method(X)`` take data larger than memory.
+
+    A dask array gives a lazy dask array (:func:`~skae._base.lazy_on_dask`); a
+    2-D memmap is read a block of rows at a time (:class:`RowBlocks`), so that
+    neither it nor its scaled copy is ever in memory whole, and the blocks'
+    results are concatenated.
+    """
+    lazy = lazy_on_dask(method)
+
+    @functools.wraps(method)
+    def wrapper(self, X):
+        if not (isinstance(X, np.memmap) and X.ndim == 2 and X.shape[0] > 0):
+            return lazy(self, X)
+        check_is_fitted(self)
+        blocks = RowBlocks(X)
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        return np.concatenate([method(self, blocks.read(i, dtype)) for i in range(len(blocks))])
+
+    return wrapper
 
 
 def _reshaped(X, sample_shape):
@@ -714,6 +739,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         distance2 = self._neighbour_distances(whitened)
         return local_score(spe, distance2, self.control_limits_, codes.shape[1])
 
+    @_in_row_blocks
     def score_samples(self, X):
         """The anomaly score of each row, negated (higher = more normal).
 
@@ -726,8 +752,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to score.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Rows to score. A memmap is read a block of rows at a time; a dask
+            array gives a lazy dask array.
 
         Returns
         -------
@@ -760,6 +788,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         )
         return _reshaped(self._scale(X), sample_shape)
 
+    @_in_row_blocks
     def feature_contributions(self, X):
         """Each feature's share of the reconstruction part of each row's anomaly score.
 
@@ -777,9 +806,12 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
             Rows to explain; images or sequences of shape
-            ``(n_samples, *input_shape)`` if ``fit`` saw such an array.
+            ``(n_samples, *input_shape)`` if ``fit`` saw such an array. A
+            memmap is read a block of rows at a time; a dask array gives a
+            lazy dask array.
 
         Returns
         -------
@@ -820,13 +852,16 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             contributions /= self.control_limits_[0]
         return contributions
 
+    @_in_row_blocks
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to score.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Rows to score. A memmap is read a block of rows at a time; a dask
+            array gives a lazy dask array.
 
         Returns
         -------
@@ -847,13 +882,16 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         """
         return self.score_samples(X) - self.offset_
 
+    @_in_row_blocks
     def predict(self, X):
         """Whether each row is an inlier (``+1``) or an outlier (``-1``).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to classify.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Rows to classify. A memmap is read a block of rows at a time; a
+            dask array gives a lazy dask array.
 
         Returns
         -------

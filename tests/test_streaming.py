@@ -374,3 +374,40 @@ def test_dask_inference_checks_the_width_before_computing(X):
         est.transform(da.from_array(X[:, :4], chunks=50))
     with pytest.raises(ValueError, match="Z has 3 columns"):
         est.inverse_transform(da.zeros((10, 3), chunks=5))
+
+
+# ------------------------------------------------------- detector inference
+def test_detector_scores_a_memmap_block_by_block(X, tmp_path, monkeypatch):
+    from skae import ReconstructionOutlierDetector
+
+    detector = ReconstructionOutlierDetector(random_state=0).fit(X)
+    data = as_memmap(X, tmp_path)
+    scaled_rows = []
+    scale = detector._scale
+
+    def recording(rows):
+        scaled_rows.append(len(rows))
+        return scale(rows)
+
+    monkeypatch.setattr(detector, "_scale", recording)
+    for method in ("score_samples", "decision_function", "predict", "feature_contributions"):
+        scaled_rows.clear()
+        np.testing.assert_array_equal(getattr(detector, method)(data),
+                                      getattr(detector, method)(np.asarray(X)))
+        # no scaled copy of more than a block: 230 rows in blocks of 40
+        assert max(scaled_rows[:-1]) <= BLOCK_ROWS and len(scaled_rows) == 7
+    assert detector.predict(data).dtype == detector.predict(X).dtype
+
+
+def test_detector_inference_on_a_dask_array_is_lazy(X):
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    detector = ReconstructionOutlierDetector(random_state=0).fit(X)
+    lazy_X = da.from_array(X, chunks=(100, -1))
+    for method in ("score_samples", "decision_function", "predict", "feature_contributions"):
+        result = getattr(detector, method)(lazy_X)
+        assert result.chunks[0] == (100, 100, 30)
+        np.testing.assert_array_equal(result.compute(), getattr(detector, method)(X))
+    with pytest.raises(ValueError, match="X has 4 features"):
+        detector.score_samples(da.from_array(X[:, :4], chunks=50))
