@@ -438,7 +438,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data, assumed mostly normal. Images or sequences of
             shape ``(n_samples, *input_shape)`` are accepted too: they reach
-            the estimator in that shape, and each gets one score.
+            the estimator in that shape, and each gets one score. Loaded
+            whole, with one scaled copy (a memmap or dask array too): fit on
+            a sample that fits in memory, and score the rest block by block.
         y : Ignored
             Not used, present for API consistency by convention.
 
