@@ -97,16 +97,16 @@ def _check_transformer(estimator):
             "latent_covariance_": _finite_array((k, k)),
         },
         required=("n_features_in_", "n_components_", "batch_size_", "device_", "_seed",
-                  "_sample_rank",
-                  "hidden_layer_sizes_", "input_shape_", "learning_rate_", "max_epochs_",
-                  "n_epochs_"),
+                  "_sample_rank", "hidden_layer_sizes_", "input_shape_", "learning_rate_",
+                  "max_epochs_", "n_epochs_")
+        # The autoencoder's resolved objective (the VAE has a likelihood instead).
+        + (("loss_",) if hasattr(estimator, "loss") else ()),
     )
-    if hasattr(estimator, "loss") and not hasattr(estimator, "loss_"):
-        raise ValueError(f"{type(estimator).__name__} lacks attributes ['loss_'].")
 
 
 def _check_detector(detector):
-    _check(detector, {}, required=("estimator_",))
+    # What the checks below are built from, present before they are read.
+    _check(detector, {}, required=("estimator_", "n_features_in_", "anomaly_score_"))
     inner = detector.estimator_
     if not isinstance(inner, _BaseAutoencoder) or not hasattr(inner, "net_"):
         raise ValueError("the detector's estimator_ is not a fitted skae transformer.")
@@ -129,7 +129,7 @@ def _check_detector(detector):
             "reference_codes_": _finite_array((None, k)),
         },
         required=(
-            ("n_features_in_", "anomaly_score_", "offset_", "scale_")
+            ("offset_", "scale_")
             + (("control_limits_", "latent_mean_", "latent_precision_") if statistics else ())
             + (("latent_whitening_", "reference_codes_") if local else ())
         ),

@@ -483,6 +483,7 @@ def test_fitted_attributes_fit_cannot_produce_are_refused(saved, file, name, val
 @pytest.mark.parametrize("file, name", [
     ("ae", "hidden_layer_sizes_"), ("ae", "input_shape_"), ("ae", "loss_"),
     ("ae", "device_"), ("detector", "control_limits_"), ("detector", "reference_codes_"),
+    ("detector", "n_features_in_"), ("detector", "anomaly_score_"),
 ])
 def test_every_attribute_inference_needs_is_required(saved, file, name):
     document, tensors = parts(saved[file])
