@@ -687,12 +687,9 @@ class _BaseAutoencoder(
         refuses a new ``n_components`` between its calls, it does not train the
         old shape while ``get_params`` names another.
         """
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, str):
-            sizes = self._default_hidden_layer_sizes[self.architecture]
         for name, now, fitted in [
             ("n_components", self.n_components, self.n_components_),
-            ("hidden_layer_sizes", tuple(sizes), self.hidden_layer_sizes_),
+            ("hidden_layer_sizes", tuple(self._hidden_layer_sizes()), self.hidden_layer_sizes_),
         ]:
             if now != fitted:
                 raise ValueError(
@@ -700,11 +697,16 @@ class _BaseAutoencoder(
                     f"which continues the fitted network. Call fit to train a new one."
                 )
 
-    def _resolve_hyperparameters(self, n_features, sample_shape):
-        """Check the parameters against the data; set ``input_shape_``, ``hidden_layer_sizes_``."""
+    def _hidden_layer_sizes(self):
+        """``hidden_layer_sizes`` with ``"auto"`` resolved for the architecture (unchecked)."""
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, str):
-            sizes = self._default_hidden_layer_sizes[self.architecture]
+            return self._default_hidden_layer_sizes[self.architecture]
+        return sizes
+
+    def _resolve_hyperparameters(self, n_features, sample_shape):
+        """Check the parameters against the data; set ``input_shape_``, ``hidden_layer_sizes_``."""
+        sizes = self._hidden_layer_sizes()
         if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ValueError(
                 f"hidden_layer_sizes must be a sequence of positive integers, got {sizes!r}."

@@ -135,16 +135,25 @@ def _default_hidden_layer_sizes(n_features):
     return tuple(min(m * n_features, cap) for m, cap in zip(_HIDDEN_PER_FEATURE, _HIDDEN_MAX))
 
 
+def _sampled_rows(n_samples, random_state):
+    """Sorted indices of at most ``_N_COMPONENTS_MAX_SAMPLES`` rows drawn at random.
+
+    Every row when there are no more: the rules measured on a sample of the
+    training rows (the number of components, the near-constant features).
+    """
+    if n_samples <= _N_COMPONENTS_MAX_SAMPLES:
+        return np.arange(n_samples)
+    rng = check_random_state(random_state)
+    return np.sort(rng.choice(n_samples, _N_COMPONENTS_MAX_SAMPLES, replace=False))
+
+
 def _near_constant(X, random_state):
     """Whether most rows (``_NEAR_CONSTANT``) of each feature hold its most common value.
 
-    Counted on at most ``_N_COMPONENTS_MAX_SAMPLES`` rows drawn at random, not
-    the first ones: sorted data would be judged by its head.
+    Counted on the rows of :func:`_sampled_rows`, not the first ones: sorted
+    data would be judged by its head.
     """
-    rows = X
-    if X.shape[0] > _N_COMPONENTS_MAX_SAMPLES:
-        rng = check_random_state(random_state)
-        rows = X[np.sort(rng.choice(X.shape[0], _N_COMPONENTS_MAX_SAMPLES, replace=False))]
+    rows = X[_sampled_rows(X.shape[0], random_state)]
     if sp.issparse(rows):
         rows = rows.toarray()
     fractions = np.empty(rows.shape[1])
@@ -226,8 +235,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         the largest numbers, so by default each feature is divided by its
         standard deviation -- except a *near-constant* feature (90 % of its
         rows hold one value: an image's blank border pixel, a seldom-set flag;
-        counted on at most 2,000 rows drawn at random), whose variance gets 3 times the median feature variance added first,
-        so that its rare values are not inflated into huge errors. Rows are
+        counted on at most 2,000 rows drawn at random), whose variance gets 3
+        times the median feature variance added first, so that its rare values are not inflated into huge errors. Rows are
         not centred (the estimator centres them), so sparse input stays
         sparse. ``None`` feeds ``X`` as is: for features in one unit whose raw
         spreads matter, and for an estimator that needs data in [0, 1]
@@ -587,7 +596,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # Standardise, except that a near-constant feature's variance is floored:
         # divided by its own tiny spread, the rare values of a blank border pixel
         # or a seldom-set flag would be inflated into huge errors.
-        floor = np.where(_near_constant(X, self.random_state), _VARIANCE_FLOOR * np.median(var), 0.0)
+        near_constant = _near_constant(X, self.random_state)
+        floor = np.where(near_constant, _VARIANCE_FLOOR * np.median(var), 0.0)
         var = var + floor
         return np.where(var > 0, np.sqrt(var), 1.0)
 
@@ -627,10 +637,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         n_samples, n_features = X.shape
         if n_samples < 2 or n_features < 2:
             return 1
-        rows = np.arange(n_samples)
-        if n_samples > _N_COMPONENTS_MAX_SAMPLES:
-            rng = check_random_state(self.random_state)
-            rows = np.sort(rng.choice(n_samples, _N_COMPONENTS_MAX_SAMPLES, replace=False))
+        rows = _sampled_rows(n_samples, self.random_state)
         n_max = min(n_features, len(rows))
         _, eigenvalues, _, total = principal_axes(
             X, rows, np.zeros(n_features), np.ones(1), n_max, 0

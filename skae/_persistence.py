@@ -291,8 +291,9 @@ def load(path, *, device="cpu", custom_modules=()):
         is truncated or corrupted, names a class that is not a skae estimator
         or a custom module not in ``custom_modules``, holds unexpected or
         missing keys, values that are not data, fitted attributes ``fit``
-        cannot produce (a wrong type, range or shape), or weights whose names, shapes or dtypes do not match the network or
-        that are not finite.
+        cannot produce (a wrong type, range or shape), or weights whose
+        names, shapes or dtypes do not match the network or that are not
+        finite.
 
     See Also
     --------

@@ -45,6 +45,8 @@ _MAX_OPSET = 20
 
 _TRANSFORMER_METHODS = ("transform", "inverse_transform", "score_samples")
 _DETECTOR_METHODS = ("score_samples", "decision_function", "predict")
+#: The transformers exported, alone or inside a detector (exact classes, not subclasses).
+_TRANSFORMERS = (AutoencoderTransformer, VAETransformer)
 
 
 def _tensor(array, dtype=np.float64):
@@ -142,14 +144,13 @@ class _DetectorGraph(torch.nn.Module):
 
 def _graph(estimator, method):
     """``(module, n_inputs, output_names)`` computing ``method`` of the fitted ``estimator``."""
-    if type(estimator) not in (AutoencoderTransformer, VAETransformer,
-                               ReconstructionOutlierDetector):
+    if type(estimator) not in (*_TRANSFORMERS, ReconstructionOutlierDetector):
         raise TypeError(
             f"skae.onnx exports skae's estimators, got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
     inner = getattr(estimator, "estimator_", None)
-    if inner is not None and type(inner) not in (AutoencoderTransformer, VAETransformer):
+    if inner is not None and type(inner) not in _TRANSFORMERS:
         raise TypeError(
             "skae.onnx exports a ReconstructionOutlierDetector over skae's transformers, "
             f"got one over {type(inner).__name__}."
@@ -320,7 +321,7 @@ def register_skl2onnx_converters():
     True
     """
     skl2onnx = _import("skl2onnx")
-    for cls in (AutoencoderTransformer, VAETransformer):
+    for cls in _TRANSFORMERS:
         skl2onnx.update_registered_converter(
             cls, f"Skae{cls.__name__}", _transformer_shape, _convert_transformer
         )
