@@ -58,6 +58,7 @@ from ._streaming import (
     VALID_MAX_ELEMENTS,
     BlockDataset,
     RowBlocks,
+    is_contiguous,
     is_dask_array,
     is_streamed,
     iterate_batches,
@@ -132,9 +133,49 @@ def _dense_chunks(X, rows=None, dtype=np.float64, elements=None):
     chunk = max(1, (elements or _CHUNK_ELEMENTS) // max(X.shape[1], 1))
     for batch in gen_batches(len(rows), chunk):
         index = rows[batch]
-        block = X[index[0] : index[-1] + 1] if _is_contiguous(index) else X[index]
+        block = X[index[0] : index[-1] + 1] if is_contiguous(index) else X[index]
         block = block.toarray() if sp.issparse(block) else block
         yield np.asarray(block, dtype=dtype)
+
+
+def validate_streamed(estimator, X, reset):
+    """Check streamed ``X`` as ``validate_data`` would, by its shape, dtype and first row.
+
+    ``validate_data`` sees only the first row (and sets ``n_features_in_`` when
+    ``reset``); the values of every block are checked as it is read
+    (:func:`check_finite_block`). Returns ``X``.
+    """
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D array, got a {X.ndim}-D {type(X).__name__}.")
+    if any(math.isnan(size) for size in X.shape):
+        raise ValueError(
+            "X is a dask array with unknown chunk sizes; call X.compute_chunk_sizes() first."
+        )
+    if X.dtype.kind not in "fiub":
+        raise ValueError(f"X must hold real numbers, got dtype {X.dtype}.")
+    head = X[:1]
+    validate_data(
+        estimator,
+        np.asarray(head.compute() if is_dask_array(head) else head),
+        dtype=[np.float64, np.float32],
+        reset=reset,
+    )
+    return X
+
+
+def _block_rows(block, start):
+    return f"rows {start} to {start + len(block) - 1}"
+
+
+def check_finite_block(block, start):
+    """Raise ``ValueError`` naming the rows if a block of streamed ``X`` holds NaN or
+    an infinity (``start``: its first row's index); return the block's ``(min, max)``."""
+    # min and max also find a NaN (they return it) or an infinity: two
+    # passes over the block where isfinite and the range would take four.
+    low, high = (float(block.min()), float(block.max())) if block.size else (0.0, 0.0)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"Input X contains NaN or infinity in {_block_rows(block, start)}.")
+    return low, high
 
 
 def _check_float32_range(X, name="X"):
@@ -212,12 +253,18 @@ def _is_callback(obj):
     return isinstance(obj, Callback) or (isinstance(obj, type) and issubclass(obj, Callback))
 
 
-def _is_contiguous(index):
-    return index[-1] - index[0] + 1 == len(index)
+def _column_moments(X, check=None):
+    """Per-column mean and variance in float64, in chunks (no full copy of X).
 
-
-def _column_moments(X):
-    """Per-column mean and variance in float64, in chunks (no full copy of X)."""
+    Streamed ``X`` is read once, block by block, each block checked by
+    ``check(block, start)`` (see :class:`RowBlocks`), and the blocks' moments
+    are merged.
+    """
+    if is_streamed(X):
+        moments = None
+        for block in RowBlocks(X, check=check).iter(np.float64):
+            moments = merge_moments(moments, (len(block), *_column_moments(block)))
+        return moments[1], moments[2]
     n_samples = X.shape[0]
     mean = sum(block.sum(axis=0) for block in _dense_chunks(X)) / n_samples
     sq = sum(((block - mean) ** 2).sum(axis=0) for block in _dense_chunks(X))
@@ -628,44 +675,19 @@ class _BaseAutoencoder(
         """Validated training data: loaded (validate_data) or, if streamed, checked
         by its first row here and by every block as it is read."""
         if is_streamed(X):
-            return self._validate_streamed(X, reset)
+            return validate_streamed(self, X, reset)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=reset)
         _check_float32_range(X)
         return X
 
-    def _validate_streamed(self, X, reset):
-        if X.ndim != 2:
-            raise ValueError(f"Expected a 2-D array, got a {X.ndim}-D {type(X).__name__}.")
-        if any(math.isnan(size) for size in X.shape):
-            raise ValueError(
-                "X is a dask array with unknown chunk sizes; call X.compute_chunk_sizes() first."
-            )
-        if X.dtype.kind not in "fiub":
-            raise ValueError(f"X must hold real numbers, got dtype {X.dtype}.")
-        head = X[:1]
-        validate_data(
-            self,
-            np.asarray(head.compute() if is_dask_array(head) else head),
-            dtype=[np.float64, np.float32],
-            reset=reset,
-        )
-        return X
-
     def _check_block(self, block, start):
         """Validate one block of streamed training data (``validate_data`` never sees it whole)."""
-        rows = f"rows {start} to {start + len(block) - 1}"
-        # min and max also find a NaN (they return it) or an infinity: two
-        # passes over the block where isfinite and the range would take four.
-        low, high = (float(block.min()), float(block.max())) if block.size else (0.0, 0.0)
-        if not (math.isfinite(low) and math.isfinite(high)):
-            raise ValueError(
-                f"Input X contains NaN, infinity or a value beyond float32's range in {rows}."
-            )
+        low, high = check_finite_block(block, start)
         try:
             _check_largest_magnitude(max(high, -low))
             self._check_support(block)
         except ValueError as exc:
-            raise ValueError(f"In {rows} of X: {exc}") from None
+            raise ValueError(f"In {_block_rows(block, start)} of X: {exc}") from None
 
     def _check_data(self, X):
         if not is_streamed(X):  # streamed data is checked block by block
@@ -804,13 +826,7 @@ class _BaseAutoencoder(
         read it unchecked (:meth:`_datasets`).
         """
         n_features = X.shape[1]
-        if is_streamed(X):
-            moments = None
-            for block in self._row_blocks(X).iter(np.float64):
-                moments = merge_moments(moments, (len(block), *_column_moments(block)))
-            _, mean, var = moments
-        else:
-            mean, var = _column_moments(X)
+        mean, var = _column_moments(X, check=self._check_block)
         # Scale 1 where the variance is rounding noise, as scikit-learn's scalers do.
         noise = _rounding_variance(var, mean, X.shape[0])
         # Checked whatever the scaling: the network normalises in float32, after

@@ -22,13 +22,16 @@ from ._base import (
     _BaseAutoencoder,
     _check_float32_resolution,
     _column_moments,
+    _dense_chunks,
     _rounding_variance,
+    check_finite_block,
     lazy_on_dask,
     principal_axes,
+    validate_streamed,
 )
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
-from ._streaming import RowBlocks
+from ._streaming import MappedRows, RowBlocks, is_streamed
 
 #: ``feature_scaling="standard"``: a near-constant feature's variance gets this
 #: multiple of the median feature variance added ...
@@ -153,13 +156,28 @@ def _near_constant(X, random_state):
     Counted on the rows of :func:`_sampled_rows`, not the first ones: sorted
     data would be judged by its head.
     """
-    rows = X[_sampled_rows(X.shape[0], random_state)]
-    if sp.issparse(rows):
-        rows = rows.toarray()
+    rows = np.vstack(list(_dense_chunks(X, _sampled_rows(X.shape[0], random_state))))
     fractions = np.empty(rows.shape[1])
     for j, column in enumerate(rows.T):
         fractions[j] = np.unique(column, return_counts=True)[1].max() / len(column)
     return fractions >= _NEAR_CONSTANT
+
+
+def _float_dtype(X):
+    """The dtype ``X`` is read as: its own if float32 or float64 (as ``validate_data``), else float64."""
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _over_blocks(function, X):
+    """``function`` applied to each block of rows of streamed ``X``, the results joined.
+
+    Arrays are concatenated; tuples of arrays, element by element. Only a
+    block of ``X`` (and what ``function`` makes of it) is in memory at a time.
+    """
+    parts = [function(block) for block in RowBlocks(X).iter(_float_dtype(X))]
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(part) for part in zip(*parts))
+    return np.concatenate(parts)
 
 
 def _in_row_blocks(method):
@@ -177,11 +195,14 @@ def _in_row_blocks(method):
         if not (isinstance(X, np.memmap) and X.ndim == 2 and X.shape[0] > 0):
             return lazy(self, X)
         check_is_fitted(self)
-        blocks = RowBlocks(X)
-        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-        return np.concatenate([method(self, blocks.read(i, dtype)) for i in range(len(blocks))])
+        return _over_blocks(functools.partial(method, self), X)
 
     return wrapper
+
+
+def _row_subset(X, mask):
+    """The rows ``mask`` of ``X``: a copy, or a view when ``X`` is streamed (:class:`MappedRows`)."""
+    return X.subset(np.flatnonzero(mask)) if isinstance(X, MappedRows) else X[mask]
 
 
 def _reshaped(X, sample_shape):
@@ -444,12 +465,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
             Training data, assumed mostly normal. Images or sequences of
             shape ``(n_samples, *input_shape)`` are accepted too: they reach
-            the estimator in that shape, and each gets one score. Loaded
-            whole, with one scaled copy (a memmap or dask array too): fit on
-            a sample that fits in memory, and score the rest block by block.
+            the estimator in that shape, and each gets one score. A 2-D
+            memmap or dask array is streamed, never loaded whole, when the
+            estimator is the default or a skae estimator: it is read block by
+            block, scaled as it is read, and the estimator trains on it as
+            its own ``fit`` would (see :ref:`scaling`); only per-row results
+            (scores, codes) are held in memory. Any other input is loaded
+            whole, with one scaled copy.
         y : Ignored
             Not used, present for API consistency by convention.
 
@@ -471,9 +497,14 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         2
         """
         X_rows, sample_shape = as_rows(X)
-        X_checked = validate_data(
-            self, X_rows, accept_sparse=self._accept_sparse(), dtype=[np.float64, np.float32]
-        )
+        if self._streams(X_rows):
+            # Validated here by its first row, block by block as it is read.
+            validate_streamed(self, X_rows, reset=True)
+            X_checked = MappedRows(X_rows, None, _float_dtype(X_rows))
+        else:
+            X_checked = validate_data(
+                self, X_rows, accept_sparse=self._accept_sparse(), dtype=[np.float64, np.float32]
+            )
         # scikit-learn's callbacks see one task per fit of the wrapped estimator.
         tasks = FitTasks(self, X, y, max_subtasks=2 if self.trim_fraction > 0 else 1)
         X = X_checked
@@ -489,7 +520,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             # outliers of a contaminated training set -- are left out of a second
             # fit, so that the network describes the normal rows.
             kept = self._kept_rows(self._global_scores(shaped))
-            self._fit_estimator(X[kept], X_scaled[kept], shaped[kept], tasks, "refit-estimator")
+            self._fit_estimator(
+                *(_row_subset(rows, kept) for rows in (X, X_scaled, shaped)),
+                tasks,
+                "refit-estimator",
+            )
         # The threshold comes from every training row, left-out rows included.
         if self.anomaly_score_ == "estimator":
             scores = self._score(shaped)
@@ -575,18 +610,30 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             random_state=self.random_state,
         )
 
+    def _streams(self, X):
+        """Whether ``fit`` reads ``X`` block by block: a 2-D memmap or dask array, for
+        an estimator that streams it too (the default, or any skae estimator)."""
+        return (
+            is_streamed(X)
+            and X.ndim == 2
+            and (self.estimator is None or isinstance(self.estimator, _BaseAutoencoder))
+        )
+
     def _accept_sparse(self):
         if self.estimator is None or get_tags(self.estimator).input_tags.sparse:
             return "csr"
         return False
 
     def _fit_scaling(self, X):
-        """Fit ``feature_scaling`` to ``X``; return ``X`` scaled."""
+        """Fit ``feature_scaling`` to ``X``; return ``X`` scaled (a view, if streamed)."""
         self.scale_ = self._feature_scale(X) if self.feature_scaling == "standard" else None
+        if isinstance(X, MappedRows):
+            return MappedRows(X.X, self._scale, X.dtype)
         return self._scale(X)
 
     def _feature_scale(self, X):
-        mean, var = _column_moments(X)
+        # The pass over streamed X that checks each block's values.
+        mean, var = _column_moments(X, check=check_finite_block)
         # Rounding noise of a constant feature is no variance (scikit-learn's scalers' rule).
         noise = _rounding_variance(var, mean, X.shape[0])
         if self.estimator is None or isinstance(self.estimator, _BaseAutoencoder):
@@ -663,6 +710,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
     def _statistics(self, X_scaled):
         """Reconstruction error (SPE) and the codes, per row, in float64."""
+        if is_streamed(X_scaled):
+            return _over_blocks(self._statistics, X_scaled)
         spe = np.asarray(self.estimator_.reconstruction_error(X_scaled), dtype=np.float64)
         codes = np.asarray(self.estimator_.transform(X_scaled), dtype=np.float64)
         return spe, codes
@@ -724,6 +773,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
         A NaN would pass every comparison with the threshold as an inlier.
         """
+        if is_streamed(X_scaled):
+            return _over_blocks(self._estimator_scores, X_scaled)
         scores = np.asarray(self.estimator_.score_samples(X_scaled), dtype=np.float64)
         name = type(self.estimator_).__name__
         if scores.shape != (len(X_scaled),):

@@ -40,9 +40,15 @@ def is_streamed(X):
     """Whether ``fit`` streams ``X`` block by block instead of loading it.
 
     A ``numpy.memmap`` (``np.load(..., mmap_mode="r")`` gives one) or a dask
-    array: data that may not fit in memory. Everything else is loaded whole.
+    array: data that may not fit in memory; or a :class:`MappedRows` view of
+    one. Everything else is loaded whole.
     """
-    return isinstance(X, np.memmap) or is_dask_array(X)
+    return isinstance(X, (np.memmap, MappedRows)) or is_dask_array(X)
+
+
+def is_contiguous(index):
+    """Whether the sorted, distinct row indices ``index`` are consecutive."""
+    return index[-1] - index[0] + 1 == len(index)
 
 
 def merge_moments(first, second, ddof=0):
@@ -78,6 +84,47 @@ def sample_rows(n_samples, size, seed, exclude=None):
         n_samples, min(n_samples, size + len(exclude)), replace=False
     )
     return np.sort(candidates[~np.isin(candidates, exclude)][:size])
+
+
+class MappedRows:
+    """A 2-D memmap or dask array's rows, passed through ``function`` as they are read.
+
+    ``function=None`` leaves them as they are. ``rows`` (sorted row indices) selects some of ``X``'s rows, all by default;
+    they are read as ``dtype``. The view is itself streamed (:func:`is_streamed`):
+    an estimator fitted on it reads it block by block, as it would ``X``, and
+    no whole copy of ``X`` -- mapped or not -- is ever made. The outlier
+    detector fits its estimator on ``X``'s scaled rows this way, and its second
+    fit on the rows the first one kept.
+    """
+
+    ndim = 2
+
+    def __init__(self, X, function, dtype, rows=None):
+        self.X = X
+        self.function = function
+        self.dtype = np.dtype(dtype)
+        self.rows = rows
+        self.shape = (X.shape[0] if rows is None else len(rows), X.shape[1])
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        """Rows ``key`` (a slice or sorted row indices), read and mapped: an ndarray."""
+        if self.rows is not None:
+            key = self.rows[key]
+            if len(key) and is_contiguous(key):
+                key = slice(key[0], key[-1] + 1)
+        block = self.X[key]
+        if is_dask_array(block):
+            block = block.compute()
+        block = np.asarray(block, dtype=self.dtype)
+        return block if self.function is None else self.function(block)
+
+    def subset(self, rows):
+        """The view of this view's rows ``rows`` (sorted indices), mapped alike."""
+        rows = rows if self.rows is None else self.rows[rows]
+        return MappedRows(self.X, self.function, self.dtype, rows)
 
 
 class RowBlocks:

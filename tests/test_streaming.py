@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 
 from conftest import HOLD_OUT
@@ -411,3 +412,79 @@ def test_detector_inference_on_a_dask_array_is_lazy(X):
         np.testing.assert_array_equal(result.compute(), getattr(detector, method)(X))
     with pytest.raises(ValueError, match="X has 4 features"):
         detector.score_samples(da.from_array(X[:, :4], chunks=50))
+
+
+# ------------------------------------------------------------- detector fit
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """The statistics' chunks (the PCA samples') no larger than the blocks."""
+    monkeypatch.setattr(skae._base, "_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
+
+
+def test_detector_fit_on_a_memmap_never_holds_it_whole(X, tmp_path, monkeypatch, small_chunks):
+    from skae import ReconstructionOutlierDetector
+
+    scaled, tensors = [], []
+    scale, to_tensor = ReconstructionOutlierDetector._scale, skae._base.to_float32_tensor
+
+    def recording_scale(self, rows):
+        scaled.append(len(rows))
+        return scale(self, rows)
+
+    def recording_tensor(block, device):
+        tensors.append(len(block))
+        return to_tensor(block, device)
+
+    monkeypatch.setattr(ReconstructionOutlierDetector, "_scale", recording_scale)
+    monkeypatch.setattr(skae._base, "to_float32_tensor", recording_tensor)
+    detector = ReconstructionOutlierDetector(random_state=0).fit(as_memmap(X, tmp_path))
+    # both fits and the statistics' passes read scaled rows, a block at a time
+    assert len(scaled) > 2 * len(X) // BLOCK_ROWS and max(scaled) <= BLOCK_ROWS
+    assert max(tensors) <= BLOCK_ROWS
+    assert detector.n_features_in_ == N_FEATURES
+    # the second fit trained on the rows the first kept (all but the worst 10 %)
+    assert detector.estimator_.n_samples_seen_ == len(X) - len(X) // 10
+
+
+def test_detector_fit_on_a_memmap_is_consistent_with_its_scores(X, tmp_path):
+    from skae import ReconstructionOutlierDetector
+
+    detector = ReconstructionOutlierDetector(random_state=0).fit(as_memmap(X, tmp_path))
+    in_memory = ReconstructionOutlierDetector(random_state=0).fit(X)
+    np.testing.assert_allclose(detector.scale_, in_memory.scale_, rtol=1e-12)
+    # the threshold is Tukey's fence on the training rows' scores, computed
+    # block by block in fit and here from the rows in memory
+    q1, q3 = np.percentile(detector.score_samples(X), [25, 75])
+    assert detector.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1), rel=1e-9)
+    again = ReconstructionOutlierDetector(random_state=0).fit(as_memmap(X, tmp_path, "Y.npy"))
+    np.testing.assert_array_equal(again.score_samples(X), detector.score_samples(X))
+
+
+def test_detector_fit_on_a_dask_array_as_on_the_memmap_of_the_same_blocks(X, tmp_path):
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    on_memmap = ReconstructionOutlierDetector(random_state=0).fit(as_memmap(X, tmp_path))
+    on_dask = ReconstructionOutlierDetector(random_state=0).fit(
+        da.from_array(X, chunks=(BLOCK_ROWS, -1))
+    )
+    assert on_dask.offset_ == on_memmap.offset_
+    np.testing.assert_array_equal(on_dask.score_samples(X), on_memmap.score_samples(X))
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_detector_fit_names_the_rows_of_a_bad_value(X, tmp_path, value):
+    from skae import ReconstructionOutlierDetector
+
+    bad = X.copy()
+    bad[170, 2] = value
+    with pytest.raises(ValueError, match="NaN or infinity in rows 160 to 199"):
+        ReconstructionOutlierDetector(random_state=0).fit(as_memmap(bad, tmp_path))
+
+
+def test_detector_of_an_estimator_that_cannot_stream_loads_a_memmap(X, tmp_path):
+    from skae import ReconstructionOutlierDetector
+
+    detector = ReconstructionOutlierDetector(PCA(2), random_state=0)
+    on_memmap = clone(detector).fit(as_memmap(X, tmp_path))
+    assert on_memmap.offset_ == detector.fit(X).offset_
