@@ -358,6 +358,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
     #: Group-normalised feature maps in the 2-D convolutional body (measured on
     #: the autoencoder only; the VAE's body has none).
     _image_norm_groups = IMAGE_NORM_GROUPS
+    _fixed_by_first_call = (*_BaseAutoencoder._fixed_by_first_call, "loss", "noise")
 
     _parameter_constraints: dict = {
         **_BaseAutoencoder._parameter_constraints,

@@ -386,6 +386,16 @@ def lazy_on_dask(method):
     return wrapper
 
 
+def _same_value(a, b):
+    """Whether parameter values ``a`` and ``b`` are the same (``==``, or one object)."""
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # values whose == is not one truth value
+        return False
+
+
 def _derived_seed(seed, *keys):
     """A seed of its own for ``keys`` (a fold, an epoch), from the fit's ``seed``."""
     return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0] >> 1)
@@ -428,6 +438,15 @@ class _BaseAutoencoder(
     _default_hidden_layer_sizes = DEFAULT_HIDDEN_LAYER_SIZES
     #: GroupNorm groups in the built-in 2-D convolutional body (None: no norm).
     _image_norm_groups = None
+    #: Parameters the first call of ``fit`` or ``partial_fit`` builds into the
+    #: network, its objective or its optimizer, and later ``partial_fit`` calls
+    #: keep (a subclass adds its own); ``n_components`` and
+    #: ``hidden_layer_sizes`` are checked against their fitted values.
+    _fixed_by_first_call = (
+        "input_shape", "architecture", "encoder", "encoder_kwargs", "decoder",
+        "decoder_kwargs", "activation", "dropout", "input_scaling", "learning_rate",
+        "weight_decay", "batch_size", "device",
+    )
 
     _parameter_constraints: dict = {
         "n_components": [NumberInterval(Integral, 1, None, closed="left")],
@@ -587,7 +606,11 @@ class _BaseAutoencoder(
         resolves from its chunk is kept: the input scaling, and
         ``loss="auto"``'s objective (``AutoencoderTransformer``), so that a
         later chunk outside [0, 1] after binary cross-entropy was chosen
-        raises a ``ValueError``.
+        raises a ``ValueError``. So does a later call after a parameter the
+        first call built into the network, its objective or its optimizer
+        was changed (``n_components``, ``hidden_layer_sizes``, ``activation``,
+        ``learning_rate``, ``batch_size``, ``beta``...): the call would train
+        on with the old setting while ``get_params`` names the new one.
         Called on a model fitted by :meth:`fit`, it continues training that
         model; after :meth:`fit` fell back to PCA's solution, from that
         solution, in its network (``loss_``'s objective), with a fresh
@@ -703,20 +726,26 @@ class _BaseAutoencoder(
         return RowBlocks(X).iter(np.float32) if is_streamed(X) else [X]
 
     def _check_same_network(self):
-        """Raise ``ValueError`` if a parameter shaping the fitted network changed since.
+        """Raise ``ValueError`` if a parameter the fitted network was built with changed since.
 
-        ``partial_fit`` continues the fitted network; as ``IncrementalPCA``
-        refuses a new ``n_components`` between its calls, it does not train the
-        old shape while ``get_params`` names another.
+        ``partial_fit`` continues the fitted network, objective and optimizer;
+        as ``IncrementalPCA`` refuses a new ``n_components`` between its calls,
+        it does not train on with the old setting while ``get_params`` names
+        another. A model loaded by :func:`skae.load` has no record of its first
+        call's parameters but ``n_components`` and ``hidden_layer_sizes``.
         """
+        first_call = getattr(self, "_first_call_params", {})
         for name, now, fitted in [
             ("n_components", self.n_components, self.n_components_),
             ("hidden_layer_sizes", tuple(self._hidden_layer_sizes()), self.hidden_layer_sizes_),
+            *((name, getattr(self, name), first_call[name])
+              for name in self._fixed_by_first_call if name in first_call),
         ]:
-            if now != fitted:
+            if not _same_value(now, fitted):
                 raise ValueError(
                     f"{name} changed from {fitted!r} to {now!r} between calls to partial_fit, "
-                    f"which continues the fitted network. Call fit to train a new one."
+                    f"which continues the network, objective and optimizer built with "
+                    f"{fitted!r}. Call fit to train a new one."
                 )
 
     def _hidden_layer_sizes(self):
@@ -804,6 +833,12 @@ class _BaseAutoencoder(
         self.learning_rate_schedule_ = training["learning_rate_schedule"]
         self.device_ = resolve_device(self.device)
         self.n_components_ = self.n_components
+        # What later partial_fit calls check (_check_same_network); a dict
+        # given as a parameter is copied, so that changing it in place counts.
+        self._first_call_params = {
+            name: dict(value) if isinstance(value, dict) else value
+            for name, value in ((name, getattr(self, name)) for name in self._fixed_by_first_call)
+        }
         rng = check_random_state(self.random_state)
         # Private: also seeds what inference needs to be deterministic (VAE scoring).
         self._seed = int(rng.randint(np.iinfo(np.int32).max))

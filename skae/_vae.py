@@ -322,6 +322,11 @@ class VAETransformer(_BaseAutoencoder):
     True
     """
 
+    _fixed_by_first_call = (
+        *_BaseAutoencoder._fixed_by_first_call,
+        "beta", "likelihood", "min_variance", "decoder_variance", "kl_warmup_epochs",
+    )
+
     _parameter_constraints: dict = {
         **_BaseAutoencoder._parameter_constraints,
         "beta": [NumberInterval(Real, 0, None, closed="left")],

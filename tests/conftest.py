@@ -46,6 +46,17 @@ class CountEpochs(Callback):
         self.epochs += 1
 
 
+
+class TinyEncoder(torch.nn.Module):
+    """A user's encoder body for rows of 5 features: (batch, 5) -> (batch, width)."""
+
+    def __init__(self, width=4):
+        super().__init__()
+        self.layer = torch.nn.Linear(5, width)
+
+    def forward(self, x):
+        return torch.tanh(self.layer(x))
+
 @pytest.fixture
 def rng():
     """A fresh ``numpy.random.RandomState(0)`` per test."""

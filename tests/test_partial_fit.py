@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from conftest import HOLD_OUT
+from conftest import HOLD_OUT, TinyEncoder
 
 import skae
 from skae import AutoencoderTransformer, VAETransformer
@@ -124,6 +124,39 @@ def test_a_changed_network_shape_is_an_error(cls, X, name, value, fitted):
     assert est.n_epochs_ == 1
     est.set_params(**SMALL).partial_fit(X)  # set back, it continues
     assert est.n_epochs_ == 2
+
+
+@pytest.mark.parametrize(
+    "cls, name, value",
+    [(cls, name, value) for cls in ESTIMATORS for name, value in [
+        ("activation", "tanh"), ("dropout", 0.1), ("learning_rate", 0.05),
+        ("input_scaling", None), ("batch_size", 7),
+    ]]
+    + [(AutoencoderTransformer, "loss", "mse"), (AutoencoderTransformer, "noise", 0.5),
+       (VAETransformer, "beta", 4.0), (VAETransformer, "decoder_variance", "feature")],
+)
+def test_a_setting_the_first_call_built_in_is_not_silently_ignored(cls, name, value, X):
+    # The network, objective and optimizer keep the first call's setting: a
+    # later call under another one would report a model it does not train.
+    est = cls(**SMALL).partial_fit(X)
+    fitted = est.get_params()[name]
+    est.set_params(**{name: value})
+    with pytest.raises(ValueError, match=rf"{name} changed from .* Call fit"):
+        est.partial_fit(X)
+    assert est.n_epochs_ == 1
+    est.set_params(**{name: fitted}).partial_fit(X)
+    assert est.n_epochs_ == 2
+    est.set_params(**{name: value}).fit(X).partial_fit(X)  # fit starts afresh
+
+
+def test_a_parameter_dict_changed_in_place_is_a_change(X):
+    kwargs = {"width": 3}
+    est = AutoencoderTransformer(**SMALL, encoder=TinyEncoder, encoder_kwargs=kwargs).partial_fit(X)
+    est.partial_fit(X)  # the same dict, unchanged
+    assert est.n_epochs_ == 2
+    kwargs["width"] = 6
+    with pytest.raises(ValueError, match="encoder_kwargs changed from {'width': 3}"):
+        est.partial_fit(X)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

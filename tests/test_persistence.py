@@ -12,7 +12,7 @@ import pytest
 import torch
 from sklearn.base import BaseEstimator
 
-from conftest import HOLD_OUT
+from conftest import HOLD_OUT, TinyEncoder
 
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
@@ -277,17 +277,6 @@ def test_pickle_still_works(fitted_pair):
 
 
 # ----------------------------------------------------- architectures, custom modules
-class TinyEncoder(torch.nn.Module):
-    """A custom encoder body: (batch, 5) -> (batch, width)."""
-
-    def __init__(self, width=4):
-        super().__init__()
-        self.layer = torch.nn.Linear(5, width)
-
-    def forward(self, x):
-        return torch.tanh(self.layer(x))
-
-
 class TinyDecoder(torch.nn.Module):
     """A custom decoder body: (batch, 2) codes -> (batch, 5)."""
 
@@ -323,7 +312,7 @@ def test_custom_modules_load_only_when_passed():
     buffer = io.BytesIO()
     skae.save(est, buffer)
     raw = buffer.getvalue()
-    with pytest.raises(ValueError, match=r"custom_modules=\[TinyDecoder, TinyEncoder\]"):
+    with pytest.raises(ValueError, match=r"custom_modules=\[TinyEncoder, TinyDecoder\]"):
         skae.load(io.BytesIO(raw))
     with pytest.raises(ValueError, match=r"custom_modules=\[TinyDecoder\]"):
         skae.load(io.BytesIO(raw), custom_modules=[TinyEncoder])
