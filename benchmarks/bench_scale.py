@@ -31,8 +31,14 @@ first pass reads from the disk; the share of the file in the page cache when
 the fit ends is printed (``cached``). Prints one JSON line per fit and the
 tables; ``/proc/loadavg`` is recorded with each fit.
 
+``--detector`` fits the default ``ReconstructionOutlierDetector`` instead (its
+two fits of the autoencoder and its statistics' passes), on the first
+``--compare-rows`` rows in memory, as a memmap and as a dask array, in that
+order, each in a fresh process as above, and prints its table.
+
     python benchmarks/bench_scale.py     # 20M rows, 2 rounds: about 13 min on a quiet 2-core machine
     python benchmarks/bench_scale.py --rows 2000000 --compare-rows 500000 --repeats 1
+    python benchmarks/bench_scale.py --detector --rows 1000000 --compare-rows 1000000 --repeats 1
 """
 
 import argparse
@@ -156,8 +162,16 @@ def worker(kind, path, n_rows):
     process_sampler.start()
     import torch
 
-    from skae import AutoencoderTransformer
+    from skae import AutoencoderTransformer, ReconstructionOutlierDetector
     from skae._streaming import BLOCK_ELEMENTS
+
+    detector = kind.startswith("detector-")
+    kind = kind.removeprefix("detector-")
+
+    def make():
+        if detector:
+            return ReconstructionOutlierDetector(random_state=0)
+        return AutoencoderTransformer(**MODEL)
 
     # One torch thread for every contestant (benchmarks/run.py's --peer-threads 1):
     # on a shared 2-core machine more threads only add contention. The
@@ -174,8 +188,8 @@ def worker(kind, path, n_rows):
         warnings.simplefilter("ignore")  # ConvergenceWarning: one epoch
         # A first fit in a process imports what torch loads lazily (its
         # optimizers import torch._dynamo): seconds that are no rows/s.
-        AutoencoderTransformer(**MODEL).fit(np.array(read_rows(path, 0, 1000)))
-    est = AutoencoderTransformer(**MODEL)
+        make().fit(np.array(read_rows(path, 0, 1000)))
+    est = make()
     load_before = open("/proc/loadavg").read().split()[0]
     before = rss_anon()
     sampler = PeakSampler()
@@ -192,9 +206,11 @@ def worker(kind, path, n_rows):
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu
     peak = sampler.stop()
-    epochs = [row["dur"] for row in est.history_]
+    # the detector's second fit's epochs
+    model = est.estimator_ if detector else est
+    epochs = [row["dur"] for row in model.history_]
     print(json.dumps({
-        "kind": kind,
+        "kind": ("detector-" if detector else "") + kind,
         "rows": n_rows,
         "fit_s": seconds,
         "epoch_s": sum(epochs),
@@ -207,7 +223,8 @@ def worker(kind, path, n_rows):
         "rss_anon_added_mib": (peak - before) / 2**20,
         "process_rss_anon_peak_mib": max(peak, process_sampler.stop()) / 2**20,
         "cached": None if kind == "memory" else cached_fraction(path),
-        "loss": est.loss_curve_[-1],
+        "loss": model.loss_curve_[-1],
+        "offset": est.offset_ if detector else None,
         "loadavg": [load_before, *open("/proc/loadavg").read().split()[:3]],
     }))
 
@@ -231,6 +248,28 @@ def each(runs, key):
     return " / ".join(f"{r[key]:.1f}" for r in runs)
 
 
+def print_detector(runs, path, began):
+    """The detector's fits: time and the anonymous memory each added."""
+    n_rows = runs[0]["rows"]
+    data_mib = n_rows * N_FEATURES * 4 / 2**20
+    print(f"\nReconstructionOutlierDetector(random_state=0).fit on {n_rows:,} x {N_FEATURES} "
+          f"float32 ({data_mib:.0f} MiB); in memory: loaded before the measurement")
+    print("| data | fits | fit (s) | RssAnon added (MiB) | / data size | process peak RssAnon "
+          "(MiB) | offset_ |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for kind in ("memory", "memmap", "dask"):
+        group = [r for r in runs if r["kind"] == f"detector-{kind}"]
+        added = max(r["rss_anon_added_mib"] for r in group)
+        offsets = " / ".join(f"{r['offset']:.3f}" for r in group)
+        print(f"| {kind} | {len(group)} | {each(group, 'fit_s')} | {added:.0f} | "
+              f"{added / data_mib:.2f} | "
+              f"{max(r['process_rss_anon_peak_mib'] for r in group):.0f} | "
+              f"{offsets} |")
+    loads = [float(r["loadavg"][0]) for r in runs]
+    print(f"(one-minute load average at the fits' starts: {min(loads):.1f}-{max(loads):.1f})")
+    print(f"\nthe whole benchmark: {(time.perf_counter() - began) / 60:.1f} min")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
@@ -239,7 +278,12 @@ def main():
     parser.add_argument("--dir", default=None, help="where to write the data (default: /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the data file")
     parser.add_argument("--data", help="an .npy file of float32 x 64 written before (kept)")
-    parser.add_argument("--worker", choices=["memory", "memmap", "dask", "partial"])
+    parser.add_argument("--detector", action="store_true",
+                        help="fit the default ReconstructionOutlierDetector instead, on the "
+                             "first --compare-rows rows: in memory, as a memmap, as a dask array")
+    parser.add_argument("--worker", choices=[
+        prefix + kind for prefix in ("", "detector-") for kind in ("memory", "memmap", "dask")
+    ] + ["partial"])
     parser.add_argument("--path")
     args = parser.parse_args()
     if args.worker:
@@ -264,6 +308,13 @@ def main():
             print(f"wrote {args.rows} x {N_FEATURES} float32 "
                   f"({os.path.getsize(path) / 1e9:.2f} GB) in {time.perf_counter() - start:.0f} s",
                   flush=True)
+        if args.detector:
+            detector_runs = [
+                run(f"detector-{kind}", path, compare)
+                for _ in range(args.repeats)
+                for kind in ("memory", "memmap", "dask")
+            ]
+            return print_detector(detector_runs, path, began)
         for _ in range(args.repeats):
             runs["memory"].append(run("memory", path, compare))
             runs["memmap_compare"].append(run("memmap", path, compare))

@@ -11,7 +11,7 @@ from scipy import linalg
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils._tags import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -61,6 +61,13 @@ _TUKEY_K = 1.5
 #: ``anomaly_score="local"``: a row's local statistic is its squared distance to
 #: the ``_N_NEIGHBORS``-th nearest reference code (in whitened codes).
 _N_NEIGHBORS = 10
+#: ... among at most this many reference rows' codes, drawn at random: the
+#: neighbour search, the fitted detector (and its ONNX graph) stay of bounded
+#: size however many rows it was fitted on.
+_MAX_REFERENCE_CODES = 100_000
+#: Rows queried at once for their neighbours: a bound on the memory that
+#: scoring and fitting take beside the per-row results.
+_NEIGHBOUR_QUERY_ROWS = 2**14
 
 
 def hotelling_t2(codes, mean, precision):
@@ -138,16 +145,17 @@ def _default_hidden_layer_sizes(n_features):
     return tuple(min(m * n_features, cap) for m, cap in zip(_HIDDEN_PER_FEATURE, _HIDDEN_MAX))
 
 
-def _sampled_rows(n_samples, random_state):
-    """Sorted indices of at most ``_N_COMPONENTS_MAX_SAMPLES`` rows drawn at random.
+def _sampled_rows(n_samples, random_state, size=_N_COMPONENTS_MAX_SAMPLES):
+    """Sorted indices of at most ``size`` rows drawn at random.
 
     Every row when there are no more: the rules measured on a sample of the
-    training rows (the number of components, the near-constant features).
+    training rows (the number of components, the near-constant features), and
+    the reference codes (``_MAX_REFERENCE_CODES``).
     """
-    if n_samples <= _N_COMPONENTS_MAX_SAMPLES:
+    if n_samples <= size:
         return np.arange(n_samples)
     rng = check_random_state(random_state)
-    return np.sort(rng.choice(n_samples, _N_COMPONENTS_MAX_SAMPLES, replace=False))
+    return np.sort(rng.choice(n_samples, size, replace=False))
 
 
 def _near_constant(X, random_state):
@@ -277,7 +285,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         mean) divided by its mean -- multivariate statistical process
         control's pair, one Gaussian over the codes. ``"local"``:
         ``n_components * log(1 + d² / mean d²)``, with ``d`` the distance to
-        the 10th nearest training code in the codes whitened as T² sees them:
+        the 10th nearest reference code (``reference_codes_``) in the codes
+        whitened as T² sees them:
         minus twice the log of a nearest-neighbour density of the codes, up to
         a constant, as T² is for a Gaussian. It sees a row in a gap between
         clusters of normal codes, which T²'s single Gaussian takes for
@@ -336,12 +345,14 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
     reference_codes_ : ndarray of shape (n_reference, n_components)
         The reference training rows' whitened codes, among which a row's
-        nearest neighbours are found; only with ``anomaly_score_="local"``.
+        nearest neighbours are found (of at most 100,000 reference rows,
+        drawn at random when there are more); only with
+        ``anomaly_score_="local"``.
 
     control_limits_ : ndarray of shape (2,)
         Means over the reference training rows of the reconstruction error
         and of the codes' statistic (T², or the squared distance to the 10th
-        nearest other reference code): the units of the score's two terms;
+        nearest other reference code, over the rows of ``reference_codes_``): the units of the score's two terms;
         only with ``anomaly_score_`` of ``"local"`` or ``"combined"``.
 
     n_features_in_ : int
@@ -735,14 +746,23 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         """Squared distance of each row to its k-th nearest reference code.
 
         ``whitened=None``: the reference codes themselves, each row not its own
-        neighbour.
+        neighbour. The rows are queried ``_NEIGHBOUR_QUERY_ROWS`` at a time:
+        only the k-th distance is kept, not every row's k neighbours.
         """
         index = self._neighbour_index()
-        n_neighbors = min(_N_NEIGHBORS, index.n_samples_fit_ - (whitened is None))
+        own = whitened is None
+        n_neighbors = min(_N_NEIGHBORS, index.n_samples_fit_ - own)
         if n_neighbors < 1:  # a single reference row has no neighbour but itself
             return np.zeros(index.n_samples_fit_)
-        distances, _ = index.kneighbors(whitened, n_neighbors=n_neighbors)
-        return distances[:, -1] ** 2
+        queries = self.reference_codes_ if own else whitened
+        distance2 = np.empty(len(queries))
+        for rows in gen_batches(len(queries), _NEIGHBOUR_QUERY_ROWS):
+            # A reference row is its own nearest neighbour, at distance 0 (tied
+            # with its duplicates, if any): the k-th distance to the other rows
+            # is the (k + 1)-th in its list, as kneighbors() of the fitted rows says.
+            distances, _ = index.kneighbors(queries[rows], n_neighbors=n_neighbors + own)
+            distance2[rows] = distances[:, -1] ** 2
+        return distance2
 
     def _fit_statistics(self, spe, codes):
         """Fit the codes' Gaussian, the reference codes and both control limits.
@@ -758,7 +778,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             eigenvalues, eigenvectors = linalg.eigh(self.latent_precision_)
             self.latent_whitening_ = (eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
                                       ) @ eigenvectors.T
-            self.reference_codes_ = whiten(codes, self.latent_mean_, self.latent_whitening_)
+            sample = _sampled_rows(len(codes), self.random_state, _MAX_REFERENCE_CODES)
+            self.reference_codes_ = whiten(codes[sample], self.latent_mean_, self.latent_whitening_)
             statistic = self._neighbour_distances()
         self.control_limits_ = _control_limits(spe, statistic)
 

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from conftest import HOLD_OUT
 
+import skae._outlier
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 from skae._outlier import _EPOCHS
 
@@ -97,7 +98,8 @@ def test_combined_score_is_the_sum_of_the_normalised_statistics(fitted):
     np.testing.assert_allclose(combined.score_samples(X_OFF), expected)
 
 
-def test_local_score_is_spe_plus_the_log_distance_to_the_kth_nearest_code(fitted):
+def check_local_score(fitted):
+    """``fitted``'s scores of X_OFF and its limit, from the definition, by brute force."""
     assert fitted.anomaly_score_ == "local"
     X_scaled = X_OFF / fitted.scale_
     spe = fitted.estimator_.reconstruction_error(X_scaled)
@@ -118,6 +120,25 @@ def test_local_score_is_spe_plus_the_log_distance_to_the_kth_nearest_code(fitted
     reference_gaps = ((fitted.reference_codes_[:, None] - fitted.reference_codes_[None]) ** 2)
     reference_kth = np.sort(reference_gaps.sum(axis=2), axis=1)[:, 10]  # self excluded
     assert fitted.control_limits_[1] == pytest.approx(reference_kth.mean())
+
+
+def test_local_score_is_spe_plus_the_log_distance_to_the_kth_nearest_code(fitted):
+    check_local_score(fitted)
+
+
+def test_reference_codes_are_a_random_sample_of_bounded_size(fitted, monkeypatch):
+    # Rows are also queried a few at a time: the k-th distances do not change.
+    monkeypatch.setattr(skae._outlier, "_MAX_REFERENCE_CODES", 60)
+    monkeypatch.setattr(skae._outlier, "_NEIGHBOUR_QUERY_ROWS", 7)
+    bounded = clone(fitted).fit(X_PLANE)
+    assert bounded.reference_codes_.shape == (60, 2)
+    check_local_score(bounded)
+    # the same model, Gaussian and SPE limit (a mean over every reference row)
+    assert len(fitted.reference_codes_) > 60
+    np.testing.assert_array_equal(bounded.latent_mean_, fitted.latent_mean_)
+    assert bounded.control_limits_[0] == fitted.control_limits_[0]
+    first = bounded.estimator_.transform(X_PLANE[:60] / bounded.scale_) - bounded.latent_mean_
+    assert not np.allclose(first @ bounded.latent_whitening_, bounded.reference_codes_)
 
 
 def test_robust_training_is_a_second_fit_on_the_rows_scored_best(fitted):
