@@ -725,14 +725,18 @@ class _BaseAutoencoder(
         """``X`` as in-memory blocks of rows: itself, or a streamed array's blocks."""
         return RowBlocks(X).iter(np.float32) if is_streamed(X) else [X]
 
-    def _check_same_network(self):
+    def _check_same_network(self, consequence=(
+        "between calls to partial_fit, which continues the network, objective and "
+        "optimizer built with {fitted!r}. Call fit to train a new one."
+    ), skip=()):
         """Raise ``ValueError`` if a parameter the fitted network was built with changed since.
 
         ``partial_fit`` continues the fitted network, objective and optimizer;
         as ``IncrementalPCA`` refuses a new ``n_components`` between its calls,
         it does not train on with the old setting while ``get_params`` names
-        another. A model loaded by :func:`skae.load` has no record of its first
-        call's parameters but ``n_components`` and ``hidden_layer_sizes``.
+        another. :func:`skae.save` checks the same (``consequence``: the
+        message's end, formatted with ``name`` and ``fitted``), but for the
+        parameters in ``skip``.
         """
         first_call = getattr(self, "_first_call_params", {})
         for name, now, fitted in [
@@ -741,12 +745,22 @@ class _BaseAutoencoder(
             *((name, getattr(self, name), first_call[name])
               for name in self._fixed_by_first_call if name in first_call),
         ]:
+            if name in skip:
+                continue
             if not _same_value(now, fitted):
                 raise ValueError(
-                    f"{name} changed from {fitted!r} to {now!r} between calls to partial_fit, "
-                    f"which continues the network, objective and optimizer built with "
-                    f"{fitted!r}. Call fit to train a new one."
+                    f"{name} changed from {fitted!r} to {now!r} "
+                    + consequence.format(name=name, fitted=fitted)
                 )
+
+    def _record_first_call_params(self):
+        """Record the parameters the network is built with, which
+        :meth:`_check_same_network` compares with. A dict given as a parameter
+        is copied, so that changing it in place counts as a change."""
+        self._first_call_params = {
+            name: dict(value) if isinstance(value, dict) else value
+            for name, value in ((name, getattr(self, name)) for name in self._fixed_by_first_call)
+        }
 
     def _hidden_layer_sizes(self):
         """``hidden_layer_sizes`` with ``"auto"`` resolved for the architecture (unchecked)."""
@@ -833,12 +847,7 @@ class _BaseAutoencoder(
         self.learning_rate_schedule_ = training["learning_rate_schedule"]
         self.device_ = resolve_device(self.device)
         self.n_components_ = self.n_components
-        # What later partial_fit calls check (_check_same_network); a dict
-        # given as a parameter is copied, so that changing it in place counts.
-        self._first_call_params = {
-            name: dict(value) if isinstance(value, dict) else value
-            for name, value in ((name, getattr(self, name)) for name in self._fixed_by_first_call)
-        }
+        self._record_first_call_params()
         rng = check_random_state(self.random_state)
         # Private: also seeds what inference needs to be deterministic (VAE scoring).
         self._seed = int(rng.randint(np.iinfo(np.int32).max))

@@ -51,8 +51,16 @@ _CLASSES = {
 #: Attributes rebuilt from the file's "network" section, never stored as values.
 _NETWORK_ATTRIBUTES = ("net_", "history_")
 #: scikit-learn's callbacks (``set_callbacks``) watch fits; they are not part of the model.
-#: The detector's neighbour search is rebuilt from ``reference_codes_`` on first use.
-_NOT_SAVED = ("_skl_callbacks", "_reference_index")
+#: The detector's neighbour search is rebuilt from ``reference_codes_`` on first use;
+#: a transformer's record of the parameters its network was built with, from the
+#: saved parameters (save checks that they are those).
+_NOT_SAVED = ("_skl_callbacks", "_reference_index", "_first_call_params")
+#: Why save refuses parameters changed since fit (``_check_same_network``).
+_CHANGED_SINCE_FIT = (
+    "since the model was fitted: skae.load builds the network from the saved parameters, "
+    "so the file would hold another model than this one. Set {name} back to {fitted!r}, "
+    "or fit again, before saving."
+)
 
 #: numpy scalar types a value may have (by dtype name, never through ``np.dtype``).
 _SCALAR_TYPES = {
@@ -92,7 +100,11 @@ def save(estimator, path):
     ------
     ValueError
         If the estimator is not one of skae's or holds a value that cannot be
-        stored as data.
+        stored as data; or if a parameter the fitted network was built with
+        (``activation``, ``dropout``, ``n_components``...) was changed since
+        ``fit``: :func:`load` builds the network from the saved parameters,
+        so the file would hold another model. The device is ``load``'s to
+        choose, and may differ.
 
     See Also
     --------
@@ -174,6 +186,9 @@ class _Writer:
             raise ValueError(
                 f"skae.save saves skae's estimators only, got {cls.__module__}.{cls.__qualname__}."
             )
+        if isinstance(estimator, _BaseAutoencoder) and hasattr(estimator, "net_"):
+            # load() chooses the device itself.
+            estimator._check_same_network(_CHANGED_SINCE_FIT, skip=("device",))
         params = estimator.get_params(deep=False)
         attributes = {
             name: self.value(value, (*path, "attributes", name), name)
@@ -617,6 +632,8 @@ class _Reader:
             if not isinstance(estimator, _BaseAutoencoder):
                 raise ValueError(f"malformed skae model file: a {name} has no network.")
             self.network(estimator, network, depth + 1)
+            # The network was built from these parameters (partial_fit checks them).
+            estimator._record_first_call_params()
         elif isinstance(estimator, _BaseAutoencoder) and attributes:
             raise ValueError(f"malformed skae model file: the fitted {name} has no network.")
         return estimator

@@ -379,3 +379,28 @@ def test_auto_loss_round_trips_with_the_network_it_chose(name, loss):
     assert estimator.loss_ == loaded.loss_ == loss
     assert loaded.net_.module_.is_bernoulli == (loss == "bce")
     np.testing.assert_array_equal(loaded.score_samples(X), estimator.score_samples(X))
+
+
+# ------------------------------------------------- parameters changed since fit
+@pytest.mark.parametrize("cls, name, value", [
+    (AutoencoderTransformer, "activation", "tanh"), (AutoencoderTransformer, "dropout", 0.2),
+    (VAETransformer, "decoder_variance", "feature"), (VAETransformer, "n_components", 3),
+])
+def test_save_refuses_parameters_changed_since_fit(cls, name, value):
+    # load builds the network from the saved parameters: saved, these would give
+    # back another model (activation: silently; dropout: an error on load).
+    est = cls(2, **FAST).fit(X)
+    fitted = est.get_params()[name]
+    est.set_params(**{name: value})
+    with pytest.raises(ValueError, match=rf"{name} changed from .* since the model was fitted"):
+        skae.save(est, io.BytesIO())
+    est.set_params(**{name: fitted}, device="cpu")  # the device is load's to choose
+    round_trip(est)
+
+
+def test_a_loaded_model_knows_the_parameters_its_network_was_built_with():
+    loaded = round_trip(AutoencoderTransformer(2, **FAST).fit(X))
+    loaded.partial_fit(X)
+    loaded.set_params(activation="tanh")
+    with pytest.raises(ValueError, match="activation changed from 'relu' to 'tanh' between"):
+        loaded.partial_fit(X)
