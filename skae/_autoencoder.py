@@ -462,8 +462,12 @@ class AutoencoderTransformer(_BaseAutoencoder):
             )
 
     def _scored_by_likelihood(self):
-        """Whether scores are the training likelihood's (``loss="bce"``), not squared error."""
-        return self.loss == "bce"
+        """Whether scores are the training likelihood's (``loss="bce"``), not squared error.
+
+        The ``loss`` the network was built with: set to ``"bce"`` after a fit
+        on squared error, it would score a Gaussian network by the wrong rule.
+        """
+        return getattr(self, "_first_call_params", {}).get("loss", self.loss) == "bce"
 
     def _pca_reference(self, X, rows, loc, scale, exclude=None):
         # loss="auto" trains a Bernoulli network, started at the sigmoid's

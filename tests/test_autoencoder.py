@@ -448,3 +448,16 @@ def test_auto_loss_partial_fit_never_falls_back():
     assert est.loss_ == "bce" and est.net_.module_.is_bernoulli
     est.partial_fit(X)
     assert est.loss_ == "bce" and est.n_epochs_ == 2
+
+
+def test_scores_follow_the_loss_the_network_was_fitted_with():
+    # score_samples' rule (squared error, or the Bernoulli likelihood of
+    # loss="bce") is the fitted network's, whatever set_params says since.
+    X = np.random.RandomState(0).rand(80, 4)
+    ae = AutoencoderTransformer(2, loss="mse", max_epochs=2, random_state=0).fit(X)
+    before = ae.score_samples(X)
+    np.testing.assert_array_equal(ae.set_params(loss="bce").score_samples(X), before)
+    bce = AutoencoderTransformer(2, loss="bce", max_epochs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(
+        bce.set_params(loss="mse").score_samples(X), bce.set_params(loss="bce").score_samples(X)
+    )
