@@ -103,8 +103,9 @@ def save(estimator, path):
         stored as data; or if a parameter the fitted network was built with
         (``activation``, ``dropout``, ``n_components``...) was changed since
         ``fit``: :func:`load` builds the network from the saved parameters,
-        so the file would hold another model. The device is ``load``'s to
-        choose, and may differ.
+        so the file would hold another model (the device is ``load``'s to
+        choose, and may differ); or if the fitted attributes are not what
+        ``fit`` gives with the current parameters (what :func:`load` checks).
 
     See Also
     --------
@@ -195,6 +196,15 @@ class _Writer:
             for name, value in vars(estimator).items()
             if name not in params and name not in (*_NETWORK_ATTRIBUTES, *_NOT_SAVED)
         }
+        if attributes:
+            # What load() will check: refused here, not in a file that cannot be read.
+            try:
+                check_fitted_state(estimator)
+            except ValueError as exc:
+                raise ValueError(
+                    f"skae.save cannot save this {cls.__name__}: {exc} Were its parameters "
+                    "changed with set_params since fit? Set them back, or fit again."
+                ) from None
         return {
             "class": cls.__name__,
             "params": {

@@ -404,3 +404,13 @@ def test_a_loaded_model_knows_the_parameters_its_network_was_built_with():
     loaded.set_params(activation="tanh")
     with pytest.raises(ValueError, match="activation changed from 'relu' to 'tanh' between"):
         loaded.partial_fit(X)
+
+
+def test_save_refuses_a_fitted_state_its_parameters_no_longer_describe():
+    # The detector scales by scale_ only with feature_scaling="standard": saved
+    # with None, the file would be refused by load as malformed.
+    detector = ReconstructionOutlierDetector(random_state=0).fit(X)
+    detector.set_params(feature_scaling=None)
+    with pytest.raises(ValueError, match=r"scale_ = .* set_params since fit"):
+        skae.save(detector, io.BytesIO())
+    round_trip(detector.set_params(feature_scaling="standard"))
