@@ -172,7 +172,8 @@ def _near_constant(X, random_state):
 
 
 def _float_dtype(X):
-    """The dtype ``X`` is read as: its own if float32 or float64 (as ``validate_data``), else float64."""
+    """The dtype ``X`` is read as: its own if float32 or float64, else float64
+    (as ``validate_data`` converts)."""
     return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
@@ -209,7 +210,8 @@ def _in_row_blocks(method):
 
 
 def _row_subset(X, mask):
-    """The rows ``mask`` of ``X``: a copy, or a view when ``X`` is streamed (:class:`MappedRows`)."""
+    """The rows ``mask`` of ``X``: a copy, or a view when ``X`` is streamed
+    (:class:`MappedRows`)."""
     return X.subset(np.flatnonzero(mask)) if isinstance(X, MappedRows) else X[mask]
 
 
@@ -352,8 +354,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     control_limits_ : ndarray of shape (2,)
         Means over the reference training rows of the reconstruction error
         and of the codes' statistic (T², or the squared distance to the 10th
-        nearest other reference code, over the rows of ``reference_codes_``): the units of the score's two terms;
-        only with ``anomaly_score_`` of ``"local"`` or ``"combined"``.
+        nearest other reference code, over the rows of ``reference_codes_``):
+        the units of the score's two terms; only with ``anomaly_score_`` of
+        ``"local"`` or ``"combined"``.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -779,7 +782,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             self.latent_whitening_ = (eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
                                       ) @ eigenvectors.T
             sample = _sampled_rows(len(codes), self.random_state, _MAX_REFERENCE_CODES)
-            self.reference_codes_ = whiten(codes[sample], self.latent_mean_, self.latent_whitening_)
+            self.reference_codes_ = whiten(
+                codes[sample], self.latent_mean_, self.latent_whitening_
+            )
             statistic = self._neighbour_distances()
         self.control_limits_ = _control_limits(spe, statistic)
 
