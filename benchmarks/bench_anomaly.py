@@ -487,7 +487,7 @@ the other rows were changes to the code, measured on the same splits.
 | candidate | unsupervised | all 25 | > 0.01 behind | lost to IF | AP |
 |---|---:|---:|---:|---|---|
 | second round's default: scaling refitted on the trimmed rows for the second fit | 0.903 | 0.914 | 11 | wbc | 0.594 / 0.673 |
-| **scaling fitted once, on every training row (new default)** | **0.903** | **0.916** | **9** | **wbc** | **0.603 / 0.697** |
+| scaling fitted once, on every training row (the default of 2026-12-06) | 0.903 | 0.916 | 9 | wbc | 0.603 / 0.697 |
 | same, scaling fitted on the rows within the first fit's fence | 0.902 | 0.916 | 10 | wbc | 0.591 / 0.686 |
 | same, `trim_fraction=0` (one fit) | 0.889 | 0.910 | 10 | wbc | 0.545 / 0.717 |
 | same, trim 5 % / 15 % | 0.898 / 0.901 | 0.914 / 0.915 | 12 / 8 | wbc, page-blocks / wbc | |
@@ -515,31 +515,36 @@ the other rows were changes to the code, measured on the same splits.
 | score: SPE alone / SPE + T² (`--param anomaly_score=estimator` / `combined`) | 0.791 / 0.882 | 0.839 / 0.893 | 18 / 15 | wine, wbc / wbc | 0.497 / 0.638, 0.606 / 0.686 |
 | score: local term from the mean squared distance to the 10 nearest reference codes instead of the 10th's / from LOF's ratio, the 10th distance over its neighbours' own | 0.895 / 0.848 | 0.915 / 0.882 | 9 / 16 | wbc / wine, wbc | 0.597 / 0.708, 0.558 / 0.698 |
 | ensembles with the peers (`python benchmarks/anomaly_ensembles.py`): skae's score plus 0.25 / 0.5 / 1 times IsolationForest's, LOF's, OneClassSVM's or PCA error's, each over its training rows' median and interquartile range; the sum of training ranks; the maximum; all five by rank; the one detector per split whose training ranking agrees best with the consensus (all five / skae and IsolationForest) | 0.834-0.903 | 0.885-0.916 | 9-15 (choice: 11 / 13) | wbc, in 21 of the 23 | |
-| **heavy-tailed features through Yeo-Johnson** (`sklearn.preprocessing.PowerTransformer`, fitted on the training rows) before the detector, on the features with \|skewness\| > 3 / > 2 and more than 20 distinct values (measured 2026-12-07, not the default yet) | 0.914 / 0.909 | **0.926** / 0.924 | 6 / **5** | wbc / wbc | 0.644 / 0.729, 0.635 / 0.734 |
+| **heavy-tailed features through Yeo-Johnson, then the scaling (`feature_scaling="auto"`, the default since 2026-12-07)**: the features with \|skewness\| > 3 and more than 20 distinct values (on at most 2,000 rows), centred on their median in units of their IQR / 1.349, exponent fitted and clipped to [0, 2] | **0.910** | **0.924** | **6** | **wbc** | **0.634 / 0.729** |
+| same, measured first with `sklearn.preprocessing.PowerTransformer` fitted on every training row, not centred, exponent not clipped, \|skewness\| > 3 / > 2 | 0.914 / 0.909 | 0.926 / 0.924 | 6 / 5 | wbc / wbc | 0.644 / 0.729, 0.635 / 0.734 |
+| same as the default, exponent clipped to [-1, 3] (`--constant "_POWER_RANGE=(-1.0, 3.0)"`) | 0.913 | 0.925 | 6 | wbc | 0.640 / 0.729 |
 | same, on every feature / on \|skewness\| > 1 | 0.870 / (a feature collapsed below float32's resolution) | 0.904 | 13 | wine, wbc | 0.557 / 0.741 |
 | same, a signed log instead, `sign(z) log(1 + \|z\|)`, `z` the feature minus its median over its IQR / 1.349 (\|skewness\| > 2 / > 3 / > 1) | 0.907 / 0.908 / 0.901 | 0.921 / 0.921 / 0.920 | 6 / 7 / 6 | wbc | 0.625 / 0.730, 0.628 / 0.723, 0.613 / 0.741 |
 | three detectors at 45 %, 60 % and 75 % of the variance, scores over their training median and IQR, averaged | 0.903 | 0.917 | 8 | wbc | 0.606 / 0.700 |
 
-- *Heavy-tailed features, measured last (2026-12-07; not yet the default)*: the issue named
-  the scaling of heavy-tailed features as a suspect, and a marginal transform confirms it.
-  Yeo-Johnson (`PowerTransformer`, fitted on the training rows, standardised) on the features
-  whose skewness exceeds 3 in absolute value and that take more than 20 distinct values,
-  before the default detector, moves unsupervised page-blocks 0.912 -> 0.975 (PCA error's
-  0.926 no longer ahead), thyroid 0.878 -> 0.925 and glass 0.804 -> 0.830, and
-  semi-supervised thyroid 0.926 -> 0.977, page-blocks 0.952 -> 0.975 and glass 0.810 ->
-  0.843. It leaves the rest within 0.003 (wbc 0.954 -> 0.951). That is 6 pairs behind
-  instead of 9, the best means of any variant (0.914 unsupervised, 0.926 over the 25 pairs)
-  and AP 0.644 / 0.729. The standard deviation alone puts a
-  skewed feature's normal tail far out, so its rows dominate the reconstruction error. The
-  transform pulls that tail in, and what stays far out is what is unusual on the log-like
-  scale. Its conditions matter: on every feature it costs breastw (0.970 -> 0.799: nine
-  discrete 1-10 ratings, skewed but few-valued) and wine (0.849 -> 0.747), and at skewness > 1
-  a fitted lambda collapsed a feature below float32's resolution. A fixed signed log in place
-  of the fitted lambda gains less (0.921). It does not touch the pairs left behind (unsupervised
-  wine, wbc, breastw, vowels; semi-supervised vowels and, by 0.011, wbc). Making it the default
-  needs the transform inside the detector: fitted on a bounded sample when streamed, in
-  `feature_contributions`' units, in the ONNX graph and in saved files, and in the PCA-error
-  peer's input. That work is for the next stop.
+- *Heavy-tailed features: the new default (2026-12-07)*. The issue named the scaling of
+  heavy-tailed features as a suspect, and a marginal transform confirms it. The standard
+  deviation alone leaves a skewed feature's normal tail far out, so those rows dominate the
+  reconstruction error. `feature_scaling="auto"` passes each feature whose skewness exceeds 3 in
+  absolute value and that takes more than 20 distinct values through Yeo-Johnson's power
+  transform before dividing. The transform is centred on the feature's median, in units of its
+  IQR / 1.349, and its maximum-likelihood exponent is clipped to [0, 2], from a logarithm of one
+  tail to a logarithm of the other. It pulls the tail in, and what stays far out is unusual on
+  the log-like scale. Against the previous default, on the same splits:
+  - unsupervised page-blocks 0.912 -> 0.967 (PCA error's 0.927 no longer ahead; AP 0.619 ->
+    0.765), thyroid 0.878 -> 0.896 (AP 0.482 -> 0.704), glass 0.804 -> 0.827;
+  - semi-supervised thyroid 0.926 -> 0.973 (AP 0.657 -> 0.902), page-blocks 0.952 -> 0.971,
+    glass 0.810 -> 0.842, wbc 0.970 -> 0.974;
+  - costs: unsupervised wbc 0.954 -> 0.950 and unsupervised shuttle's AP 0.914 -> 0.876. The rest
+    move by less than 0.003.
+  That gives 6 pairs behind instead of 9, means 0.910 unsupervised and 0.924 over the 25 pairs
+  (0.903 / 0.916), AP 0.634 / 0.729 (0.603 / 0.697). Its conditions matter. On every feature
+  (`PowerTransformer` on the raw columns) it costs breastw 0.970 -> 0.799 (nine discrete 1-10
+  ratings, skewed but few-valued) and wine 0.849 -> 0.747. Not centred, at skewness > 1, a
+  fitted exponent flattened a narrow feature far from 0 below float32's resolution. The
+  centring and the clipped exponent rule that out. A fixed signed log instead of the fitted
+  exponent gains less (0.921). It does not reach the pairs left behind: unsupervised wine, wbc,
+  breastw and vowels, and semi-supervised vowels and (by 0.011) wbc.
 - *Why the scaling moved*: refitted on the 90 % of rows a trim keeps, the scaling lost the
   tail of clean heavy-tailed features: their divisors shrank, and the normal rows of that tail,
   scored on the narrower scale, came out with large reconstruction errors. Fitted once on every
@@ -626,12 +631,12 @@ the other rows were changes to the code, measured on the same splits.
   0.022, wine to 0.066, ecoli and digits novelty newly behind. The pairs skae trails are
   won by different peers for different reasons, so no fixed mixture of their scores is
   within 0.01 of the best everywhere either.
-- *Speed* (`python benchmarks/bench_anomaly.py --speed`, 30,000 x 9, load 1.1): median fit
-  1.86 s over 3 fits (3.40, 1.86, 1.85 s; the first includes the process's one-time imports),
-  `score_samples` of the 30,000 rows 0.09 s. Target < 15 s: met.
-- *Not met*: more than 0.01 behind the best peer on 9 of the 25 pairs (tables above), and unsupervised
-  wbc (0.954 against IsolationForest's 0.961, paired SE 0.005; PyOD's VAE 0.968). Met: the best
-  mean ROC-AUC over the suite (0.916 against IsolationForest's 0.892) and the best mean rank
+- *Speed* (`python benchmarks/bench_anomaly.py --speed`, 30,000 x 9, load 1.1, with the
+  power transform): median fit 1.81 s over 3 fits (4.49, 1.81, 1.62 s; the first includes the
+  process's one-time imports), `score_samples` of the 30,000 rows 0.13 s. Target < 15 s: met.
+- *Not met*: more than 0.01 behind the best peer on 6 of the 25 pairs (tables above), and unsupervised
+  wbc (0.950 against IsolationForest's 0.961, paired SE 0.005; PyOD's VAE 0.968). Met: the best
+  mean ROC-AUC over the suite (0.924 against IsolationForest's 0.892) and the best mean rank
   in both protocols.
 
 ## Diagnosis, second round: the codes' local statistic (2026-11-23)

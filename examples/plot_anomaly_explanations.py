@@ -39,7 +39,9 @@ X_train, X_test, _, is_anomaly_test = train_test_split(
 
 # %%
 # The detector with its defaults, fitted on the (unlabelled, contaminated)
-# training split. It standardises the features itself, and fits twice: the
+# training split. It scales the features itself (heavy-tailed ones, such as
+# the tumours' areas, through a Yeo-Johnson transform first, so the
+# contributions are in those units), and fits twice: the
 # rows its first model scores worst -- the likeliest anomalies -- are left out
 # of the second fit (``trim_fraction=0.1``).
 with warnings.catch_warnings():

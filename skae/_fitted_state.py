@@ -15,6 +15,7 @@ from numbers import Real
 import numpy as np
 
 from ._base import _BaseAutoencoder
+from ._outlier import _POWER_RANGE
 
 
 def _positive_int(value):
@@ -122,6 +123,13 @@ def _check_detector(detector):
             "offset_": lambda v: _real(v) and math.isfinite(v),
             "scale_": (_finite_array((n_features,), positive=True) if scaled
                        else lambda v: v is None),
+            # Yeo-Johnson's exponents, centres and (positive) spreads; optional.
+            "power_transform_": lambda v: v is None or (
+                detector.feature_scaling == "auto"
+                and _finite_array((3, n_features))(v)
+                and bool(np.all(v[2] > 0))
+                and bool(np.all((v[0] >= _POWER_RANGE[0]) & (v[0] <= _POWER_RANGE[1])))
+            ),
             "control_limits_": _finite_array((2,), positive=True),
             "latent_mean_": _finite_array((k,)),
             "latent_precision_": _finite_array((k, k)),

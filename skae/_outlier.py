@@ -7,7 +7,7 @@ from numbers import Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy import linalg
+from scipy import linalg, stats
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
@@ -33,7 +33,16 @@ from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
 from ._streaming import MappedRows, RowBlocks, is_streamed
 
-#: ``feature_scaling="standard"``: a near-constant feature's variance gets this
+#: ``feature_scaling="auto"``: a feature whose skewness exceeds this in absolute
+#: value ...
+_HEAVY_TAIL_SKEWNESS = 3.0
+#: ... and that takes more than this many distinct values (a few-valued rating
+#: is skewed without a tail) goes through a Yeo-Johnson transform first, its
+#: exponent within ``_POWER_RANGE``: from a logarithm of the right tail (0) to
+#: one of the left tail (2), 1 being no transform.
+_HEAVY_TAIL_MIN_VALUES = 20
+_POWER_RANGE = (0.0, 2.0)
+#: ``feature_scaling``: a near-constant feature's variance gets this
 #: multiple of the median feature variance added ...
 _VARIANCE_FLOOR = 3.0
 #: ... where near-constant means that this fraction of its rows hold its most
@@ -68,6 +77,64 @@ _MAX_REFERENCE_CODES = 100_000
 #: Rows queried at once for their neighbours: a bound on the memory that
 #: scoring and fitting take beside the per-row results.
 _NEIGHBOUR_QUERY_ROWS = 2**14
+
+
+def yeo_johnson(X, lambdas, centre, spread):
+    """Yeo-Johnson's power transform of each column of ``X``, about ``centre`` in units of ``spread``.
+
+    Column ``j`` becomes ``yj((X[:, j] - centre[j]) / spread[j], lambdas[j])``;
+    a column with exponent 1 is returned as it is. Centred and scaled first,
+    the transform acts on the column's shape, not its offset or units: a
+    narrow column far from 0 would otherwise be flattened below float32's
+    resolution. numpy arrays, or torch tensors (ONNX export).
+    """
+    if isinstance(X, torch.Tensor):
+        where, log1p, power = torch.where, torch.log1p, torch.pow
+        lambdas, centre, spread = (v.to(X.dtype) for v in (lambdas, centre, spread))
+    else:
+        where, log1p, power = np.where, np.log1p, np.power
+        lambdas, centre, spread = (v.astype(X.dtype) for v in (lambdas, centre, spread))
+    untouched = X
+    X = (X - centre) / spread
+    positive = X >= 0
+    # The branch not taken may divide by zero or raise a negative base to a
+    # power: its values are discarded by the where.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        right = where(lambdas == 0, log1p(where(positive, X, 0 * X)),
+                      (power(where(positive, X, 0 * X) + 1, lambdas) - 1) / lambdas)
+        left = where(lambdas == 2, -log1p(where(positive, 0 * X, -X)),
+                     -(power(where(positive, 0 * X, -X) + 1, 2 - lambdas) - 1) / (2 - lambdas))
+    return where(lambdas == 1, untouched, where(positive, right, left))
+
+
+def _fit_power(X, random_state):
+    """``(lambdas, centre, spread)`` of :func:`yeo_johnson` for the columns of ``X``.
+
+    Fitted on the rows of :func:`_sampled_rows` for the heavy-tailed columns
+    (a skewness beyond ``_HEAVY_TAIL_SKEWNESS``, more than
+    ``_HEAVY_TAIL_MIN_VALUES`` distinct values): the median, the
+    interquartile range over 1.349 (the standard deviation where it is 0),
+    and the maximum-likelihood exponent of the centred, scaled column
+    (:func:`scipy.stats.yeojohnson_normmax`) clipped to ``_POWER_RANGE``.
+    The other columns get exponent 1: left as they are.
+    """
+    rows = np.vstack(list(_dense_chunks(X, _sampled_rows(X.shape[0], random_state))))
+    n_features = rows.shape[1]
+    lambdas, centre, spread = np.ones(n_features), np.zeros(n_features), np.ones(n_features)
+    for j, column in enumerate(rows.T):
+        # (NaN and infinities are reported by the scaling's checked pass.)
+        if len(np.unique(column)) <= _HEAVY_TAIL_MIN_VALUES or not np.isfinite(column).all():
+            continue
+        if not abs(stats.skew(column)) > _HEAVY_TAIL_SKEWNESS:
+            continue
+        q1, centre[j], q3 = np.percentile(column, [25, 50, 75])
+        spread[j] = (q3 - q1) / 1.349 if q3 > q1 else column.std()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the optimiser's overflows
+            lambdas[j] = np.clip(
+                stats.yeojohnson_normmax((column - centre[j]) / spread[j]), *_POWER_RANGE
+            )
+    return lambdas, centre, spread
 
 
 def hotelling_t2(codes, mean, precision):
@@ -259,17 +326,26 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         are, whatever their units (a normalised statistic or a
         log-likelihood).
 
-    feature_scaling : {"standard"} or None, default="standard"
+    feature_scaling : {"auto", "standard"} or None, default="auto"
         How features are put on one scale before the wrapped estimator sees
         them. A reconstruction error summed over features in different units
         (millimetres and square millimetres) is dominated by the features with
-        the largest numbers, so by default each feature is divided by its
-        standard deviation -- except a *near-constant* feature (90 % of its
-        rows hold one value: an image's blank border pixel, a seldom-set flag;
-        counted on at most 2,000 rows drawn at random), whose variance gets 3
-        times the median feature variance added first, so that its rare values are not inflated into huge errors. Rows are
-        not centred (the estimator centres them), so sparse input stays
-        sparse. ``None`` feeds ``X`` as is: for features in one unit whose raw
+        the largest numbers, so each feature is divided by its standard
+        deviation. ``"auto"`` first passes each *heavy-tailed*
+        feature (skewness beyond 3 in absolute value, more than 20 distinct
+        values; counted on at most 2,000 rows drawn at random) through a
+        Yeo-Johnson power transform, centred on its median and in units of
+        its interquartile range, with the maximum-likelihood exponent between
+        0 (a logarithm of the right tail) and 2 (one of the left tail): the
+        standard deviation alone leaves such a feature's normal tail far out,
+        and its rows dominate the reconstruction error (see
+        ``power_transform_``; sparse input is not transformed). ``"standard"``
+        only divides. Either way, a *near-constant* feature (90 % of its rows
+        hold one value: an image's blank border pixel, a seldom-set flag;
+        counted on the same rows) gets 3 times the median feature variance
+        added to its own first, so that its rare values are not inflated into
+        huge errors. Rows are not centred by the division (the estimator
+        centres them), so sparse input stays sparse. ``None`` feeds ``X`` as is: for features in one unit whose raw
         spreads matter, and for an estimator that needs data in [0, 1]
         (``loss="bce"``, ``likelihood="bernoulli"``), which the division would
         take outside that range (``fit`` raises a ``ValueError`` saying so).
@@ -329,8 +405,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         The score used (``anomaly_score`` resolved).
 
     scale_ : ndarray of shape (n_features_in_,) or None
-        Divisor of each feature (``feature_scaling="standard"``), fitted on
-        every training row; else None.
+        Divisor of each feature (after ``power_transform_``), fitted on every
+        training row; None with ``feature_scaling=None``.
+
+    power_transform_ : ndarray of shape (3, n_features_in_) or None
+        ``feature_scaling="auto"``'s Yeo-Johnson transform: each feature's
+        exponent, centre (median) and spread (interquartile range / 1.349);
+        exponent 1 for the features left as they are. None when no feature is
+        heavy-tailed, for sparse input, and with ``feature_scaling`` of
+        ``"standard"`` or None.
 
     latent_mean_ : ndarray of shape (n_components,)
         Mean of the reference training codes; only with ``anomaly_score_`` of
@@ -446,7 +529,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "score_samples"]), None],
         "contamination": [StrOptions({"auto"}), NumberInterval(Real, 0, 0.5, closed="right")],
-        "feature_scaling": [StrOptions({"standard"}), None],
+        "feature_scaling": [StrOptions({"auto", "standard"}), None],
         "anomaly_score": [StrOptions({"auto", "local", "combined", "estimator"})],
         "trim_fraction": [NumberInterval(Real, 0, 0.5, closed="left")],
         "random_state": ["random_state"],
@@ -457,7 +540,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         estimator=None,
         *,
         contamination="auto",
-        feature_scaling="standard",
+        feature_scaling="auto",
         anomaly_score="auto",
         trim_fraction=0.1,
         random_state=None,
@@ -640,7 +723,16 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
     def _fit_scaling(self, X):
         """Fit ``feature_scaling`` to ``X``; return ``X`` scaled (a view, if streamed)."""
-        self.scale_ = self._feature_scale(X) if self.feature_scaling == "standard" else None
+        self.power_transform_ = None
+        if self.feature_scaling == "auto" and not sp.issparse(X):
+            power = _fit_power(X, self.random_state)
+            if np.any(power[0] != 1):
+                self.power_transform_ = np.vstack(power)
+        self.scale_ = None
+        if self.feature_scaling is not None:
+            transformed = (MappedRows(X.X, self._power, X.dtype) if isinstance(X, MappedRows)
+                           else self._power(X))
+            self.scale_ = self._feature_scale(transformed)
         if isinstance(X, MappedRows):
             return MappedRows(X.X, self._scale, X.dtype)
         return self._scale(X)
@@ -651,7 +743,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # Rounding noise of a constant feature is no variance (scikit-learn's scalers' rule).
         noise = _rounding_variance(var, mean, X.shape[0])
         if self.estimator is None or isinstance(self.estimator, _BaseAutoencoder):
-            # The network's own check, in X's units rather than the scaled ones.
+            # The network's own check, before the division rather than after.
             _check_float32_resolution(mean, var, noise)
         var = np.where(var > noise, var, 0.0)
         # Standardise, except that a near-constant feature's variance is floored:
@@ -679,13 +771,21 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             except ValueError:
                 return
             raise ValueError(
-                'feature_scaling="standard" divides each feature by its spread '
-                "(scale_), which took X outside what the wrapped "
+                f'feature_scaling="{self.feature_scaling}" rescales each feature (divides it '
+                "by its spread, scale_, after power_transform_ if any), which took X outside "
+                "what the wrapped "
                 f"{type(estimator).__name__} accepts: {exc} Data in [0, 1] share one "
                 "scale already: pass feature_scaling=None."
             ) from exc
 
+    def _power(self, X):
+        """``X`` through the fitted Yeo-Johnson transform of its heavy-tailed features."""
+        power = getattr(self, "power_transform_", None)  # absent from older files
+        return X if power is None else yeo_johnson(X, *power)
+
     def _scale(self, X):
+        """``X`` as the wrapped estimator sees it: transformed, then divided by ``scale_``."""
+        X = self._power(X)
         if self.scale_ is None:
             return X
         inverse = (1.0 / self.scale_).astype(X.dtype)
@@ -879,7 +979,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         """Each feature's share of the reconstruction part of each row's anomaly score.
 
         Which features make a row anomalous: the squared reconstruction error of
-        each feature (after ``feature_scaling``), divided by the number of
+        each feature (after ``feature_scaling``: in the units of the
+        power transform's output for a heavy-tailed feature, see
+        ``power_transform_``), divided by the number of
         features -- and, with ``anomaly_score_`` of ``"local"`` or
         ``"combined"``, by the reconstruction error's control limit
         ``control_limits_[0]`` -- so that the contributions of a row add up to

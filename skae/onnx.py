@@ -33,6 +33,7 @@ from ._outlier import (
     hotelling_t2,
     local_score,
     whiten,
+    yeo_johnson,
 )
 from ._vae import VAETransformer
 
@@ -85,7 +86,9 @@ class _DetectorGraph(torch.nn.Module):
         self.outputs = outputs
         self.network = _network(inner)
         scale = detector.scale_
-        # As the detector: rows scaled in their own dtype, statistics in float64.
+        power = getattr(detector, "power_transform_", None)
+        # As the detector: rows transformed and scaled in their own dtype, statistics in float64.
+        self.register_buffer("power", None if power is None else _tensor(power, np.float32))
         self.register_buffer(
             "inverse_scale", None if scale is None else _tensor(1.0 / scale, np.float32)
         )
@@ -107,6 +110,8 @@ class _DetectorGraph(torch.nn.Module):
             self.n_neighbors = min(_N_NEIGHBORS, len(reference))
 
     def forward(self, x):
+        if self.power is not None:
+            x = yeo_johnson(x, *self.power)
         if self.inverse_scale is not None:
             x = x * self.inverse_scale
         if self.statistic != "estimator":

@@ -85,11 +85,19 @@ def test_normalisation_is_inside_the_graph():
         contamination=0.1,
     ),
 ])
-def test_detector_methods_match_skae(detector):
-    detector = detector().fit(X)
+@pytest.mark.parametrize("heavy_tailed", [False, True])
+def test_detector_methods_match_skae(detector, heavy_tailed):
+    # Heavy-tailed: two features through the detector's Yeo-Johnson transform.
+    tails = np.random.RandomState(1).lognormal(0, 1.5, (len(X), 2))
+    data = np.column_stack([tails, X[:, 2:]]) if heavy_tailed else X
+    detector = detector().fit(data)
+    assert (getattr(detector, "power_transform_", None) is not None) == (
+        heavy_tailed and detector.feature_scaling == "auto"
+    )
+    data32 = data.astype(np.float32)
     for method in ["score_samples", "decision_function", "predict"]:
-        (output,) = run(to_onnx(detector, method), X32)
-        expected = getattr(detector, method)(X32)
+        (output,) = run(to_onnx(detector, method), data32)
+        expected = getattr(detector, method)(data32)
         assert output.shape == expected.shape
         if method == "predict":
             assert output.dtype == np.int64

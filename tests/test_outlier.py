@@ -208,7 +208,7 @@ def test_trim_fraction_leaves_the_worst_rows_out_of_the_second_fit():
     keep = first_scores >= np.quantile(first_scores, 0.1)
     assert not keep[270:285].any()
     assert trimmed.estimator_.n_samples_seen_ == keep.sum()
-    np.testing.assert_allclose(trimmed.scale_, once._feature_scale(X_train))
+    np.testing.assert_allclose(trimmed.scale_, once._feature_scale(once._power(X_train)))
     # Nor are they reference rows of the statistics; the threshold is still
     # set on every training row.
     assert len(trimmed.reference_codes_) <= 285
@@ -478,3 +478,70 @@ def test_wrapped_estimator_scores_are_checked(broken, match):
     )
     with pytest.raises(ValueError, match=match):
         detector.fit(X_PLANE[:60])
+
+
+# ------------------------------------------------------ heavy-tailed features
+def _heavy_tailed(n_samples=300, seed=0):
+    """Columns: lognormal (heavy right tail), a skewed 1-5 rating, normal, minus lognormal."""
+    rng = np.random.RandomState(seed)
+    rating = np.minimum(rng.geometric(0.93, n_samples), 5).astype(float)
+    return np.column_stack([
+        rng.lognormal(0, 1.5, n_samples), rating, rng.randn(n_samples),
+        -rng.lognormal(2, 1.2, n_samples),
+    ])
+
+
+def test_auto_scaling_transforms_the_heavy_tailed_many_valued_features_only():
+    from skae._outlier import _fit_power
+
+    X = _heavy_tailed()
+    lambdas, centre, spread = _fit_power(X, 0)
+    # the rating is skewed but takes 5 values; the normal column is not skewed
+    np.testing.assert_array_equal(lambdas[[1, 2]], 1.0)
+    assert 0 <= lambdas[0] < 1 < lambdas[3] <= 2  # the right tail pulled in; the left
+    np.testing.assert_allclose(centre[[0, 3]], np.median(X[:, [0, 3]], axis=0))
+    detector = ReconstructionOutlierDetector(random_state=0).fit(X)
+    np.testing.assert_array_equal(detector.power_transform_, np.vstack([lambdas, centre, spread]))
+    standard = ReconstructionOutlierDetector(feature_scaling="standard", random_state=0).fit(X)
+    assert standard.power_transform_ is None
+    # what the estimator sees: the tails pulled in, the other columns untouched
+    seen = detector._scale(X) * detector.scale_
+    from scipy.stats import skew
+    assert np.all(np.abs(skew(X[:, [0, 3]])) > 3)
+    assert np.all(np.abs(skew(seen[:, [0, 3]])) < 1.5)
+    np.testing.assert_allclose(seen[:, [1, 2]], X[:, [1, 2]], rtol=1e-12)
+
+
+def test_yeo_johnson_is_scikit_learns_on_the_centred_columns():
+    import torch
+    from sklearn.preprocessing import PowerTransformer
+    from skae._outlier import yeo_johnson
+
+    X = _heavy_tailed()
+    lambdas, centre, spread = np.array([0.0, 1.0, 0.5, 2.0]), np.median(X, axis=0), X.std(axis=0)
+    expected = PowerTransformer(standardize=False).fit((X - centre) / spread)
+    expected.lambdas_ = lambdas
+    transformed = yeo_johnson(X, lambdas, centre, spread)
+    np.testing.assert_allclose(
+        transformed[:, [0, 2, 3]], expected.transform((X - centre) / spread)[:, [0, 2, 3]],
+        rtol=1e-12,
+    )
+    np.testing.assert_array_equal(transformed[:, 1], X[:, 1])  # exponent 1: untouched
+    as_torch = yeo_johnson(torch.from_numpy(X), *(torch.from_numpy(v) for v in
+                                                  (lambdas, centre, spread)))
+    np.testing.assert_allclose(as_torch.numpy(), transformed, rtol=1e-12)
+
+
+def test_the_transform_holds_on_new_rows_and_in_saved_files(tmp_path):
+    import skae
+
+    X = _heavy_tailed()
+    detector = ReconstructionOutlierDetector(random_state=0).fit(X)
+    new = _heavy_tailed(50, seed=1)
+    path = tmp_path / "detector.skae"
+    skae.save(detector, path)
+    loaded = skae.load(path)
+    np.testing.assert_array_equal(loaded.power_transform_, detector.power_transform_)
+    np.testing.assert_array_equal(loaded.score_samples(new), detector.score_samples(new))
+    contributions = detector.feature_contributions(new)
+    assert np.isfinite(contributions).all() and contributions.shape == new.shape
