@@ -97,8 +97,9 @@ def yeo_johnson(X, lambdas, centre, spread):
     untouched = X
     X = (X - centre) / spread
     positive = X >= 0
-    # The branch not taken may divide by zero or raise a negative base to a
-    # power: its values are discarded by the where.
+    # Each side's formula sees 0 for the values of the other side (bases stay
+    # >= 1); the branch not taken for an exponent of 0 or 2 divides by zero or
+    # overflows, and the where discards it.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         right = where(lambdas == 0, log1p(where(positive, X, 0 * X)),
                       (power(where(positive, X, 0 * X) + 1, lambdas) - 1) / lambdas)
