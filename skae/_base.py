@@ -757,9 +757,10 @@ class _BaseAutoencoder(
         """Record the parameters the network is built with, which
         :meth:`_check_same_network` compares with. A dict given as a parameter
         is copied, so that changing it in place counts as a change."""
+        params = {name: getattr(self, name) for name in self._fixed_by_first_call}
         self._first_call_params = {
             name: dict(value) if isinstance(value, dict) else value
-            for name, value in ((name, getattr(self, name)) for name in self._fixed_by_first_call)
+            for name, value in params.items()
         }
 
     def _hidden_layer_sizes(self):

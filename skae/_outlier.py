@@ -108,18 +108,17 @@ def yeo_johnson(X, lambdas, centre, spread):
     return where(lambdas == 1, untouched, where(positive, right, left))
 
 
-def _fit_power(X, random_state):
-    """``(lambdas, centre, spread)`` of :func:`yeo_johnson` for the columns of ``X``.
+def _fit_power(rows):
+    """``(lambdas, centre, spread)`` of :func:`yeo_johnson` for the columns of ``rows``.
 
-    Fitted on the rows of :func:`_sampled_rows` for the heavy-tailed columns
-    (a skewness beyond ``_HEAVY_TAIL_SKEWNESS``, more than
+    ``rows``: the training rows of :func:`_sample`. Fitted for the heavy-tailed
+    columns (a skewness beyond ``_HEAVY_TAIL_SKEWNESS``, more than
     ``_HEAVY_TAIL_MIN_VALUES`` distinct values): the median, the
     interquartile range over 1.349 (the standard deviation where it is 0),
     and the maximum-likelihood exponent of the centred, scaled column
     (:func:`scipy.stats.yeojohnson_normmax`) clipped to ``_POWER_RANGE``.
     The other columns get exponent 1: left as they are.
     """
-    rows = np.vstack(list(_dense_chunks(X, _sampled_rows(X.shape[0], random_state))))
     n_features = rows.shape[1]
     lambdas, centre, spread = np.ones(n_features), np.zeros(n_features), np.ones(n_features)
     for j, column in enumerate(rows.T):
@@ -226,13 +225,17 @@ def _sampled_rows(n_samples, random_state, size=_N_COMPONENTS_MAX_SAMPLES):
     return np.sort(rng.choice(n_samples, size, replace=False))
 
 
-def _near_constant(X, random_state):
-    """Whether most rows (``_NEAR_CONSTANT``) of each feature hold its most common value.
+def _sample(X, random_state):
+    """The rows of :func:`_sampled_rows` of ``X`` (dense, CSR or streamed), as a float64 array.
 
-    Counted on the rows of :func:`_sampled_rows`, not the first ones: sorted
-    data would be judged by its head.
+    The feature-scaling rules are measured on them, not on the first rows:
+    sorted data would be judged by its head.
     """
-    rows = np.vstack(list(_dense_chunks(X, _sampled_rows(X.shape[0], random_state))))
+    return np.vstack(list(_dense_chunks(X, _sampled_rows(X.shape[0], random_state))))
+
+
+def _near_constant(rows):
+    """Whether most of ``rows`` (``_NEAR_CONSTANT``) hold each feature's most common value."""
     fractions = np.empty(rows.shape[1])
     for j, column in enumerate(rows.T):
         fractions[j] = np.unique(column, return_counts=True)[1].max() / len(column)
@@ -346,8 +349,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         counted on the same rows) gets 3 times the median feature variance
         added to its own first, so that its rare values are not inflated into
         huge errors. Rows are not centred by the division (the estimator
-        centres them), so sparse input stays sparse. ``None`` feeds ``X`` as is: for features in one unit whose raw
-        spreads matter, and for an estimator that needs data in [0, 1]
+        centres them), so sparse input stays sparse. ``None`` feeds ``X`` as
+        is: for features in one unit whose raw spreads matter, and for an estimator that needs data in [0, 1]
         (``loss="bce"``, ``likelihood="bernoulli"``), which the division would
         take outside that range (``fit`` raises a ``ValueError`` saying so).
         Rows outside the estimator's support score ``-inf``: outliers.
@@ -724,21 +727,29 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
     def _fit_scaling(self, X):
         """Fit ``feature_scaling`` to ``X``; return ``X`` scaled (a view, if streamed)."""
-        self.power_transform_ = None
+        self.power_transform_ = self.scale_ = None
+        if self.feature_scaling is None:
+            return X
+        # One sample, drawn and read once, for both rules measured on a sample.
+        sample = _sample(X, self.random_state)
         if self.feature_scaling == "auto" and not sp.issparse(X):
-            power = _fit_power(X, self.random_state)
+            power = _fit_power(sample)
             if np.any(power[0] != 1):
                 self.power_transform_ = np.vstack(power)
-        self.scale_ = None
-        if self.feature_scaling is not None:
-            transformed = (MappedRows(X.X, self._power, X.dtype) if isinstance(X, MappedRows)
-                           else self._power(X))
-            self.scale_ = self._feature_scale(transformed)
+        # The sample in X's dtype, as the transform sees X's own rows.
+        sample = self._power(sample.astype(X.dtype))
         if isinstance(X, MappedRows):
+            self.scale_ = self._feature_scale(MappedRows(X.X, self._power, X.dtype), sample)
             return MappedRows(X.X, self._scale, X.dtype)
-        return self._scale(X)
+        transformed = self._power(X)  # transformed once, for the scale and the result
+        self.scale_ = self._feature_scale(transformed, sample)
+        return self._divide(transformed)
 
-    def _feature_scale(self, X):
+    def _feature_scale(self, X, sample=None):
+        """Each feature's divisor: its spread, floored for a near-constant feature.
+
+        ``sample``: :func:`_sample`'s rows of ``X`` (drawn from ``X`` if not given).
+        """
         # The pass over streamed X that checks each block's values.
         mean, var = _column_moments(X, check=check_finite_block)
         # Rounding noise of a constant feature is no variance (scikit-learn's scalers' rule).
@@ -750,7 +761,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # Standardise, except that a near-constant feature's variance is floored:
         # divided by its own tiny spread, the rare values of a blank border pixel
         # or a seldom-set flag would be inflated into huge errors.
-        near_constant = _near_constant(X, self.random_state)
+        near_constant = _near_constant(_sample(X, self.random_state) if sample is None else sample)
         floor = np.where(near_constant, _VARIANCE_FLOOR * np.median(var), 0.0)
         var = var + floor
         return np.where(var > 0, np.sqrt(var), 1.0)
@@ -786,7 +797,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
     def _scale(self, X):
         """``X`` as the wrapped estimator sees it: transformed, then divided by ``scale_``."""
-        X = self._power(X)
+        return self._divide(self._power(X))
+
+    def _divide(self, X):
+        """``X`` divided by ``scale_``, in its own dtype and sparsity."""
         if self.scale_ is None:
             return X
         inverse = (1.0 / self.scale_).astype(X.dtype)

@@ -495,7 +495,7 @@ def test_auto_scaling_transforms_the_heavy_tailed_many_valued_features_only():
     from skae._outlier import _fit_power
 
     X = _heavy_tailed()
-    lambdas, centre, spread = _fit_power(X, 0)
+    lambdas, centre, spread = _fit_power(X)
     # the rating is skewed but takes 5 values; the normal column is not skewed
     np.testing.assert_array_equal(lambdas[[1, 2]], 1.0)
     assert 0 <= lambdas[0] < 1 < lambdas[3] <= 2  # the right tail pulled in; the left
