@@ -31,7 +31,7 @@ from ._base import (
 )
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
-from ._streaming import MappedRows, RowBlocks, is_streamed
+from ._streaming import MappedRows, RowBlocks, is_streamed, sample_rows
 
 #: ``feature_scaling="auto"``: a feature whose skewness exceeds this in absolute
 #: value ...
@@ -221,8 +221,10 @@ def _sampled_rows(n_samples, random_state, size=_N_COMPONENTS_MAX_SAMPLES):
     """
     if n_samples <= size:
         return np.arange(n_samples)
-    rng = check_random_state(random_state)
-    return np.sort(rng.choice(n_samples, size, replace=False))
+    # sample_rows's memory is proportional to size: a permutation of every row
+    # (RandomState.choice) would take 8 bytes per row of a memmap larger than memory.
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    return sample_rows(n_samples, size, seed)
 
 
 def _sample(X, random_state):

@@ -85,6 +85,25 @@ def test_sample_rows(rng):
     np.testing.assert_array_equal(sample_rows(10, 50, seed=0), np.arange(10))
 
 
+def test_detector_row_sample_takes_memory_of_its_size_not_of_the_data():
+    """The detector's sampled rules draw from a memmap of any length without a
+    permutation of every row (8 bytes per row)."""
+    import tracemalloc
+
+    from skae._outlier import _sampled_rows
+
+    tracemalloc.start()
+    try:
+        rows = _sampled_rows(10**8, random_state=0, size=2000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10**6  # a permutation of 10**8 rows would take 800 MB
+    assert len(np.unique(rows)) == 2000 and np.all(np.diff(rows) > 0) and rows[-1] < 10**8
+    np.testing.assert_array_equal(rows, _sampled_rows(10**8, random_state=0, size=2000))
+    np.testing.assert_array_equal(_sampled_rows(7, random_state=0, size=2000), np.arange(7))
+
+
 # -------------------------------------------------------------- block reading
 def test_row_blocks_of_a_memmap(X, tmp_path):
     blocks = RowBlocks(as_memmap(X, tmp_path))
