@@ -112,9 +112,11 @@ class ConvergenceMonitor(Callback):
     Training stops when ``monitor`` (``"valid_loss"`` with early stopping, else
     ``"train_loss"``) has not improved by more than ``tol`` for ``patience``
     consecutive epochs. With ``restore_best=True`` the best weights are kept in
-    memory (never written to disk) and restored at the end; the network's state
-    before the first epoch (e.g. PCA's solution) competes too, scored on
-    ``baseline_dataset``.
+    memory (never written to disk) and restored at the end, with Adam's state at
+    that epoch: ``partial_fit`` continues as from a training run that ended
+    there, not with the moments of the epochs the restore discarded. The
+    network's state before the first epoch (e.g. PCA's solution, with no Adam
+    state) competes too, scored on ``baseline_dataset``.
     """
 
     def __init__(self, monitor, patience, tol, restore_best=False, baseline_dataset=None):
@@ -130,13 +132,14 @@ class ConvergenceMonitor(Callback):
         self.stopped_early_ = False
         self.start_loss_ = None
         self.start_state_ = None
-        self._best_state = None
+        self._best_state = self._best_optimizer_state = None
         self._plateau = Plateau(self.patience, self.tol)
         return self
 
     def _snapshot(self, net):
         if self.restore_best:
             self._best_state = copy.deepcopy(net.module_.state_dict())
+            self._best_optimizer_state = net.optimizer_.state_by_parameter()
 
     def on_train_begin(self, net, **kwargs):
         if self.restore_best and self.baseline_dataset is not None:
@@ -160,7 +163,8 @@ class ConvergenceMonitor(Callback):
     def on_train_end(self, net, **kwargs):
         if self.restore_best and self._best_state is not None:
             net.module_.load_state_dict(self._best_state)
-        self._best_state = None
+            net.optimizer_.load_state_by_parameter(self._best_optimizer_state)
+        self._best_state = self._best_optimizer_state = None
         self.baseline_dataset = None
         # Another callback may have asked to stop (a scikit-learn callback, say).
         if not self.stopped_early_ and not net.stop_requested:

@@ -315,6 +315,20 @@ def _member_views(buffer, members):
     ]
 
 
+def _member_states(state, members):
+    """The flat Adam ``state`` split into one copy per member (empty where it is)."""
+    states, offset = [], 0
+    for p in members:
+        n = p.numel()
+        states.append({
+            key: value.clone() if key == "step" or value.dim() == 0
+            else value[offset : offset + n].view_as(p).clone()
+            for key, value in state.items()
+        })
+        offset += n
+    return states
+
+
 def _joinable(states):
     """Whether the members' Adam ``states`` join into one flat state: none has any,
     or all have the same entries and have taken the same number of steps."""
@@ -447,23 +461,46 @@ class FlatAdam(torch.optim.Adam):
         if self._flat is None:
             return
         flat, members, others = self._flat
-        state = self.state.pop(flat, {})
-        offset = 0
-        for p in members:
-            n = p.numel()
+        for p, state in zip(members, _member_states(self.state.pop(flat, {}), members)):
             p.data = p.detach().clone()
             if state:
-                self.state[p] = {
-                    key: value.clone() if key == "step" or value.dim() == 0
-                    else value[offset : offset + n].view_as(p).clone()
-                    for key, value in state.items()
-                }
-            offset += n
+                self.state[p] = state
         order = getattr(self, "_params_order", None)
         self.param_groups[0]["params"] = order if order is not None else [*members, *others]
         self._params_order = None
         self._flat = None
         self._flat_grad = self._flat_grad_views = None
+
+    @torch.no_grad()
+    def state_by_parameter(self):
+        """A copy of Adam's state, one entry per parameter, in either form.
+
+        What early stopping keeps of its best epoch, to restore with
+        :meth:`load_state_by_parameter` when training ends -- by which time the
+        flat form has been undone.
+        """
+        copy = {
+            p: {key: value.clone() for key, value in state.items()}
+            for p, state in self.state.items()
+            if self._flat is None or p is not self._flat[0]
+        }
+        if self._flat is not None:
+            flat, members, _ = self._flat
+            for p, state in zip(members, _member_states(self.state.get(flat, {}), members)):
+                if state:
+                    copy[p] = state
+        return copy
+
+    @torch.no_grad()
+    def load_state_by_parameter(self, state):
+        """Replace Adam's state with ``state`` (:meth:`state_by_parameter`), per tensor.
+
+        The next step flattens it again, as after any training run.
+        """
+        self.unflatten(for_good=False)
+        self.state.clear()
+        for p, entries in state.items():
+            self.state[p] = {key: value.clone() for key, value in entries.items()}
 
     def _gather_gradients(self):
         if self._flat is None:

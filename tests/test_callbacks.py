@@ -10,9 +10,10 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.history import History
 
 from skae._callbacks import ConvergenceMonitor, DivergenceCheck, Plateau, RecordELBOTerms
+from skae._fast_path import FlatAdam
 
 
-def _fake_net(losses, key="train_loss", module=None):
+def _fake_net(losses, key="train_loss", module=None, optimizer=None):
     history = History()
 
     def request_stop():  # SkaeNet ends training after the epoch's callbacks
@@ -23,6 +24,7 @@ def _fake_net(losses, key="train_loss", module=None):
         history=history,
         max_epochs=len(losses),
         module_=module,
+        optimizer_=optimizer,
         request_stop=request_stop,
         stop_requested=False,
     )
@@ -58,10 +60,17 @@ def test_divergence_check_raises_when_the_loss_blows_up(start):
         check.on_epoch_end(next(nets))
 
 
-def _run_monitor(monitor, losses, module=None, weights=None):
-    """Feed ``losses`` epoch by epoch; returns the epoch that stopped training (or None)."""
+def _run_monitor(monitor, losses, module=None, weights=None, optimizer=None):
+    """Feed ``losses`` epoch by epoch; returns the epoch that stopped training (or None).
+
+    ``optimizer`` takes one step per epoch, on the gradient of the weights' sum.
+    """
     monitor.initialize()
-    for i, net in enumerate(_fake_net(losses, module=module)):
+    for i, net in enumerate(_fake_net(losses, module=module, optimizer=optimizer)):
+        if optimizer is not None:
+            optimizer.zero_grad()
+            module.weight.sum().backward()
+            optimizer.step()
         if weights is not None:
             with torch.no_grad():
                 module.weight.fill_(weights[i])
@@ -119,13 +128,17 @@ def test_convergence_monitor_does_not_warn_when_another_callback_stopped_trainin
 
 def test_convergence_monitor_restores_best_weights():
     module = torch.nn.Linear(1, 1, bias=False)
+    optimizer = FlatAdam(module.parameters(), lr=0.1)
     monitor = ConvergenceMonitor("train_loss", patience=2, tol=0.0, restore_best=True)
     stopped = _run_monitor(
-        monitor, [3.0, 1.0, 2.0, 2.5, 0.0], module=module, weights=[10.0, 20.0, 30.0, 40.0, 50.0]
+        monitor, [3.0, 1.0, 2.0, 2.5, 0.0], module=module, weights=[10.0, 20.0, 30.0, 40.0, 50.0],
+        optimizer=optimizer,
     )
     assert stopped == 4
     assert module.weight.item() == 20.0
     assert monitor.best_epoch_ == 2
+    # Adam's state too, as after epoch 2's step, not epoch 4's
+    assert optimizer.state[module.weight]["step"].item() == 2
 
 
 def test_convergence_monitor_keeps_the_starting_point_when_no_epoch_beats_it():
@@ -142,11 +155,15 @@ def test_convergence_monitor_keeps_the_starting_point_when_no_epoch_beats_it():
     monitor = ConvergenceMonitor(
         "train_loss", patience=2, tol=0.0, restore_best=True, baseline_dataset=baseline
     )
+    optimizer = FlatAdam(module.parameters(), lr=0.1)
     monitor.initialize()
-    for i, net in enumerate(_fake_net([1.0, 0.9, 0.8], module=module)):
+    for i, net in enumerate(_fake_net([1.0, 0.9, 0.8], module=module, optimizer=optimizer)):
         net.evaluate_loss = evaluate_loss
         if i == 0:
             monitor.on_train_begin(net)  # scores and snapshots the starting point
+        optimizer.zero_grad()
+        module.weight.sum().backward()
+        optimizer.step()
         with torch.no_grad():
             module.weight.fill_(float(i))  # what the epoch trained
         try:
@@ -157,6 +174,7 @@ def test_convergence_monitor_keeps_the_starting_point_when_no_epoch_beats_it():
     assert seen == [baseline]
     assert monitor.best_epoch_ == 0 and monitor.best_loss_ == 0.5
     assert module.weight.item() == -1.0
+    assert not optimizer.state  # the start had taken no Adam step
     assert monitor.baseline_dataset is None  # the held-out data is not kept
 
 

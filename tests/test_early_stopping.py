@@ -1,8 +1,12 @@
 """Early stopping in ``fit``: the hold-out split, and cross-validated epochs on small data."""
 
+import warnings
+
 import numpy as np
 import pytest
+import torch
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import (
     check_dict_unchanged,
     check_dont_overwrite_parameters,
@@ -168,3 +172,27 @@ def test_cross_validated_fit_passes_sklearn_checks(check):
         early_stopping="auto", hidden_layer_sizes=(8,), max_epochs=3, random_state=0
     )
     check(type(est).__name__, est)
+
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
+def test_restoring_the_best_epoch_restores_adams_state(Estimator):
+    """A fit that stops early and restores its best epoch holds the weights and
+    Adam's state of a fit that ran that many epochs: partial_fit continues from
+    there, not with the moments of the epochs the restore discarded."""
+    X = make_arc()
+    params = dict(FAST_ARC, n_components=1, early_stopping=True, n_iter_no_change=2)
+    stopped = Estimator(**params).fit(X)
+    assert 0 < stopped.best_epoch_ < stopped.n_epochs_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # stopped by max_epochs
+        ran = Estimator(**dict(params, max_epochs=stopped.best_epoch_)).fit(X)
+    assert ran.best_epoch_ == ran.n_epochs_ == stopped.best_epoch_
+    n_trained = 0
+    for p, q in zip(stopped.net_.module_.parameters(), ran.net_.module_.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+        state, expected = stopped.net_.optimizer_.state[p], ran.net_.optimizer_.state[q]
+        assert state.keys() == expected.keys()
+        for key in state:
+            torch.testing.assert_close(state[key], expected[key], rtol=0, atol=0)
+        n_trained += "exp_avg" in state
+    assert n_trained > 0

@@ -458,6 +458,40 @@ def test_flat_adam_unpacked_between_runs_flattens_again_with_its_state(kwargs):
     assert set(flat.state) == {flat_param, *others}
 
 
+@pytest.mark.parametrize("kwargs", [{"weight_decay": 1e-3}, {"amsgrad": True}])
+def test_flat_adam_state_kept_flat_and_restored_per_tensor(kwargs):
+    # Early stopping keeps the state of its best epoch (flat, mid-training) and
+    # restores it with the weights when training ends (per tensor by then).
+    ps, adam, qs, flat = _adam_pair(True, **kwargs)
+    gen = torch.Generator().manual_seed(7)
+    for step in range(9):
+        if step == 5:
+            assert flat._flat is not None
+            kept = flat.state_by_parameter(), [q.detach().clone() for q in qs]
+            kept_adam = copy.deepcopy(adam.state_dict()), [p.detach().clone() for p in ps]
+        adam.zero_grad()
+        flat.zero_grad()
+        _set_grads(ps, qs, gen)
+        adam.step()
+        flat.step()
+    flat.unflatten(for_good=False)  # as when training ends
+    assert set(kept[0]) == set(qs)  # one entry per tensor, none for the flat buffer
+    with torch.no_grad():
+        for p, q, (p0, q0) in zip(ps, qs, zip(kept_adam[1], kept[1])):
+            p.copy_(p0)
+            q.copy_(q0)
+    adam.load_state_dict(kept_adam[0])
+    flat.load_state_by_parameter(kept[0])
+    for _ in range(4):  # continued (partial_fit): flat again, as Adam from that step
+        adam.zero_grad()
+        flat.zero_grad()
+        _set_grads(ps, qs, gen)
+        adam.step()
+        flat.step()
+        assert all(torch.equal(p, q) for p, q in zip(ps, qs))
+    assert flat._flat is not None
+
+
 def test_flat_adam_stays_per_tensor_when_the_states_cannot_be_joined():
     ps, adam, qs, flat = _adam_pair(True)
     gen = torch.Generator().manual_seed(7)
