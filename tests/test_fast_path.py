@@ -360,17 +360,22 @@ def _set_grads(ps, qs, gen, skip=()):
         p.grad, q.grad = g.clone(), g.clone()
 
 
+def _step_both(adam, flat, ps, qs, gen, skip=()):
+    """One step of both optimizers on the same random gradients."""
+    adam.zero_grad()
+    flat.zero_grad()
+    _set_grads(ps, qs, gen, skip)
+    adam.step()
+    flat.step()
+
+
 @pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("kwargs", [{}, {"weight_decay": 1e-2}, {"amsgrad": True}])
 def test_flat_adam_equals_adam_bit_for_bit(fused, kwargs):
     ps, adam, qs, flat = _adam_pair(fused, **kwargs)
     gen = torch.Generator().manual_seed(1)
     for _ in range(30):
-        adam.zero_grad()
-        flat.zero_grad()
-        _set_grads(ps, qs, gen)
-        adam.step()
-        flat.step()
+        _step_both(adam, flat, ps, qs, gen)
         for p, q in zip(ps, qs):
             assert torch.equal(p, q)
     flat_param, members, others = flat._flat
@@ -409,12 +414,8 @@ def test_flat_adam_returns_to_per_tensor_adam_when_a_gradient_disappears():
     ps, adam, qs, flat = _adam_pair(True, weight_decay=1e-3)
     gen = torch.Generator().manual_seed(3)
     for step in range(12):
-        adam.zero_grad()
-        flat.zero_grad()
         # From step 6 the 128 x 64 weight is frozen: no gradient, no update.
-        _set_grads(ps, qs, gen, skip=(2,) if step >= 6 else ())
-        adam.step()
-        flat.step()
+        _step_both(adam, flat, ps, qs, gen, skip=(2,) if step >= 6 else ())
         assert (flat._flat is not None) == (step < 6)
         assert all(torch.equal(p, q) for p, q in zip(ps, qs))
 
@@ -430,11 +431,7 @@ def test_flat_adam_unflatten_gives_members_their_own_storage_and_state():
             pointers = {q.untyped_storage().data_ptr() for q in qs}
             assert len(pointers) == len(qs)
             assert set(flat.state) == {q for q in qs}  # every tensor has its Adam state
-        adam.zero_grad()
-        flat.zero_grad()
-        _set_grads(ps, qs, gen)
-        adam.step()
-        flat.step()
+        _step_both(adam, flat, ps, qs, gen)
         assert all(torch.equal(p, q) for p, q in zip(ps, qs))
 
 
@@ -447,11 +444,7 @@ def test_flat_adam_unpacked_between_runs_flattens_again_with_its_state(kwargs):
         if step in (3, 7):
             flat.unflatten(for_good=False)
             assert flat._flat is None and set(flat.state) == set(qs)
-        adam.zero_grad()
-        flat.zero_grad()
-        _set_grads(ps, qs, gen)
-        adam.step()
-        flat.step()
+        _step_both(adam, flat, ps, qs, gen)
         assert flat._flat is not None  # flat again, Adam's state joined
         assert all(torch.equal(p, q) for p, q in zip(ps, qs))
     flat_param, members, others = flat._flat
@@ -469,11 +462,7 @@ def test_flat_adam_state_kept_flat_and_restored_per_tensor(kwargs):
             assert flat._flat is not None
             kept = flat.state_by_parameter(), [q.detach().clone() for q in qs]
             kept_adam = copy.deepcopy(adam.state_dict()), [p.detach().clone() for p in ps]
-        adam.zero_grad()
-        flat.zero_grad()
-        _set_grads(ps, qs, gen)
-        adam.step()
-        flat.step()
+        _step_both(adam, flat, ps, qs, gen)
     flat.unflatten(for_good=False)  # as when training ends
     assert set(kept[0]) == set(qs)  # one entry per tensor, none for the flat buffer
     with torch.no_grad():
@@ -483,11 +472,7 @@ def test_flat_adam_state_kept_flat_and_restored_per_tensor(kwargs):
     adam.load_state_dict(kept_adam[0])
     flat.load_state_by_parameter(kept[0])
     for _ in range(4):  # continued (partial_fit): flat again, as Adam from that step
-        adam.zero_grad()
-        flat.zero_grad()
-        _set_grads(ps, qs, gen)
-        adam.step()
-        flat.step()
+        _step_both(adam, flat, ps, qs, gen)
         assert all(torch.equal(p, q) for p, q in zip(ps, qs))
     assert flat._flat is not None
 
