@@ -31,7 +31,7 @@ from ._base import (
 )
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
-from ._streaming import MappedRows, RowBlocks, is_streamed, sample_rows
+from ._streaming import MappedRows, RowBlocks, is_streamed, merge_moments, sample_rows
 
 #: ``feature_scaling="auto"``: a feature whose skewness exceeds this in absolute
 #: value ...
@@ -74,9 +74,10 @@ _N_NEIGHBORS = 10
 #: neighbour search, the fitted detector (and its ONNX graph) stay of bounded
 #: size however many rows it was fitted on.
 _MAX_REFERENCE_CODES = 100_000
-#: Rows queried at once for their neighbours: a bound on the memory that
-#: scoring and fitting take beside the per-row results.
-_NEIGHBOUR_QUERY_ROWS = 2**14
+#: Rows whose statistics (T², whitened codes, neighbours) are computed at
+#: once, in float64: a bound on the memory that scoring and fitting take
+#: beside the per-row results (which hold the codes in the network's float32).
+_CHUNK_ROWS = 2**14
 
 
 def yeo_johnson(X, lambdas, centre, spread):
@@ -175,12 +176,34 @@ def local_score(spe, distance2, control_limits, n_components):
     return -(spe / control_limits[0] + n_components * log(1.0 + distance2 / control_limits[1]))
 
 
-def _gaussian(codes):
-    """Mean and precision (pseudo-inverse covariance) of the rows ``codes``."""
-    covariance = np.atleast_2d(np.cov(codes, rowvar=False)) if len(codes) > 1 else None
+def _code_chunks(codes, rows=None):
+    """``codes``, or the rows of them where the mask ``rows`` is true, ``_CHUNK_ROWS``
+    rows at a time, in float64: no float64 copy of every row's codes is made."""
+    for batch in gen_batches(len(codes), _CHUNK_ROWS):
+        chunk = codes[batch] if rows is None else codes[batch][rows[batch]]
+        yield chunk.astype(np.float64)
+
+
+def _per_chunk(function, codes, rows=None):
+    """``function`` of each chunk of :func:`_code_chunks`, the results joined."""
+    parts = [function(chunk) for chunk in _code_chunks(codes, rows)]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _gaussian(codes, rows=None):
+    """Mean and precision (pseudo-inverse covariance) of ``codes``, or of the rows
+    of them where the mask ``rows`` is true; merged chunk by chunk."""
+    moments = None
+    for chunk in _code_chunks(codes, rows):
+        if len(chunk):
+            scatter = np.atleast_2d(np.cov(chunk, rowvar=False, bias=True))
+            moments = merge_moments(moments, (len(chunk), chunk.mean(axis=0), scatter))
+    n_rows, mean, covariance = moments
+    # (normalised by the rows' count; np.cov's by one less)
+    covariance = covariance * (n_rows / (n_rows - 1)) if n_rows > 1 else None
     if covariance is None or not np.all(np.isfinite(covariance)):
         covariance = np.eye(codes.shape[1])
-    return codes.mean(axis=0), linalg.pinvh(covariance)
+    return mean, linalg.pinvh(covariance)
 
 
 def _control_limits(spe, statistic):
@@ -191,17 +214,18 @@ def _control_limits(spe, statistic):
     return np.where(limits > 0, limits, 1.0)
 
 
-def _ranking_score(spe, codes, fitted_rows=slice(None)):
-    """Rows' SPE and T² combined, with the statistics of ``fitted_rows``.
+def _ranking_score(spe, codes, fitted_rows=None):
+    """Rows' SPE and T² combined, with the statistics of ``fitted_rows`` (a mask; all rows by default).
 
     They choose the rows of the second fit and the reference rows. The
     combined and local scores both rank by SPE and T² here: T²'s single
     Gaussian cannot be fooled by a cluster of anomalies, which the codes'
     nearest neighbours can (a clustered anomaly's neighbours are anomalies).
     """
-    mean, precision = _gaussian(codes[fitted_rows])
-    t2 = hotelling_t2(codes, mean, precision)
-    return combined_score(spe, t2, _control_limits(spe[fitted_rows], t2[fitted_rows]))
+    mean, precision = _gaussian(codes, fitted_rows)
+    t2 = _per_chunk(lambda chunk: hotelling_t2(chunk, mean, precision), codes)
+    fitted = slice(None) if fitted_rows is None else fitted_rows
+    return combined_score(spe, t2, _control_limits(spe[fitted], t2[fitted]))
 
 
 def _default_hidden_layer_sizes(n_features):
@@ -635,12 +659,12 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             # Every training row is encoded once by the final model: its statistics
             # choose the reference rows, fit the score's statistics and score the rows.
             spe, codes = self._statistics(shaped)
-            reference = slice(None)
+            reference = None
             if kept is not None:
                 # As the minimum covariance determinant's reweighting step: the
                 # robust model's scores of every row choose the reference rows.
                 reference = self._reference_rows(_ranking_score(spe, codes, kept))
-            self._fit_statistics(spe[reference], codes[reference])
+            self._fit_statistics(spe, codes, reference)
             scores = self._score_statistics(spe, codes)
         if self.contamination == "auto":
             q1, q3 = np.percentile(scores, [25, 75])
@@ -840,12 +864,21 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         return self.anomaly_score
 
     def _statistics(self, X_scaled):
-        """Reconstruction error (SPE) and the codes, per row, in float64."""
+        """Reconstruction error (SPE, float64) and the codes, per row.
+
+        The codes are held in float32 when the estimator is a skae network,
+        which computes them in float32 (and returns them in the input's
+        dtype: float64 would hold no more digits), in the estimator's own
+        floating dtype otherwise. The statistics read them in float64 chunks
+        (:func:`_code_chunks`): every row's codes are held once, at their size.
+        """
         if is_streamed(X_scaled):
             return _over_blocks(self._statistics, X_scaled)
         spe = np.asarray(self.estimator_.reconstruction_error(X_scaled), dtype=np.float64)
-        codes = np.asarray(self.estimator_.transform(X_scaled), dtype=np.float64)
-        return spe, codes
+        codes = np.asarray(self.estimator_.transform(X_scaled))
+        if isinstance(self.estimator_, _BaseAutoencoder):
+            return spe, codes.astype(np.float32, copy=False)
+        return spe, codes.astype(np.result_type(codes.dtype, np.float32), copy=False)
 
     def _neighbour_index(self):
         """A neighbour search over ``reference_codes_``, built once per fit.
@@ -866,7 +899,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         """Squared distance of each row to its k-th nearest reference code.
 
         ``whitened=None``: the reference codes themselves, each row not its own
-        neighbour. The rows are queried ``_NEIGHBOUR_QUERY_ROWS`` at a time:
+        neighbour. The rows are queried ``_CHUNK_ROWS`` at a time:
         only the k-th distance is kept, not every row's k neighbours.
         """
         index = self._neighbour_index()
@@ -876,7 +909,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             return np.zeros(index.n_samples_fit_)
         queries = self.reference_codes_ if own else whitened
         distance2 = np.empty(len(queries))
-        for rows in gen_batches(len(queries), _NEIGHBOUR_QUERY_ROWS):
+        for rows in gen_batches(len(queries), _CHUNK_ROWS):
             # A reference row is its own nearest neighbour, at distance 0 (tied
             # with its duplicates, if any): the k-th distance to the other rows
             # is the (k + 1)-th in its list, as kneighbors() of the fitted rows says.
@@ -884,26 +917,35 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             distance2[rows] = distances[:, -1] ** 2
         return distance2
 
-    def _fit_statistics(self, spe, codes):
+    def _fit_statistics(self, spe, codes, reference=None):
         """Fit the codes' Gaussian, the reference codes and both control limits.
 
-        ``spe`` and ``codes``: the reference rows' reconstruction errors and codes.
+        ``spe`` and ``codes``: every training row's reconstruction error and
+        codes; the statistics describe the rows where the mask ``reference`` is
+        true (all of them by default).
         """
         self._reference_index = None
-        self.latent_mean_, self.latent_precision_ = _gaussian(codes)
+        self.latent_mean_, self.latent_precision_ = _gaussian(codes, reference)
         if self.anomaly_score_ == "combined":
-            statistic = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
+            statistic = _per_chunk(
+                lambda chunk: hotelling_t2(chunk, self.latent_mean_, self.latent_precision_),
+                codes,
+                reference,
+            )
         else:
             # Mahalanobis distances, as T²'s: the codes' units do not decide who is near.
             eigenvalues, eigenvectors = linalg.eigh(self.latent_precision_)
             self.latent_whitening_ = (eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
                                       ) @ eigenvectors.T
-            sample = _sampled_rows(len(codes), self.random_state, _MAX_REFERENCE_CODES)
+            rows = np.arange(len(codes)) if reference is None else np.flatnonzero(reference)
+            sample = rows[_sampled_rows(len(rows), self.random_state, _MAX_REFERENCE_CODES)]
             self.reference_codes_ = whiten(
-                codes[sample], self.latent_mean_, self.latent_whitening_
+                codes[sample].astype(np.float64), self.latent_mean_, self.latent_whitening_
             )
             statistic = self._neighbour_distances()
-        self.control_limits_ = _control_limits(spe, statistic)
+        self.control_limits_ = _control_limits(
+            spe if reference is None else spe[reference], statistic
+        )
 
     # ------------------------------------------------------------- inference
     def _score(self, X_scaled):
@@ -934,7 +976,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         return scores
 
     def _score_statistics(self, spe, codes):
-        """The combined or local score of rows with reconstruction errors ``spe`` and ``codes``."""
+        """The combined or local score of rows with reconstruction errors ``spe`` and ``codes``.
+
+        Computed ``_CHUNK_ROWS`` rows at a time, in float64.
+        """
+        parts = [
+            self._chunk_scores(spe[rows], codes[rows].astype(np.float64))
+            for rows in gen_batches(len(codes), _CHUNK_ROWS)
+        ]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def _chunk_scores(self, spe, codes):
         if self.anomaly_score_ == "combined":
             t2 = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
             return combined_score(spe, t2, self.control_limits_)

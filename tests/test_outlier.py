@@ -127,18 +127,33 @@ def test_local_score_is_spe_plus_the_log_distance_to_the_kth_nearest_code(fitted
 
 
 def test_reference_codes_are_a_random_sample_of_bounded_size(fitted, monkeypatch):
-    # Rows are also queried a few at a time: the k-th distances do not change.
+    # Rows are also queried a few at a time, and the codes' Gaussian merged from
+    # chunks of 7 rows: the k-th distances and the Gaussian do not change.
     monkeypatch.setattr(skae._outlier, "_MAX_REFERENCE_CODES", 60)
-    monkeypatch.setattr(skae._outlier, "_NEIGHBOUR_QUERY_ROWS", 7)
+    monkeypatch.setattr(skae._outlier, "_CHUNK_ROWS", 7)
     bounded = clone(fitted).fit(X_PLANE)
     assert bounded.reference_codes_.shape == (60, 2)
     check_local_score(bounded)
     # the same model, Gaussian and SPE limit (a mean over every reference row)
     assert len(fitted.reference_codes_) > 60
-    np.testing.assert_array_equal(bounded.latent_mean_, fitted.latent_mean_)
+    np.testing.assert_allclose(bounded.latent_mean_, fitted.latent_mean_, rtol=1e-12)
+    np.testing.assert_allclose(bounded.latent_precision_, fitted.latent_precision_, rtol=1e-12)
     assert bounded.control_limits_[0] == fitted.control_limits_[0]
     first = bounded.estimator_.transform(X_PLANE[:60] / bounded.scale_) - bounded.latent_mean_
     assert not np.allclose(first @ bounded.latent_whitening_, bounded.reference_codes_)
+
+
+def test_codes_are_held_in_float32_and_their_gaussian_merged_from_chunks(fitted, monkeypatch):
+    # Every training row's codes are held once, in the network's float32; the
+    # Gaussian reads them in float64 chunks, merged: as one float64 pass would.
+    spe, codes = fitted._statistics(fitted._scale(X_PLANE))
+    assert spe.dtype == np.float64 and codes.dtype == np.float32
+    monkeypatch.setattr(skae._outlier, "_CHUNK_ROWS", 7)
+    rows = np.random.RandomState(0).rand(len(codes)) < 0.8
+    mean, precision = skae._outlier._gaussian(codes, rows)
+    exact = codes[rows].astype(np.float64)
+    np.testing.assert_allclose(mean, exact.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(precision, np.linalg.inv(np.cov(exact, rowvar=False)), rtol=1e-10)
 
 
 def test_robust_training_is_a_second_fit_on_the_rows_scored_best(fitted):
