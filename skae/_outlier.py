@@ -306,10 +306,10 @@ def _in_row_blocks(method):
     return wrapper
 
 
-def _row_subset(X, mask):
-    """The rows ``mask`` of ``X``: a copy, or a view when ``X`` is streamed
-    (:class:`MappedRows`)."""
-    return X.subset(np.flatnonzero(mask)) if isinstance(X, MappedRows) else X[mask]
+def _row_subset(X, rows):
+    """The rows ``rows`` (sorted indices) of ``X``: a copy, or a view when ``X`` is
+    streamed (:class:`MappedRows`)."""
+    return X.subset(rows) if isinstance(X, MappedRows) else X[rows]
 
 
 def _reshaped(X, sample_shape):
@@ -640,17 +640,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # the normal rows of that tail would be inflated into large errors.
         X_scaled = self._fit_scaling(X)
         shaped = _reshaped(X_scaled, sample_shape)
-        self._fit_estimator(X, X_scaled, shaped, tasks, "fit-estimator")
+        self._fit_estimator(X_scaled, shaped, tasks, "fit-estimator", X=X)
         kept = None
         if self.trim_fraction > 0:
             # Robust training: the rows the first model scores worst -- the likeliest
             # outliers of a contaminated training set -- are left out of a second
             # fit, so that the network describes the normal rows.
             kept = self._kept_rows(self._global_scores(shaped))
+            # One copy of the kept rows (a view, if streamed), in both shapes.
+            scaled_kept = _row_subset(X_scaled, np.flatnonzero(kept))
             self._fit_estimator(
-                *(_row_subset(rows, kept) for rows in (X, X_scaled, shaped)),
-                tasks,
-                "refit-estimator",
+                scaled_kept, _reshaped(scaled_kept, sample_shape), tasks, "refit-estimator"
             )
         # The threshold comes from every training row, left-out rows included.
         if self.anomaly_score_ == "estimator":
@@ -705,14 +705,20 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         q1, q3 = np.percentile(log_anomaly, [25, 75])
         return log_anomaly <= q3 + _TUKEY_K * (q3 - q1)
 
-    def _fit_estimator(self, X, X_scaled, shaped, tasks, task_name):
-        """Fit the wrapped estimator to rows ``X``: ``X_scaled`` after the scaling,
-        ``shaped`` the same in the shape ``fit`` saw (images, sequences)."""
+    def _fit_estimator(self, X_scaled, shaped, tasks, task_name, X=None):
+        """Fit the wrapped estimator to rows ``X_scaled`` (after the scaling), given to
+        it as ``shaped``, the same in the shape ``fit`` saw (images, sequences).
+
+        ``X``: the rows before the scaling, whose support is compared with the
+        scaled rows' (:meth:`_check_scaled_support`) -- at the first fit: the
+        second fits a subset of the same rows.
+        """
         if self.estimator is None:
             estimator = self._default_estimator(X_scaled)
         else:
             estimator = clone(self.estimator)
-            self._check_scaled_support(estimator, X, X_scaled)
+            if X is not None:
+                self._check_scaled_support(estimator, X, X_scaled)
         with tasks.sub_estimator(task_name, estimator), warnings.catch_warnings():
             if self.estimator is None:
                 # The default's few epochs are its budget, not a failure to converge.
