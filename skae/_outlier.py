@@ -277,13 +277,22 @@ def _float_dtype(X):
 def _over_blocks(function, X):
     """``function`` applied to each block of rows of streamed ``X``, the results joined.
 
-    Arrays are concatenated; tuples of arrays, element by element. Only a
-    block of ``X`` (and what ``function`` makes of it) is in memory at a time.
+    Arrays are joined along the rows; tuples of arrays, element by element.
+    Only a block of ``X`` (and what ``function`` makes of it) is in memory at a
+    time, beside the results, which are written into arrays of every row
+    allocated at the first block: joining a list of every block's results
+    would hold them twice.
     """
-    parts = [function(block) for block in RowBlocks(X).iter(_float_dtype(X))]
-    if isinstance(parts[0], tuple):
-        return tuple(np.concatenate(part) for part in zip(*parts))
-    return np.concatenate(parts)
+    results, start = None, 0
+    for block in RowBlocks(X).iter(_float_dtype(X)):
+        part = function(block)
+        parts = part if isinstance(part, tuple) else (part,)
+        if results is None:
+            results = tuple(np.empty((X.shape[0], *p.shape[1:]), p.dtype) for p in parts)
+        for result, p in zip(results, parts):
+            result[start : start + len(p)] = p
+        start += len(block)
+    return results if isinstance(part, tuple) else results[0]
 
 
 def _in_row_blocks(method):
