@@ -521,6 +521,7 @@ the other rows were changes to the code, measured on the same splits.
 | same, on every feature / on \|skewness\| > 1 | 0.870 / (a feature collapsed below float32's resolution) | 0.904 | 13 | wine, wbc | 0.557 / 0.741 |
 | same, a signed log instead, `sign(z) log(1 + \|z\|)`, `z` the feature minus its median over its IQR / 1.349 (\|skewness\| > 2 / > 3 / > 1) | 0.907 / 0.908 / 0.901 | 0.921 / 0.921 / 0.920 | 6 / 7 / 6 | wbc | 0.625 / 0.730, 0.628 / 0.723, 0.613 / 0.741 |
 | three detectors at 45 %, 60 % and 75 % of the variance, scores over their training median and IQR, averaged | 0.903 | 0.917 | 8 | wbc | 0.606 / 0.700 |
+| the ranking score (which picks the second fit's rows and the reference rows) with the codes' Gaussian a minimum covariance determinant (`MinCovDet`, default support / 75 %; measured 2026-12-07 against the default's own peers) | 0.904 / 0.907 | 0.919 / 0.920 | 8 / 7 | wbc | 0.628 / 0.721, 0.637 / 0.719 |
 | the default network a `VAETransformer` (same widths, components and five epochs), rows scored by its likelihood (`anomaly_score="estimator"`; measured 2026-12-07 against the 2026-12-06 default's peers) | 0.861 | 0.887 | 16 | wine, wbc | 0.558 / 0.672 |
 
 - *Heavy-tailed features: the new default (2026-12-07)*. The issue named the scaling of
