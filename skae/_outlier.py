@@ -176,18 +176,28 @@ def local_score(spe, distance2, control_limits, n_components):
     return -(spe / control_limits[0] + n_components * log(1.0 + distance2 / control_limits[1]))
 
 
+def _over_chunks(function, n_rows):
+    """``function`` of each slice of ``_CHUNK_ROWS`` rows below ``n_rows``, the results joined."""
+    parts = [function(batch) for batch in gen_batches(n_rows, _CHUNK_ROWS)]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _code_chunk(codes, batch, rows=None):
+    """The rows ``batch`` of ``codes`` (those where the mask ``rows`` is true), in float64."""
+    chunk = codes[batch] if rows is None else codes[batch][rows[batch]]
+    return chunk.astype(np.float64)
+
+
 def _code_chunks(codes, rows=None):
     """``codes``, or the rows of them where the mask ``rows`` is true, ``_CHUNK_ROWS``
     rows at a time, in float64: no float64 copy of every row's codes is made."""
     for batch in gen_batches(len(codes), _CHUNK_ROWS):
-        chunk = codes[batch] if rows is None else codes[batch][rows[batch]]
-        yield chunk.astype(np.float64)
+        yield _code_chunk(codes, batch, rows)
 
 
 def _per_chunk(function, codes, rows=None):
     """``function`` of each chunk of :func:`_code_chunks`, the results joined."""
-    parts = [function(chunk) for chunk in _code_chunks(codes, rows)]
-    return np.concatenate(parts) if parts else np.empty(0)
+    return _over_chunks(lambda batch: function(_code_chunk(codes, batch, rows)), len(codes))
 
 
 def _gaussian(codes, rows=None):
@@ -995,11 +1005,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
         Computed ``_CHUNK_ROWS`` rows at a time, in float64.
         """
-        parts = [
-            self._chunk_scores(spe[rows], codes[rows].astype(np.float64))
-            for rows in gen_batches(len(codes), _CHUNK_ROWS)
-        ]
-        return np.concatenate(parts) if parts else np.empty(0)
+        return _over_chunks(
+            lambda batch: self._chunk_scores(spe[batch], _code_chunk(codes, batch)), len(codes)
+        )
 
     def _chunk_scores(self, spe, codes):
         if self.anomaly_score_ == "combined":

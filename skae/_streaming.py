@@ -90,11 +90,12 @@ class MappedRows:
     """A 2-D memmap or dask array's rows, passed through ``function`` as they are read.
 
     ``function=None`` leaves them as they are. ``rows`` (sorted row indices)
-    selects some of ``X``'s rows, all by default; they are read as ``dtype``. The view is itself streamed (:func:`is_streamed`):
-    an estimator fitted on it reads it block by block, as it would ``X``, and
-    no whole copy of ``X`` -- mapped or not -- is ever made. The outlier
-    detector fits its estimator on ``X``'s scaled rows this way, and its second
-    fit on the rows the first one kept.
+    selects some of ``X``'s rows, all by default; they are read as ``dtype``.
+    The view is itself streamed (:func:`is_streamed`): an estimator fitted on
+    it reads it block by block, as it would ``X``, and no whole copy of ``X``
+    -- mapped or not -- is ever made. The outlier detector fits its estimator
+    on ``X``'s scaled rows this way, and its second fit on the rows the first
+    one kept.
     """
 
     ndim = 2
