@@ -101,11 +101,11 @@ def yeo_johnson(X, lambdas, centre, spread):
     # Each side's formula sees 0 for the values of the other side (bases stay
     # >= 1); the branch not taken for an exponent of 0 or 2 divides by zero or
     # overflows, and the where discards it.
+    above, below = where(positive, X, 0 * X), where(positive, 0 * X, -X)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        right = where(lambdas == 0, log1p(where(positive, X, 0 * X)),
-                      (power(where(positive, X, 0 * X) + 1, lambdas) - 1) / lambdas)
-        left = where(lambdas == 2, -log1p(where(positive, 0 * X, -X)),
-                     -(power(where(positive, 0 * X, -X) + 1, 2 - lambdas) - 1) / (2 - lambdas))
+        right = where(lambdas == 0, log1p(above), (power(above + 1, lambdas) - 1) / lambdas)
+        left = where(lambdas == 2, -log1p(below),
+                     -(power(below + 1, 2 - lambdas) - 1) / (2 - lambdas))
     return where(lambdas == 1, untouched, where(positive, right, left))
 
 
