@@ -133,13 +133,13 @@ def _check_detector(detector):
             "control_limits_": _finite_array((2,), positive=True),
             "latent_mean_": _finite_array((k,)),
             "latent_precision_": _finite_array((k, k)),
-            "latent_whitening_": _finite_array((k, k)),
+            "latent_metric_": _finite_array((k, k)),
             "reference_codes_": _finite_array((None, k)),
         },
         required=(
             ("offset_", "scale_")
             + (("control_limits_", "latent_mean_", "latent_precision_") if statistics else ())
-            + (("latent_whitening_", "reference_codes_") if local else ())
+            + (("latent_metric_", "reference_codes_") if local else ())
         ),
     )
     if local and len(detector.reference_codes_) == 0:

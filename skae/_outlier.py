@@ -68,16 +68,23 @@ _EPOCHS = 5
 #: within the fence on a log scale (see ``_reference_rows``).
 _TUKEY_K = 1.5
 #: ``anomaly_score="local"``: a row's local statistic is its squared distance to
-#: the ``_N_NEIGHBORS``-th nearest reference code (in whitened codes).
+#: the ``_N_NEIGHBORS``-th nearest reference code (in the input's units, see
+#: ``_decoder_metric``).
 _N_NEIGHBORS = 10
 #: ... among at most this many reference rows' codes, drawn at random: the
 #: neighbour search, the fitted detector (and its ONNX graph) stay of bounded
 #: size however many rows it was fitted on.
 _MAX_REFERENCE_CODES = 100_000
-#: Rows whose statistics (T², whitened codes, neighbours) are computed at
+#: Rows whose statistics (T², embedded codes, neighbours) are computed at
 #: once, in float64: a bound on the memory that scoring and fitting take
 #: beside the per-row results (which hold the codes in the network's float32).
 _CHUNK_ROWS = 2**14
+#: The wrapped estimator's methods each score of its own statistics needs (the
+#: local term measures distances between reconstructions: ``inverse_transform``).
+_SCORE_METHODS = {
+    "combined": ("reconstruction_error", "transform"),
+    "local": ("reconstruction_error", "transform", "inverse_transform"),
+}
 
 
 def yeo_johnson(X, lambdas, centre, spread):
@@ -145,12 +152,11 @@ def hotelling_t2(codes, mean, precision):
     return einsum("ij,jk,ik->i", centred, precision, centred)
 
 
-def whiten(codes, mean, whitening):
-    """Codes centred and whitened: their Euclidean distances are Mahalanobis distances.
-
-    numpy arrays, or torch tensors (ONNX export).
+def embed_codes(codes, mean, metric):
+    """Codes centred and multiplied by ``metric`` (``latent_metric_``), where the
+    local term measures their distances: numpy arrays, or torch tensors (ONNX export).
     """
-    return (codes - mean) @ whitening
+    return (codes - mean) @ metric
 
 
 def combined_score(spe, t2, control_limits):
@@ -412,13 +418,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         mean) divided by its mean -- multivariate statistical process
         control's pair, one Gaussian over the codes. ``"local"``:
         ``n_components * log(1 + d² / mean d²)``, with ``d`` the distance to
-        the 10th nearest reference code (``reference_codes_``) in the codes
-        whitened as T² sees them:
-        minus twice the log of a nearest-neighbour density of the codes, up to
+        the 10th nearest reference code (``reference_codes_``), measured as
+        the distance between the two codes' reconstructions (the decoder
+        linearised, see ``latent_metric_``), in the units of the scaled
+        input, as the reconstruction error is: minus twice the log of a
+        nearest-neighbour density of the codes on the learned manifold, up to
         a constant, as T² is for a Gaussian. It sees a row in a gap between
         clusters of normal codes, which T²'s single Gaussian takes for
-        normal. ``"auto"``: ``"local"`` for an
-        estimator with ``reconstruction_error`` and ``transform`` (an
+        normal. ``"auto"``: ``"local"`` for an estimator with
+        ``reconstruction_error``, ``transform`` and ``inverse_transform`` (an
         :class:`AutoencoderTransformer`), ``"estimator"`` otherwise.
 
     trim_fraction : float in [0, 0.5), default=0.1
@@ -472,13 +480,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         Pseudo-inverse of the reference training codes' covariance (for T²);
         only with ``anomaly_score_`` of ``"local"`` or ``"combined"``.
 
-    latent_whitening_ : ndarray of shape (n_components, n_components)
-        Symmetric square root of ``latent_precision_``: codes centred and
-        multiplied by it have Euclidean distances equal to their Mahalanobis
-        distances; only with ``anomaly_score_="local"``.
+    latent_metric_ : ndarray of shape (n_components, n_components)
+        Symmetric matrix that maps centred codes to where the local term
+        measures distances: codes centred and multiplied by it are as far
+        apart as their reconstructions, the decoder replaced by its
+        least-squares linear fit over the reference codes (``L``, of shape
+        ``(n_components, n_features)``; the matrix is the symmetric square
+        root of ``L @ L.T``); only with ``anomaly_score_="local"``.
 
     reference_codes_ : ndarray of shape (n_reference, n_components)
-        The reference training rows' whitened codes, among which a row's
+        The reference training rows' codes, centred and multiplied by
+        ``latent_metric_``, among which a row's
         nearest neighbours are found (of at most 100,000 reference rows,
         drawn at random when there are more); only with
         ``anomaly_score_="local"``.
@@ -875,18 +887,19 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         return int(min(np.searchsorted(explained, _EXPLAINED_VARIANCE) + 1, n_features))
 
     def _resolve_score(self):
-        combinable = hasattr(self.estimator_, "reconstruction_error") and hasattr(
-            self.estimator_, "transform"
-        )
-        if self.anomaly_score in ("local", "combined") and not combinable:
+        score = self.anomaly_score
+        if score == "auto":
+            score = "local" if self._has_methods(_SCORE_METHODS["local"]) else "estimator"
+        elif score in _SCORE_METHODS and not self._has_methods(_SCORE_METHODS[score]):
             raise ValueError(
-                f'anomaly_score="{self.anomaly_score}" needs an estimator with '
-                "reconstruction_error and transform (an AutoencoderTransformer); got "
+                f'anomaly_score="{score}" needs an estimator with '
+                f"{', '.join(_SCORE_METHODS[score])} (an AutoencoderTransformer); got "
                 f'{type(self.estimator_).__name__}. Use anomaly_score="estimator".'
             )
-        if self.anomaly_score == "auto":
-            return "local" if combinable else "estimator"
-        return self.anomaly_score
+        return score
+
+    def _has_methods(self, names):
+        return all(hasattr(self.estimator_, name) for name in names)
 
     def _statistics(self, X_scaled):
         """Reconstruction error (SPE, float64) and the codes, per row.
@@ -920,19 +933,20 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             self._reference_index = index
         return index
 
-    def _neighbour_distances(self, whitened=None):
+    def _neighbour_distances(self, embedded=None):
         """Squared distance of each row to its k-th nearest reference code.
 
-        ``whitened=None``: the reference codes themselves, each row not its own
+        ``embedded``: rows' codes through :func:`embed_codes`;
+        ``None``: the reference codes themselves, each row not its own
         neighbour. The rows are queried ``_CHUNK_ROWS`` at a time:
         only the k-th distance is kept, not every row's k neighbours.
         """
         index = self._neighbour_index()
-        own = whitened is None
+        own = embedded is None
         n_neighbors = min(_N_NEIGHBORS, index.n_samples_fit_ - own)
         if n_neighbors < 1:  # a single reference row has no neighbour but itself
             return np.zeros(index.n_samples_fit_)
-        queries = self.reference_codes_ if own else whitened
+        queries = self.reference_codes_ if own else embedded
         distance2 = np.empty(len(queries))
         for rows in gen_batches(len(queries), _CHUNK_ROWS):
             # A reference row is its own nearest neighbour, at distance 0 (tied
@@ -958,19 +972,42 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
                 reference,
             )
         else:
-            # Mahalanobis distances, as T²'s: the codes' units do not decide who is near.
-            eigenvalues, eigenvectors = linalg.eigh(self.latent_precision_)
-            self.latent_whitening_ = (eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))
-                                      ) @ eigenvectors.T
             rows = np.arange(len(codes)) if reference is None else np.flatnonzero(reference)
-            sample = rows[_sampled_rows(len(rows), self.random_state, _MAX_REFERENCE_CODES)]
-            self.reference_codes_ = whiten(
-                codes[sample].astype(np.float64), self.latent_mean_, self.latent_whitening_
+            sample = codes[rows[_sampled_rows(len(rows), self.random_state, _MAX_REFERENCE_CODES)]]
+            self.latent_metric_ = self._decoder_metric(sample)
+            self.reference_codes_ = embed_codes(
+                sample.astype(np.float64), self.latent_mean_, self.latent_metric_
             )
             statistic = self._neighbour_distances()
         self.control_limits_ = _control_limits(
             spe if reference is None else spe[reference], statistic
         )
+
+    def _decoder_metric(self, codes):
+        """``latent_metric_``: distances between codes become those between their reconstructions.
+
+        The neighbours are measured in the units of the scaled input, as the
+        reconstruction error and the peers that measure distances in the
+        input (LOF, nearest neighbours) see the rows. In whitened codes,
+        T²'s units, a kept direction of small variance would count as much as
+        the first: its noise would decide who is near. The decoder is
+        replaced by its least-squares linear fit over ``codes`` (the reference
+        codes) so that the metric is one ``n_components``-square matrix, and
+        the reference rows need not be kept at the input's width; the
+        reconstructions are accumulated in chunks, never held whole.
+        """
+        gram = cross = 0.0  # the normal equations of [codes - mean, 1] -> reconstructions
+        for batch in gen_batches(len(codes), _CHUNK_ROWS):
+            chunk = codes[batch]
+            reconstruction = np.asarray(self.estimator_.inverse_transform(chunk))
+            design = np.column_stack(
+                [chunk.astype(np.float64) - self.latent_mean_, np.ones(len(chunk))]
+            )
+            gram += design.T @ design
+            cross += design.T @ reconstruction.reshape(len(chunk), -1).astype(np.float64)
+        linear = (linalg.pinvh(gram) @ cross)[:-1]  # without the intercept's row
+        eigenvalues, eigenvectors = linalg.eigh(linear @ linear.T)
+        return (eigenvectors * np.sqrt(np.maximum(eigenvalues, 0.0))) @ eigenvectors.T
 
     # ------------------------------------------------------------- inference
     def _score(self, X_scaled):
@@ -1013,8 +1050,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         if self.anomaly_score_ == "combined":
             t2 = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
             return combined_score(spe, t2, self.control_limits_)
-        whitened = whiten(codes, self.latent_mean_, self.latent_whitening_)
-        distance2 = self._neighbour_distances(whitened)
+        distance2 = self._neighbour_distances(
+            embed_codes(codes, self.latent_mean_, self.latent_metric_)
+        )
         return local_score(spe, distance2, self.control_limits_, codes.shape[1])
 
     @_in_row_blocks

@@ -40,7 +40,13 @@ from ._vae import VAETransformer
 #: Identifies skae's files among safetensors files.
 FORMAT = "skae"
 #: Raised whenever the layout changes; a file with a larger number is refused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Attributes renamed since a format version: ``{version: {old name: new name}}``
+#: applies to the files of that version and earlier. Version 2: the detector's
+#: local term measures distances with the decoder's metric, ``latent_metric_``;
+#: a version-1 detector's whitening matrix plays the same part (its reference
+#: codes were mapped by it), so the detector scores as it did when saved.
+_RENAMED = {1: {"latent_whitening_": "latent_metric_"}}
 
 #: The only classes a file may name. Nothing else is ever instantiated.
 _CLASSES = {
@@ -287,7 +293,8 @@ def load(path, *, device="cpu", custom_modules=()):
     rebuilt by skae's own code, its weights checked name by name for shape
     and dtype. Nothing named in the file is imported or unpickled. The
     loaded estimator gives the same results as the saved one, bit for bit,
-    and can be trained further.
+    and can be trained further. Files of an older format version are read
+    too: an attribute renamed since gets its new name.
 
     Parameters
     ----------
@@ -395,7 +402,7 @@ def _loads(stream, device, custom_modules):
     tensors = _safetensors.read_tensors(entries, data)
     if _digest(metadata["skae"], tensors) != metadata["skae_sha256"]:
         raise ValueError("corrupted skae model file: the checksum does not match its contents.")
-    reader = _Reader(tensors, device, custom_modules)
+    reader = _Reader(tensors, device, custom_modules, version)
     estimator = reader.estimator(document["estimator"], 0)
     unused = set(tensors) - reader.used
     if unused:
@@ -505,11 +512,15 @@ def _short(value):
 class _Reader:
     """Decodes the JSON values :class:`_Writer` encodes; refuses anything else."""
 
-    def __init__(self, tensors, device, custom_modules):
+    def __init__(self, tensors, device, custom_modules, version=FORMAT_VERSION):
         self.tensors = tensors
         self.device = device
         self.custom_modules = custom_modules
         self.used = set()
+        self.renamed = {}
+        for since, names in _RENAMED.items():
+            if version <= since:
+                self.renamed.update(names)
 
     def _array(self, name):
         if type(name) is not str or name not in self.tensors or name in self.used:
@@ -620,6 +631,7 @@ class _Reader:
         if type(attributes) is not dict:
             raise ValueError("malformed skae model file: attributes are not a JSON object.")
         for key, value in attributes.items():
+            key = self.renamed.get(key, key)
             if (
                 not key.isidentifier()
                 or key.startswith("__")

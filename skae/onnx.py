@@ -32,7 +32,7 @@ from ._outlier import (
     combined_score,
     hotelling_t2,
     local_score,
-    whiten,
+    embed_codes,
     yeo_johnson,
 )
 from ._vae import VAETransformer
@@ -103,7 +103,7 @@ class _DetectorGraph(torch.nn.Module):
         self.register_buffer("latent_precision", _tensor(detector.latent_precision_))
         self.register_buffer("control_limits", _tensor(detector.control_limits_))
         if self.statistic == "local":
-            self.register_buffer("latent_whitening", _tensor(detector.latent_whitening_))
+            self.register_buffer("latent_metric", _tensor(detector.latent_metric_))
             reference = _tensor(detector.reference_codes_)
             self.register_buffer("reference", reference)
             self.register_buffer("reference_norms", (reference ** 2).sum(dim=1))
@@ -122,7 +122,7 @@ class _DetectorGraph(torch.nn.Module):
                 scores = combined_score(spe, t2, self.control_limits)
             else:
                 distance2 = self._neighbour_distances(
-                    whiten(codes, self.latent_mean, self.latent_whitening)
+                    embed_codes(codes, self.latent_mean, self.latent_metric)
                 )
                 scores = local_score(spe, distance2, self.control_limits, codes.shape[1])
         else:
@@ -137,9 +137,9 @@ class _DetectorGraph(torch.nn.Module):
         return (label, decision) if self.outputs == "label_and_decision" else label
 
 
-    def _neighbour_distances(self, whitened):
+    def _neighbour_distances(self, embedded):
         """Squared distance of each row to its k-th nearest reference code, by brute force."""
-        gaps = ((whitened ** 2).sum(dim=1, keepdim=True) - 2.0 * whitened @ self.reference.T
+        gaps = ((embedded ** 2).sum(dim=1, keepdim=True) - 2.0 * embedded @ self.reference.T
                 + self.reference_norms)
         nearest = torch.topk(gaps, self.n_neighbors, dim=1, largest=False).values
         # Rounding can take a zero distance below 0 (Relu, not Clip: skl2onnx

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.datasets import load_breast_cancer
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
@@ -104,13 +104,8 @@ def check_local_score(fitted):
     X_scaled = X_OFF / fitted.scale_
     spe = fitted.estimator_.reconstruction_error(X_scaled)
     codes = fitted.estimator_.transform(X_scaled) - fitted.latent_mean_
-    # Whitened codes: Euclidean distances are the codes' Mahalanobis distances.
-    whitened = codes @ fitted.latent_whitening_
-    np.testing.assert_allclose(
-        (whitened ** 2).sum(axis=1),
-        np.einsum("ij,jk,ik->i", codes, fitted.latent_precision_, codes),
-    )
-    gaps = ((whitened[:, None, :] - fitted.reference_codes_[None]) ** 2).sum(axis=2)
+    embedded = codes @ fitted.latent_metric_
+    gaps = ((embedded[:, None, :] - fitted.reference_codes_[None]) ** 2).sum(axis=2)
     kth = np.sort(gaps, axis=1)[:, 9]
     # Minus twice the log of a 10-nearest-neighbour density of the 2-D codes,
     # up to a constant, with the training mean of kth as its unit.
@@ -124,6 +119,42 @@ def check_local_score(fitted):
 
 def test_local_score_is_spe_plus_the_log_distance_to_the_kth_nearest_code(fitted):
     check_local_score(fitted)
+
+
+def _pairwise_distances(rows):
+    return np.sqrt(((rows[:, None] - rows[None]) ** 2).sum(axis=2))
+
+
+def test_local_distances_are_the_linearised_decoders(fitted):
+    # latent_metric_ is symmetric, and codes mapped by the metric fitted on some
+    # codes are as far apart as those codes' images under the decoder's
+    # least-squares linear fit over them.
+    np.testing.assert_allclose(fitted.latent_metric_, fitted.latent_metric_.T)
+    codes = fitted.estimator_.transform(X_OFF / fitted.scale_)
+    metric = fitted._decoder_metric(codes)
+    design = np.column_stack([codes - fitted.latent_mean_, np.ones(len(codes))])
+    reconstructions = fitted.estimator_.inverse_transform(codes)
+    linear = np.linalg.lstsq(design, reconstructions, rcond=None)[0][:-1]
+    np.testing.assert_allclose(
+        _pairwise_distances(codes @ metric), _pairwise_distances(codes @ linear), atol=1e-6
+    )
+
+
+def test_a_linear_decoders_local_distances_are_the_reconstructions():
+    # With a linear network the fit is exact: the neighbours are measured between
+    # the reconstructions, in the scaled input's units -- not in T²'s whitened
+    # codes, where a kept direction of small variance would count as much as the first.
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **{**FAST, "hidden_layer_sizes": ()}), contamination=0.1
+    ).fit(X_PLANE)
+    codes = detector.estimator_.transform(X_OFF / detector.scale_)
+    reconstructions = detector.estimator_.inverse_transform(codes)
+    np.testing.assert_allclose(
+        _pairwise_distances((codes - detector.latent_mean_) @ detector.latent_metric_),
+        _pairwise_distances(reconstructions),
+        rtol=1e-4, atol=1e-6,
+    )
+    check_local_score(detector)
 
 
 def test_reference_codes_are_a_random_sample_of_bounded_size(fitted, monkeypatch):
@@ -140,7 +171,7 @@ def test_reference_codes_are_a_random_sample_of_bounded_size(fitted, monkeypatch
     np.testing.assert_allclose(bounded.latent_precision_, fitted.latent_precision_, rtol=1e-12)
     assert bounded.control_limits_[0] == fitted.control_limits_[0]
     first = bounded.estimator_.transform(X_PLANE[:60] / bounded.scale_) - bounded.latent_mean_
-    assert not np.allclose(first @ bounded.latent_whitening_, bounded.reference_codes_)
+    assert not np.allclose(first @ bounded.latent_metric_, bounded.reference_codes_)
 
 
 def test_codes_are_held_in_float32_and_their_gaussian_merged_from_chunks(fitted, monkeypatch):
@@ -310,6 +341,33 @@ def test_combined_and_local_scores_need_an_autoencoder(score):
     )
     with pytest.raises(ValueError, match=score):
         detector.fit(X_PLANE)
+
+
+class _ProjectionWithoutDecoder(BaseEstimator):
+    """PCA's codes and reconstruction error, without ``inverse_transform``."""
+
+    def fit(self, X, y=None):
+        self.pca_ = PCA(2).fit(X)
+        return self
+
+    def transform(self, X):
+        return self.pca_.transform(X)
+
+    def reconstruction_error(self, X):
+        return ((self.pca_.inverse_transform(self.transform(X)) - X) ** 2).mean(axis=1)
+
+    def score_samples(self, X):
+        return -self.reconstruction_error(X)
+
+
+def test_the_local_score_needs_inverse_transform():
+    # The local term measures distances between reconstructions; T² does not.
+    without_decoder = _ProjectionWithoutDecoder()
+    with pytest.raises(ValueError, match="reconstruction_error, transform, inverse_transform"):
+        ReconstructionOutlierDetector(without_decoder, anomaly_score="local").fit(X_PLANE)
+    for score, resolved in [("auto", "estimator"), ("combined", "combined")]:
+        detector = ReconstructionOutlierDetector(without_decoder, anomaly_score=score)
+        assert detector.fit(X_PLANE).anomaly_score_ == resolved
 
 
 def test_default_estimator_and_n_components():

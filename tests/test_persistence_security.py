@@ -26,7 +26,7 @@ from conftest import HOLD_OUT
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector
 from skae import _safetensors
-from skae._persistence import _digest
+from skae._persistence import FORMAT_VERSION, _digest
 
 X = np.random.RandomState(0).rand(40, 4)
 FAST = dict(max_epochs=2, hidden_layer_sizes=(4,), random_state=0, **HOLD_OUT)
@@ -308,8 +308,27 @@ def test_a_stale_checksum_is_refused(saved):
 # --------------------------------------------------- structure and versions
 def test_a_newer_format_version_is_refused(saved):
     document, tensors = parts(saved["ae"])
-    document["format_version"] = 2
-    with pytest.raises(ValueError, match="format version 2.*Upgrade skae"):
+    document["format_version"] = FORMAT_VERSION + 1
+    with pytest.raises(ValueError, match=f"format version {FORMAT_VERSION + 1}.*Upgrade skae"):
+        load_bytes(forge(document, tensors))
+
+
+def test_a_version_1_detector_loads_and_scores_as_it_did(saved):
+    # Format 1 named the local term's map latent_whitening_ (it whitened the
+    # codes); the file's reference codes were mapped by it, so under its new
+    # name it gives the scores the detector gave when saved.
+    current = load_bytes(saved["detector"])
+    document, tensors = parts(saved["detector"])
+    attributes = document["estimator"]["attributes"]
+    attributes["latent_whitening_"] = attributes.pop("latent_metric_")
+    document["format_version"] = 1
+    old = load_bytes(forge(document, tensors))
+    assert not hasattr(old, "latent_whitening_")
+    np.testing.assert_array_equal(old.latent_metric_, current.latent_metric_)
+    np.testing.assert_array_equal(old.score_samples(X), current.score_samples(X))
+    # Only a version-1 file is renamed: in a current one the old name is malformed.
+    document["format_version"] = FORMAT_VERSION
+    with pytest.raises(ValueError, match="latent_metric_"):
         load_bytes(forge(document, tensors))
 
 

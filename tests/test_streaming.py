@@ -436,8 +436,10 @@ def test_detector_inference_on_a_dask_array_is_lazy(X):
 # ------------------------------------------------------------- detector fit
 @pytest.fixture
 def small_chunks(monkeypatch):
-    """The statistics' chunks (the PCA samples') no larger than the blocks."""
+    """The statistics' chunks (the PCA samples', the decoded reference codes') no
+    larger than the blocks."""
     monkeypatch.setattr(skae._base, "_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
+    monkeypatch.setattr(skae._outlier, "_CHUNK_ROWS", BLOCK_ROWS)
 
 
 def test_detector_fit_on_a_memmap_never_holds_it_whole(X, tmp_path, monkeypatch, small_chunks):
