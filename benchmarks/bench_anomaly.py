@@ -531,9 +531,9 @@ the other rows were changes to the code, measured on the same splits.
 | score: each term's empirical tail probability over the reference rows, combined by Fisher's method (the sum of their logs; rows beyond the reference range ordered by the default's score at weight 0.001 / 0.1) / by the smaller of the two (2026-12-07) | 0.897 / 0.899 / 0.894 | 0.915 / 0.917 / 0.913 | 11 / 11 / 11 | wbc | 0.576 / 0.685, 0.587 / 0.703, 0.588 / 0.709 |
 | components explaining 45 % / 50 % / 55 % of the variance, re-measured on the 2026-12-07 default, the PCA-error peer with the same rule (default 60 %) | 0.911 / 0.912 / 0.912 | 0.921 / 0.923 / 0.924 | 6 / 7 / 8 | wbc | 0.641 / 0.708, 0.642 / 0.714, 0.643 / 0.725 |
 | the default network a `VAETransformer` (same widths, components and five epochs), rows scored by its likelihood (`anomaly_score="estimator"`; measured 2026-12-07 against the 2026-12-06 default's peers) | 0.861 | 0.887 | 16 | wine, wbc | 0.558 / 0.672 |
-| **the local term's neighbours measured between the codes' reconstructions, in the scaled input's units (the decoder's least-squares linear fit over the reference codes, `latent_metric_`), not in whitened codes (the default since the evening of 2026-12-07)**; measured first between the decoded reference rows themselves / between the network's raw codes | **0.911** (0.911 / 0.911) | **0.926** (0.926 / 0.925) | **5** (5 / 5) | **wbc** | **0.640 / 0.739** |
+| **the local term's neighbours measured between the codes' reconstructions, in the scaled input's units (the decoder's least-squares linear fit over the reference codes, `latent_metric_`), not in whitened codes (the default since 2026-12-07, after the heavy-tail transform)**; measured first between the decoded reference rows themselves / between the network's raw codes | **0.911** (0.911 / 0.911) | **0.926** (0.926 / 0.925) | **5** (5 / 5) | **wbc** | **0.640 / 0.739** |
 
-- *Neighbours between reconstructions: the new default (evening of 2026-12-07)*. The local
+- *Neighbours between reconstructions: the new default (later on 2026-12-07)*. The local
   term measured its neighbours in whitened codes, T²'s units, where each kept direction
   counts as much as the first: in a direction of small variance the rows' noise, stretched to
   unit variance, decided who is near. LOF and the nearest-neighbour peers, which win several
