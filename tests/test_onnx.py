@@ -229,6 +229,23 @@ def test_architectures_match_skae(Estimator, architecture, shape, sizes):
         np.testing.assert_allclose(one, expected[:1], rtol=1e-5, atol=1e-5, err_msg=method)
 
 
+@pytest.mark.parametrize("architecture, shape, sizes", [
+    ("conv", (1, 4, 4), (2,)), ("gru", (2, 8), (3,)),
+])
+def test_detector_over_images_and_series_matches_skae(architecture, shape, sizes):
+    # The local term's metric comes from reconstructions of the samples' shape;
+    # the graph takes each sample flattened, as the transformers' graphs do.
+    X_shaped = np.random.RandomState(0).rand(40, *shape).astype(np.float32)
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, architecture=architecture, hidden_layer_sizes=sizes,
+                               max_epochs=2, random_state=0),
+        contamination=0.1,
+    ).fit(X_shaped)
+    assert detector.anomaly_score_ == "local"
+    (output,) = run(to_onnx(detector, "score_samples"), X_shaped.reshape(40, -1))
+    np.testing.assert_allclose(output, detector.score_samples(X_shaped), rtol=1e-5, atol=1e-5)
+
+
 def test_custom_modules_export():
     est = AutoencoderTransformer(2, encoder=TinyEncoder, **FAST).fit(X)
     (codes,) = run(to_onnx(est), X32)
