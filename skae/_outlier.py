@@ -562,6 +562,16 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
       above anomalies that SPE sees (satimage-2: average precision 0.38
       against 0.98). Mean ROC-AUC over both protocols 0.916 against 0.893
       with T².
+    * *Its neighbours measured between reconstructions*, in the scaled
+      input's units, rather than in whitened codes, where every kept
+      direction counts as much as the first and the noise of one of small
+      variance decided who is near (unsupervised thyroid 0.896 -> 0.911,
+      digits novelty 0.884 -> 0.897; mean over both protocols 0.924 ->
+      0.926).
+    * *Heavy-tailed features pulled in* (``feature_scaling="auto"``): their
+      normal tail, left far out by the standard deviation alone, dominated
+      the reconstruction error (semi-supervised thyroid 0.926 -> 0.973; mean
+      over both protocols 0.916 -> 0.924).
     * *Reference rows: all but the clear outliers.* Statistics fitted on the
       trimmed rows only would miss the tail of clean training data and flag
       normal new rows in it (semi-supervised thyroid and page-blocks, where
