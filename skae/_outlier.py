@@ -1007,12 +1007,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         reconstructions are accumulated in chunks, never held whole.
         """
         gram = cross = 0.0  # the normal equations of [codes - mean, 1] -> reconstructions
-        for batch in gen_batches(len(codes), _CHUNK_ROWS):
-            chunk = codes[batch]
+        for chunk in _code_chunks(codes):
             reconstruction = np.asarray(self.estimator_.inverse_transform(chunk))
-            design = np.column_stack(
-                [chunk.astype(np.float64) - self.latent_mean_, np.ones(len(chunk))]
-            )
+            design = np.column_stack([chunk - self.latent_mean_, np.ones(len(chunk))])
             gram += design.T @ design
             cross += design.T @ reconstruction.reshape(len(chunk), -1).astype(np.float64)
         linear = (linalg.pinvh(gram) @ cross)[:-1]  # without the intercept's row

@@ -512,7 +512,7 @@ def _short(value):
 class _Reader:
     """Decodes the JSON values :class:`_Writer` encodes; refuses anything else."""
 
-    def __init__(self, tensors, device, custom_modules, version=FORMAT_VERSION):
+    def __init__(self, tensors, device, custom_modules, version):
         self.tensors = tensors
         self.device = device
         self.custom_modules = custom_modules

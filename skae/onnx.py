@@ -30,9 +30,9 @@ from ._outlier import (
     _N_NEIGHBORS,
     ReconstructionOutlierDetector,
     combined_score,
+    embed_codes,
     hotelling_t2,
     local_score,
-    embed_codes,
     yeo_johnson,
 )
 from ._vae import VAETransformer

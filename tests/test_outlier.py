@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.datasets import load_breast_cancer
 from sklearn.decomposition import PCA
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import pairwise_distances, roc_auc_score
 
 from conftest import HOLD_OUT
 
@@ -121,10 +121,6 @@ def test_local_score_is_spe_plus_the_log_distance_to_the_kth_nearest_code(fitted
     check_local_score(fitted)
 
 
-def _pairwise_distances(rows):
-    return np.sqrt(((rows[:, None] - rows[None]) ** 2).sum(axis=2))
-
-
 def test_local_distances_are_the_linearised_decoders(fitted):
     # latent_metric_ is symmetric, and codes mapped by the metric fitted on some
     # codes are as far apart as those codes' images under the decoder's
@@ -136,7 +132,7 @@ def test_local_distances_are_the_linearised_decoders(fitted):
     reconstructions = fitted.estimator_.inverse_transform(codes)
     linear = np.linalg.lstsq(design, reconstructions, rcond=None)[0][:-1]
     np.testing.assert_allclose(
-        _pairwise_distances(codes @ metric), _pairwise_distances(codes @ linear), atol=1e-6
+        pairwise_distances(codes @ metric), pairwise_distances(codes @ linear), atol=1e-6
     )
 
 
@@ -150,8 +146,8 @@ def test_a_linear_decoders_local_distances_are_the_reconstructions():
     codes = detector.estimator_.transform(X_OFF / detector.scale_)
     reconstructions = detector.estimator_.inverse_transform(codes)
     np.testing.assert_allclose(
-        _pairwise_distances((codes - detector.latent_mean_) @ detector.latent_metric_),
-        _pairwise_distances(reconstructions),
+        pairwise_distances((codes - detector.latent_mean_) @ detector.latent_metric_),
+        pairwise_distances(reconstructions),
         rtol=1e-4, atol=1e-6,
     )
     check_local_score(detector)
