@@ -495,12 +495,14 @@ class FlatAdam(torch.optim.Adam):
     def load_state_by_parameter(self, state):
         """Replace Adam's state with ``state`` (:meth:`state_by_parameter`), per tensor.
 
-        The next step flattens it again, as after any training run.
+        ``state`` is taken over, not copied: it is already a copy, and the
+        caller drops it. The next step flattens it again, as after any
+        training run.
         """
         self.unflatten(for_good=False)
         self.state.clear()
         for p, entries in state.items():
-            self.state[p] = {key: value.clone() for key, value in entries.items()}
+            self.state[p] = dict(entries)
 
     def _gather_gradients(self):
         if self._flat is None:
