@@ -37,6 +37,7 @@ Run::
     python benchmarks/bench_anomaly.py --methods skae           # re-run one contestant
     python benchmarks/bench_anomaly.py --report                 # tables from the store
     python benchmarks/bench_anomaly.py --speed                  # fit, score time on 30,000 x 9
+    python benchmarks/bench_anomaly.py --images                 # digits novelty as 8 x 8 images
 
 A candidate default, measured against the stored peers on the same splits (its own
 store, started from the benchmark's; the PCA peer follows the rule for the number
@@ -72,12 +73,13 @@ from collections import defaultdict
 import numpy as np
 import sklearn
 import torch
+from scipy import linalg
 from sklearn.base import BaseEstimator
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, pairwise_distances, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.pipeline import make_pipeline
@@ -87,7 +89,7 @@ from sklearn.svm import OneClassSVM
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import skae  # noqa: E402
 from _anomaly_data import DATASETS, load  # noqa: E402
-from skae import ReconstructionOutlierDetector  # noqa: E402
+from skae import AutoencoderTransformer, ReconstructionOutlierDetector  # noqa: E402
 from skae import _outlier  # noqa: E402
 
 try:
@@ -572,6 +574,20 @@ the other rows were changes to the code, measured on the same splits.
   gives the same figures; the network's raw codes nearly (its codes start as PCA's scores up
   to a common factor, but training may stretch them). Unsupervised wbc is still below
   IsolationForest (0.956 against 0.961).
+- *Images* (`python benchmarks/bench_anomaly.py --images`, the benchmark's digits novelty
+  splits, later on 2026-12-07): the rows of `load_digits` are 8 x 8 images, and the detector
+  takes them as images over a convolutional autoencoder,
+  `ReconstructionOutlierDetector(AutoencoderTransformer(architecture="conv",
+  n_components=k))` with the default's number of components: ROC-AUC 0.931 ± 0.047 and AP
+  0.780 ± 0.127 over the ten held-out digits, against the default's 0.897 ± 0.062 and 0.707
+  on rows of 64 pixels and LOF's 0.890 (fit 7.3 s against 0.3 s, one thread). The local term
+  measures its neighbours through the decoder's linear fit (`latent_metric_`); decoding the
+  codes with the network itself gives 0.935 ± 0.041 (AP 0.789) for the convolutional
+  decoder, a mean of 0.004, most of it one digit (8: 0.862 -> 0.904; the other nine move
+  by -0.009 to +0.012), and the same 0.897 for the default's. Exact decoded distances would
+  keep every reference row at the input's width (100,000 reference rows of MNIST's 784
+  pixels: 627 MB in float64, where their 8 codes take 6 MB) and an ONNX graph that runs the
+  decoder over them; the linear fit stays.
 - *Heavy-tailed features: the new default (2026-12-07)*. The issue named the scaling of
   heavy-tailed features as a suspect, and a marginal transform confirms it. The standard
   deviation alone leaves a skewed feature's normal tail far out, so those rows dominate the
@@ -915,6 +931,60 @@ def speed(repeats=3):
           f"{torch.get_num_threads()}, {os.cpu_count()} CPU cores; target < 15 s on 2 cores")
 
 
+def _decoded_neighbour_score(detector, X):
+    """``detector``'s local score of ``X`` with the neighbours measured between decoded codes.
+
+    The detector measures them through ``latent_metric_``, the decoder's
+    least-squares linear fit; this decodes the reference codes and the rows'
+    codes with the network itself, to see what the linear fit costs.
+    """
+    decode = detector.estimator_.inverse_transform
+    reference = detector.reference_codes_ @ linalg.pinv(detector.latent_metric_)
+    reference = decode((reference + detector.latent_mean_).astype(np.float32))
+    reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
+    spe, codes = detector._statistics(detector._scaled_input(X))
+    decoded = np.asarray(decode(codes), dtype=np.float64).reshape(len(codes), -1)
+    k = min(_outlier._N_NEIGHBORS, len(reference) - 1)
+    own = pairwise_distances(reference, metric="sqeuclidean")
+    np.fill_diagonal(own, np.inf)
+    unit = np.sort(own, axis=1)[:, k - 1].mean()
+    distance2 = np.sort(pairwise_distances(decoded, reference, metric="sqeuclidean"), axis=1)
+    limits = np.array([detector.control_limits_[0], unit])
+    return _outlier.local_score(spe, distance2[:, k - 1], limits, codes.shape[1])
+
+
+def images():
+    """Digits novelty as 8 x 8 images: the default detector on rows of 64 pixels against
+    one over a convolutional autoencoder, on the benchmark's splits."""
+    torch.set_num_threads(1)
+    results = defaultdict(lambda: defaultdict(list))
+    for digit, (seed, X_train, X_test, is_anomaly) in enumerate(digits_novelty_splits(range(1))):
+        k = skae_n_components(X_train, seed)
+        conv = AutoencoderTransformer(architecture="conv", n_components=k, random_state=seed)
+        contestants = {
+            "default, rows": (ReconstructionOutlierDetector(random_state=seed), (-1, 64)),
+            "conv, images": (ReconstructionOutlierDetector(conv, random_state=seed), (-1, 1, 8, 8)),
+        }
+        for name, (detector, shape) in contestants.items():
+            start = time.perf_counter()
+            detector.fit(X_train.reshape(shape))
+            fit_time = time.perf_counter() - start
+            scores = {name: -detector.score_samples(X_test.reshape(shape))}
+            scores[f"{name}, decoded neighbours"] = -_decoded_neighbour_score(
+                detector, X_test.reshape(shape)
+            )
+            for label, score in scores.items():
+                results[label]["roc_auc"].append(roc_auc_score(is_anomaly, score))
+                results[label]["ap"].append(average_precision_score(is_anomaly, score))
+                results[label]["fit_time"].append(fit_time)
+        print(f"held-out digit {digit}: " + ", ".join(
+            f"{label} {r['roc_auc'][-1]:.3f}" for label, r in results.items()), flush=True)
+    print("\n| detector | ROC-AUC | AP | fit (s) |\n|---|---:|---:|---:|")
+    for label, r in results.items():
+        print(f"| {label} | {np.mean(r['roc_auc']):.3f} ± {np.std(r['roc_auc']):.3f} | "
+              f"{np.mean(r['ap']):.3f} ± {np.std(r['ap']):.3f} | {np.median(r['fit_time']):.2f} |")
+
+
 def _assignment(item):
     """``"name=value"`` -> ``(name, value)``, the value a Python literal (or a string)."""
     name, sep, value = item.partition("=")
@@ -935,6 +1005,8 @@ def main():
     parser.add_argument("--protocols", nargs="+", choices=PROTOCOLS, help="only these protocols")
     parser.add_argument("--speed", action="store_true",
                         help="only time the default detector's fit on 30,000 x 9 rows")
+    parser.add_argument("--images", action="store_true",
+                        help="only digits novelty as images: the default against a conv network")
     parser.add_argument("--report", action="store_true", help="tables from the store only")
     parser.add_argument("--output", help="also write the report to this markdown file")
     parser.add_argument("--quiet", action="store_true", help="no per-split lines")
@@ -956,6 +1028,9 @@ def main():
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     if args.speed:
         speed()
+        return
+    if args.images:
+        images()
         return
     if args.quick:
         args.seeds = 1
