@@ -939,6 +939,8 @@ def _decoded_neighbour_score(detector, X):
     codes with the network itself, to see what the linear fit costs.
     """
     decode = detector.estimator_.inverse_transform
+    # The reference codes back from their embedding (the metric has full rank
+    # wherever the decoder's linear fit does).
     reference = detector.reference_codes_ @ linalg.pinv(detector.latent_metric_)
     reference = decode((reference + detector.latent_mean_).astype(np.float32))
     reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
@@ -961,11 +963,11 @@ def images():
     for digit, (seed, X_train, X_test, is_anomaly) in enumerate(digits_novelty_splits(range(1))):
         k = skae_n_components(X_train, seed)
         conv = AutoencoderTransformer(architecture="conv", n_components=k, random_state=seed)
-        contestants = {
+        detectors = {
             "default, rows": (ReconstructionOutlierDetector(random_state=seed), (-1, 64)),
             "conv, images": (ReconstructionOutlierDetector(conv, random_state=seed), (-1, 1, 8, 8)),
         }
-        for name, (detector, shape) in contestants.items():
+        for name, (detector, shape) in detectors.items():
             start = time.perf_counter()
             detector.fit(X_train.reshape(shape))
             fit_time = time.perf_counter() - start
