@@ -267,7 +267,8 @@ def run(args):
 
 # ------------------------------------------------------------------- reporting
 def _methods(store):
-    order = list(contestants(0))
+    # PyOD's peers come last, whether or not PyOD is installed where the report is made.
+    order = [*(m for m in contestants(0) if m not in AUTOENCODER_PEERS), *AUTOENCODER_PEERS]
     present = {m for p in store.values() for d in p.values() for m in d}
     return [m for m in order if m in present]
 
