@@ -135,11 +135,12 @@ def _check_detector(detector):
             "latent_precision_": _finite_array((k, k)),
             "latent_metric_": _finite_array((k, k)),
             "reference_codes_": _finite_array((None, k)),
+            "n_neighbors_": _positive_int,
         },
         required=(
             ("offset_", "scale_")
             + (("control_limits_", "latent_mean_", "latent_precision_") if statistics else ())
-            + (("latent_metric_", "reference_codes_") if local else ())
+            + (("latent_metric_", "reference_codes_", "n_neighbors_") if local else ())
         ),
     )
     if local and len(detector.reference_codes_) == 0:

@@ -2,7 +2,7 @@
 
 import functools
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -68,12 +68,10 @@ _EPOCHS = 5
 #: within the fence on a log scale (see ``_reference_rows``).
 _TUKEY_K = 1.5
 #: ``anomaly_score="local"``: a row's local statistic is its squared distance to
-#: the ``_N_NEIGHBORS``-th nearest reference code (in the input's units, see
-#: ``_decoder_metric``).
-_N_NEIGHBORS = 10
-#: ... among at most this many reference rows' codes, drawn at random: the
-#: neighbour search, the fitted detector (and its ONNX graph) stay of bounded
-#: size however many rows it was fitted on.
+#: the ``n_neighbors``-th nearest reference code (in the input's units, see
+#: ``_decoder_metric``), among at most this many reference rows' codes, drawn
+#: at random: the neighbour search, the fitted detector (and its ONNX graph)
+#: stay of bounded size however many rows it was fitted on.
 _MAX_REFERENCE_CODES = 100_000
 #: Rows whose statistics (T², embedded codes, neighbours) are computed at
 #: once, in float64: a bound on the memory that scoring and fitting take
@@ -418,8 +416,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         mean) divided by its mean -- multivariate statistical process
         control's pair, one Gaussian over the codes. ``"local"``:
         ``n_components * log(1 + d² / mean d²)``, with ``d`` the distance to
-        the 10th nearest reference code (``reference_codes_``), measured as
-        the distance between the two codes' reconstructions (the decoder
+        the ``n_neighbors``-th nearest reference code (``reference_codes_``),
+        measured as the distance between the two codes' reconstructions (the decoder
         linearised, see ``latent_metric_``), in the units of the scaled
         input, as the reconstruction error is: minus twice the log of a
         nearest-neighbour density of the codes on the learned manifold, up to
@@ -428,6 +426,18 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         normal. ``"auto"``: ``"local"`` for an estimator with
         ``reconstruction_error``, ``transform`` and ``inverse_transform`` (an
         :class:`AutoencoderTransformer`), ``"estimator"`` otherwise.
+
+    n_neighbors : int, default=10
+        The local term's ``k`` (``anomaly_score="local"``): ``d`` is the
+        distance to the ``n_neighbors``-th nearest reference code (the
+        farthest, if there are fewer). As for
+        :class:`~sklearn.neighbors.LocalOutlierFactor`'s ``n_neighbors``, it
+        should exceed the number of anomalies that may sit together in the
+        training data: a cluster of fewer rows is then measured from the
+        normal codes around it, not from its own members. Smaller follows a
+        clean training set's fine structure more closely; larger smooths the
+        codes' density, for training data that holds anomalies. The default
+        is a compromise between the two (see :ref:`anomaly_detection`).
 
     trim_fraction : float in [0, 0.5), default=0.1
         Robust training. Training data usually holds some anomalies, and a
@@ -495,10 +505,16 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         drawn at random when there are more); only with
         ``anomaly_score_="local"``.
 
+    n_neighbors_ : int
+        ``n_neighbors`` at fit: the local term's distance is to the
+        ``n_neighbors_``-th nearest reference code (the farthest, if there
+        are fewer); only with ``anomaly_score_="local"``.
+
     control_limits_ : ndarray of shape (2,)
         Means over the reference training rows of the reconstruction error
-        and of the codes' statistic (T², or the squared distance to the 10th
-        nearest other reference code, over the rows of ``reference_codes_``):
+        and of the codes' statistic (T², or the squared distance to the
+        ``n_neighbors_``-th nearest other reference code, over the rows of
+        ``reference_codes_``):
         the units of the score's two terms; only with ``anomaly_score_`` of
         ``"local"`` or ``"combined"``.
 
@@ -602,6 +618,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         "contamination": [StrOptions({"auto"}), NumberInterval(Real, 0, 0.5, closed="right")],
         "feature_scaling": [StrOptions({"auto", "standard"}), None],
         "anomaly_score": [StrOptions({"auto", "local", "combined", "estimator"})],
+        "n_neighbors": [NumberInterval(Integral, 1, None, closed="left")],
         "trim_fraction": [NumberInterval(Real, 0, 0.5, closed="left")],
         "random_state": ["random_state"],
     }
@@ -613,6 +630,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         contamination="auto",
         feature_scaling="auto",
         anomaly_score="auto",
+        n_neighbors=10,
         trim_fraction=0.1,
         random_state=None,
     ):
@@ -620,6 +638,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         self.contamination = contamination
         self.feature_scaling = feature_scaling
         self.anomaly_score = anomaly_score
+        self.n_neighbors = n_neighbors
         self.trim_fraction = trim_fraction
         self.random_state = random_state
 
@@ -938,7 +957,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         """
         index = getattr(self, "_reference_index", None)
         if index is None:
-            n_neighbors = min(_N_NEIGHBORS, len(self.reference_codes_))
+            n_neighbors = min(self.n_neighbors_, len(self.reference_codes_))
             index = NearestNeighbors(n_neighbors=n_neighbors).fit(self.reference_codes_)
             self._reference_index = index
         return index
@@ -953,7 +972,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         """
         index = self._neighbour_index()
         own = embedded is None
-        n_neighbors = min(_N_NEIGHBORS, index.n_samples_fit_ - own)
+        n_neighbors = min(self.n_neighbors_, index.n_samples_fit_ - own)
         if n_neighbors < 1:  # a single reference row has no neighbour but itself
             return np.zeros(index.n_samples_fit_)
         queries = self.reference_codes_ if own else embedded
@@ -988,6 +1007,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             self.reference_codes_ = embed_codes(
                 sample.astype(np.float64), self.latent_mean_, self.latent_metric_
             )
+            # Fixed at fit, as the control limit measured with it.
+            self.n_neighbors_ = self.n_neighbors
             statistic = self._neighbour_distances()
         self.control_limits_ = _control_limits(
             spe if reference is None else spe[reference], statistic

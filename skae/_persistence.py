@@ -40,13 +40,18 @@ from ._vae import VAETransformer
 #: Identifies skae's files among safetensors files.
 FORMAT = "skae"
 #: Raised whenever the layout changes; a file with a larger number is refused.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: Attributes renamed since a format version: ``{version: {old name: new name}}``
 #: applies to the files of that version and earlier. Version 2: the detector's
 #: local term measures distances with the decoder's metric, ``latent_metric_``;
 #: a version-1 detector's whitening matrix plays the same part (its reference
 #: codes were mapped by it), so the detector scores as it did when saved.
 _RENAMED = {1: {"latent_whitening_": "latent_metric_"}}
+#: Parameters added since a format version: ``{version: {class name: names}}``; the
+#: files of that version and earlier lack them, and they take their defaults.
+#: Version 3: the detector's ``n_neighbors`` (and ``n_neighbors_``, fitted), the
+#: local term's count, which earlier versions fixed at its default, 10.
+_ADDED_PARAMETERS = {2: {"ReconstructionOutlierDetector": ("n_neighbors",)}}
 
 #: The only classes a file may name. Nothing else is ever instantiated.
 _CLASSES = {
@@ -294,7 +299,8 @@ def load(path, *, device="cpu", custom_modules=()):
     and dtype. Nothing named in the file is imported or unpickled. The
     loaded estimator gives the same results as the saved one, bit for bit,
     and can be trained further. Files of an older format version are read
-    too: an attribute renamed since gets its new name.
+    too: an attribute renamed since gets its new name, and a parameter added
+    since its default, which is what that version did.
 
     Parameters
     ----------
@@ -521,6 +527,11 @@ class _Reader:
         for since, names in _RENAMED.items():
             if version <= since:
                 self.renamed.update(names)
+        self.absent = {}
+        for since, classes in _ADDED_PARAMETERS.items():
+            for name, params in classes.items():
+                if version <= since:
+                    self.absent[name] = self.absent.get(name, ()) + params
 
     def _array(self, name):
         if type(name) is not str or name not in self.tensors or name in self.used:
@@ -622,7 +633,8 @@ class _Reader:
                 f"{sorted(_CLASSES)}."
             )
         params = spec["params"]
-        _check_keys(params, set(cls._get_param_names()), f"{name}'s parameters")
+        absent = set(self.absent.get(name, ()))
+        _check_keys(params, set(cls._get_param_names()) - absent, f"{name}'s parameters")
         estimator = cls(**{key: self.value(v, depth + 1) for key, v in params.items()})
         # scikit-learn's own validation: the hooks below only ever see valid parameters.
         estimator._validate_params()
@@ -643,6 +655,9 @@ class _Reader:
             setattr(estimator, key, self.value(value, depth + 1))
         if "device_" in attributes:
             estimator.device_ = self.device
+        if "n_neighbors" in absent and getattr(estimator, "anomaly_score_", None) == "local":
+            # Fitted before the count was a parameter: with its default, as then.
+            estimator.n_neighbors_ = estimator.n_neighbors
         if attributes or spec["network"] is not None:
             try:
                 check_fitted_state(estimator)

@@ -27,7 +27,6 @@ from sklearn.utils.validation import check_is_fitted
 from ._autoencoder import AutoencoderTransformer
 from ._base import _BaseAutoencoder
 from ._outlier import (
-    _N_NEIGHBORS,
     ReconstructionOutlierDetector,
     combined_score,
     embed_codes,
@@ -107,7 +106,7 @@ class _DetectorGraph(torch.nn.Module):
             reference = _tensor(detector.reference_codes_)
             self.register_buffer("reference", reference)
             self.register_buffer("reference_norms", (reference ** 2).sum(dim=1))
-            self.n_neighbors = min(_N_NEIGHBORS, len(reference))
+            self.n_neighbors = min(detector.n_neighbors_, len(reference))
 
     def forward(self, x):
         if self.power is not None:

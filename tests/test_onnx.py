@@ -80,6 +80,7 @@ def test_normalisation_is_inside_the_graph():
 
 @pytest.mark.parametrize("detector", [
     lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)),
+    lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST), n_neighbors=25),
     lambda: ReconstructionOutlierDetector(
         VAETransformer(2, n_importance_samples=3, **FAST), feature_scaling=None,
         contamination=0.1,

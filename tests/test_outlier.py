@@ -106,19 +106,49 @@ def check_local_score(fitted):
     codes = fitted.estimator_.transform(X_scaled) - fitted.latent_mean_
     embedded = codes @ fitted.latent_metric_
     gaps = ((embedded[:, None, :] - fitted.reference_codes_[None]) ** 2).sum(axis=2)
-    kth = np.sort(gaps, axis=1)[:, 9]
-    # Minus twice the log of a 10-nearest-neighbour density of the 2-D codes,
+    k = fitted.n_neighbors_
+    kth = np.sort(gaps, axis=1)[:, k - 1]
+    # Minus twice the log of a k-nearest-neighbour density of the 2-D codes,
     # up to a constant, with the training mean of kth as its unit.
     local = 2 * np.log1p(kth / fitted.control_limits_[1])
     expected = -(spe / fitted.control_limits_[0] + local)
     np.testing.assert_allclose(fitted.score_samples(X_OFF), expected)
     reference_gaps = ((fitted.reference_codes_[:, None] - fitted.reference_codes_[None]) ** 2)
-    reference_kth = np.sort(reference_gaps.sum(axis=2), axis=1)[:, 10]  # self excluded
+    reference_kth = np.sort(reference_gaps.sum(axis=2), axis=1)[:, k]  # self excluded
     assert fitted.control_limits_[1] == pytest.approx(reference_kth.mean())
 
 
 def test_local_score_is_spe_plus_the_log_distance_to_the_kth_nearest_code(fitted):
+    assert fitted.n_neighbors == fitted.n_neighbors_ == 10
     check_local_score(fitted)
+
+
+def test_n_neighbors_sets_the_local_terms_count_at_fit(fitted):
+    wide = clone(fitted).set_params(n_neighbors=40).fit(X_PLANE)
+    assert wide.n_neighbors_ == 40
+    check_local_score(wide)
+    # The same network and reference codes: only the count differs.
+    np.testing.assert_array_equal(wide.reference_codes_, fitted.reference_codes_)
+    assert not np.allclose(wide.score_samples(X_OFF), fitted.score_samples(X_OFF))
+    # Changed after fit, it waits for the next fit: the limit was measured with 40.
+    before = wide.score_samples(X_OFF)
+    wide.set_params(n_neighbors=3)
+    np.testing.assert_array_equal(wide.score_samples(X_OFF), before)
+
+
+def test_n_neighbors_beyond_the_reference_codes_counts_them_all():
+    X = X_PLANE[:30]
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), n_neighbors=1000, trim_fraction=0.0
+    ).fit(X)
+    embedded = (detector.estimator_.transform(X_OFF / detector.scale_)
+                - detector.latent_mean_) @ detector.latent_metric_
+    farthest = pairwise_distances(embedded, detector.reference_codes_).max(axis=1) ** 2
+    local = 2 * np.log1p(farthest / detector.control_limits_[1])
+    spe = detector.estimator_.reconstruction_error(X_OFF / detector.scale_)
+    np.testing.assert_allclose(
+        detector.score_samples(X_OFF), -(spe / detector.control_limits_[0] + local)
+    )
 
 
 def test_local_distances_are_the_linearised_decoders(fitted):
@@ -490,6 +520,9 @@ def test_quality_breast_cancer_mixed_units():
         ({"contamination": 0.0}, "contamination"),
         ({"contamination": "high"}, "contamination"),
         ({"feature_scaling": "minmax"}, "feature_scaling"),
+        ({"n_neighbors": 0}, "n_neighbors"),
+        ({"n_neighbors": 2.5}, "n_neighbors"),
+        ({"n_neighbors": True}, "n_neighbors"),
         ({"estimator": PCA(2).fit_transform}, "estimator"),
     ],
 )

@@ -313,12 +313,35 @@ def test_a_newer_format_version_is_refused(saved):
         load_bytes(forge(document, tensors))
 
 
+def _before_version_3(document):
+    """``document`` as formats 1 and 2 wrote it: the detector's neighbour count was
+    fixed at 10, neither a parameter nor an attribute."""
+    detector = document["estimator"]
+    assert detector["params"].pop("n_neighbors") == 10
+    assert detector["attributes"].pop("n_neighbors_") == 10
+
+
+def test_a_version_2_detector_loads_and_scores_as_it_did(saved):
+    current = load_bytes(saved["detector"])
+    document, tensors = parts(saved["detector"])
+    _before_version_3(document)
+    document["format_version"] = 2
+    old = load_bytes(forge(document, tensors))
+    assert old.n_neighbors == old.n_neighbors_ == 10
+    np.testing.assert_array_equal(old.score_samples(X), current.score_samples(X))
+    # Only an older file may lack them: in a current one that is malformed.
+    document["format_version"] = FORMAT_VERSION
+    with pytest.raises(ValueError, match="missing keys \\['n_neighbors'\\]"):
+        load_bytes(forge(document, tensors))
+
+
 def test_a_version_1_detector_loads_and_scores_as_it_did(saved):
     # Format 1 named the local term's map latent_whitening_ (it whitened the
     # codes); the file's reference codes were mapped by it, so under its new
     # name it gives the scores the detector gave when saved.
     current = load_bytes(saved["detector"])
     document, tensors = parts(saved["detector"])
+    _before_version_3(document)
     attributes = document["estimator"]["attributes"]
     attributes["latent_whitening_"] = attributes.pop("latent_metric_")
     document["format_version"] = 1
@@ -326,8 +349,8 @@ def test_a_version_1_detector_loads_and_scores_as_it_did(saved):
     assert not hasattr(old, "latent_whitening_")
     np.testing.assert_array_equal(old.latent_metric_, current.latent_metric_)
     np.testing.assert_array_equal(old.score_samples(X), current.score_samples(X))
-    # Only a version-1 file is renamed: in a current one the old name is malformed.
-    document["format_version"] = FORMAT_VERSION
+    # Only a version-1 file is renamed: in a version-2 one the old name is malformed.
+    document["format_version"] = 2
     with pytest.raises(ValueError, match="latent_metric_"):
         load_bytes(forge(document, tensors))
 
