@@ -62,6 +62,7 @@ tables are made from the store.
 
 import argparse
 import ast
+import copy
 import json
 import os
 import platform
@@ -79,7 +80,7 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import average_precision_score, pairwise_distances, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.pipeline import make_pipeline
@@ -942,23 +943,27 @@ def _decoded_neighbour_score(detector, X):
 
     The detector measures them through ``latent_metric_``, the decoder's
     least-squares linear fit; this decodes the reference codes and the rows'
-    codes with the network itself, to see what the linear fit costs.
+    codes with the network itself, to see what the linear fit costs. The
+    detector's own neighbour search runs on a copy of it whose reference codes
+    are the decoded ones.
     """
     decode = detector.estimator_.inverse_transform
     # The reference codes back from their embedding (the metric has full rank
     # wherever the decoder's linear fit does).
-    reference = detector.reference_codes_ @ linalg.pinv(detector.latent_metric_)
-    reference = decode((reference + detector.latent_mean_).astype(np.float32))
-    reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
+    codes = detector.reference_codes_ @ linalg.pinv(detector.latent_metric_)
+    decoded = copy.copy(detector)
+    decoded.reference_codes_ = _flat(decode((codes + detector.latent_mean_).astype(np.float32)))
+    decoded._reference_index = None
     spe, codes = detector._statistics(detector._scaled_input(X))
-    decoded = np.asarray(decode(codes), dtype=np.float64).reshape(len(codes), -1)
-    k = min(detector.n_neighbors_, len(reference) - 1)
-    own = pairwise_distances(reference, metric="sqeuclidean")
-    np.fill_diagonal(own, np.inf)
-    unit = np.sort(own, axis=1)[:, k - 1].mean()
-    distance2 = np.sort(pairwise_distances(decoded, reference, metric="sqeuclidean"), axis=1)
-    limits = np.array([detector.control_limits_[0], unit])
-    return _outlier.local_score(spe, distance2[:, k - 1], limits, codes.shape[1])
+    distance2 = decoded._neighbour_distances(_flat(decode(codes)))
+    # The control limit of the distances, as the detector's fit takes it.
+    limits = np.array([detector.control_limits_[0], decoded._neighbour_distances().mean()])
+    return _outlier.local_score(spe, distance2, limits, codes.shape[1])
+
+
+def _flat(samples):
+    """Decoded samples (images, series) as rows, in float64."""
+    return np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
 
 
 def images():
