@@ -180,6 +180,22 @@ def local_score(spe, distance2, control_limits, n_components):
     return -(spe / control_limits[0] + n_components * log(1.0 + distance2 / control_limits[1]))
 
 
+def overflowed_as_outliers(scores):
+    """``scores`` with NaN replaced by minus infinity: numpy arrays, or torch tensors (ONNX export).
+
+    The rows scored are finite (validated), and so are the fitted network and
+    statistics, so a NaN score can only come from infinity minus infinity: float32
+    overflowing inside the network on a row so far from the training data that its
+    codes or reconstruction cannot be represented. Such a row is farther out than
+    any row the network can score: it ranks below every finite score and is
+    labelled an outlier, where a NaN would pass every comparison with the
+    threshold as an inlier.
+    """
+    if isinstance(scores, torch.Tensor):
+        return torch.where(torch.isnan(scores), -torch.inf, scores)
+    return np.where(np.isnan(scores), -np.inf, scores)
+
+
 def _over_chunks(function, n_rows):
     """``function`` of each slice of ``_CHUNK_ROWS`` rows below ``n_rows``, the results joined."""
     parts = [function(batch) for batch in gen_batches(n_rows, _CHUNK_ROWS)]
@@ -333,6 +349,20 @@ def _row_subset(X, rows):
     """The rows ``rows`` (sorted indices) of ``X``: a copy, or a view when ``X`` is
     streamed (:class:`MappedRows`)."""
     return X.subset(rows) if isinstance(X, MappedRows) else X[rows]
+
+
+def _clip_to_float32(X):
+    """``X`` (a new array) clipped in place to float32's finite range.
+
+    Scaled, or squared by the power transform, a row far outside the training
+    data can leave the range in which the network computes, though the user's
+    own values were within it: clipped, the row reaches the network and scores
+    as far out as it can represent (minus infinity, see
+    :func:`overflowed_as_outliers`), rather than being refused for a magnitude
+    the user never passed. Rows within the range are left as they are.
+    """
+    limit = np.finfo(np.float32).max
+    return np.clip(X, -limit, limit, out=X)
 
 
 def _reshaped(X, sample_shape):
@@ -896,9 +926,12 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         if self.scale_ is None:
             return X
         inverse = (1.0 / self.scale_).astype(X.dtype)
-        if sp.issparse(X):
-            return sp.csr_matrix(X.multiply(inverse), dtype=X.dtype)
-        return X * inverse
+        with np.errstate(over="ignore"):  # clipped below
+            if sp.issparse(X):
+                X = sp.csr_matrix(X.multiply(inverse), dtype=X.dtype)
+                _clip_to_float32(X.data)
+                return X
+            return _clip_to_float32(X * inverse)
 
     def _default_n_components(self, X):
         """Fewest principal components explaining ``_EXPLAINED_VARIANCE`` of ``X``'s variance."""
@@ -943,9 +976,12 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             return _over_blocks(self._statistics, X_scaled)
         spe = np.asarray(self.estimator_.reconstruction_error(X_scaled), dtype=np.float64)
         codes = np.asarray(self.estimator_.transform(X_scaled))
-        if isinstance(self.estimator_, _BaseAutoencoder):
-            return spe, codes.astype(np.float32, copy=False)
-        return spe, codes.astype(np.result_type(codes.dtype, np.float32), copy=False)
+        dtype = (
+            np.float32 if isinstance(self.estimator_, _BaseAutoencoder)
+            else np.result_type(codes.dtype, np.float32)
+        )
+        with np.errstate(over="ignore"):  # overflowed codes score as outliers (_chunk_scores)
+            return spe, codes.astype(dtype, copy=False)
 
     def _neighbour_index(self):
         """A neighbour search over ``reference_codes_``, built once per fit.
@@ -1051,11 +1087,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         if is_streamed(X_scaled):
             return _over_blocks(self._estimator_scores, X_scaled)
         scores = np.asarray(self.estimator_.score_samples(X_scaled), dtype=np.float64)
-        name = type(self.estimator_).__name__
-        if scores.shape != (len(X_scaled),):
+        name, n_samples = type(self.estimator_).__name__, X_scaled.shape[0]
+        if scores.shape != (n_samples,):
             raise ValueError(
                 f"{name}.score_samples returned an array of shape {scores.shape}; the "
-                f"detector needs one score per sample, shape ({len(X_scaled)},)."
+                f"detector needs one score per sample, shape ({n_samples},)."
             )
         n_nan = int(np.isnan(scores).sum())
         if n_nan:
@@ -1077,11 +1113,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     def _chunk_scores(self, spe, codes):
         if self.anomaly_score_ == "combined":
             t2 = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
-            return combined_score(spe, t2, self.control_limits_)
-        distance2 = self._neighbour_distances(
-            embed_codes(codes, self.latent_mean_, self.latent_metric_)
+            return overflowed_as_outliers(combined_score(spe, t2, self.control_limits_))
+        embedded = embed_codes(codes, self.latent_mean_, self.latent_metric_)
+        # Codes that overflowed float32 (a row far beyond the training data) have
+        # no nearest neighbours: infinitely far from every reference code.
+        finite = np.isfinite(embedded).all(axis=1)
+        distance2 = np.full(len(embedded), np.inf)
+        if finite.any():
+            distance2[finite] = self._neighbour_distances(embedded[finite])
+        return overflowed_as_outliers(
+            local_score(spe, distance2, self.control_limits_, codes.shape[1])
         )
-        return local_score(spe, distance2, self.control_limits_, codes.shape[1])
 
     @_in_row_blocks
     def score_samples(self, X):
@@ -1092,7 +1134,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         nearest-neighbour term, each divided by its mean on the reference
         training rows (see ``anomaly_score``); with ``"estimator"``, the
         wrapped estimator's own score (negative reconstruction error, or a
-        VAE's log-likelihood).
+        VAE's log-likelihood). A row so far from the training data that its
+        codes overflow float32, in which the network computes, scores
+        ``-inf``: it ranks below every other row and is an outlier.
 
         Parameters
         ----------
@@ -1256,10 +1300,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         >>> detector.predict(X[:2] + 20)
         array([-1, -1])
         """
-        decision = self.decision_function(X)
-        is_inlier = np.ones(decision.shape[0], dtype=int)
-        is_inlier[decision < 0] = -1
-        return is_inlier
+        # Written so that a NaN decision, were one to occur, would be an outlier.
+        return np.where(self.decision_function(X) >= 0, 1, -1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

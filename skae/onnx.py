@@ -32,6 +32,7 @@ from ._outlier import (
     embed_codes,
     hotelling_t2,
     local_score,
+    overflowed_as_outliers,
     yeo_johnson,
 )
 from ._vae import VAETransformer
@@ -66,10 +67,14 @@ class _TransformerGraph(torch.nn.Module):
     def __init__(self, estimator, method):
         super().__init__()
         self.network = _network(estimator)
+        self.method = method
         self.function = estimator._chunk_function(method, "cpu")
 
     def forward(self, x):
-        return self.function(self.network, x)
+        result = self.function(self.network, x)
+        # A row whose float32 pass overflows, which skae recomputes in float64,
+        # has a likelihood below every float32 number: minus infinity, not NaN.
+        return overflowed_as_outliers(result) if self.method == "score_samples" else result
 
 
 class _DetectorGraph(torch.nn.Module):
@@ -126,13 +131,16 @@ class _DetectorGraph(torch.nn.Module):
                 scores = local_score(spe, distance2, self.control_limits, codes.shape[1])
         else:
             scores = self.score(self.network, x)
+        # skae recomputes in float64 a row whose float32 pass overflowed; the graph
+        # cannot, and ranks the row last, as the detector does one whose codes overflow.
+        scores = overflowed_as_outliers(scores)
         if self.outputs == "score_samples":
             return scores
         decision = scores - self.offset
         if self.outputs == "decision_function":
             return decision
         # predict: +1 inliers, -1 outliers (decision < 0), as the detector's
-        label = torch.where(decision < 0, -1, 1).to(torch.int64)
+        label = torch.where(decision >= 0, 1, -1).to(torch.int64)
         return (label, decision) if self.outputs == "label_and_decision" else label
 
 
@@ -240,7 +248,11 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     scores (computed in float64 as skae computes them), int64 labels. The
     input normalisation, the network and (for the detector) the feature
     scaling, the threshold and the labels are inside the graph. onnxruntime
-    reproduces skae's results to float32 precision (tested to 1e-5 relative).
+    reproduces skae's results to float32 precision (tested to 1e-5 relative),
+    except on rows so far from the training data that the network's float32
+    pass overflows: skae recomputes them in float64 (a finite, huge negative
+    score), the graph scores them ``-inf``; both rank them last, and the
+    detector labels them outliers.
 
     Parameters
     ----------

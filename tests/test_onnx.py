@@ -108,6 +108,29 @@ def test_detector_methods_match_skae(detector, heavy_tailed):
             np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("detector", [
+    lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)),
+    lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST),
+                                          anomaly_score="combined"),
+    lambda: ReconstructionOutlierDetector(VAETransformer(2, n_importance_samples=3, **FAST)),
+])
+def test_rows_that_overflow_float32_are_outliers_in_the_graph(detector):
+    # skae recomputes such rows in float64; the float32 graph cannot, and must
+    # rank them last and label them outliers, not return NaN (an inlier).
+    detector = detector().fit(X)
+    rows = np.vstack([X32[:2], np.full((2, 5), 3e38, np.float32)])
+    rows[3, 0] = -3e38
+    (scores,) = run(to_onnx(detector, "score_samples"), rows)
+    (labels,) = run(to_onnx(detector, "predict"), rows)
+    assert not np.isnan(scores).any() and scores[2:].max() < scores[:2].min()
+    np.testing.assert_array_equal(labels[2:], [-1, -1])
+    np.testing.assert_array_equal(labels, detector.predict(rows))
+    ae = AutoencoderTransformer(2, **FAST).fit(X)
+    (scores,) = run(to_onnx(ae, "score_samples"), rows)
+    np.testing.assert_array_equal(scores[2:], [-np.inf, -np.inf])
+    assert np.all(ae.score_samples(rows)[2:] < -1e30)
+
+
 def test_bad_arguments():
     fitted = AutoencoderTransformer(2, **FAST).fit(X)
     with pytest.raises(ValueError, match="method must be one of"):

@@ -485,6 +485,51 @@ def test_sparse_input_matches_dense():
     )
 
 
+def test_sparse_input_with_the_estimators_score():
+    X = X_PLANE.copy()
+    X[X < 3] = 0.0
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), anomaly_score="estimator"
+    )
+    sparse = clone(detector).fit(sp.csr_matrix(X))
+    np.testing.assert_allclose(
+        sparse.score_samples(sp.csr_matrix(X)), detector.fit(X).score_samples(X),
+        rtol=1e-4, atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("score", ["local", "combined", "estimator"])
+@pytest.mark.parametrize("units", [1.0, 1e-30])
+def test_a_row_beyond_what_float32_represents_is_an_outlier(score, units):
+    # In units of 1e-30, a row of 3e8 is 3e38 once scaled: its codes overflow
+    # float32, in which the network computes. It must come out as the most
+    # anomalous row, never as NaN, which would pass the threshold as an inlier.
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **FAST), anomaly_score=score
+    ).fit(X_PLANE * units)
+    rows = np.vstack([X_PLANE[:3], np.full((1, 6), 3e38), np.full((1, 6), -3e38)]) * units
+    for dtype in (np.float64, np.float32):
+        scores = detector.score_samples(rows.astype(dtype))
+        assert not np.isnan(scores).any()
+        assert scores[3:].max() < scores[:3].min()
+        np.testing.assert_array_equal(detector.predict(rows.astype(dtype))[3:], [-1, -1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_far_row_on_a_power_transformed_feature_is_an_outlier(dtype):
+    # The lognormal feature's left side is squared by its transform (exponent 0):
+    # -1e20, within float32's range, leaves it once transformed. The row is
+    # scored, not refused for a magnitude the user never passed.
+    X = _heavy_tailed()
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X)
+    assert detector.power_transform_[0, 0] == 0
+    far = X[:2].astype(dtype)
+    far[0, 0] = -1e20
+    scores = detector.score_samples(far)
+    assert scores[0] < -1e30 and np.isfinite(scores[1])  # -inf where the codes overflow
+    assert detector.predict(far)[0] == -1
+
+
 def test_float32_input_gives_float64_scores(fitted):
     assert fitted.score_samples(X_PLANE.astype(np.float32)).dtype == np.float64
 
