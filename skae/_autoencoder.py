@@ -327,7 +327,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     Notes
     -----
-    Computation is in float32; outputs come back in the input's floating dtype.
+    Computation is in float32; codes and reconstructions come back in the
+    input's floating dtype, scores and reconstruction errors in float64.
     Training uses Adam through a skorch ``NeuralNet`` fed by an iterator that
     slices a tensor pre-loaded on the device.
 
@@ -680,7 +681,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         Returns
         -------
         X : ndarray of shape (n_samples, `n_features_in_`)
-            Generated rows in the original units.
+            Generated rows in the original units; of shape
+            ``(n_samples, *input_shape_)`` when ``fit`` saw such an array.
 
         Examples
         --------

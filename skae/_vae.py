@@ -241,7 +241,8 @@ class VAETransformer(_BaseAutoencoder):
         Training loss (``beta``-weighted negative ELBO per row) per epoch.
 
     validation_scores_ : list of float
-        Validation ELBO per row per epoch; only with early stopping. With
+        Negative validation loss per row per epoch (the ``beta``-weighted
+        ELBO; the ELBO itself for ``beta=1``); only with early stopping. With
         cross-validation, the folds' mean for each epoch they ran, so it may
         be longer than ``n_epochs_``.
 
@@ -255,13 +256,14 @@ class VAETransformer(_BaseAutoencoder):
         Batch size used.
 
     learning_rate_ : float
-        Learning rate used (the schedule's peak): ``learning_rate`` resolved.
+        Learning rate used: ``learning_rate`` resolved.
 
     max_epochs_ : int
         ``max_epochs`` resolved.
 
-    learning_rate_schedule_ : {"constant", "cosine"}
-        ``learning_rate_schedule`` resolved.
+    learning_rate_schedule_ : "constant"
+        The VAE trains at a constant learning rate (the attribute is shared
+        with :class:`AutoencoderTransformer`, whose schedule may be cosine).
 
     n_samples_seen_ : int
         Number of training rows: those of :meth:`fit`, plus every chunk given
@@ -597,7 +599,8 @@ class VAETransformer(_BaseAutoencoder):
         Returns
         -------
         X : ndarray of shape (n_samples, `n_features_in_`)
-            Decoder means (Gaussian: original units; Bernoulli: probabilities).
+            Decoder means (Gaussian: original units; Bernoulli: probabilities);
+            of shape ``(n_samples, *input_shape_)`` when ``fit`` saw such an array.
 
         Examples
         --------
