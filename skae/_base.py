@@ -38,6 +38,7 @@ from ._architectures import (
     auto_batch_limit,
     build_decoder_body,
     build_encoder_body,
+    check_group_norms,
     is_image_conv,
 )
 from ._callbacks import ConvergenceMonitor, DivergenceCheck, Plateau, warn_not_converged
@@ -804,10 +805,19 @@ class _BaseAutoencoder(
         for side in ("encoder", "decoder"):
             if getattr(self, side + "_kwargs") and getattr(self, side) is None:
                 raise ValueError(f"{side}_kwargs is set but {side} is None.")
-        self.hidden_layer_sizes_ = tuple(int(s) for s in sizes)
+        sizes = tuple(int(s) for s in sizes)
+        norm_groups = self._norm_groups(shape)
+        if norm_groups:
+            check_group_norms(shape, sizes, norm_groups, encoder=self.encoder is None,
+                              decoder=self.decoder is None)
+        self.hidden_layer_sizes_ = sizes
         self.input_shape_ = shape
         # inverse_transform and sample give back the rank fit saw.
         self._sample_rank = 1 if sample_shape is None else len(sample_shape)
+
+    def _norm_groups(self, shape):
+        """GroupNorm groups in the built-in convolutional bodies for ``shape``, or None."""
+        return self._image_norm_groups if is_image_conv(self.architecture, shape) else None
 
     def _residual_maps(self, n_features, code_width, params_per_feature=1):
         """``(encoder, decoder)`` of the chosen architecture and custom bodies.
@@ -821,7 +831,7 @@ class _BaseAutoencoder(
         out_shape = (params_per_feature * shape[0], *shape[1:])
         out_features = params_per_feature * n_features
         arch, k = self.architecture, self.n_components
-        norm = self._image_norm_groups if is_image_conv(arch, shape) else None
+        norm = self._norm_groups(shape)
         encoder = decoder = None
         if self.encoder is not None:
             body = custom_encoder_body(self.encoder, self.encoder_kwargs, shape, code_width)
