@@ -53,7 +53,7 @@ from ._random import build_seeded, draw_from, fit_generators
 from ._schedules import WarmupCosine, set_learning_rate
 from ._progress import chunks_with_progress, progress_settings
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
-from ._shapes import as_rows, check_sample_shape, resolve_input_shape
+from ._shapes import as_rows, check_sample_shape, check_tensor, resolve_input_shape
 from ._threads import training_threads
 from ._streaming import (
     VALID_MAX_ELEMENTS,
@@ -1344,6 +1344,7 @@ class _BaseAutoencoder(
 
     def _check_Z(self, Z):
         check_is_fitted(self)
+        check_tensor(Z, "Z")
         Z = check_array(Z, dtype=[np.float64, np.float32])
         _check_float32_range(Z, "Z")
         if Z.shape[1] != self.n_components_:
