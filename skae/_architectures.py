@@ -110,6 +110,44 @@ def conv_sizes(spatial, n_layers):
     return sizes
 
 
+def _group_count(norm_groups, channels):
+    """The groups of a ``GroupNorm`` of ``channels`` maps: their gcd with ``norm_groups``."""
+    return math.gcd(norm_groups, channels)
+
+
+def check_group_norms(input_shape, channels, norm_groups, encoder=True, decoder=True):
+    """Raise ``ValueError`` where a convolutional body would group-normalise single values.
+
+    ``encoder``, ``decoder``: whether :class:`ConvEncoderBody` and
+    :class:`ConvDecoderBody` are built with these ``channels`` (a user's body
+    replaces a side). Layer ``i`` of the encoder outputs ``channels[i]`` maps of
+    size ``conv_sizes(input_shape[1:], ...)[i + 1]`` and normalises each
+    sample's maps in groups of ``channels[i] / groups``; the decoder normalises
+    the same maps, but not the last layer's (its output layer stands there). A
+    group of one 1 x 1 map is a single value, which normalises to zero whatever
+    the input: the layer would pass on its bias only (and torch refuses to
+    normalise it for a single sample).
+    """
+    if encoder:
+        normalised = len(channels)
+    elif decoder:
+        normalised = len(channels) - 1
+    else:
+        return
+    sizes = conv_sizes(input_shape[1:], normalised)
+    for i, (width, size) in enumerate(zip(channels[:normalised], sizes[1:])):
+        groups = _group_count(norm_groups, width)
+        if width // groups * math.prod(size) == 1:
+            raise ValueError(
+                f"hidden_layer_sizes={tuple(channels)} is too deep for images of shape "
+                f"{tuple(input_shape)}: each convolution halves the height and width (rounding "
+                f"up), so layer {i + 1}'s feature maps are 1 x 1, and its GroupNorm would hold "
+                f"one map per group (groups = gcd({width}, {norm_groups}) = {groups}): a single "
+                f"value, which normalises to zero whatever the image. Use fewer convolutional "
+                f"layers, more than {norm_groups} channels in layer {i + 1}, or larger images."
+            )
+
+
 def _hidden(activation, dropout, channels=None, norm_groups=None):
     """The activation, and a dropout after it when ``dropout > 0``.
 
@@ -120,7 +158,7 @@ def _hidden(activation, dropout, channels=None, norm_groups=None):
     """
     layers = [ACTIVATIONS[activation]()]
     if norm_groups:
-        layers.insert(0, nn.GroupNorm(math.gcd(norm_groups, channels), channels))
+        layers.insert(0, nn.GroupNorm(_group_count(norm_groups, channels), channels))
     if dropout > 0:
         layers.append(Dropout(dropout))
     return layers

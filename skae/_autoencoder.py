@@ -70,7 +70,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
         (``"conv"``) or hidden state sizes (``"gru"``, ``"lstm"``); the decoder
         mirrors them. ``"auto"``: ``(256, 128)`` for ``"mlp"``, ``(32, 64)``
         for ``"conv"``, ``(64,)`` for ``"gru"`` and ``"lstm"``. ``()`` gives a
-        linear autoencoder (PCA's subspace).
+        linear autoencoder (PCA's subspace). On images, a convolution whose
+        feature maps have shrunk to 1 x 1 needs a channel count other than 1,
+        2, 4 or 8, or its ``GroupNorm`` would normalise single values (``fit``
+        raises ``ValueError``; see the user guide).
 
     activation : {"relu", "gelu", "silu", "elu", "leaky_relu", "tanh"}, default="relu"
         Hidden activation of the MLP and convolutional bodies (recurrent

@@ -38,6 +38,7 @@ from ._architectures import (
     auto_batch_limit,
     build_decoder_body,
     build_encoder_body,
+    check_group_norms,
     is_image_conv,
 )
 from ._callbacks import ConvergenceMonitor, DivergenceCheck, Plateau, warn_not_converged
@@ -52,7 +53,7 @@ from ._random import build_seeded, draw_from, fit_generators
 from ._schedules import WarmupCosine, set_learning_rate
 from ._progress import chunks_with_progress, progress_settings
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
-from ._shapes import as_rows, check_sample_shape, resolve_input_shape
+from ._shapes import as_rows, check_sample_shape, check_tensor, resolve_input_shape
 from ._threads import training_threads
 from ._streaming import (
     VALID_MAX_ELEMENTS,
@@ -804,10 +805,19 @@ class _BaseAutoencoder(
         for side in ("encoder", "decoder"):
             if getattr(self, side + "_kwargs") and getattr(self, side) is None:
                 raise ValueError(f"{side}_kwargs is set but {side} is None.")
-        self.hidden_layer_sizes_ = tuple(int(s) for s in sizes)
+        sizes = tuple(int(s) for s in sizes)
+        norm_groups = self._norm_groups(shape)
+        if norm_groups:
+            check_group_norms(shape, sizes, norm_groups, encoder=self.encoder is None,
+                              decoder=self.decoder is None)
+        self.hidden_layer_sizes_ = sizes
         self.input_shape_ = shape
         # inverse_transform and sample give back the rank fit saw.
         self._sample_rank = 1 if sample_shape is None else len(sample_shape)
+
+    def _norm_groups(self, shape):
+        """GroupNorm groups in the built-in convolutional bodies for ``shape``, or None."""
+        return self._image_norm_groups if is_image_conv(self.architecture, shape) else None
 
     def _residual_maps(self, n_features, code_width, params_per_feature=1):
         """``(encoder, decoder)`` of the chosen architecture and custom bodies.
@@ -821,7 +831,7 @@ class _BaseAutoencoder(
         out_shape = (params_per_feature * shape[0], *shape[1:])
         out_features = params_per_feature * n_features
         arch, k = self.architecture, self.n_components
-        norm = self._image_norm_groups if is_image_conv(arch, shape) else None
+        norm = self._norm_groups(shape)
         encoder = decoder = None
         if self.encoder is not None:
             body = custom_encoder_body(self.encoder, self.encoder_kwargs, shape, code_width)
@@ -1334,6 +1344,7 @@ class _BaseAutoencoder(
 
     def _check_Z(self, Z):
         check_is_fitted(self)
+        check_tensor(Z, "Z")
         Z = check_array(Z, dtype=[np.float64, np.float32])
         _check_float32_range(Z, "Z")
         if Z.shape[1] != self.n_components_:

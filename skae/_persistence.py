@@ -22,6 +22,7 @@ rejected on loading.
 import hashlib
 import io
 import json
+import os
 
 import numpy as np
 import torch
@@ -109,6 +110,9 @@ def save(estimator, path):
 
     Raises
     ------
+    TypeError
+        If ``path`` is neither a file path nor a file object (an int is not
+        taken as a file descriptor).
     ValueError
         If the estimator is not one of skae's or holds a value that cannot be
         stored as data; or if a parameter the fitted network was built with
@@ -135,12 +139,28 @@ def save(estimator, path):
     >>> bool(np.array_equal(loaded.transform(X), ae.transform(X)))
     True
     """
-    data = _dumps(estimator)
     if hasattr(path, "write"):
-        path.write(data)
+        path.write(_dumps(estimator))
         return
+    path = _file_path(path, "write")
+    data = _dumps(estimator)
     with open(path, "wb") as f:
         f.write(data)
+
+
+def _file_path(path, method):
+    """``path`` as a str or bytes file path, or ``TypeError``.
+
+    ``open`` takes an int too, as a file descriptor: it would write into or
+    read whatever file that number names in this process, then close it.
+    """
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(
+            "path must be a file path (str, bytes or os.PathLike) or a binary file object "
+            f"with a {method}() method; got {type(path).__name__}."
+        ) from None
 
 
 def _dumps(estimator):
@@ -324,6 +344,10 @@ def load(path, *, device="cpu", custom_modules=()):
 
     Raises
     ------
+    TypeError
+        If ``path`` is neither a file path nor a file object (an int is not
+        taken as a file descriptor), or ``custom_modules`` holds anything but
+        ``torch.nn.Module`` subclasses.
     ValueError
         If the file is not a skae model, was written by a newer format version,
         is truncated or corrupted, names a class that is not a skae estimator
@@ -360,7 +384,7 @@ def load(path, *, device="cpu", custom_modules=()):
     classes = {_qualified_name(cls): cls for cls in classes}
     if hasattr(path, "read"):
         return _loads(path, device, classes)
-    with open(path, "rb") as f:
+    with open(_file_path(path, "read"), "rb") as f:
         return _loads(f, device, classes)
 
 

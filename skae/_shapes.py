@@ -4,7 +4,8 @@ scikit-learn's ``X`` is 2-D; a row of an image or a sequence is its C-order
 flattening and ``input_shape`` (channels first, as torch) says how the network
 views it. Arrays of rank 3 or 4 are accepted too: they are reshaped into rows
 (a view when the array is C-contiguous) *before* scikit-learn's validation,
-which rejects more than two dimensions.
+which rejects more than two dimensions. A torch tensor NumPy cannot convert is
+refused here too (:func:`check_tensor`).
 """
 
 import math
@@ -12,9 +13,31 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 #: Ranks of ``X`` accepted besides 2: ``(n_samples, C, T)`` and ``(n_samples, C, H, W)``.
 _SAMPLE_RANKS = (2, 3)
+
+
+def check_tensor(X, name="X"):
+    """Raise ``TypeError`` if ``X`` is a torch tensor that NumPy cannot convert.
+
+    A tensor is an array-like: scikit-learn's validation converts it with
+    ``np.asarray``, as any other, and this leaves it to do so. One that NumPy
+    cannot hold -- tracked by autograd, on a GPU, of dtype bfloat16 -- would
+    fail there with torch's own ``RuntimeError`` or ``TypeError``; this
+    ``TypeError`` keeps torch's reason and says what skae takes.
+    """
+    if not isinstance(X, torch.Tensor):
+        return
+    try:
+        X.numpy()  # the conversion np.asarray makes; a view, nothing is copied
+    except (RuntimeError, TypeError) as exc:
+        raise TypeError(
+            f"{name} is a torch tensor that NumPy cannot convert: {exc} skae takes NumPy "
+            "arrays, array-likes and SciPy sparse matrices, as scikit-learn does; convert the "
+            "tensor first (detached, on the CPU, in a dtype NumPy has such as float32)."
+        ) from None
 
 
 def as_rows(X):
@@ -22,8 +45,10 @@ def as_rows(X):
 
     Returns ``(X_rows, sample_shape)``. ``sample_shape`` is None, and ``X``
     returned unchanged, for everything else (2-D or 1-D arrays, sparse
-    matrices, DataFrames): scikit-learn's validation checks those.
+    matrices, DataFrames): scikit-learn's validation checks those, after
+    :func:`check_tensor`.
     """
+    check_tensor(X)
     if sp.issparse(X) or hasattr(X, "columns"):
         return X, None
     if not hasattr(X, "ndim"):

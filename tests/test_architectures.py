@@ -1,6 +1,7 @@
 """Tests of the convolutional and recurrent bodies, alone and inside both transformers."""
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -20,6 +21,7 @@ from skae._architectures import (
     ResidualBody,
     build_decoder_body,
     build_encoder_body,
+    check_group_norms,
     conv_sizes,
 )
 
@@ -67,6 +69,32 @@ def test_conv_decoder_gives_back_the_exact_input_size(shape, channels):
         assert decoder(z).shape == (5, *shape)
     conv = torch.nn.Conv2d if len(shape) == 3 else torch.nn.Conv1d
     assert sum(isinstance(m, conv) for m in encoder.modules()) == len(channels)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 2, 2), (1, 3, 3), (1, 5, 4)])
+@pytest.mark.parametrize("channels", [(1,), (4,), (8, 8), (9,), (16, 4), (4, 3)])
+def test_group_norm_check_matches_the_built_bodies(shape, channels):
+    # check_group_norms refuses exactly the bodies with a GroupNorm group of one
+    # value, which torch refuses to normalise for a single sample.
+    def refused(body, x):
+        try:
+            body.eval()(x)
+        except ValueError as exc:
+            assert "Expected more than 1 value per channel" in str(exc)
+            return True
+        return False
+
+    def check(**sides):
+        try:
+            check_group_norms(shape, channels, 8, **sides)
+        except ValueError:
+            return True
+        return False
+
+    encoder = ConvEncoderBody(shape, channels, out_features=2, norm_groups=8)
+    decoder = ConvDecoderBody(2, shape, channels, norm_groups=8)
+    assert check(encoder=True, decoder=False) == refused(encoder, torch.zeros(1, *shape))
+    assert check(encoder=False, decoder=True) == refused(decoder, torch.zeros(1, 2))
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -301,3 +329,51 @@ def test_autoencoder_image_conv_body_is_group_normalised():
     pca = PCA(n_components=2).fit(X)
     np.testing.assert_allclose(start.inverse_transform(start.transform(X)),
                                pca.inverse_transform(pca.transform(X)), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "shape, sizes, layer",
+    [((1, 8, 8), (8, 8, 8), 3), ((1, 3, 3), (4, 4), 2), ((3, 2, 2), (4,), 1),
+     ((1, 1, 1), (1,), 1), ((2, 8, 1), (16, 4, 2, 9), 3)],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_image_conv_too_deep_for_its_group_norm_raises_before_training(shape, sizes, layer,
+                                                                        method):
+    # A layer whose maps are 1 x 1, in groups of one map, would normalise each
+    # value on its own, to zero; before this check torch refused it from inside
+    # the fit, with its own message.
+    X = np.random.RandomState(0).rand(20, *shape)
+    est = AutoencoderTransformer(n_components=1, architecture="conv", hidden_layer_sizes=sizes,
+                                 max_epochs=1, random_state=0)
+    message = (
+        f"hidden_layer_sizes={sizes} is too deep for images of shape {shape}: .* layer "
+        f"{layer}'s feature maps are 1 x 1, .* more than 8 channels in layer {layer}, or larger "
+        "images"
+    )
+    with pytest.raises(ValueError, match=re.escape(message).replace(r"\.\*", ".*")):
+        getattr(est, method)(X)
+    assert not hasattr(est, "net_") and not hasattr(est, "hidden_layer_sizes_")
+
+
+@pytest.mark.parametrize(
+    "cls, shape, sizes, params",
+    [
+        (AutoencoderTransformer, (1, 8, 8), (8, 8), {}),  # the last maps are 2 x 2
+        (AutoencoderTransformer, (1, 8, 8), (8, 8, 9), {}),  # 1 x 1 maps, one group of 9
+        (AutoencoderTransformer, (1, 8, 8), (8, 8, 16), {}),  # 1 x 1 maps, groups of 2
+        (AutoencoderTransformer, (1, 3, 3), (4,), {}),
+        (AutoencoderTransformer, (3, 2, 2), (16,), {}),
+        (AutoencoderTransformer, (1, 4, 4), (1,), {}),  # one group of four values
+        # The decoder normalises every layer's maps but the last one's.
+        (AutoencoderTransformer, (1, 3, 3), (4, 4), {"encoder": torch.nn.Flatten}),
+        (AutoencoderTransformer, (3, 2, 2), (4,), {"encoder": torch.nn.Flatten}),
+        # Sequences and the VAE have no GroupNorm.
+        (AutoencoderTransformer, (4, 1), (4, 4), {}),
+        (VAETransformer, (1, 3, 3), (4, 4), {}),
+    ],
+)
+def test_image_conv_just_deep_enough_for_its_group_norm_fits(cls, shape, sizes, params):
+    X = np.random.RandomState(0).rand(20, *shape)
+    est = cls(n_components=1, architecture="conv", hidden_layer_sizes=sizes, max_epochs=1,
+              random_state=0, **params).fit(X)
+    assert est.transform(X[:1]).shape == (1, 1)

@@ -5,6 +5,7 @@ Files crafted to attack the loader are tested in ``test_persistence_security.py`
 
 import inspect
 import io
+import os
 import pickle
 
 import numpy as np
@@ -200,6 +201,39 @@ def test_save_to_a_path_and_load_from_it(tmp_path):
     path = tmp_path / "model.skae"
     skae.save(est, path)
     assert_same_value(skae.load(str(path)).score_samples(X), est.score_samples(X), "path")
+
+
+def test_save_to_a_bytes_path(tmp_path):
+    path = os.fsencode(tmp_path / "model.skae")
+    skae.save(AutoencoderTransformer(n_components=3), path)
+    assert skae.load(path).n_components == 3
+
+
+@pytest.mark.parametrize("path", [12345, True, 1.5, None])
+def test_save_and_load_take_paths_and_file_objects_only(path):
+    with pytest.raises(TypeError, match="path must be a file path .* with a write"):
+        skae.save(AutoencoderTransformer(), path)
+    with pytest.raises(TypeError, match="path must be a file path .* with a read"):
+        skae.load(path)
+
+
+def test_an_int_is_not_taken_as_a_file_descriptor(tmp_path):
+    # open() takes an int as a file descriptor: it would write into (or read) the
+    # file that number names in this process, then close it.
+    skae.save(AutoencoderTransformer(), tmp_path / "model.skae")
+    write_fd = os.open(tmp_path / "empty", os.O_CREAT | os.O_WRONLY)
+    read_fd = os.open(tmp_path / "model.skae", os.O_RDONLY)
+    try:
+        with pytest.raises(TypeError, match="got int"):
+            skae.save(AutoencoderTransformer(), write_fd)
+        with pytest.raises(TypeError, match="got int"):
+            skae.load(read_fd)
+        os.fstat(write_fd)  # both still open
+        os.fstat(read_fd)
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+    assert (tmp_path / "empty").stat().st_size == 0
 
 
 def test_the_file_is_a_safetensors_file(tmp_path):

@@ -478,6 +478,42 @@ def test_unusable_devices_are_named(Estimator, device):
         unchanged(Estimator(device=device, **FAST).fit, X)
 
 
+#: Torch tensors NumPy cannot convert (scikit-learn's check_array fails on them with
+#: torch's own RuntimeError or TypeError).
+UNCONVERTIBLE_TENSORS = {
+    "requires_grad": lambda a: torch.tensor(a, requires_grad=True),
+    "bfloat16": lambda a: torch.tensor(a).bfloat16(),
+}
+
+
+@pytest.mark.parametrize("make", UNCONVERTIBLE_TENSORS.values(), ids=UNCONVERTIBLE_TENSORS)
+@pytest.mark.parametrize(
+    "method", ["fit", "fit_images", "transform", "score_samples", "inverse_transform"]
+)
+def test_tensors_numpy_cannot_convert_are_a_type_error(fitted, make, method):
+    name = "Z" if method == "inverse_transform" else "X"
+    match = f"{name} is a torch tensor that NumPy cannot convert: .* skae takes NumPy arrays"
+    with pytest.raises(TypeError, match=match):
+        if method == "fit":
+            type(fitted)(**FAST).fit(make(X))
+        elif method == "fit_images":  # rank 4: reshaped into rows before validation
+            type(fitted)(**FAST).fit(make(X.reshape(60, 1, 2, 3)))
+        elif method == "inverse_transform":
+            fitted.inverse_transform(make(fitted.transform(X[:3])))
+        else:
+            getattr(fitted, method)(make(X[:3]))
+
+
+def test_detector_refuses_tensors_numpy_cannot_convert():
+    tensor = UNCONVERTIBLE_TENSORS["requires_grad"](U)
+    with pytest.raises(TypeError, match="X is a torch tensor that NumPy cannot convert"):
+        ReconstructionOutlierDetector(random_state=0).fit(tensor)
+
+
+def test_tensors_numpy_converts_are_array_likes(fitted):
+    np.testing.assert_array_equal(fitted.transform(torch.tensor(X)), fitted.transform(X))
+
+
 def test_number_interval_keeps_sklearn_semantics():
     constraint = NumberInterval(Integral, 1, None, closed="left")
     assert constraint.is_satisfied_by(3) and constraint.is_satisfied_by(np.int64(3))

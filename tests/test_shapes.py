@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 
 from conftest import HOLD_OUT
 
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
-from skae._shapes import as_rows, check_shape_parameter, resolve_input_shape
+from skae._shapes import as_rows, check_shape_parameter, check_tensor, resolve_input_shape
 
 TRANSFORMERS = [AutoencoderTransformer, VAETransformer]
 FAST = dict(n_components=3, hidden_layer_sizes=(8,), max_epochs=2, random_state=0, **HOLD_OUT)
@@ -47,6 +48,22 @@ def test_as_rows_accepts_nested_lists():
     rows, shape = as_rows(SEQUENCES.tolist())
     assert shape == (2, 6)
     np.testing.assert_array_equal(rows, SEQUENCES.reshape(40, -1))
+
+
+def test_as_rows_leaves_tensors_numpy_converts_to_validation():
+    tensor = torch.tensor(IMAGES[:, 0, 0])
+    rows, shape = as_rows(tensor)
+    assert rows is tensor and shape is None
+    rows, shape = as_rows(torch.tensor(IMAGES))
+    assert shape == (2, 3, 5)
+    np.testing.assert_array_equal(rows, IMAGES.reshape(40, -1))
+
+
+def test_check_tensor_names_what_numpy_cannot_convert():
+    check_tensor(IMAGES)
+    check_tensor(torch.tensor(IMAGES))
+    with pytest.raises(TypeError, match="Z is a torch tensor .*requires grad"):
+        check_tensor(torch.zeros(2, 3, requires_grad=True), "Z")
 
 
 def test_as_rows_rejects_rank_5():
