@@ -1,12 +1,13 @@
 """skorch callbacks skae's training adds: divergence, convergence, the VAE's KL warm-up and terms."""
 
-import copy
 import math
 import warnings
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
+
+from ._net import copy_training_state, load_training_state
 
 
 class RecordELBOTerms(Callback):
@@ -138,8 +139,7 @@ class ConvergenceMonitor(Callback):
 
     def _snapshot(self, net):
         if self.restore_best:
-            self._best_state = copy.deepcopy(net.module_.state_dict())
-            self._best_optimizer_state = net.optimizer_.state_by_parameter()
+            self._best_state, self._best_optimizer_state = copy_training_state(net)
 
     def on_train_begin(self, net, **kwargs):
         if self.restore_best and self.baseline_dataset is not None:
@@ -162,8 +162,7 @@ class ConvergenceMonitor(Callback):
 
     def on_train_end(self, net, **kwargs):
         if self.restore_best and self._best_state is not None:
-            net.module_.load_state_dict(self._best_state)
-            net.optimizer_.load_state_by_parameter(self._best_optimizer_state)
+            load_training_state(net, self._best_state, self._best_optimizer_state)
         self._best_state = self._best_optimizer_state = None
         self.baseline_dataset = None
         # Another callback may have asked to stop (a scikit-learn callback, say).
