@@ -1003,8 +1003,11 @@ class _BaseAutoencoder(
 
     def _train(self, train_set, epochs):
         """Train ``net_`` for ``epochs`` epochs on ``train_set``, continuing its
-        optimizer state and history."""
+        optimizer state and history; raise ``FloatingPointError`` if it diverged."""
         self.net_.partial_fit(train_set, None, epochs=epochs)
+        # The epochs' losses were computed before their steps: the network the
+        # run leaves (the best epoch's, if early stopping restored it) is checked now.
+        dict(self.net_.callbacks_)["divergence"].check_last_step(self.net_)
 
     def _record_training(self, monitor=None):
         """The fitted attributes that describe the training run so far."""

@@ -268,3 +268,13 @@ def test_later_calls_keep_adam_flat_and_train_the_same_model(X, monkeypatch):
     slow = trained(AutoencoderTransformer, X, **params)
     assert fast.loss_curve_ == slow.loss_curve_
     np.testing.assert_array_equal(fast.transform(X), slow.transform(X))
+
+
+@pytest.mark.parametrize("cls, learning_rate", [(AutoencoderTransformer, 10.0),
+                                                (VAETransformer, 1.0)])
+def test_divergence_in_the_last_step_is_raised_by_its_call(cls, learning_rate, X):
+    # A chunk of one batch is one step: the epoch's training loss, computed
+    # before it, is fine; the network it leaves is not, and the call says so.
+    est = cls(**SMALL, learning_rate=learning_rate)
+    with pytest.raises(FloatingPointError, match="after the last step of epoch 1"):
+        est.partial_fit(X[:60])

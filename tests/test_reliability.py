@@ -485,3 +485,21 @@ def test_number_interval_keeps_sklearn_semantics():
     real = NumberInterval(Real, 0, 1, closed="neither")
     assert real.is_satisfied_by(0.5) and not real.is_satisfied_by(False)
     assert str(constraint) == "an int in the range [1, inf)"
+
+
+# ------------------------------------------------------- 6. a fit that raises
+#: One optimizer step, far too large: only the state after it shows the divergence.
+ONE_DIVERGING_STEP = {
+    AutoencoderTransformer: dict(learning_rate=10.0),
+    VAETransformer: dict(learning_rate=1.0),
+}
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_divergence_in_the_last_step_is_raised(Estimator):
+    # One epoch of one batch: its training loss, computed before the step, is
+    # fine; the network the step leaves is not.
+    model = Estimator(hidden_layer_sizes=(8,), max_epochs=1, batch_size=len(X), random_state=0,
+                      early_stopping=False, **ONE_DIVERGING_STEP[Estimator])
+    with pytest.raises(FloatingPointError, match="after the last step of epoch 1"):
+        model.fit(X)
