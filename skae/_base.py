@@ -46,6 +46,7 @@ from ._custom_modules import custom_decoder_body, custom_encoder_body
 from ._data import BatchIterator, RowDataset, to_float32_tensor
 from ._epoch_choice import FoldRun, choose_epochs
 from ._fast_path import FlatAdam
+from ._fit_failure import kept_on_error, unfitted_on_error
 from ._likelihoods import UNIT_INTERVAL_SLACK
 from ._modules import ACTIVATIONS
 from ._net import SkaeNet, resolve_device
@@ -439,6 +440,11 @@ class _BaseAutoencoder(
     _default_hidden_layer_sizes = DEFAULT_HIDDEN_LAYER_SIZES
     #: GroupNorm groups in the built-in 2-D convolutional body (None: no norm).
     _image_norm_groups = None
+    #: Fitted state besides the attributes ending in "_": a fit that raises
+    #: removes them all (:mod:`skae._fit_failure`).
+    _private_fitted_attributes = (
+        "_seed", "_sample_rank", "_first_call_params", "_discarded_epochs",
+    )
     #: Parameters the first call of ``fit`` or ``partial_fit`` builds into the
     #: network, its objective or its optimizer, and later ``partial_fit`` calls
     #: keep (a subclass adds its own); ``n_components`` and
@@ -543,6 +549,7 @@ class _BaseAutoencoder(
         """
 
     # --------------------------------------------------------------- training
+    @unfitted_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the network to ``X``.
@@ -555,6 +562,12 @@ class _BaseAutoencoder(
         block, while the next block is read in the background. Early stopping
         then holds out ``validation_fraction`` of the rows, but at most a
         bounded number of them. See the user guide's "Scaling" section.
+
+        Training that diverges raises a ``FloatingPointError``. A fit that
+        raises, for any reason, leaves the estimator unfitted, even if it was
+        fitted before: as in scikit-learn, ``fit`` starts over, and what it
+        left would be a network trained into NaN beside attributes of its own
+        or of the earlier fit.
 
         Parameters
         ----------
@@ -591,6 +604,7 @@ class _BaseAutoencoder(
         tasks.end()
         return self
 
+    @kept_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Train on one chunk of rows: ``partial_fit_epochs`` more epochs over ``X``.
@@ -626,6 +640,13 @@ class _BaseAutoencoder(
         Nor does it fall back to PCA's solution: with no validation rows,
         nothing tells a worse network.
         A ``random_state`` makes the same sequence of calls give the same model.
+
+        A call that raises -- training diverged, say, which is tested on the
+        network each call leaves -- leaves the estimator as it was before the
+        call: its network's weights, the optimizer's state, ``history_`` and
+        the fitted attributes, so that the model the earlier chunks built is
+        kept (each call copies the weights and the optimizer's state to this
+        end). A first call that raises leaves the estimator unfitted.
 
         Parameters
         ----------
@@ -1013,8 +1034,11 @@ class _BaseAutoencoder(
 
     def _train(self, train_set, epochs):
         """Train ``net_`` for ``epochs`` epochs on ``train_set``, continuing its
-        optimizer state and history."""
+        optimizer state and history; raise ``FloatingPointError`` if it diverged."""
         self.net_.partial_fit(train_set, None, epochs=epochs)
+        # The epochs' losses were computed before their steps: the network the
+        # run leaves (the best epoch's, if early stopping restored it) is checked now.
+        dict(self.net_.callbacks_)["divergence"].check_last_step(self.net_)
 
     def _record_training(self, monitor=None):
         """The fitted attributes that describe the training run so far."""

@@ -1,12 +1,13 @@
 """skorch callbacks skae's training adds: divergence, convergence, the VAE's KL warm-up and terms."""
 
-import copy
 import math
 import warnings
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
+
+from ._net import copy_training_state, load_training_state
 
 
 class RecordELBOTerms(Callback):
@@ -45,36 +46,74 @@ class KLWarmup(Callback):
 
 
 class DivergenceCheck(Callback):
-    """Stops training with an error as soon as an epoch's loss is not finite, or blew up.
+    """Stops training with an error as soon as a loss is not finite, or blew up.
 
-    Blew up: the epoch's training loss exceeds the loss of the network's first
-    batch -- computed before any step, at the starting point -- by more than
+    Blew up: the training loss exceeds the loss of the network's first batch --
+    computed before any step, at the starting point -- by more than
     ``BLOW_UP`` times that loss's magnitude (at least 1, so that a start near
     zero loss leaves room). No training that learns comes near it; a learning
     rate far too large goes past it in its first epoch and may then wander at a
     finite loss far above where it started, which no stopping rule reports.
+
+    Each epoch's losses are checked at its end. Its training loss is the mean
+    of its batches' losses, each computed before its own step, so the last step
+    of a training run is in none of them (a ``partial_fit`` chunk of one batch
+    is one such step): :meth:`check_last_step` checks the network the run
+    leaves, on the last training batch.
     """
 
-    #: How many times its magnitude an epoch's loss may rise above the start's.
+    #: How many times its magnitude a training loss may rise above the start's.
     BLOW_UP = 1e4
     _ADVICE = ("Lower learning_rate, keep input_scaling on ('global' or 'feature'), "
                "or check the input for extreme values.")
 
+    def on_train_begin(self, net, **kwargs):
+        self._last_batch = None
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self._last_batch = batch
+
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
         for key in ("train_loss", "valid_loss"):
-            if key in row and not math.isfinite(row[key]):
-                raise FloatingPointError(
-                    f"Training diverged at epoch {row['epoch']}: the {key.replace('_', ' ')} "
-                    f"is {row[key]}. {self._ADVICE}"
-                )
+            if key in row:
+                self._check(net, row[key], f"at epoch {row['epoch']}: the {key.replace('_', ' ')}",
+                            blow_up=key == "train_loss")
+
+    def check_last_step(self, net):
+        """Raise ``FloatingPointError`` if the network a training run leaves has diverged.
+
+        Called once the run has ended (and early stopping restored the best
+        epoch): the loss of the run's last training batch, computed again with
+        the final weights, must pass the epochs' test. One forward pass without
+        gradients; it uses every weight, so a weight that is not finite makes
+        that loss not finite.
+        """
+        batch, self._last_batch = getattr(self, "_last_batch", None), None
+        if batch is None:  # no step was taken
+            return
+        loss = net.validation_step(batch)["loss"].item()
+        self._check(net, loss, f"after the last step of epoch {net.history[-1, 'epoch']}: "
+                               "the loss of its last batch, computed again,")
+
+    def _check(self, net, loss, what, blow_up=True):
+        """Raise if ``loss`` is not finite, or (``blow_up``) blew up; ``what`` names it."""
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"Training diverged {what} is {loss}. {self._ADVICE}")
         start = net.history[0, "batches"][0]["train_loss"]
-        if row.get("train_loss", -math.inf) > start + self.BLOW_UP * max(abs(start), 1.0):
+        if blow_up and loss > start + self.BLOW_UP * max(abs(start), 1.0):
             raise FloatingPointError(
-                f"Training diverged at epoch {row['epoch']}: the train loss is "
-                f"{row['train_loss']:.3g}, against {start:.3g} at the starting point. "
-                f"{self._ADVICE}"
+                f"Training diverged {what} is {loss:.3g}, against {start:.3g} at the "
+                f"starting point. {self._ADVICE}"
             )
+
+    def __getstate__(self):
+        # A batch of training data, on the device, kept from a step to the check
+        # after it: never pickled with a model (a failed run may leave it here).
+        state = self.__dict__.copy()
+        state.pop("_last_batch", None)
+        return state
 
 
 class Plateau:
@@ -138,8 +177,7 @@ class ConvergenceMonitor(Callback):
 
     def _snapshot(self, net):
         if self.restore_best:
-            self._best_state = copy.deepcopy(net.module_.state_dict())
-            self._best_optimizer_state = net.optimizer_.state_by_parameter()
+            self._best_state, self._best_optimizer_state = copy_training_state(net)
 
     def on_train_begin(self, net, **kwargs):
         if self.restore_best and self.baseline_dataset is not None:
@@ -162,8 +200,7 @@ class ConvergenceMonitor(Callback):
 
     def on_train_end(self, net, **kwargs):
         if self.restore_best and self._best_state is not None:
-            net.module_.load_state_dict(self._best_state)
-            net.optimizer_.load_state_by_parameter(self._best_optimizer_state)
+            load_training_state(net, self._best_state, self._best_optimizer_state)
         self._best_state = self._best_optimizer_state = None
         self.baseline_dataset = None
         # Another callback may have asked to stop (a scikit-learn callback, say).

@@ -36,6 +36,24 @@ def resolve_device(device):
     return str(resolved)
 
 
+def copy_training_state(net):
+    """Copies of what training changes in ``net``: ``(weights, adam_state)``.
+
+    The module's state (weights and buffers) and the optimizer's state per
+    parameter (:meth:`~skae._fast_path.FlatAdam.state_by_parameter`), to be put
+    back by :func:`load_training_state`. Each tensor is cloned: a deep copy of
+    the state dict takes several times longer for the same result.
+    """
+    weights = {name: value.clone() for name, value in net.module_.state_dict().items()}
+    return weights, net.optimizer_.state_by_parameter()
+
+
+def load_training_state(net, weights, adam_state):
+    """Put back the state :func:`copy_training_state` copied (taken over, not copied)."""
+    net.module_.load_state_dict(weights)
+    net.optimizer_.load_state_by_parameter(adam_state)
+
+
 class SkaeNet(NeuralNet):
     """skorch ``NeuralNet`` whose loss is the criterion applied to (output, X, module).
 

@@ -29,6 +29,7 @@ from ._base import (
     principal_axes,
     validate_streamed,
 )
+from ._fit_failure import unfitted_on_error
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
 from ._streaming import MappedRows, RowBlocks, is_streamed, merge_moments, sample_rows
@@ -643,6 +644,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     True
     """
 
+    #: Fitted state besides the attributes ending in "_" (see ``_neighbour_index``).
+    _private_fitted_attributes = ("_reference_index",)
+
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "score_samples"]), None],
         "contamination": [StrOptions({"auto"}), NumberInterval(Real, 0, 0.5, closed="right")],
@@ -673,12 +677,18 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         self.random_state = random_state
 
     # --------------------------------------------------------------- fitting
+    @unfitted_on_error
     @_fit_context(
         # The wrapped estimator's parameters are validated by its own fit.
         prefer_skip_nested_validation=False
     )
     def fit(self, X, y=None):
         """Fit the wrapped estimator to ``X`` and set the threshold ``offset_``.
+
+        A fit that raises (the wrapped estimator's training diverged, say)
+        leaves the detector unfitted, even if it was fitted before, rather
+        than with a new scaling beside an earlier fit's estimator and
+        threshold.
 
         Parameters
         ----------

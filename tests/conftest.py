@@ -4,6 +4,8 @@ Session-scoped arrays are shared between tests: treat them as read-only and
 copy before modifying.
 """
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -44,6 +46,23 @@ class CountEpochs(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         self.epochs += 1
+
+
+class RaiseAtTrainEnd(Callback):
+    """A user's callback raising ``error`` when training ends, outside skorch's epoch loop."""
+
+    def __init__(self, error=None):
+        self.error = error
+
+    def on_train_end(self, net, **kwargs):
+        if self.error is not None:
+            raise self.error
+
+
+def assert_noted(error, note):
+    """The error (a ``pytest.raises`` result) carries ``note``; Python < 3.11 has no notes."""
+    if sys.version_info >= (3, 11):
+        assert note in error.value.__notes__
 
 
 

@@ -1,6 +1,7 @@
 """skae's skorch callbacks on their own: divergence check, convergence monitor, ELBO terms."""
 
 import math
+import pickle
 import warnings
 from types import SimpleNamespace
 
@@ -58,6 +59,40 @@ def test_divergence_check_raises_when_the_loss_blows_up(start):
         check.on_epoch_end(next(nets))
     with pytest.raises(FloatingPointError, match=r"diverged at epoch 4: the train loss is"):
         check.on_epoch_end(next(nets))
+
+
+@pytest.mark.parametrize("after, message", [
+    (0.5, None),
+    (math.nan, "is nan"),
+    (1.01 * (1.0 + DivergenceCheck.BLOW_UP), r"is 1.01e\+04, against 1 at the starting point"),
+])
+def test_divergence_check_tests_the_network_the_last_step_leaves(after, message):
+    # The epoch's loss, computed before its step, is fine; the same batch's loss
+    # after the step is tested by the same rule, once the run has ended.
+    check = DivergenceCheck()
+    net = next(_fake_net([1.0]))
+    batches = []
+
+    def validation_step(batch):
+        batches.append(batch)
+        return {"loss": torch.tensor(after)}
+
+    net.validation_step = validation_step
+    check.on_train_begin(net)
+    check.on_batch_end(net, batch="last batch", training=True)
+    check.on_batch_end(net, batch="a validation batch", training=False)
+    check.on_epoch_end(net)
+    # The batch is working state, never pickled with a model.
+    assert "_last_batch" not in vars(pickle.loads(pickle.dumps(check)))
+    if message is None:
+        check.check_last_step(net)
+    else:
+        with pytest.raises(FloatingPointError, match="after the last step of epoch 1: .*"
+                           + message):
+            check.check_last_step(net)
+    assert batches == ["last batch"]
+    check.check_last_step(net)  # no step since: nothing to test
+    assert batches == ["last batch"]
 
 
 def _run_monitor(monitor, losses, module=None, weights=None, optimizer=None):

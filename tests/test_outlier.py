@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.datasets import load_breast_cancer
 from sklearn.decomposition import PCA
 from sklearn.metrics import pairwise_distances, roc_auc_score
 
-from conftest import HOLD_OUT
+from conftest import HOLD_OUT, assert_noted
 
 import skae._outlier
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
@@ -593,10 +594,24 @@ def test_bad_input(fitted):
 
 
 def test_not_fitted():
-    from sklearn.exceptions import NotFittedError
-
     with pytest.raises(NotFittedError):
         ReconstructionOutlierDetector().predict(X_PLANE)
+
+
+def test_a_failed_refit_leaves_the_detector_unfitted():
+    # Not the new scaling with the old estimator_ and offset_, which flagged
+    # none of the training rows instead of a tenth.
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**FAST), contamination=0.1)
+    detector.fit(X_PLANE)
+    diverging = AutoencoderTransformer(**{**FAST, "early_stopping": False}, learning_rate=1e8)
+    with pytest.raises(FloatingPointError, match="diverged") as error:
+        detector.set_params(estimator=diverging).fit(X_PLANE * 100)
+    assert sorted(vars(detector)) == sorted(vars(clone(detector)))
+    with pytest.raises(NotFittedError):
+        detector.predict(X_PLANE)
+    # One note, on the detector the user holds, not on the estimator it cloned.
+    assert_noted(error, "ReconstructionOutlierDetector.fit raised: the estimator is left unfitted.")
+    assert len(getattr(error.value, "__notes__", [])) <= 1
 
 
 class _ScoringPCA(PCA):

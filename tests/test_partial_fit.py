@@ -6,8 +6,9 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
 
-from conftest import HOLD_OUT, TinyEncoder
+from conftest import HOLD_OUT, RaiseAtTrainEnd, TinyEncoder, assert_noted
 
 import skae
 from skae import AutoencoderTransformer, VAETransformer
@@ -268,3 +269,47 @@ def test_later_calls_keep_adam_flat_and_train_the_same_model(X, monkeypatch):
     slow = trained(AutoencoderTransformer, X, **params)
     assert fast.loss_curve_ == slow.loss_curve_
     np.testing.assert_array_equal(fast.transform(X), slow.transform(X))
+
+
+@pytest.mark.parametrize("failure", ["divergence", "interrupt"])
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_failed_call_leaves_the_model_as_it_was(cls, X, failure):
+    # A chunk far outside the first one's scale diverges after a step; an
+    # interrupt comes once the epochs are over. Either way the call is undone:
+    # the next calls continue as if it had never been made.
+    stop = RaiseAtTrainEnd()
+    est = cls(**SMALL, callbacks=[stop]).partial_fit(X[:100])
+    before = est.transform(X)
+    fitted = {name: getattr(est, name) for name in vars(est) if name.endswith("_")}
+    if failure == "divergence":
+        with pytest.raises(FloatingPointError, match="diverged") as error:
+            est.partial_fit(X[100:] * 1e4)
+    else:
+        stop.error = KeyboardInterrupt()
+        with pytest.raises(KeyboardInterrupt) as error:
+            est.partial_fit(X[100:])
+        stop.error = None
+    assert_noted(error, f"{cls.__name__}.partial_fit raised: the estimator is left as it was "
+                        "before the call.")
+    np.testing.assert_array_equal(est.transform(X), before)
+    assert sorted(name for name in vars(est) if name.endswith("_")) == sorted(fitted)
+    assert all(getattr(est, name) is value for name, value in fitted.items())
+    assert len(est.history_) == 1
+    twin = cls(**SMALL, callbacks=[RaiseAtTrainEnd()]).partial_fit(X[:100])
+    for model in (est, twin):
+        model.partial_fit(X[100:])
+    np.testing.assert_array_equal(est.transform(X), twin.transform(X))
+    assert est.loss_curve_ == twin.loss_curve_
+
+
+@pytest.mark.parametrize("cls, learning_rate", [(AutoencoderTransformer, 10.0),
+                                                (VAETransformer, 1.0)])
+def test_divergence_in_the_last_step_is_raised_by_its_call(cls, learning_rate, X):
+    # A chunk of one batch is one step: the epoch's training loss, computed
+    # before it, is fine; the network it leaves is not, and the call says so.
+    est = cls(**SMALL, learning_rate=learning_rate)
+    with pytest.raises(FloatingPointError, match="after the last step of epoch 1") as error:
+        est.partial_fit(X[:60])
+    assert_noted(error, f"{cls.__name__}.partial_fit raised: the estimator is left unfitted.")
+    with pytest.raises(NotFittedError):
+        est.transform(X)

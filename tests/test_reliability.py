@@ -3,11 +3,13 @@
 Every case asserts the documented behaviour (see "Input validation and numerical
 limits" in the user guide): a finite, correct result, or a ``ValueError`` /
 ``TypeError`` naming the problem -- never a silent NaN, infinity or wrong
-number -- and the caller's arrays come back bit for bit unchanged.
+number -- and the caller's arrays come back bit for bit unchanged. A fit that
+raises (a diverging one, say) leaves no fitted model behind.
 """
 
 import math
 import threading
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,10 +17,12 @@ import pytest
 import scipy.sparse as sp
 import torch
 from joblib import parallel_config
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, EpochScoring
 
-from conftest import HOLD_OUT
+from conftest import HOLD_OUT, RaiseAtTrainEnd, assert_noted
 
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 from skae._base import NumberInterval, _BaseAutoencoder, principal_axes
@@ -521,3 +525,71 @@ def test_number_interval_keeps_sklearn_semantics():
     real = NumberInterval(Real, 0, 1, closed="neither")
     assert real.is_satisfied_by(0.5) and not real.is_satisfied_by(False)
     assert str(constraint) == "an int in the range [1, inf)"
+
+
+# ------------------------------------------------------- 6. a fit that raises
+#: One optimizer step, far too large: only the state after it shows the divergence.
+ONE_DIVERGING_STEP = {
+    AutoencoderTransformer: dict(learning_rate=10.0),
+    VAETransformer: dict(learning_rate=1.0),
+}
+
+
+def assert_unfitted(model, error):
+    """``model`` holds what a new one holds, nothing fitted, and ``error`` says so."""
+    assert sorted(vars(model)) == sorted(vars(clone(model)))
+    for method in ("transform", "score_samples"):
+        with pytest.raises(NotFittedError):
+            getattr(model, method)(X)
+    assert_noted(error, f"{type(model).__name__}.fit raised: the estimator is left unfitted.")
+
+
+@pytest.mark.parametrize("refit", [False, True], ids=["new", "refit"])
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_fit_that_diverges_leaves_the_estimator_unfitted(Estimator, refit):
+    # Not a network trained into NaN that transforms without an error; nor,
+    # after a good fit, the old attributes (n_epochs_...) beside a new network.
+    model = Estimator(**FAST)
+    if refit:
+        model.fit(X)
+    model.set_params(learning_rate=1e8, early_stopping=False)
+    with pytest.raises(FloatingPointError, match="diverged") as error:
+        model.fit(X)
+    assert_unfitted(model, error)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_an_error_outside_the_epochs_leaves_the_estimator_unfitted(Estimator):
+    # A KeyboardInterrupt outside skorch's epoch loop (within it, skorch ends
+    # training gracefully) is an error like any other.
+    stop = RaiseAtTrainEnd()
+    model = Estimator(callbacks=[stop], **FAST).fit(X)
+    stop.error = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt) as error:
+        model.fit(X)
+    assert_unfitted(model, error)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_an_interrupt_within_the_epochs_ends_training(Estimator):
+    class Interrupt(Callback):  # Ctrl-C during the second epoch
+        def on_batch_end(self, net, training=False, **kwargs):
+            if len(net.history) == 2:
+                raise KeyboardInterrupt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = Estimator(callbacks=[Interrupt()], **FAST).fit(X)
+    assert model.n_epochs_ == 2
+    assert np.all(np.isfinite(model.transform(X)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_divergence_in_the_last_step_is_raised(Estimator):
+    # One epoch of one batch: its training loss, computed before the step, is
+    # fine; the network the step leaves is not.
+    model = Estimator(hidden_layer_sizes=(8,), max_epochs=1, batch_size=len(X), random_state=0,
+                      early_stopping=False, **ONE_DIVERGING_STEP[Estimator])
+    with pytest.raises(FloatingPointError, match="after the last step of epoch 1") as error:
+        model.fit(X)
+    assert_unfitted(model, error)
