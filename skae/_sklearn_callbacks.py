@@ -73,11 +73,17 @@ class FitTasks:
             context.call_on_fit_task_end(estimator=self.estimator, X=self.X, y=self.y)
 
     def end(self):
-        """End the root task; the estimator is fitted (``fitted_estimator`` is a copy of it)."""
+        """End the root task; the estimator is fitted (``fitted_estimator`` is a copy of it).
+
+        The training data are then let go: the fitted network keeps its
+        :class:`EpochTasks` callback, which reaches them through this task,
+        and would otherwise hold them, and pickle them with the model.
+        """
         if self.context is not None:
             self.context.call_on_fit_task_end(
                 estimator=self.estimator, X=self.X, y=self.y, reconstruction_attributes={}
             )
+        self.X = self.y = None
 
     def snapshot(self, net):
         """Attributes making a copy of the estimator usable as the network is now.

@@ -127,6 +127,18 @@ def test_no_epoch_callback_without_sklearn_callbacks(low_rank_X):
 
 
 @pytest.mark.parametrize("Estimator", TRANSFORMERS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_fitted_model_does_not_keep_the_training_data(Estimator, method, low_rank_X):
+    # The epochs' callback stays on the fitted network; the rows it was handed
+    # must not, nor be pickled with the model.
+    est = Estimator(**SMALL).set_callbacks(Recorder())
+    getattr(est, method)(low_rank_X)
+    data = pickle.dumps(est)
+    for rows in (low_rank_X, low_rank_X.astype(np.float32)):
+        assert rows[:4].tobytes() not in data
+
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
 def test_a_stop_request_ends_training_like_early_stopping(Estimator, low_rank_X):
     params = {**SMALL, "max_epochs": 30, "init": "random"}
     with warnings.catch_warnings():
