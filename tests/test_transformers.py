@@ -212,7 +212,10 @@ def test_last_smaller_batch_is_trained(Estimator, low_rank_X):
         n_components=2, batch_size=50, **{**FAST, "early_stopping": False, "max_epochs": 2}
     ).fit(low_rank_X)
     batches = est.history_[0, "batches"]
-    assert len(batches) == 3  # 50 + 50 + 20 rows
+    assert [batch["train_batch_size"] for batch in batches] == [50, 50, 20]
+    # Each batch took an optimizer step, the short one too: 2 epochs x 3 batches.
+    state = est.net_.optimizer_.state_by_parameter()
+    assert {int(parameter["step"]) for parameter in state.values()} == {6}
 
 
 # ------------------------------------------------------------ randomness, threads
@@ -326,10 +329,8 @@ def test_fitted_attributes(fitted, low_rank_X):
     assert fitted.n_epochs_ == len(fitted.loss_curve_) == len(fitted.history_)
     assert len(fitted.validation_scores_) == fitted.n_epochs_
     assert 0 <= fitted.best_epoch_ <= fitted.n_epochs_
-    assert np.isfinite(fitted.best_loss_)
-    if fitted.best_epoch_ > 0:
-        best_validation_loss = -fitted.validation_scores_[fitted.best_epoch_ - 1]
-        assert fitted.best_loss_ == pytest.approx(best_validation_loss)
+    # (Here PCA's start is kept, best_epoch_ == 0: what best_loss_ is for a
+    # trained epoch is tested from random weights, below.)
     assert not fitted.net_.module_.training  # left in eval mode
     assert not hasattr(fitted, "feature_names_in_")
     # constructor parameters are stored untouched
@@ -337,6 +338,15 @@ def test_fitted_attributes(fitted, low_rank_X):
     assert fitted.get_params()["batch_size"] == "auto"
     # 120 rows: batches of 12, about ten steps per epoch
     assert fitted.batch_size_ == 12
+
+
+def test_best_loss_is_the_best_epochs_validation_loss(Estimator, low_rank_X):
+    # From random weights, training improves on the start.
+    est = Estimator(n_components=2, init="random", **FAST).fit(low_rank_X)
+    assert est.best_epoch_ > 0
+    losses = -np.asarray(est.validation_scores_)
+    assert est.best_loss_ == pytest.approx(losses[est.best_epoch_ - 1])
+    assert est.best_loss_ <= losses.min() + est.tol
 
 
 def test_without_early_stopping_no_validation_scores(Estimator, low_rank_X):
