@@ -247,7 +247,13 @@ class VAETransformer(_BaseAutoencoder):
         be longer than ``n_epochs_``.
 
     best_loss_ : float
-        Best monitored loss.
+        Best monitored loss (validation with early stopping, else training):
+        that of the model returned, per row, in the terms of its objective.
+        After a fall-back to the starting point (``best_epoch_ == 0``), its
+        validation loss (with cross-validation, the folds' mean): the
+        fall-back is decided on the validation rows'
+        :meth:`score_samples`, not on this stochastic loss, so an epoch's
+        entry of ``validation_scores_`` may be above ``-best_loss_``.
 
     best_epoch_ : int
         Epoch of ``best_loss_``; ``0`` means the starting point was kept.
