@@ -60,16 +60,17 @@ def _import_base(base):
     return importlib.import_module("skae_base")
 
 
-def fit_ab(base, rounds, rows):
-    """This checkout's fit against ``base``'s, alternating fit by fit in this process."""
-    from run import digits_data
+#: ``run.py``'s fit benchmark's network and training, as the fit A/B runs them.
+RUN_FIT_PARAMS = dict(n_components=8, hidden_layer_sizes=(128, 64), batch_size=128, max_epochs=5,
+                      early_stopping=False, n_iter_no_change=10**6, tol=0.0, random_state=0)
 
+
+def fit_ab(base, rounds, X, params, label="fit, no callback"):
+    """This checkout's ``AutoencoderTransformer(**params).fit(X)`` against ``base``'s,
+    alternating fit by fit in this process; ``label`` names the ratios printed."""
     import skae
 
     skae_base = _import_base(base)
-    X = digits_data(rows)
-    params = dict(n_components=8, hidden_layer_sizes=(128, 64), batch_size=128, max_epochs=5,
-                  early_stopping=False, n_iter_no_change=10**6, tol=0.0, random_state=0)
     contestants = {"base": skae_base.AutoencoderTransformer, "this": skae.AutoencoderTransformer}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -91,7 +92,7 @@ def fit_ab(base, rounds, rows):
     # CPU time (one thread) is what the code costs; wall time adds the machine's other work.
     for clock in ("cpu", "wall"):
         ratios = [t / b for t, b in zip(times["this", clock], times["base", clock])]
-        print(f"fit, no callback, {clock} time: this / base = {statistics.median(ratios):.3f} "
+        print(f"{label}, {clock} time: this / base = {statistics.median(ratios):.3f} "
               f"(median of {rounds} rounds; range {min(ratios):.3f}-{max(ratios):.3f}); "
               f"medians: base {statistics.median(times['base', clock]):.3f} s, "
               f"this {statistics.median(times['this', clock]):.3f} s")
@@ -199,7 +200,9 @@ def main():
     torch.set_num_threads(1)
     only = args.only.split(",")
     if "fit" in only and args.base:
-        fit_ab(args.base, args.rounds, args.rows)
+        from run import digits_data
+
+        fit_ab(args.base, args.rounds, digits_data(args.rows), RUN_FIT_PARAMS)
     if "callbacks" in only:
         fit_with_callbacks(args.rounds)
     if "inference" in only:

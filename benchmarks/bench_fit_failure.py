@@ -15,23 +15,20 @@ Run from the repository root::
    batch is one optimizer step, the case where both weigh most.
 2. **fit, A/B** -- ``AutoencoderTransformer(n_components=2)``, all defaults, on
    2,000 x 20 Gaussian rows: this checkout against ``--base``, alternating fit
-   by fit in one process (see ``bench_callbacks.py``).
+   by fit in one process (``bench_callbacks.fit_ab``; CPU and wall time).
 
 Everything runs on one torch thread; the load average is printed, since other
 work shares the machine.
 """
 
 import argparse
-import gc
 import statistics
-import time
 import timeit
-import warnings
 
 import numpy as np
 import torch
 
-from bench_callbacks import _import_base, _load
+from bench_callbacks import _load, fit_ab
 
 
 def _median_ms(fn, repeats):
@@ -76,33 +73,6 @@ def partial_fit_costs(repeats):
     print(f"(load {_load()})")
 
 
-def fit_ab(base, rounds):
-    import skae
-
-    skae_base = _import_base(base)
-    X = np.random.RandomState(0).randn(2000, 20)
-    contestants = {"base": skae_base.AutoencoderTransformer, "this": skae.AutoencoderTransformer}
-    times = {name: [] for name in contestants}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for cls in contestants.values():
-            cls(n_components=2, max_epochs=2, random_state=0).fit(X[:300])  # warm-up
-        for r in range(rounds):
-            order = list(contestants) if r % 2 == 0 else list(contestants)[::-1]
-            for name in order:
-                gc.collect()
-                start = time.perf_counter()
-                contestants[name](n_components=2, random_state=0).fit(X)
-                times[name].append(time.perf_counter() - start)
-            print(f"  round {r + 1}/{rounds} (load {_load()}): "
-                  + ", ".join(f"{name} {times[name][-1]:.3f} s" for name in contestants),
-                  flush=True)
-    ratios = [t / b for t, b in zip(times["this"], times["base"])]
-    print(f"fit, wall time: medians base {statistics.median(times['base']):.3f} s, "
-          f"this {statistics.median(times['this']):.3f} s; this / base per round "
-          f"{statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f})")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="a source tree of skae to compare fit with")
@@ -112,7 +82,9 @@ def main():
     torch.set_num_threads(1)
     partial_fit_costs(args.repeats)
     if args.base:
-        fit_ab(args.base, args.rounds)
+        X = np.random.RandomState(0).randn(2000, 20)
+        fit_ab(args.base, args.rounds, X, dict(n_components=2, random_state=0),
+               label="fit, default AutoencoderTransformer(n_components=2)")
 
 
 if __name__ == "__main__":
