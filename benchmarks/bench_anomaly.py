@@ -940,26 +940,42 @@ def speed(repeats=3):
 
 
 def _decoded_neighbour_score(detector, X):
-    """``detector``'s local score of ``X`` with the neighbours measured between decoded codes.
+    """``detector``'s score of ``X`` with the neighbours measured between decoded codes.
 
     The detector measures them through ``latent_metric_``, the decoder's
     least-squares linear fit; this decodes the reference codes and the rows'
     codes with the network itself, to see what the linear fit costs. The
     detector's own neighbour search runs on a copy of it whose reference codes
-    are the decoded ones.
+    are the decoded ones; with ``anomaly_score_="neighborhood"`` the reference
+    rows' own scores are recomputed with the decoded distances too.
     """
     decode = detector.estimator_.inverse_transform
+    n_components = detector.estimator_.n_components_
     # The reference codes back from their embedding (the metric has full rank
     # wherever the decoder's linear fit does).
     codes = detector.reference_codes_ @ linalg.pinv(detector.latent_metric_)
     decoded = copy.copy(detector)
     decoded.reference_codes_ = _flat(decode((codes + detector.latent_mean_).astype(np.float32)))
     decoded._reference_index = None
-    spe, codes = detector._statistics(detector._scaled_input(X))
-    distance2 = decoded._neighbour_distances(_flat(decode(codes)))
     # The control limit of the distances, as the detector's fit takes it.
-    limits = np.array([detector.control_limits_[0], decoded._neighbour_distances().mean()])
-    return _outlier.local_score(spe, distance2, limits, codes.shape[1])
+    reference_distance2 = decoded._neighbour_distances()
+    limits = np.array([detector.control_limits_[0], reference_distance2.mean()])
+    spe, codes = detector._statistics(detector._scaled_input(X))
+    index = decoded._neighbour_index()
+    distances, neighbours = index.kneighbors(
+        _flat(decode(codes)), n_neighbors=min(detector.n_neighbors_, index.n_samples_fit_)
+    )
+    scores = _outlier.local_score(spe, distances[:, -1] ** 2, limits, n_components)
+    if detector.anomaly_score_ != "neighborhood":
+        return scores
+    # The reference rows' SPE, from their scores: minus the score, less its local term.
+    reference_spe = detector.control_limits_[0] * (
+        -detector.reference_scores_ - n_components * np.log1p(
+            detector._neighbour_distances() / detector.control_limits_[1]
+        )
+    )
+    reference_scores = _outlier.local_score(reference_spe, reference_distance2, limits, n_components)
+    return _outlier.neighborhood_score(scores, reference_scores[neighbours])
 
 
 def _flat(samples):

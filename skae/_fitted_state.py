@@ -15,7 +15,7 @@ from numbers import Real
 import numpy as np
 
 from ._base import _BaseAutoencoder
-from ._outlier import _POWER_RANGE
+from ._outlier import _NEIGHBOUR_SCORES, _POWER_RANGE
 
 
 def _positive_int(value):
@@ -112,14 +112,15 @@ def _check_detector(detector):
     if not isinstance(inner, _BaseAutoencoder) or not hasattr(inner, "net_"):
         raise ValueError("the detector's estimator_ is not a fitted skae transformer.")
     n_features, k = detector.n_features_in_, inner.n_components_
-    statistics = detector.anomaly_score_ in ("local", "combined")
-    local = detector.anomaly_score_ == "local"
+    statistics = detector.anomaly_score_ in (*_NEIGHBOUR_SCORES, "combined")
+    local = detector.anomaly_score_ in _NEIGHBOUR_SCORES
+    shared = detector.anomaly_score_ == "neighborhood"
     scaled = detector.feature_scaling is not None
     _check(
         detector,
         {
             "n_features_in_": lambda v: v == inner.n_features_in_,
-            "anomaly_score_": lambda v: v in ("local", "combined", "estimator"),
+            "anomaly_score_": lambda v: v in (*_NEIGHBOUR_SCORES, "combined", "estimator"),
             "offset_": lambda v: _real(v) and math.isfinite(v),
             "scale_": (_finite_array((n_features,), positive=True) if scaled
                        else lambda v: v is None),
@@ -136,11 +137,13 @@ def _check_detector(detector):
             "latent_metric_": _finite_array((k, k)),
             "reference_codes_": _finite_array((None, k)),
             "n_neighbors_": _positive_int,
+            "reference_scores_": _finite_array((len(getattr(detector, "reference_codes_", ())),)),
         },
         required=(
             ("offset_", "scale_")
             + (("control_limits_", "latent_mean_", "latent_precision_") if statistics else ())
             + (("latent_metric_", "reference_codes_", "n_neighbors_") if local else ())
+            + (("reference_scores_",) if shared else ())
         ),
     )
     if local and len(detector.reference_codes_) == 0:

@@ -41,7 +41,9 @@ from ._vae import VAETransformer
 #: Identifies skae's files among safetensors files.
 FORMAT = "skae"
 #: Raised whenever the layout changes; a file with a larger number is refused.
-FORMAT_VERSION = 3
+#: Version 4: the detector's ``anomaly_score="neighborhood"`` and its
+#: ``reference_scores_``; earlier files name the scores they were fitted with.
+FORMAT_VERSION = 4
 #: Attributes renamed since a format version: ``{version: {old name: new name}}``
 #: applies to the files of that version and earlier. Version 2: the detector's
 #: local term measures distances with the decoder's metric, ``latent_metric_``;

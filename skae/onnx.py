@@ -27,11 +27,13 @@ from sklearn.utils.validation import check_is_fitted
 from ._autoencoder import AutoencoderTransformer
 from ._base import _BaseAutoencoder
 from ._outlier import (
+    _NEIGHBOUR_SCORES,
     ReconstructionOutlierDetector,
     combined_score,
     embed_codes,
     hotelling_t2,
     local_score,
+    neighborhood_score,
     overflowed_as_outliers,
     yeo_johnson,
 )
@@ -106,12 +108,14 @@ class _DetectorGraph(torch.nn.Module):
         self.register_buffer("latent_mean", _tensor(detector.latent_mean_))
         self.register_buffer("latent_precision", _tensor(detector.latent_precision_))
         self.register_buffer("control_limits", _tensor(detector.control_limits_))
-        if self.statistic == "local":
+        if self.statistic in _NEIGHBOUR_SCORES:
             self.register_buffer("latent_metric", _tensor(detector.latent_metric_))
             reference = _tensor(detector.reference_codes_)
             self.register_buffer("reference", reference)
             self.register_buffer("reference_norms", (reference ** 2).sum(dim=1))
             self.n_neighbors = min(detector.n_neighbors_, len(reference))
+        if self.statistic == "neighborhood":
+            self.register_buffer("reference_scores", _tensor(detector.reference_scores_))
 
     def forward(self, x):
         if self.power is not None:
@@ -125,7 +129,7 @@ class _DetectorGraph(torch.nn.Module):
                 t2 = hotelling_t2(codes, self.latent_mean, self.latent_precision)
                 scores = combined_score(spe, t2, self.control_limits)
             else:
-                distance2 = self._neighbour_distances(
+                distance2, neighbours = self._neighbours(
                     embed_codes(codes, self.latent_mean, self.latent_metric)
                 )
                 scores = local_score(spe, distance2, self.control_limits, codes.shape[1])
@@ -134,6 +138,8 @@ class _DetectorGraph(torch.nn.Module):
         # skae recomputes in float64 a row whose float32 pass overflowed; the graph
         # cannot, and ranks the row last, as the detector does one whose codes overflow.
         scores = overflowed_as_outliers(scores)
+        if self.statistic == "neighborhood":
+            scores = neighborhood_score(scores, self.reference_scores[neighbours])
         if self.outputs == "score_samples":
             return scores
         decision = scores - self.offset
@@ -144,14 +150,15 @@ class _DetectorGraph(torch.nn.Module):
         return (label, decision) if self.outputs == "label_and_decision" else label
 
 
-    def _neighbour_distances(self, embedded):
-        """Squared distance of each row to its k-th nearest reference code, by brute force."""
+    def _neighbours(self, embedded):
+        """Each row's squared distance to its k-th nearest reference code, and the
+        indices of its k nearest, by brute force."""
         gaps = ((embedded ** 2).sum(dim=1, keepdim=True) - 2.0 * embedded @ self.reference.T
                 + self.reference_norms)
-        nearest = torch.topk(gaps, self.n_neighbors, dim=1, largest=False).values
+        nearest, neighbours = torch.topk(gaps, self.n_neighbors, dim=1, largest=False)
         # Rounding can take a zero distance below 0 (Relu, not Clip: skl2onnx
         # cannot place Clip's omitted optional input).
-        return torch.relu(nearest[:, -1])
+        return torch.relu(nearest[:, -1]), neighbours
 
 
 def _graph(estimator, method):

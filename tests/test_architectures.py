@@ -229,7 +229,8 @@ def test_bernoulli_output_with_conv(cls, digits_small):
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 @pytest.mark.parametrize(
-    "estimator_cls, score", [(AutoencoderTransformer, "local"), (VAETransformer, "estimator")]
+    "estimator_cls, score",
+    [(AutoencoderTransformer, "neighborhood"), (VAETransformer, "estimator")],
 )
 def test_outlier_detector(architecture, estimator_cls, score, digits_small):
     estimator = estimator_cls(**_small(architecture, n_components=2, max_epochs=2))

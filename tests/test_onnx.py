@@ -81,6 +81,8 @@ def test_normalisation_is_inside_the_graph():
 @pytest.mark.parametrize("detector", [
     lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)),
     lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST), n_neighbors=25),
+    lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST),
+                                          anomaly_score="local"),
     lambda: ReconstructionOutlierDetector(
         VAETransformer(2, n_importance_samples=3, **FAST), feature_scaling=None,
         contamination=0.1,
@@ -110,6 +112,8 @@ def test_detector_methods_match_skae(detector, heavy_tailed):
 
 @pytest.mark.parametrize("detector", [
     lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)),
+    lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST),
+                                          anomaly_score="local"),
     lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST),
                                           anomaly_score="combined"),
     lambda: ReconstructionOutlierDetector(VAETransformer(2, n_importance_samples=3, **FAST)),
@@ -265,7 +269,7 @@ def test_detector_over_images_and_series_matches_skae(architecture, shape, sizes
                                max_epochs=2, random_state=0),
         contamination=0.1,
     ).fit(X_shaped)
-    assert detector.anomaly_score_ == "local"
+    assert detector.anomaly_score_ == "neighborhood"
     (output,) = run(to_onnx(detector, "score_samples"), X_shaped.reshape(40, -1))
     np.testing.assert_allclose(output, detector.score_samples(X_shaped), rtol=1e-5, atol=1e-5)
 

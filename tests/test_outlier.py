@@ -99,29 +99,56 @@ def test_combined_score_is_the_sum_of_the_normalised_statistics(fitted):
     np.testing.assert_allclose(combined.score_samples(X_OFF), expected)
 
 
-def check_local_score(fitted):
-    """``fitted``'s scores of X_OFF and its limit, from the definition, by brute force."""
-    assert fitted.anomaly_score_ == "local"
-    X_scaled = X_OFF / fitted.scale_
-    spe = fitted.estimator_.reconstruction_error(X_scaled)
-    codes = fitted.estimator_.transform(X_scaled) - fitted.latent_mean_
-    embedded = codes @ fitted.latent_metric_
-    gaps = ((embedded[:, None, :] - fitted.reference_codes_[None]) ** 2).sum(axis=2)
-    k = fitted.n_neighbors_
-    kth = np.sort(gaps, axis=1)[:, k - 1]
-    # Minus twice the log of a k-nearest-neighbour density of the 2-D codes,
-    # up to a constant, with the training mean of kth as its unit.
-    local = 2 * np.log1p(kth / fitted.control_limits_[1])
-    expected = -(spe / fitted.control_limits_[0] + local)
-    np.testing.assert_allclose(fitted.score_samples(X_OFF), expected)
-    reference_gaps = ((fitted.reference_codes_[:, None] - fitted.reference_codes_[None]) ** 2)
-    reference_kth = np.sort(reference_gaps.sum(axis=2), axis=1)[:, k]  # self excluded
+def check_local_score(fitted, X_train=X_PLANE):
+    """``fitted``'s scores of X_OFF, its limit and its reference rows' scores, from
+    the definition, by brute force (``fitted`` on ``X_train``, 2 components)."""
+    assert fitted.anomaly_score_ in ("neighborhood", "local")
+
+    def spe_and_embedded(X):
+        X_scaled = X / fitted.scale_
+        codes = fitted.estimator_.transform(X_scaled) - fitted.latent_mean_
+        return fitted.estimator_.reconstruction_error(X_scaled), codes @ fitted.latent_metric_
+
+    def local_score(spe, kth):
+        # Minus twice the log of a k-nearest-neighbour density of the 2-D codes,
+        # up to a constant, with the training mean of kth as its unit.
+        return -(spe / fitted.control_limits_[0] + 2 * np.log1p(kth / fitted.control_limits_[1]))
+
+    spe, embedded = spe_and_embedded(X_OFF)
+    reference = fitted.reference_codes_
+    k = min(fitted.n_neighbors_, len(reference))
+    gaps = ((embedded[:, None, :] - reference[None]) ** 2).sum(axis=2)
+    neighbours = np.argsort(gaps, axis=1)[:, :k]
+    local = local_score(spe, np.take_along_axis(gaps, neighbours, axis=1)[:, -1])
+    reference_gaps = ((reference[:, None] - reference[None]) ** 2).sum(axis=2)
+    reference_kth = np.sort(reference_gaps, axis=1)[:, min(k, len(reference) - 1)]  # self excluded
     assert fitted.control_limits_[1] == pytest.approx(reference_kth.mean())
+    if fitted.anomaly_score_ == "local":
+        np.testing.assert_allclose(fitted.score_samples(X_OFF), local)
+        return
+    # The reference rows' own local scores, each row not its own neighbour ...
+    spe_train, embedded_train = spe_and_embedded(X_train)
+    rows = pairwise_distances(reference, embedded_train).argmin(axis=1)
+    reference_local = local_score(spe_train[rows], reference_kth)
+    np.testing.assert_allclose(fitted.reference_scores_, reference_local)
+    # ... shared: the mean over a row's k neighbours of the worse of the two.
+    shared = np.minimum(local[:, None], reference_local[neighbours]).mean(axis=1)
+    np.testing.assert_allclose(fitted.score_samples(X_OFF), shared)
+    assert np.all(shared - local <= 1e-12 * np.abs(local))  # (up to the mean's rounding)
+
+
+def test_neighborhood_is_the_default_score(fitted):
+    assert fitted.anomaly_score == "auto" and fitted.anomaly_score_ == "neighborhood"
 
 
 def test_local_score_is_spe_plus_the_log_distance_to_the_kth_nearest_code(fitted):
     assert fitted.n_neighbors == fitted.n_neighbors_ == 10
     check_local_score(fitted)
+    local = clone(fitted).set_params(anomaly_score="local").fit(X_PLANE)
+    assert not hasattr(local, "reference_scores_")
+    check_local_score(local)
+    # The same network and reference codes: only the score differs.
+    np.testing.assert_array_equal(local.reference_codes_, fitted.reference_codes_)
 
 
 def test_n_neighbors_sets_the_local_terms_count_at_fit(fitted):
@@ -139,17 +166,13 @@ def test_n_neighbors_sets_the_local_terms_count_at_fit(fitted):
 
 def test_n_neighbors_beyond_the_reference_codes_counts_them_all():
     X = X_PLANE[:30]
-    detector = ReconstructionOutlierDetector(
-        AutoencoderTransformer(2, **FAST), n_neighbors=1000, trim_fraction=0.0
-    ).fit(X)
-    embedded = (detector.estimator_.transform(X_OFF / detector.scale_)
-                - detector.latent_mean_) @ detector.latent_metric_
-    farthest = pairwise_distances(embedded, detector.reference_codes_).max(axis=1) ** 2
-    local = 2 * np.log1p(farthest / detector.control_limits_[1])
-    spe = detector.estimator_.reconstruction_error(X_OFF / detector.scale_)
-    np.testing.assert_allclose(
-        detector.score_samples(X_OFF), -(spe / detector.control_limits_[0] + local)
-    )
+    for score in ("neighborhood", "local"):
+        detector = ReconstructionOutlierDetector(
+            AutoencoderTransformer(2, **FAST), n_neighbors=1000, trim_fraction=0.0,
+            anomaly_score=score,
+        ).fit(X)
+        assert len(detector.reference_codes_) == 30
+        check_local_score(detector, X)
 
 
 def test_local_distances_are_the_linearised_decoders(fitted):
@@ -253,15 +276,38 @@ def test_local_score_sees_a_row_between_two_clusters_that_t2_misses():
         score: ReconstructionOutlierDetector(
             AutoencoderTransformer(1, **FAST), anomaly_score=score, random_state=0
         ).fit(X)
-        for score in ("local", "combined")
+        for score in ("neighborhood", "local", "combined")
     }
     for score, detector in detectors.items():
         # The fraction of training rows scored as more anomalous than it.
         rank = (detector.score_samples(X) < detector.score_samples(between)[0]).mean()
-        if score == "local":
+        if score != "combined":
             assert detector.predict(between)[0] == -1 and rank < 0.01
         else:
             assert detector.predict(between)[0] == 1 and rank > 0.5
+
+
+def test_a_row_among_the_training_sets_anomalies_inherits_their_scores():
+    # 20 anomalies of the training data sit together at the plane's edge, a
+    # little off it (by 0.1-0.5: within the reference rows). Near them a new
+    # row's 10th nearest code is one of theirs, so its local term is small,
+    # and so is its own reconstruction error; the neighbours' errors are not.
+    rng = np.random.RandomState(0)
+    basis = rng.randn(2, 6)
+    off_plane = np.linalg.svd(basis)[2][-1]
+    X = rng.randn(300, 2) @ basis + 3.0 + 0.05 * rng.randn(300, 6)
+    edge = np.array([2.5, 2.5]) @ basis + 3.0
+    cluster = edge + 0.05 * rng.randn(20, 6) + rng.uniform(0.1, 0.5, (20, 1)) * off_plane
+    new = edge + 0.05 * rng.randn(5, 6)
+    detectors = {
+        score: ReconstructionOutlierDetector(
+            AutoencoderTransformer(2, **FAST), anomaly_score=score
+        ).fit(np.vstack([X, cluster]))
+        for score in ("local", "neighborhood")
+    }
+    assert len(detectors["neighborhood"].reference_codes_) > 300  # the cluster is a reference
+    assert (detectors["local"].predict(new) == 1).sum() >= 3
+    np.testing.assert_array_equal(detectors["neighborhood"].predict(new), -1)
 
 
 def test_trim_fraction_leaves_the_worst_rows_out_of_the_second_fit():

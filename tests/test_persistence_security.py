@@ -20,6 +20,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 
 from conftest import HOLD_OUT
 
@@ -76,10 +77,12 @@ def no_side_effects(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def saved():
-    """The bytes of a saved detector (its estimator nested inside) and of an autoencoder."""
+    """The bytes of a saved detector (its estimator nested inside), of an autoencoder,
+    and of a detector with ``anomaly_score="local"``."""
     detector = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X)
+    local = clone(detector).set_params(anomaly_score="local").fit(X)
     files = {}
-    for name, est in [("detector", detector), ("ae", detector.estimator_)]:
+    for name, est in [("detector", detector), ("ae", detector.estimator_), ("local", local)]:
         buffer = io.BytesIO()
         skae.save(est, buffer)
         files[name] = buffer.getvalue()
@@ -313,6 +316,27 @@ def test_a_newer_format_version_is_refused(saved):
         load_bytes(forge(document, tensors))
 
 
+def _before_version_4(document):
+    """``document``, a detector fitted with ``anomaly_score="local"``, as formats 1 to 3
+    wrote a detector fitted with the default, ``"auto"``, which then resolved to it."""
+    params = document["estimator"]["params"]
+    assert params["anomaly_score"] == "local"
+    params["anomaly_score"] = "auto"
+    assert document["estimator"]["attributes"]["anomaly_score_"] == "local"
+
+
+def test_a_version_3_detector_loads_and_scores_as_it_did(saved):
+    # "auto" now resolves to "neighborhood" when fitted; a file fitted with it
+    # before keeps the score it was fitted with.
+    current = load_bytes(saved["local"])
+    document, tensors = parts(saved["local"])
+    _before_version_4(document)
+    document["format_version"] = 3
+    old = load_bytes(forge(document, tensors))
+    assert old.anomaly_score == "auto" and old.anomaly_score_ == "local"
+    np.testing.assert_array_equal(old.score_samples(X), current.score_samples(X))
+
+
 def _before_version_3(document):
     """``document`` as formats 1 and 2 wrote it: the detector's neighbour count was
     fixed at 10, neither a parameter nor an attribute."""
@@ -322,8 +346,9 @@ def _before_version_3(document):
 
 
 def test_a_version_2_detector_loads_and_scores_as_it_did(saved):
-    current = load_bytes(saved["detector"])
-    document, tensors = parts(saved["detector"])
+    current = load_bytes(saved["local"])
+    document, tensors = parts(saved["local"])
+    _before_version_4(document)
     _before_version_3(document)
     document["format_version"] = 2
     old = load_bytes(forge(document, tensors))
@@ -339,8 +364,9 @@ def test_a_version_1_detector_loads_and_scores_as_it_did(saved):
     # Format 1 named the local term's map latent_whitening_ (it whitened the
     # codes); the file's reference codes were mapped by it, so under its new
     # name it gives the scores the detector gave when saved.
-    current = load_bytes(saved["detector"])
-    document, tensors = parts(saved["detector"])
+    current = load_bytes(saved["local"])
+    document, tensors = parts(saved["local"])
+    _before_version_4(document)
     _before_version_3(document)
     attributes = document["estimator"]["attributes"]
     attributes["latent_whitening_"] = attributes.pop("latent_metric_")
@@ -526,6 +552,7 @@ def test_fitted_attributes_fit_cannot_produce_are_refused(saved, file, name, val
     ("ae", "hidden_layer_sizes_"), ("ae", "input_shape_"), ("ae", "loss_"),
     ("ae", "device_"), ("detector", "control_limits_"), ("detector", "reference_codes_"),
     ("detector", "n_features_in_"), ("detector", "anomaly_score_"),
+    ("detector", "reference_scores_"),
 ])
 def test_every_attribute_inference_needs_is_required(saved, file, name):
     document, tensors = parts(saved[file])
@@ -534,17 +561,21 @@ def test_every_attribute_inference_needs_is_required(saved, file, name):
         load_bytes(forge(document, tensors))
 
 
-@pytest.mark.parametrize("change", ["zero", "nan", "shape"])
-def test_the_detector_statistics_are_checked(saved, change):
+@pytest.mark.parametrize("attribute, change", [
+    ("control_limits_", "zero"), ("control_limits_", "nan"), ("control_limits_", "shape"),
+    # one score per reference code, each finite
+    ("reference_scores_", "nan"), ("reference_scores_", "shape"),
+])
+def test_the_detector_statistics_are_checked(saved, attribute, change):
     document, tensors = parts(saved["detector"])
-    reference = document["estimator"]["attributes"]["control_limits_"]
+    reference = document["estimator"]["attributes"][attribute]
     key = next(iter(reference.values())) if isinstance(reference, dict) else None
     name = key if isinstance(key, str) and key in tensors else None
     assert name is not None, reference  # stored as a tensor
-    limits = tensors[name]
-    tensors[name] = {"zero": np.zeros_like(limits), "nan": np.full_like(limits, np.nan),
-                     "shape": np.ones(3, limits.dtype)}[change]
-    with pytest.raises(ValueError, match=r"control_limits_ = .* is not what fit produces"):
+    values = tensors[name]
+    tensors[name] = {"zero": np.zeros_like(values), "nan": np.full_like(values, np.nan),
+                     "shape": np.ones(len(values) + 1, values.dtype)}[change]
+    with pytest.raises(ValueError, match=rf"{attribute} = .* is not what fit produces"):
         load_bytes(forge(document, tensors))
 
 
