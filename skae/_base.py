@@ -1508,5 +1508,8 @@ class _BaseAutoencoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # Sequences come as (n_samples, C, T) too (and images as rank 4, which no
+        # tag names); see ``input_shape``.
+        tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
