@@ -702,3 +702,9 @@ class AutoencoderTransformer(_BaseAutoencoder):
             self.latent_mean_, self.latent_covariance_, size=n_samples
         )
         return self.inverse_transform(codes)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Binary cross-entropy takes data in [0, 1] only ("auto" takes any data).
+        tags.input_tags.positive_only = self.loss == "bce"
+        return tags

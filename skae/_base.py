@@ -388,10 +388,20 @@ def lazy_on_dask(method):
     return wrapper
 
 
+#: Parameter values that are sequences of values (``input_shape``).
+_SEQUENCES = (list, tuple, np.ndarray)
+
+
 def _same_value(a, b):
-    """Whether parameter values ``a`` and ``b`` are the same (``==``, or one object)."""
+    """Whether parameter values ``a`` and ``b`` are the same (``==``, or one object).
+
+    A list, a tuple and an array of the same values are one value:
+    ``input_shape=[1, 8, 8]`` builds the network ``(1, 8, 8)`` does.
+    """
     if a is b:
         return True
+    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES) and np.ndim(a) == np.ndim(b) == 1:
+        a, b = tuple(a), tuple(b)
     try:
         return bool(a == b)
     except (TypeError, ValueError):  # values whose == is not one truth value
@@ -1508,5 +1518,8 @@ class _BaseAutoencoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # Sequences come as (n_samples, C, T) too (and images as rank 4, which no
+        # tag names); see ``input_shape``.
+        tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags

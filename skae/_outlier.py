@@ -1389,4 +1389,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = self._accept_sparse() == "csr"
+        # Rank-3 X is scaled as rows and reaches the estimator in its own shape.
+        tags.input_tags.three_d_array = (
+            self.estimator is None or get_tags(self.estimator).input_tags.three_d_array
+        )
         return tags

@@ -620,3 +620,9 @@ class VAETransformer(_BaseAutoencoder):
         check_is_fitted(self)
         rng = check_random_state(random_state)
         return self.inverse_transform(rng.standard_normal((n_samples, self.n_components_)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # A Bernoulli likelihood takes data in [0, 1] only.
+        tags.input_tags.positive_only = self.likelihood == "bernoulli"
+        return tags

@@ -10,6 +10,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.datasets import load_breast_cancer
 from sklearn.decomposition import PCA
 from sklearn.metrics import pairwise_distances, roc_auc_score
+from sklearn.utils import get_tags
 
 from conftest import HOLD_OUT, assert_noted
 
@@ -575,6 +576,13 @@ def test_a_far_row_on_a_power_transformed_feature_is_an_outlier(dtype):
     scores = detector.score_samples(far)
     assert scores[0] < -1e30 and np.isfinite(scores[1])  # -inf where the codes overflow
     assert detector.predict(far)[0] == -1
+
+
+def test_three_d_array_tag_is_the_wrapped_estimators():
+    # Rank-3 X reaches the estimator in its own shape: skae's take it, PCA does not.
+    for estimator in (None, AutoencoderTransformer(), VAETransformer()):
+        assert get_tags(ReconstructionOutlierDetector(estimator)).input_tags.three_d_array
+    assert not get_tags(ReconstructionOutlierDetector(PCA())).input_tags.three_d_array
 
 
 def test_float32_input_gives_float64_scores(fitted):

@@ -150,6 +150,16 @@ def test_a_setting_the_first_call_built_in_is_not_silently_ignored(cls, name, va
     est.set_params(**{name: value}).fit(X).partial_fit(X)  # fit starts afresh
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_the_same_input_shape_as_a_list_or_an_array_is_no_change(cls, X):
+    est = cls(**SMALL, input_shape=(1, 5)).partial_fit(X)
+    for same in ([1, 5], np.array([1, 5])):
+        est.set_params(input_shape=same).partial_fit(X)
+    assert est.n_epochs_ == 3
+    with pytest.raises(ValueError, match=r"input_shape changed from \(1, 5\) to \[5, 1\]"):
+        est.set_params(input_shape=[5, 1]).partial_fit(X)
+
+
 def test_a_parameter_dict_changed_in_place_is_a_change(X):
     kwargs = {"width": 3}
     est = AutoencoderTransformer(**SMALL, encoder=TinyEncoder, encoder_kwargs=kwargs).partial_fit(X)

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
@@ -34,6 +35,12 @@ FAST = dict(max_epochs=10, hidden_layer_sizes=(16,), random_state=0, **HOLD_OUT)
 RANDOM_TRAINING = {
     AutoencoderTransformer: dict(init="random", dropout=0.1, noise=0.1),
     VAETransformer: dict(init="random", dropout=0.1),
+}
+
+#: Each transformer's option that takes data in [0, 1] only.
+UNIT_INTERVAL = {
+    AutoencoderTransformer: dict(loss="bce"),
+    VAETransformer: dict(likelihood="bernoulli"),
 }
 
 
@@ -80,6 +87,22 @@ def test_set_output_pandas(Estimator, fitted, low_rank_X):
     # inverse_transform is not wrapped
     est.set_output(transform="pandas")
     assert isinstance(est.inverse_transform(out.to_numpy()), np.ndarray)
+
+
+def test_tags_say_which_input_is_accepted(Estimator):
+    tags = get_tags(Estimator())
+    # (n_samples, C, T) sequences are accepted besides rows (test_shapes.py).
+    assert tags.input_tags.sparse and tags.input_tags.three_d_array
+    assert not tags.input_tags.allow_nan and not tags.input_tags.positive_only
+    assert tags.transformer_tags.preserves_dtype == ["float64", "float32"]
+    assert tags.requires_fit and not tags.non_deterministic
+
+
+def test_data_in_the_unit_interval_only_is_tagged_positive_only(Estimator, low_rank_X):
+    est = Estimator(n_components=2, **UNIT_INTERVAL[Estimator], **FAST)
+    assert get_tags(est).input_tags.positive_only
+    with pytest.raises(ValueError, match=r"needs data in \[0, 1\]"):
+        est.fit(-low_rank_X)
 
 
 # ---------------------------------------------------------------------- pickling
