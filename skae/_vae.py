@@ -597,6 +597,11 @@ class VAETransformer(_BaseAutoencoder):
     def sample(self, n_samples=1, random_state=None):
         """Generate rows by decoding draws from the standard normal prior.
 
+        Each row is the decoder's mean at one draw, without the observation
+        noise: the rows vary less than draws from the density that
+        :meth:`score_samples` evaluates (at probabilistic PCA's solution,
+        their covariance lacks PPCA's noise variance on every feature).
+
         Parameters
         ----------
         n_samples : int, default=1
