@@ -308,10 +308,14 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     latent_mean_ : ndarray of shape (n_components,)
         Mean of the training codes; :meth:`sample` draws from
-        ``N(latent_mean_, latent_covariance_)``.
+        ``N(latent_mean_, latent_covariance_)``. After :meth:`partial_fit`,
+        merged over the calls: each chunk's codes as the network its call
+        left encodes them. An earlier chunk is not encoded again, so its
+        codes lag the network's later training.
 
     latent_covariance_ : ndarray of shape (n_components, n_components)
-        Covariance of the training codes.
+        Covariance of the training codes (merged over :meth:`partial_fit`'s
+        calls as ``latent_mean_``).
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.

@@ -161,18 +161,25 @@ class _Network(DrawsRandom, nn.Module):
         """Row-wise ``log p(x | params)`` in the original units of ``x``.
 
         A Gaussian's density is computed in normalised units; subtracting the
-        normalisation's log-Jacobian (:meth:`log_jacobian`) gives the density of
-        ``x`` itself, comparable across input scalings and with PCA's.
+        normalisation's log-Jacobian (:meth:`log_jacobian`, in ``x``'s dtype)
+        gives the density of ``x`` itself, comparable across input scalings and
+        with PCA's.
         """
         log_lik = self.likelihood.log_prob(self.target(x), params).sum(dim=-1)
         if not self.is_bernoulli:
-            log_lik = log_lik - self.log_jacobian(x.shape[-1])
+            log_lik = log_lik - self.log_jacobian(x.shape[-1], x.dtype)
         return log_lik
 
-    def log_jacobian(self, n_features):
+    def log_jacobian(self, n_features, dtype=None):
         """``sum(log(scale))`` over ``n_features`` features, a 0-d tensor: the
-        log-density of a normalised row minus that of the row itself."""
-        return torch.log(self.normalize.scale).expand(n_features).sum()
+        log-density of a normalised row minus that of the row itself.
+
+        Computed in ``dtype`` (default: the scale's, float32): scoring sums
+        the densities in float64, where the rounding error of a float32
+        logarithm, times the number of features, would shift every row's score.
+        """
+        scale = self.normalize.scale if dtype is None else self.normalize.scale.to(dtype)
+        return torch.log(scale).expand(n_features).sum()
 
     def decode(self, z):
         """Decoder output: the Gaussian mean in normalised units, or Bernoulli logits."""

@@ -523,10 +523,12 @@ class VAETransformer(_BaseAutoencoder):
         training rows than features: with fewer, scikit-learn's PCA spreads
         its residual variance over ``n_samples - n_components`` directions,
         probabilistic PCA (skae's start) over ``n_features - n_components``.
-        It is a stochastic lower bound in expectation that tightens as
-        ``n_importance_samples`` grows; the draws are fixed at fit time, so it
-        is deterministic and a row's value does not depend on the other rows
-        (beyond float32 rounding: less than 1e-6 nats in the measurements).
+        It is a stochastic lower bound in expectation (over the draws) that
+        tightens as ``n_importance_samples`` grows; the draws are fixed at fit
+        time, so it is deterministic and a row's value does not depend on the
+        other rows (beyond float32 rounding: the rows scored with it change how
+        the matrix products round). Every row shares the draws, so their error
+        does not average out over rows: :meth:`score` carries it whole.
         The network runs in float32 and the densities are summed in float64, so
         rows far from the training data get finite scores. With
         ``likelihood="bernoulli"``, a row with a value outside [0, 1] has
@@ -594,6 +596,11 @@ class VAETransformer(_BaseAutoencoder):
     )
     def sample(self, n_samples=1, random_state=None):
         """Generate rows by decoding draws from the standard normal prior.
+
+        Each row is the decoder's mean at one draw, without the observation
+        noise: the rows vary less than draws from the density that
+        :meth:`score_samples` evaluates (at probabilistic PCA's solution,
+        their covariance lacks PPCA's noise variance on every feature).
 
         Parameters
         ----------

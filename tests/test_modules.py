@@ -1,5 +1,7 @@
 """The torch modules on their own: normalisation, MLP builder, residual maps, networks."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -173,6 +175,21 @@ def test_log_likelihood_is_in_original_units(network_data):
     sd = scale * 2.0 * np.sqrt(0.3)
     expected = stats.norm.logpdf(x.numpy(), mean, sd).sum(axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+def test_log_likelihood_in_float64_shifts_exactly_with_the_scale(rng):
+    # Scaling x and the normalisation by a power of 2 changes no normalised
+    # value: log p(x) in float64 (scoring's) must shift by exactly
+    # -n_features * log(c). A float32 log-Jacobian was off by 2e-3 nats here.
+    n_features, c = 784, 2.0**20
+    x = torch.as_tensor(rng.randn(4, n_features), dtype=torch.float64)
+    net = Autoencoder(n_features, 2, (), loc=np.zeros(n_features), scale=np.array([3.7]))
+    scaled = copy.deepcopy(net)
+    scaled.normalize.scale.mul_(c)
+    params = net.target(x).detach() + 0.1
+    torch.testing.assert_close(scaled.normalize(c * x), net.normalize(x), rtol=0, atol=0)
+    got = scaled.log_likelihood(c * x, params) + n_features * np.log(c)
+    torch.testing.assert_close(got, net.log_likelihood(x, params), rtol=0, atol=1e-9)
 
 
 def test_variational_autoencoder_forward_shapes(network_data):
