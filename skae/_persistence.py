@@ -710,12 +710,30 @@ class _Reader:
             raise ValueError(f"malformed skae model file: n_features_in_={_short(n_features)}.")
         if not {"normalize.loc", "normalize.scale"} <= set(state):
             raise ValueError("malformed skae model file: the input normalisation is missing.")
+        loc, scale = state["normalize.loc"], state["normalize.scale"]
+        # The network is built around these (it never checks them against the
+        # weights): as fit computes them, a float32 centre per feature and one
+        # positive spread, or one per feature. Another shape broadcasts into
+        # wrong results or fails only at transform.
+        if not (
+            loc.dtype == scale.dtype == torch.float32
+            and loc.shape == (n_features,)
+            and scale.shape in ((1,), (n_features,))
+            and bool(torch.isfinite(loc).all())
+            and bool(torch.isfinite(scale).all())
+            and bool((scale > 0).all())
+        ):
+            raise ValueError(
+                "malformed skae model file: the input normalisation is not what fit produces: "
+                f"loc of shape {tuple(loc.shape)} and scale of shape {tuple(scale.shape)} "
+                f"({loc.dtype}, {scale.dtype}) for {n_features} features; fit gives float32 "
+                f"loc of shape ({n_features},) and a positive, finite scale of shape (1,) or "
+                f"({n_features},)."
+            )
         # Building draws random initial weights (overwritten below): from a generator
         # of its own, so the caller's global RNG stays untouched.
         module = build_seeded(
-            lambda: estimator._build_module(
-                n_features, state["normalize.loc"].numpy(), state["normalize.scale"].numpy()
-            ),
+            lambda: estimator._build_module(n_features, loc.numpy(), scale.numpy()),
             torch.Generator(),
         )
         expected = module.state_dict()

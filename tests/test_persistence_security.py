@@ -555,3 +555,20 @@ def test_weights_that_are_not_finite_are_refused(saved):
     tensors[WEIGHT] = weight
     with pytest.raises(ValueError, match="encoder.linear.weight' holds NaN or infinite"):
         load_bytes(forge(document, tensors))
+
+
+@pytest.mark.parametrize("name, array", [
+    ("loc", np.zeros(3, np.float32)),  # a feature short: failed only at transform
+    ("loc", np.zeros((4, 4), np.float32)),  # broadcast: transform worked on 4 rows, not 3
+    ("loc", np.zeros((), np.float32)),
+    ("scale", np.ones((4, 4), np.float32)),
+    ("scale", np.zeros(1, np.float32)),  # NaN codes
+    ("scale", -np.ones(1, np.float32)),
+])
+def test_an_input_normalisation_fit_cannot_produce_is_refused(saved, name, array):
+    # The network is built around loc and scale, so comparing the weights with
+    # it cannot catch a wrong shape: they are checked against n_features_in_.
+    document, tensors = parts(saved["ae"])
+    tensors[f"network/module/normalize.{name}"] = array
+    with pytest.raises(ValueError, match="the input normalisation is not what fit produces"):
+        load_bytes(forge(document, tensors))
