@@ -534,6 +534,46 @@ def _optimizer_state_by_index(saved, optimizer, module):
     }
 
 
+def _state_on_meta_device(estimator, build):
+    """The ``state_dict`` of the network ``build()`` gives, built on PyTorch's meta device.
+
+    Its tensors have their shapes and dtypes but no storage. The parameters
+    (``hidden_layer_sizes_``, ``n_components``...) size the network, and a
+    file of a few hundred bytes can name a network of any size; the saved
+    weights, which must fit it, cannot be larger than the file. Checked
+    against this one first, they bound what building the network allocates.
+    ``None`` when a custom module cannot be built there (it reads values):
+    the weights are then checked against the network built.
+    """
+    try:
+        with torch.device("meta"):
+            return build_seeded(build, torch.Generator()).state_dict()
+    except Exception:
+        if estimator.encoder is None and estimator.decoder is None:
+            raise
+        return None
+
+
+def _check_weights(state, expected):
+    """Raise ``ValueError`` unless ``state`` has ``expected``'s names, shapes and dtypes, finite."""
+    missing, unexpected = set(expected) - set(state), set(state) - set(expected)
+    if missing or unexpected:
+        raise ValueError(
+            "the saved weights do not fit the network the parameters build: missing "
+            f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}."
+        )
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype:
+            raise ValueError(
+                f"the saved weight {key!r} has shape {tuple(tensor.shape)} and dtype "
+                f"{tensor.dtype}; the network expects {tuple(expected[key].shape)} and "
+                f"{expected[key].dtype}."
+            )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            # fit stops on a loss that is not finite: no model it returns has these.
+            raise ValueError(f"the saved weight {key!r} holds NaN or infinite values.")
+
+
 def _short(value):
     text = json.dumps(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -730,29 +770,19 @@ class _Reader:
                 f"loc of shape ({n_features},) and a positive, finite scale of shape (1,) or "
                 f"({n_features},)."
             )
+
+        def build():
+            return estimator._build_module(n_features, loc.numpy(), scale.numpy())
+
+        # The weights are checked before the network they fit is allocated.
+        expected = _state_on_meta_device(estimator, build)
+        if expected is not None:
+            _check_weights(state, expected)
         # Building draws random initial weights (overwritten below): from a generator
         # of its own, so the caller's global RNG stays untouched.
-        module = build_seeded(
-            lambda: estimator._build_module(n_features, loc.numpy(), scale.numpy()),
-            torch.Generator(),
-        )
-        expected = module.state_dict()
-        missing, unexpected = set(expected) - set(state), set(state) - set(expected)
-        if missing or unexpected:
-            raise ValueError(
-                "the saved weights do not fit the network the parameters build: missing "
-                f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}."
-            )
-        for key, tensor in state.items():
-            if tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype:
-                raise ValueError(
-                    f"the saved weight {key!r} has shape {tuple(tensor.shape)} and dtype "
-                    f"{tensor.dtype}; the network expects {tuple(expected[key].shape)} and "
-                    f"{expected[key].dtype}."
-                )
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                # fit stops on a loss that is not finite: no model it returns has these.
-                raise ValueError(f"the saved weight {key!r} holds NaN or infinite values.")
+        module = build_seeded(build, torch.Generator())
+        if expected is None:
+            _check_weights(state, module.state_dict())
         module.load_state_dict(state, strict=True)
 
         optimizer = self.value(network["optimizer"], depth)

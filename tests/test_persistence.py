@@ -363,6 +363,26 @@ def test_custom_modules_load_only_when_passed():
     assert_same_value(est.score_samples(X), loaded.score_samples(X), "score_samples")
 
 
+class ValueReadingEncoder(torch.nn.Module):
+    """A custom encoder body that reads a tensor's value, which the meta device has not."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.layer(x) * float(self.layer.weight.abs().max() > 0)
+
+
+def test_a_custom_module_the_meta_device_cannot_build_loads():
+    # load checks the saved weights against the network built on the meta device
+    # first; a module that cannot be built there is checked once built instead.
+    est = AutoencoderTransformer(2, encoder=ValueReadingEncoder, **FAST).fit(X)
+    loaded = round_trip(est, custom_modules=[ValueReadingEncoder])
+    assert_same_estimator(est, loaded)
+    assert_same_value(est.transform(X), loaded.transform(X), "transform")
+
+
 def test_custom_module_instances_cannot_be_saved():
     est = AutoencoderTransformer(2, encoder=TinyEncoder(), **FAST)
     with pytest.raises(ValueError, match="encoder=TinyEncoder, encoder_kwargs"):

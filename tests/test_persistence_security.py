@@ -548,6 +548,21 @@ def test_the_detector_statistics_are_checked(saved, change):
         load_bytes(forge(document, tensors))
 
 
+@pytest.mark.parametrize("file", ["ae", "detector"])
+def test_parameters_naming_a_huge_network_are_refused_before_it_is_built(saved, file):
+    # A few bytes of JSON size the network: 8 TB of weights here. The weights in
+    # the file, which must fit it, are checked first, against the network built
+    # on the meta device (shapes without storage); nothing that size is allocated.
+    document, tensors = parts(saved[file])
+    spec = document["estimator"]
+    if file == "detector":
+        spec = spec["attributes"]["estimator_"]["__estimator__"]
+    spec["params"]["hidden_layer_sizes"] = {"__tuple__": [10**12]}
+    spec["attributes"]["hidden_layer_sizes_"] = {"__tuple__": [10**12]}
+    with pytest.raises(ValueError, match=r"the network expects \(1000000000000, 2\)"):
+        load_bytes(forge(document, tensors))
+
+
 def test_weights_that_are_not_finite_are_refused(saved):
     document, tensors = parts(saved["ae"])
     weight = tensors[WEIGHT].copy()
