@@ -713,6 +713,7 @@ class _Reader:
                 or key.startswith("__")
                 or key in params
                 or key in _NETWORK_ATTRIBUTES
+                or key in _NOT_SAVED  # caches and watchers, never data of the model
                 or hasattr(cls, key)  # a method or property would be shadowed
             ):
                 raise ValueError(f"malformed skae model file: unexpected attribute {key!r}.")
