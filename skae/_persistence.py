@@ -218,6 +218,12 @@ class _Writer:
             raise ValueError(
                 f"skae.save saves skae's estimators only, got {cls.__module__}.{cls.__qualname__}."
             )
+        if isinstance(estimator, _BaseAutoencoder):
+            # What load() checks: callbacks that are data but not callbacks (callbacks=[5]).
+            try:
+                estimator._check_callbacks()
+            except TypeError as exc:
+                raise ValueError(f"skae.save cannot store 'callbacks': {exc}") from None
         if isinstance(estimator, _BaseAutoencoder) and hasattr(estimator, "net_"):
             # load() chooses the device itself.
             estimator._check_same_network(_CHANGED_SINCE_FIT, skip=("device",))
@@ -702,6 +708,13 @@ class _Reader:
         estimator = cls(**{key: self.value(v, depth + 1) for key, v in params.items()})
         # scikit-learn's own validation: the hooks below only ever see valid parameters.
         estimator._validate_params()
+        if isinstance(estimator, _BaseAutoencoder):
+            # Data can only be a named None (which skorch skips); the
+            # net built below runs the callbacks.
+            try:
+                estimator._check_callbacks()
+            except TypeError as exc:
+                raise ValueError(f"malformed skae model file: {exc}") from None
 
         attributes = spec["attributes"]
         if type(attributes) is not dict:

@@ -281,6 +281,15 @@ def test_callbacks_cannot_be_saved():
         skae.save(AutoencoderTransformer(callbacks=[EpochTimer()]), io.BytesIO())
 
 
+def test_callbacks_are_saved_only_as_named_nones():
+    # A named None is data, which skorch takes (and skips); other data is no
+    # callback, and load would refuse it: save refuses it first.
+    est = AutoencoderTransformer(2, callbacks=[("unused", None)], **FAST).fit(X)
+    assert round_trip(est).callbacks == [("unused", None)]
+    with pytest.raises(ValueError, match="cannot store 'callbacks': callbacks must be"):
+        skae.save(AutoencoderTransformer(callbacks=[5]), io.BytesIO())
+
+
 def test_sklearn_callbacks_are_not_saved():
     # set_callbacks' callbacks watch fits, as a ProgressBar: not part of the model.
     sklearn_callback = pytest.importorskip("sklearn.callback")

@@ -386,6 +386,18 @@ def test_parameters_must_be_exactly_the_classes(saved, mutation):
         load_bytes(forge(document, tensors))
 
 
+@pytest.mark.parametrize("callbacks", [
+    [5], ["print"], [{"__tuple__": ["name", 5]}], [{"__tuple__": ["name"]}], [[]],
+])
+def test_callbacks_that_skorch_would_not_take_are_refused(saved, callbacks):
+    # Data cannot be a skorch callback (only a named None, which skorch skips):
+    # building the net ran them, and failed with an AttributeError.
+    document, tensors = parts(saved["ae"])
+    document["estimator"]["params"]["callbacks"] = callbacks
+    with pytest.raises(ValueError, match="malformed skae model file: callbacks must be"):
+        load_bytes(forge(document, tensors))
+
+
 @pytest.mark.parametrize("name", [
     "transform", "fit", "__class__", "__dict__", "__reduce__", "net_", "history_",
     "_parameter_constraints", "n_components", "not an identifier",
