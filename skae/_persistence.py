@@ -19,10 +19,14 @@ strings and lists are written as one-key objects whose key is a tag
 rejected on loading.
 """
 
+import contextlib
+import errno
 import hashlib
 import io
 import json
 import os
+import secrets
+import stat
 
 import numpy as np
 import torch
@@ -106,7 +110,9 @@ def save(estimator, path):
         :func:`load` needs the class). skorch ``callbacks`` and network
         instances cannot be saved: set ``callbacks=None``, pass the class.
     path : str, path-like or binary file object
-        Where to write. An existing file is overwritten.
+        Where to write. An existing file is replaced once the new one is
+        written whole (next to it, so its folder must be writable): a save that
+        fails leaves it as it was, and no partial file.
 
     Raises
     ------
@@ -143,9 +149,38 @@ def save(estimator, path):
         path.write(_dumps(estimator))
         return
     path = _file_path(path, "write")
-    data = _dumps(estimator)
-    with open(path, "wb") as f:
-        f.write(data)
+    _replace_file(path, _dumps(estimator))
+
+
+def _replace_file(path, data):
+    """Write ``data`` to a new file beside ``path``, then rename it over ``path``.
+
+    A write that fails part-way (a full disk, an interrupt) leaves ``path`` as
+    it was -- the model saved before, or no file -- and removes the partial
+    one; written in place, it left a truncated file instead of the earlier
+    model. As with ``open``, a symbolic link is written through, an existing
+    file keeps its permissions and a new one gets the umask's.
+    """
+    target = os.path.realpath(os.fsdecode(path))
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    directory, name = os.path.split(target)
+    temporary = os.path.join(directory, f".{name}.{secrets.token_hex(8)}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        # Named after the file asked for (its folder is missing, or not writable).
+        raise type(exc)(exc.errno, exc.strerror, path) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _file_path(path, method):
@@ -561,7 +596,8 @@ def _state_on_meta_device(estimator, build):
 
 
 def _check_weights(state, expected):
-    """Raise ``ValueError`` unless ``state`` has ``expected``'s names, shapes and dtypes, finite."""
+    """Raise ``ValueError`` unless ``state`` has ``expected``'s names, shapes and dtypes,
+    and finite values."""
     missing, unexpected = set(expected) - set(state), set(state) - set(expected)
     if missing or unexpected:
         raise ValueError(

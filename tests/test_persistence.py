@@ -7,6 +7,9 @@ import inspect
 import io
 import os
 import pickle
+import re
+import signal
+import stat
 
 import numpy as np
 import pytest
@@ -207,6 +210,50 @@ def test_save_to_a_bytes_path(tmp_path):
     path = os.fsencode(tmp_path / "model.skae")
     skae.save(AutoencoderTransformer(n_components=3), path)
     assert skae.load(path).n_components == 3
+
+
+def test_a_save_that_fails_part_way_leaves_the_earlier_file(tmp_path):
+    # The file system refuses the write after a few bytes (a full disk, say):
+    # the model saved before is kept, and no partial file is left beside it.
+    resource = pytest.importorskip("resource")
+    sigxfsz = getattr(signal, "SIGXFSZ", None)
+    if sigxfsz is None or signal.getsignal(sigxfsz) != signal.SIG_IGN:
+        pytest.skip("needs RLIMIT_FSIZE with SIGXFSZ ignored (Python's default on POSIX)")
+    path = tmp_path / "model.skae"
+    skae.save(AutoencoderTransformer(n_components=2), path)
+    earlier = path.read_bytes()
+    fitted = AutoencoderTransformer(2, **FAST).fit(X)  # a larger file
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(earlier) + 100, hard))
+    try:
+        with pytest.raises(OSError):
+            skae.save(fitted, path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert path.read_bytes() == earlier
+    assert os.listdir(tmp_path) == ["model.skae"]
+
+
+def test_save_to_a_folder_or_into_a_missing_one_names_the_path(tmp_path):
+    with pytest.raises(IsADirectoryError, match=re.escape(str(tmp_path))):
+        skae.save(AutoencoderTransformer(), tmp_path)
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "no" / "m.skae"))):
+        skae.save(AutoencoderTransformer(), tmp_path / "no" / "m.skae")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions and symbolic links")
+def test_save_keeps_permissions_and_writes_through_a_link(tmp_path):
+    path, reference = tmp_path / "model.skae", tmp_path / "reference"
+    skae.save(AutoencoderTransformer(), path)
+    reference.write_bytes(b"")  # the umask's permissions
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
+    path.chmod(0o640)
+    link = tmp_path / "link.skae"
+    link.symlink_to(path)
+    skae.save(AutoencoderTransformer(n_components=3), link)
+    assert link.is_symlink() and skae.load(path).n_components == 3
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 @pytest.mark.parametrize("path", [12345, True, 1.5, None])
