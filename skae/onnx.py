@@ -382,6 +382,34 @@ def _convert_detector(scope, operator, container):
     _insert(scope, operator, container, "label_and_decision")
 
 
+#: ONNX's recurrent layers, whose input 4 is the length of each sequence.
+_RECURRENT_OPS = ("RNN", "GRU", "LSTM")
+
+
+def _whole_sequence_lengths(scope, container, sequences, opset):
+    """The name of an int32 tensor holding, for each sequence, its number of steps.
+
+    ``sequences``: a recurrent node's input, of shape ``(steps, batch, features)``.
+    """
+    from onnx import TensorProto
+
+    def name(base):
+        return scope.get_unique_variable_name(f"skae_{base}")
+
+    def add(op_type, inputs, **attributes):
+        output = name(f"{op_type.lower()}_output")
+        container.add_node(op_type, inputs, [output], op_version=opset,
+                           name=scope.get_unique_operator_name(f"Skae{op_type}"), **attributes)
+        return output
+
+    first, second = name("steps_axis"), name("batch_axis")
+    container.add_initializer(first, TensorProto.INT64, [], [0])
+    container.add_initializer(second, TensorProto.INT64, [1], [1])
+    shape = add("Shape", [sequences])
+    steps, batch = add("Gather", [shape, first]), add("Gather", [shape, second])
+    return add("Cast", [add("Expand", [steps, batch])], to=TensorProto.INT32)
+
+
 def _insert(scope, operator, container, method):
     """Export ``method`` of the operator's estimator and copy its graph into ``container``.
 
@@ -416,10 +444,28 @@ def _insert(scope, operator, container, method):
                                   list(array.shape), numpy_helper.from_array(array))
     for node in graph.node:
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        inputs = [unique(name) for name in node.input]
+        outputs = [unique(name) for name in node.output]
+        # skl2onnx orders the nodes by their inputs' names, and no node makes the
+        # empty name of an omitted optional input: trailing ones are left out (as
+        # ONNX allows), and a recurrent layer's sequence lengths (input 4, which
+        # torch omits: every sequence is whole) are computed instead.
+        if node.op_type in _RECURRENT_OPS and len(inputs) > 4 and not inputs[4]:
+            inputs[4] = _whole_sequence_lengths(scope, container, inputs[0], opset)
+        while inputs and not inputs[-1]:
+            inputs.pop()
+        while outputs and not outputs[-1]:
+            outputs.pop()
+        if "" in inputs or "" in outputs:
+            raise NotImplementedError(
+                f"skl2onnx cannot place the omitted optional inputs or outputs of the "
+                f"exported {node.op_type} node; export the estimator alone with "
+                "skae.onnx.to_onnx."
+            )
         container.add_node(
             node.op_type,
-            [unique(name) for name in node.input],
-            [unique(name) for name in node.output],
+            inputs,
+            outputs,
             op_domain=node.domain,
             op_version=opset,
             name=scope.get_unique_operator_name(f"Skae{node.op_type}"),

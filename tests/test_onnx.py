@@ -203,6 +203,20 @@ def test_skl2onnx_converts_the_detector(registered):
     np.testing.assert_allclose(scores, detector.decision_function(X32), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("architecture", ["gru", "lstm"])
+def test_skl2onnx_converts_recurrent_networks(registered, architecture):
+    # torch's graph omits a recurrent layer's sequence lengths (an input named ""),
+    # which skl2onnx could not order ("unable to sort names"): the converter
+    # computes them, every sequence whole, for any number of rows.
+    rows = np.random.RandomState(0).rand(40, 16).astype(np.float32)
+    est = AutoencoderTransformer(2, architecture=architecture, input_shape=(2, 8),
+                                 hidden_layer_sizes=(3,), max_epochs=1, random_state=0).fit(rows)
+    model = skl2onnx.to_onnx(est, rows[:1])
+    for batch in (rows[:1], rows):
+        (codes,) = run(model, batch)
+        np.testing.assert_allclose(codes, est.transform(batch), rtol=1e-5, atol=1e-5)
+
+
 def test_skl2onnx_refuses_integer_input(registered):
     est = AutoencoderTransformer(2, **FAST).fit(X)
     with pytest.raises(TypeError, match="float or double"):
