@@ -208,7 +208,13 @@ def _export(module, n_inputs, output_names, opset):
         # torch.export-based one, which needs onnxscript and is slower; the
         # graphs here are static, which the TorchScript exporter traces well.
         warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # The tracer warns where a tensor becomes a Python value, which the graph
+        # then holds as the constant it was on the probe rows. In skae's and
+        # torch's code these are the fixed shapes of the network; in a user's
+        # module it may be a value of the data, the graph wrong for other rows:
+        # those warnings are the caller's to see.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning,
+                                module=r"(skae|torch)\.")
         # GRU/LSTM: the exporter warns that a batch size other than the traced
         # one "can" fail; skae's recurrent bodies build their initial states from
         # the input's shape, and the tests run every network on 1 and 40 rows.
@@ -278,9 +284,13 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     one decoder pass per draw (``n_importance_samples``). Every architecture
     exports (``"mlp"``, ``"conv"``, ``"gru"``, ``"lstm"``), and custom
     ``encoder`` / ``decoder`` modules when PyTorch's TorchScript-based
-    exporter supports their operations. Images and sequences enter as their
-    rows, the C-order flattening of each sample, and ``inverse_transform``
-    returns rows too.
+    exporter supports their operations. The exporter traces the network on
+    probe rows: a custom module that turns a tensor's value into a Python
+    number or condition (``float(h.max())``, ``if h.sum() > 0``) is recorded
+    with the value it had on them, and the graph is wrong for other rows;
+    PyTorch's ``TracerWarning``, passed on for such a module, says where.
+    Images and sequences enter as their rows, the C-order flattening of each
+    sample, and ``inverse_transform`` returns rows too.
 
     Examples
     --------
