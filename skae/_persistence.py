@@ -584,14 +584,21 @@ def _state_on_meta_device(estimator, build):
     weights, which must fit it, cannot be larger than the file. Checked
     against this one first, they bound what building the network allocates.
     ``None`` when a custom module cannot be built there (it reads values):
-    the weights are then checked against the network built.
+    the weights are then checked against the network built. skae's own
+    networks build there from every file ``save`` writes: parameters that do
+    not (a size beyond torch's integers, a convolution over flat rows) are a
+    ``ValueError``.
     """
     try:
         with torch.device("meta"):
             return build_seeded(build, torch.Generator()).state_dict()
-    except Exception:
+    except Exception as exc:
         if estimator.encoder is None and estimator.decoder is None:
-            raise
+            reason = str(exc).split("\n", 1)[0]
+            raise ValueError(
+                "malformed skae model file: its parameters do not build a network "
+                f"({type(exc).__name__}: {reason[:200]})."
+            ) from None
         return None
 
 

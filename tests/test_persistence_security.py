@@ -564,6 +564,26 @@ def test_the_detector_statistics_are_checked(saved, change):
         load_bytes(forge(document, tensors))
 
 
+@pytest.mark.parametrize("params, attributes", [
+    # Sizes beyond torch's 64-bit integers: torch's TypeError and RuntimeError.
+    ({"n_components": 10**30}, {"n_components_": 10**30}),
+    ({"n_components": 2**62}, {"n_components_": 2**62}),
+    ({"hidden_layer_sizes": {"__tuple__": [10**30]}},
+     {"hidden_layer_sizes_": {"__tuple__": [10**30]}}),
+    # A convolution over flat rows of 4 values: a KeyError.
+    ({"architecture": "conv"}, {}),
+])
+def test_parameters_that_build_no_network_are_refused(saved, params, attributes):
+    document, tensors = parts(saved["ae"])
+    spec = document["estimator"]
+    spec["params"].update(params)
+    spec["attributes"].update(attributes)
+    for name in ("latent_mean_", "latent_covariance_"):  # sized by n_components too
+        tensors.pop(spec["attributes"].pop(name)["__ndarray__"])
+    with pytest.raises(ValueError, match="its parameters do not build a network"):
+        load_bytes(forge(document, tensors))
+
+
 @pytest.mark.parametrize("file", ["ae", "detector"])
 def test_parameters_naming_a_huge_network_are_refused_before_it_is_built(saved, file):
     # A few bytes of JSON size the network: 8 TB of weights here. The weights in
