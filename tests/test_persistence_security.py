@@ -525,6 +525,8 @@ def test_module_classes_come_only_from_the_caller(saved, name):
     ("ae", "loss_", "huber", r"loss_ = 'huber' is not"),
     ("ae", "learning_rate_", {"__float__": "nan"}, r"learning_rate_ = nan is not"),
     ("ae", "_seed", "0", r"_seed = '0' is not"),
+    ("ae", "_seed", -1, r"_seed = -1 is not"),  # failed at partial_fit
+    ("ae", "_seed", 10**30, r"_seed = 1000000000000000000000000000000 is not"),
     ("detector", "offset_", {"__float__": "nan"}, r"offset_ = nan is not"),
     ("detector", "offset_", "x", r"offset_ = 'x' is not"),
     ("detector", "anomaly_score_", "bogus", r"anomaly_score_ = 'bogus' is not"),
