@@ -215,6 +215,21 @@ def _qualified_name(cls):
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _add_module_class(classes, cls):
+    """Add ``cls`` to ``classes`` under its qualified name, which a file knows it by.
+
+    Two classes of one name (made by one function, ``make.<locals>.Body``)
+    cannot be told apart: one would be built where the other was saved.
+    """
+    name = _qualified_name(cls)
+    if classes.setdefault(name, cls) is not cls:
+        raise ValueError(
+            f"two custom module classes are named {name}: a model file names a class by "
+            "its module and qualified name, so it cannot tell them apart. Give them "
+            "different names."
+        )
+
+
 def _skae_version():
     from . import __version__
 
@@ -241,6 +256,7 @@ class _Writer:
 
     def __init__(self):
         self.tensors = {}
+        self.module_classes = {}
 
     def _array(self, array, path):
         name = "/".join(path)
@@ -335,6 +351,7 @@ class _Writer:
         if isinstance(value, type) and issubclass(value, torch.nn.Module):
             # A custom network class is stored by name only; load builds it only
             # when the caller hands it the class.
+            _add_module_class(self.module_classes, value)
             return {"__module_class__": _qualified_name(value)}
         if isinstance(value, torch.nn.Module):
             raise ValueError(
@@ -416,13 +433,13 @@ def load(path, *, device="cpu", custom_modules=()):
     True
     """
     device = resolve_device(device)
-    classes = list(custom_modules)
-    for cls in classes:
+    classes = {}
+    for cls in custom_modules:
         if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
             raise TypeError(
                 f"custom_modules must hold torch.nn.Module subclasses, got {cls!r}."
             )
-    classes = {_qualified_name(cls): cls for cls in classes}
+        _add_module_class(classes, cls)
     if hasattr(path, "read"):
         return _loads(path, device, classes)
     with open(_file_path(path, "read"), "rb") as f:

@@ -439,6 +439,36 @@ def test_a_custom_module_the_meta_device_cannot_build_loads():
     assert_same_value(est.transform(X), loaded.transform(X), "transform")
 
 
+def _body_class(activation):
+    """A custom encoder body class; every call makes one of the same qualified name."""
+
+    class Body(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(5, 3)
+
+        def forward(self, x):
+            return activation(self.layer(x))
+
+    return Body
+
+
+def test_custom_module_classes_of_one_name_are_refused():
+    # The file knows a class by its qualified name: with two such classes passed,
+    # load built the last one -- relu where tanh was saved, the same weights, other
+    # codes; a model using both would be saved as using one.
+    TanhBody, ReluBody = _body_class(torch.tanh), _body_class(torch.relu)
+    est = AutoencoderTransformer(2, encoder=TanhBody, **FAST).fit(X)
+    buffer = io.BytesIO()
+    skae.save(est, buffer)
+    with pytest.raises(ValueError, match="two custom module classes are named .*Body"):
+        skae.load(io.BytesIO(buffer.getvalue()), custom_modules=[TanhBody, ReluBody])
+    loaded = skae.load(io.BytesIO(buffer.getvalue()), custom_modules=[TanhBody, TanhBody])
+    assert_same_value(loaded.transform(X), est.transform(X), "transform")
+    with pytest.raises(ValueError, match="two custom module classes are named .*Body"):
+        skae.save(AutoencoderTransformer(2, encoder=TanhBody, decoder=ReluBody), io.BytesIO())
+
+
 def test_custom_module_instances_cannot_be_saved():
     est = AutoencoderTransformer(2, encoder=TinyEncoder(), **FAST)
     with pytest.raises(ValueError, match="encoder=TinyEncoder, encoder_kwargs"):
