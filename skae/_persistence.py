@@ -383,7 +383,8 @@ def load(path, *, device="cpu", custom_modules=()):
     Parameters
     ----------
     path : str, path-like or binary file object
-        The file to read.
+        The file to read. A file object must be able to seek (a network stream:
+        read it into :class:`io.BytesIO` first).
     device : str, default="cpu"
         Torch device to put the network on (``"auto"``: CUDA when available).
         A model saved on a GPU loads on a CPU-only machine. The estimator's
@@ -404,8 +405,9 @@ def load(path, *, device="cpu", custom_modules=()):
     ------
     TypeError
         If ``path`` is neither a file path nor a file object (an int is not
-        taken as a file descriptor), or ``custom_modules`` holds anything but
-        ``torch.nn.Module`` subclasses.
+        taken as a file descriptor), is a text file object or one that cannot
+        seek, or ``custom_modules`` holds anything but ``torch.nn.Module``
+        subclasses.
     ValueError
         If the file is not a skae model, was written by a newer format version,
         is truncated or corrupted, names a class that is not a skae estimator
@@ -447,15 +449,25 @@ def load(path, *, device="cpu", custom_modules=()):
 
 
 def _stream_size(stream):
-    position = stream.tell()
-    size = stream.seek(0, io.SEEK_END)
-    stream.seek(position)
+    """The bytes left in ``stream``: what the header's claims are checked against."""
+    if isinstance(stream, io.TextIOBase):
+        raise TypeError("skae.load reads a binary file object (opened with 'rb'), not a text one.")
+    try:
+        position = stream.tell()
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(position)
+    except (OSError, ValueError) as exc:  # io.UnsupportedOperation is both
+        raise TypeError(
+            f"skae.load reads a file object it can seek in, to know its size; this one "
+            f"cannot ({exc}). Read it into io.BytesIO first."
+        ) from None
     return size - position
 
 
 def _loads(stream, device, custom_modules):
+    size = _stream_size(stream)
     try:
-        entries, metadata, data_size = _safetensors.read_header(stream, _stream_size(stream))
+        entries, metadata, data_size = _safetensors.read_header(stream, size)
     except ValueError as exc:
         raise ValueError(f"not a skae model file: {exc}") from None
     if set(metadata) != {"skae", "skae_sha256"}:

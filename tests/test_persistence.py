@@ -264,6 +264,29 @@ def test_save_and_load_take_paths_and_file_objects_only(path):
         skae.load(path)
 
 
+class _Unseekable(io.RawIOBase):
+    """A stream that reads but cannot seek, as a socket's or a pipe's."""
+
+    def __init__(self, data):
+        self._data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        return self._data.readinto(buffer)
+
+
+def test_load_names_a_file_object_it_cannot_read(tmp_path):
+    # A valid file behind a stream that cannot seek was "not a skae model file: seek".
+    path = tmp_path / "model.skae"
+    skae.save(AutoencoderTransformer(), path)
+    with pytest.raises(TypeError, match="can seek in.*io.BytesIO"):
+        skae.load(_Unseekable(path.read_bytes()))
+    with open(path, encoding="latin-1") as text, pytest.raises(TypeError, match="'rb'"):
+        skae.load(text)
+
+
 def test_an_int_is_not_taken_as_a_file_descriptor(tmp_path):
     # open() takes an int as a file descriptor: it would write into (or read) the
     # file that number names in this process, then close it.
