@@ -391,10 +391,10 @@ def load(path, *, device="cpu", custom_modules=()):
         ``device`` parameter is kept; ``device_`` is set to this device.
     custom_modules : sequence of torch.nn.Module subclasses, default=()
         The classes of the custom ``encoder`` / ``decoder`` networks the model
-        was fitted with. The file names them (module and qualified name); only
-        the classes passed here are ever built, with the saved
-        ``encoder_kwargs`` / ``decoder_kwargs``: pass only classes you trust
-        with such arguments.
+        was fitted with. The file names them (module and qualified name), so
+        two classes of one name cannot be passed together; only the classes
+        passed here are ever built, with the saved ``encoder_kwargs`` /
+        ``decoder_kwargs``: pass only classes you trust with such arguments.
 
     Returns
     -------

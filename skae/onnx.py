@@ -254,11 +254,11 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     scores (computed in float64 as skae computes them), int64 labels. The
     input normalisation, the network and (for the detector) the feature
     scaling, the threshold and the labels are inside the graph. onnxruntime
-    reproduces skae's results to float32 precision (tested to 1e-5 relative),
-    except on rows so far from the training data that the network's float32
-    pass overflows: skae recomputes them in float64 (a finite, huge negative
-    score), the graph scores them ``-inf``; both rank them last, and the
-    detector labels them outliers.
+    reproduces skae's results to float32 precision (tested to 1e-5, relative,
+    or absolute for values near zero), except on rows so far from the training
+    data that the network's float32 pass overflows: skae recomputes them in
+    float64 (a finite, huge negative score), the graph scores them ``-inf``;
+    both rank them last, and the detector labels them outliers.
 
     Parameters
     ----------
