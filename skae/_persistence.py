@@ -260,6 +260,8 @@ class _Writer:
 
     def _array(self, array, path):
         name = "/".join(path)
+        while name in self.tensors:  # a dict key holding "/": {"a/b": x, "a": {"b": y}}
+            name += "'"
         self.tensors[name] = array
         return name
 

@@ -188,6 +188,14 @@ def test_random_state_instance_parameter_round_trips():
     np.testing.assert_array_equal(restored.standard_normal(5), random_state.standard_normal(5))
 
 
+def test_arrays_under_dict_keys_holding_slashes_round_trip():
+    # Tensors are named by their path of keys: both arrays were named
+    # ".../a/b", one overwrote the other, and save wrote a file load refused.
+    kwargs = {"a": {"b": np.ones(2)}, "a/b": np.zeros(2)}
+    loaded = round_trip(AutoencoderTransformer(encoder_kwargs=kwargs))
+    assert_same_value(kwargs, loaded.encoder_kwargs, "encoder_kwargs")
+
+
 def test_feature_names_and_output_configuration_round_trip():
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
