@@ -121,12 +121,14 @@ def save(estimator, path):
         taken as a file descriptor).
     ValueError
         If the estimator is not one of skae's or holds a value that cannot be
-        stored as data; or if a parameter the fitted network was built with
-        (``activation``, ``dropout``, ``n_components``...) was changed since
-        ``fit``: :func:`load` builds the network from the saved parameters,
-        so the file would hold another model (the device is ``load``'s to
-        choose, and may differ); or if the fitted attributes are not what
-        ``fit`` gives with the current parameters (what :func:`load` checks).
+        stored as data, or a parameter ``fit`` would refuse (scikit-learn's
+        ``InvalidParameterError``, which :func:`load` would raise); or if a
+        parameter the fitted network was built with (``activation``,
+        ``dropout``, ``n_components``...) was changed since ``fit``:
+        :func:`load` builds the network from the saved parameters, so the file
+        would hold another model (the device is ``load``'s to choose, and may
+        differ); or if the fitted attributes are not what ``fit`` gives with
+        the current parameters (what :func:`load` checks).
 
     See Also
     --------
@@ -271,8 +273,11 @@ class _Writer:
             raise ValueError(
                 f"skae.save saves skae's estimators only, got {cls.__module__}.{cls.__qualname__}."
             )
+        # What load() checks, refused here rather than in a file load cannot read:
+        # the parameters (scikit-learn's validation, as fit's) ...
+        estimator._validate_params()
         if isinstance(estimator, _BaseAutoencoder):
-            # What load() checks: callbacks that are data but not callbacks (callbacks=[5]).
+            # ... and callbacks that are data but not callbacks (callbacks=[5]).
             try:
                 estimator._check_callbacks()
             except TypeError as exc:

@@ -378,6 +378,17 @@ def test_sklearn_callbacks_are_not_saved():
     np.testing.assert_array_equal(loaded.transform(X), estimator.transform(X))
 
 
+@pytest.mark.parametrize("estimator", [
+    AutoencoderTransformer(n_components=-3), VAETransformer(tol=float("nan")),
+    ReconstructionOutlierDetector(contamination=0.9),
+    ReconstructionOutlierDetector(AutoencoderTransformer(activation="nope")),
+])
+def test_save_refuses_parameters_load_would_refuse(estimator):
+    # They were written, and the file could not be read back.
+    with pytest.raises(ValueError, match="parameter of"):
+        skae.save(estimator, io.BytesIO())
+
+
 def test_only_skae_estimators_can_be_saved():
     from sklearn.decomposition import PCA
 
