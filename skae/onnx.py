@@ -149,8 +149,8 @@ class _DetectorGraph(torch.nn.Module):
         gaps = ((embedded ** 2).sum(dim=1, keepdim=True) - 2.0 * embedded @ self.reference.T
                 + self.reference_norms)
         nearest = torch.topk(gaps, self.n_neighbors, dim=1, largest=False).values
-        # Rounding can take a zero distance below 0 (Relu, not Clip: skl2onnx
-        # cannot place Clip's omitted optional input).
+        # Rounding can take a zero distance below 0 (Relu: a clamp at 0 with no
+        # omitted optional input, which _insert would have to drop for skl2onnx).
         return torch.relu(nearest[:, -1])
 
 
