@@ -795,6 +795,17 @@ class _BaseAutoencoder(
             for name, value in params.items()
         }
 
+    def _check_callbacks(self):
+        """Raise ``TypeError`` unless ``callbacks`` holds only what skorch takes as callbacks."""
+        for item in self.callbacks or []:
+            named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+            # skorch takes instances or classes, named or not, and skips a named None.
+            if not (_is_callback(item) or (named and (item[1] is None or _is_callback(item[1])))):
+                raise TypeError(
+                    "callbacks must be a list of skorch callbacks (skorch.callbacks.Callback "
+                    f"instances or classes) or (name, callback) tuples; got {item!r}."
+                )
+
     def _hidden_layer_sizes(self):
         """``hidden_layer_sizes`` with ``"auto"`` resolved for the architecture (unchecked)."""
         sizes = self.hidden_layer_sizes
@@ -809,14 +820,7 @@ class _BaseAutoencoder(
             raise ValueError(
                 f"hidden_layer_sizes must be a sequence of positive integers, got {sizes!r}."
             )
-        for item in self.callbacks or []:
-            named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
-            # skorch takes instances or classes, named or not, and skips a named None.
-            if not (_is_callback(item) or (named and (item[1] is None or _is_callback(item[1])))):
-                raise TypeError(
-                    "callbacks must be a list of skorch callbacks (skorch.callbacks.Callback "
-                    f"instances or classes) or (name, callback) tuples; got {item!r}."
-                )
+        self._check_callbacks()
         if self.n_components > n_features:
             raise ValueError(
                 f"n_components={self.n_components} must be at most the number of features, "

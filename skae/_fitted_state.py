@@ -82,7 +82,8 @@ def _check_transformer(estimator):
             "n_features_in_": _positive_int,
             "n_components_": lambda v: v == k,
             "batch_size_": _positive_int,
-            "_seed": lambda v: type(v) is int,
+            # fit draws it below int32's largest (torch and numpy seed with it).
+            "_seed": lambda v: type(v) is int and 0 <= v < np.iinfo(np.int32).max,
             "_sample_rank": _positive_int,
             "hidden_layer_sizes_": _sizes,
             "input_shape_": lambda v: _sizes(v) and math.prod(v) == estimator.n_features_in_,

@@ -19,10 +19,14 @@ strings and lists are written as one-key objects whose key is a tag
 rejected on loading.
 """
 
+import contextlib
+import errno
 import hashlib
 import io
 import json
 import os
+import secrets
+import stat
 
 import numpy as np
 import torch
@@ -108,7 +112,9 @@ def save(estimator, path):
         :func:`load` needs the class). skorch ``callbacks`` and network
         instances cannot be saved: set ``callbacks=None``, pass the class.
     path : str, path-like or binary file object
-        Where to write. An existing file is overwritten.
+        Where to write. An existing file is replaced once the new one is
+        written whole (next to it, so its folder must be writable): a save that
+        fails leaves it as it was, and no partial file.
 
     Raises
     ------
@@ -117,12 +123,14 @@ def save(estimator, path):
         taken as a file descriptor).
     ValueError
         If the estimator is not one of skae's or holds a value that cannot be
-        stored as data; or if a parameter the fitted network was built with
-        (``activation``, ``dropout``, ``n_components``...) was changed since
-        ``fit``: :func:`load` builds the network from the saved parameters,
-        so the file would hold another model (the device is ``load``'s to
-        choose, and may differ); or if the fitted attributes are not what
-        ``fit`` gives with the current parameters (what :func:`load` checks).
+        stored as data, or a parameter ``fit`` would refuse (scikit-learn's
+        ``InvalidParameterError``, which :func:`load` would raise); or if a
+        parameter the fitted network was built with (``activation``,
+        ``dropout``, ``n_components``...) was changed since ``fit``:
+        :func:`load` builds the network from the saved parameters, so the file
+        would hold another model (the device is ``load``'s to choose, and may
+        differ); or if the fitted attributes are not what ``fit`` gives with
+        the current parameters (what :func:`load` checks).
 
     See Also
     --------
@@ -145,9 +153,38 @@ def save(estimator, path):
         path.write(_dumps(estimator))
         return
     path = _file_path(path, "write")
-    data = _dumps(estimator)
-    with open(path, "wb") as f:
-        f.write(data)
+    _replace_file(path, _dumps(estimator))
+
+
+def _replace_file(path, data):
+    """Write ``data`` to a new file beside ``path``, then rename it over ``path``.
+
+    A write that fails part-way (a full disk, an interrupt) leaves ``path`` as
+    it was -- the model saved before, or no file -- and removes the partial
+    one; written in place, it left a truncated file instead of the earlier
+    model. As with ``open``, a symbolic link is written through, an existing
+    file keeps its permissions and a new one gets the umask's.
+    """
+    target = os.path.realpath(os.fsdecode(path))
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    directory, name = os.path.split(target)
+    temporary = os.path.join(directory, f".{name}.{secrets.token_hex(8)}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        # Named after the file asked for (its folder is missing, or not writable).
+        raise type(exc)(exc.errno, exc.strerror, path) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _file_path(path, method):
@@ -182,6 +219,21 @@ def _qualified_name(cls):
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _add_module_class(classes, cls):
+    """Add ``cls`` to ``classes`` under its qualified name, which a file knows it by.
+
+    Two classes of one name (made by one function, ``make.<locals>.Body``)
+    cannot be told apart: one would be built where the other was saved.
+    """
+    name = _qualified_name(cls)
+    if classes.setdefault(name, cls) is not cls:
+        raise ValueError(
+            f"two custom module classes are named {name}: a model file names a class by "
+            "its module and qualified name, so it cannot tell them apart. Give them "
+            "different names."
+        )
+
+
 def _skae_version():
     from . import __version__
 
@@ -208,9 +260,12 @@ class _Writer:
 
     def __init__(self):
         self.tensors = {}
+        self.module_classes = {}
 
     def _array(self, array, path):
         name = "/".join(path)
+        while name in self.tensors:  # a dict key holding "/": {"a/b": x, "a": {"b": y}}
+            name += "'"
         self.tensors[name] = array
         return name
 
@@ -220,6 +275,15 @@ class _Writer:
             raise ValueError(
                 f"skae.save saves skae's estimators only, got {cls.__module__}.{cls.__qualname__}."
             )
+        # What load() checks, refused here rather than in a file load cannot read:
+        # the parameters (scikit-learn's validation, as fit's) ...
+        estimator._validate_params()
+        if isinstance(estimator, _BaseAutoencoder):
+            # ... and callbacks that are data but not callbacks (callbacks=[5]).
+            try:
+                estimator._check_callbacks()
+            except TypeError as exc:
+                raise ValueError(f"skae.save cannot store 'callbacks': {exc}") from None
         if isinstance(estimator, _BaseAutoencoder) and hasattr(estimator, "net_"):
             # load() chooses the device itself.
             estimator._check_same_network(_CHANGED_SINCE_FIT, skip=("device",))
@@ -296,6 +360,7 @@ class _Writer:
         if isinstance(value, type) and issubclass(value, torch.nn.Module):
             # A custom network class is stored by name only; load builds it only
             # when the caller hands it the class.
+            _add_module_class(self.module_classes, value)
             return {"__module_class__": _qualified_name(value)}
         if isinstance(value, torch.nn.Module):
             raise ValueError(
@@ -327,17 +392,18 @@ def load(path, *, device="cpu", custom_modules=()):
     Parameters
     ----------
     path : str, path-like or binary file object
-        The file to read.
+        The file to read. A file object must be able to seek (a network stream:
+        read it into :class:`io.BytesIO` first).
     device : str, default="cpu"
         Torch device to put the network on (``"auto"``: CUDA when available).
         A model saved on a GPU loads on a CPU-only machine. The estimator's
         ``device`` parameter is kept; ``device_`` is set to this device.
     custom_modules : sequence of torch.nn.Module subclasses, default=()
         The classes of the custom ``encoder`` / ``decoder`` networks the model
-        was fitted with. The file names them (module and qualified name); only
-        the classes passed here are ever built, with the saved
-        ``encoder_kwargs`` / ``decoder_kwargs``: pass only classes you trust
-        with such arguments.
+        was fitted with. The file names them (module and qualified name), so
+        two classes of one name cannot be passed together; only the classes
+        passed here are ever built, with the saved ``encoder_kwargs`` /
+        ``decoder_kwargs``: pass only classes you trust with such arguments.
 
     Returns
     -------
@@ -348,8 +414,9 @@ def load(path, *, device="cpu", custom_modules=()):
     ------
     TypeError
         If ``path`` is neither a file path nor a file object (an int is not
-        taken as a file descriptor), or ``custom_modules`` holds anything but
-        ``torch.nn.Module`` subclasses.
+        taken as a file descriptor), is a text file object or one that cannot
+        seek, or ``custom_modules`` holds anything but ``torch.nn.Module``
+        subclasses.
     ValueError
         If the file is not a skae model, was written by a newer format version,
         is truncated or corrupted, names a class that is not a skae estimator
@@ -377,13 +444,13 @@ def load(path, *, device="cpu", custom_modules=()):
     True
     """
     device = resolve_device(device)
-    classes = list(custom_modules)
-    for cls in classes:
+    classes = {}
+    for cls in custom_modules:
         if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
             raise TypeError(
                 f"custom_modules must hold torch.nn.Module subclasses, got {cls!r}."
             )
-    classes = {_qualified_name(cls): cls for cls in classes}
+        _add_module_class(classes, cls)
     if hasattr(path, "read"):
         return _loads(path, device, classes)
     with open(_file_path(path, "read"), "rb") as f:
@@ -391,15 +458,25 @@ def load(path, *, device="cpu", custom_modules=()):
 
 
 def _stream_size(stream):
-    position = stream.tell()
-    size = stream.seek(0, io.SEEK_END)
-    stream.seek(position)
+    """The bytes left in ``stream``: what the header's claims are checked against."""
+    if isinstance(stream, io.TextIOBase):
+        raise TypeError("skae.load reads a binary file object (opened with 'rb'), not a text one.")
+    try:
+        position = stream.tell()
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(position)
+    except (OSError, ValueError) as exc:  # io.UnsupportedOperation is both
+        raise TypeError(
+            f"skae.load reads a file object it can seek in, to know its size; this one "
+            f"cannot ({exc}). Read it into io.BytesIO first."
+        ) from None
     return size - position
 
 
 def _loads(stream, device, custom_modules):
+    size = _stream_size(stream)
     try:
-        entries, metadata, data_size = _safetensors.read_header(stream, _stream_size(stream))
+        entries, metadata, data_size = _safetensors.read_header(stream, size)
     except ValueError as exc:
         raise ValueError(f"not a skae model file: {exc}") from None
     if set(metadata) != {"skae", "skae_sha256"}:
@@ -536,6 +613,54 @@ def _optimizer_state_by_index(saved, optimizer, module):
     }
 
 
+def _state_on_meta_device(estimator, build):
+    """The ``state_dict`` of the network ``build()`` gives, built on PyTorch's meta device.
+
+    Its tensors have their shapes and dtypes but no storage. The parameters
+    (``hidden_layer_sizes_``, ``n_components``...) size the network, and a
+    file of a few hundred bytes can name a network of any size; the saved
+    weights, which must fit it, cannot be larger than the file. Checked
+    against this one first, they bound what building the network allocates.
+    ``None`` when a custom module cannot be built there (it reads values):
+    the weights are then checked against the network built. skae's own
+    networks build there from every file ``save`` writes: parameters that do
+    not (a size beyond torch's integers, a convolution over flat rows) are a
+    ``ValueError``.
+    """
+    try:
+        with torch.device("meta"):
+            return build_seeded(build, torch.Generator()).state_dict()
+    except Exception as exc:
+        if estimator.encoder is None and estimator.decoder is None:
+            reason = str(exc).split("\n", 1)[0]
+            raise ValueError(
+                "malformed skae model file: its parameters do not build a network "
+                f"({type(exc).__name__}: {reason[:200]})."
+            ) from None
+        return None
+
+
+def _check_weights(state, expected):
+    """Raise ``ValueError`` unless ``state`` has ``expected``'s names, shapes and dtypes,
+    and finite values."""
+    missing, unexpected = set(expected) - set(state), set(state) - set(expected)
+    if missing or unexpected:
+        raise ValueError(
+            "the saved weights do not fit the network the parameters build: missing "
+            f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}."
+        )
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype:
+            raise ValueError(
+                f"the saved weight {key!r} has shape {tuple(tensor.shape)} and dtype "
+                f"{tensor.dtype}; the network expects {tuple(expected[key].shape)} and "
+                f"{expected[key].dtype}."
+            )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            # fit stops on a loss that is not finite: no model it returns has these.
+            raise ValueError(f"the saved weight {key!r} holds NaN or infinite values.")
+
+
 def _short(value):
     text = json.dumps(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -664,6 +789,13 @@ class _Reader:
         estimator = cls(**{key: self.value(v, depth + 1) for key, v in params.items()})
         # scikit-learn's own validation: the hooks below only ever see valid parameters.
         estimator._validate_params()
+        if isinstance(estimator, _BaseAutoencoder):
+            # Data can only be a named None (which skorch skips); the
+            # net built below runs the callbacks.
+            try:
+                estimator._check_callbacks()
+            except TypeError as exc:
+                raise ValueError(f"malformed skae model file: {exc}") from None
 
         attributes = spec["attributes"]
         if type(attributes) is not dict:
@@ -675,6 +807,7 @@ class _Reader:
                 or key.startswith("__")
                 or key in params
                 or key in _NETWORK_ATTRIBUTES
+                or key in _NOT_SAVED  # caches and watchers, never data of the model
                 or hasattr(cls, key)  # a method or property would be shadowed
             ):
                 raise ValueError(f"malformed skae model file: unexpected attribute {key!r}.")
@@ -712,31 +845,39 @@ class _Reader:
             raise ValueError(f"malformed skae model file: n_features_in_={_short(n_features)}.")
         if not {"normalize.loc", "normalize.scale"} <= set(state):
             raise ValueError("malformed skae model file: the input normalisation is missing.")
+        loc, scale = state["normalize.loc"], state["normalize.scale"]
+        # The network is built around these (it never checks them against the
+        # weights): as fit computes them, a float32 centre per feature and one
+        # positive spread, or one per feature. Another shape broadcasts into
+        # wrong results or fails only at transform.
+        if not (
+            loc.dtype == scale.dtype == torch.float32
+            and loc.shape == (n_features,)
+            and scale.shape in ((1,), (n_features,))
+            and bool(torch.isfinite(loc).all())
+            and bool(torch.isfinite(scale).all())
+            and bool((scale > 0).all())
+        ):
+            raise ValueError(
+                "malformed skae model file: the input normalisation is not what fit produces: "
+                f"loc of shape {tuple(loc.shape)} and scale of shape {tuple(scale.shape)} "
+                f"({loc.dtype}, {scale.dtype}) for {n_features} features; fit gives float32 "
+                f"loc of shape ({n_features},) and a positive, finite scale of shape (1,) or "
+                f"({n_features},)."
+            )
+
+        def build():
+            return estimator._build_module(n_features, loc.numpy(), scale.numpy())
+
+        # The weights are checked before the network they fit is allocated.
+        expected = _state_on_meta_device(estimator, build)
+        if expected is not None:
+            _check_weights(state, expected)
         # Building draws random initial weights (overwritten below): from a generator
         # of its own, so the caller's global RNG stays untouched.
-        module = build_seeded(
-            lambda: estimator._build_module(
-                n_features, state["normalize.loc"].numpy(), state["normalize.scale"].numpy()
-            ),
-            torch.Generator(),
-        )
-        expected = module.state_dict()
-        missing, unexpected = set(expected) - set(state), set(state) - set(expected)
-        if missing or unexpected:
-            raise ValueError(
-                "the saved weights do not fit the network the parameters build: missing "
-                f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}."
-            )
-        for key, tensor in state.items():
-            if tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype:
-                raise ValueError(
-                    f"the saved weight {key!r} has shape {tuple(tensor.shape)} and dtype "
-                    f"{tensor.dtype}; the network expects {tuple(expected[key].shape)} and "
-                    f"{expected[key].dtype}."
-                )
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                # fit stops on a loss that is not finite: no model it returns has these.
-                raise ValueError(f"the saved weight {key!r} holds NaN or infinite values.")
+        module = build_seeded(build, torch.Generator())
+        if expected is None:
+            _check_weights(state, module.state_dict())
         module.load_state_dict(state, strict=True)
 
         optimizer = self.value(network["optimizer"], depth)

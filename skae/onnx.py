@@ -156,8 +156,8 @@ class _DetectorGraph(torch.nn.Module):
         gaps = ((embedded ** 2).sum(dim=1, keepdim=True) - 2.0 * embedded @ self.reference.T
                 + self.reference_norms)
         nearest, neighbours = torch.topk(gaps, self.n_neighbors, dim=1, largest=False)
-        # Rounding can take a zero distance below 0 (Relu, not Clip: skl2onnx
-        # cannot place Clip's omitted optional input).
+        # Rounding can take a zero distance below 0 (Relu: a clamp at 0 with no
+        # omitted optional input, which _insert would have to drop for skl2onnx).
         return torch.relu(nearest[:, -1]), neighbours
 
 
@@ -215,7 +215,13 @@ def _export(module, n_inputs, output_names, opset):
         # torch.export-based one, which needs onnxscript and is slower; the
         # graphs here are static, which the TorchScript exporter traces well.
         warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # The tracer warns where a tensor becomes a Python value, which the graph
+        # then holds as the constant it was on the probe rows. In skae's and
+        # torch's code these are the fixed shapes of the network; in a user's
+        # module it may be a value of the data, the graph wrong for other rows:
+        # those warnings are the caller's to see.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning,
+                                module=r"(skae|torch)\.")
         # GRU/LSTM: the exporter warns that a batch size other than the traced
         # one "can" fail; skae's recurrent bodies build their initial states from
         # the input's shape, and the tests run every network on 1 and 40 rows.
@@ -255,11 +261,11 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     scores (computed in float64 as skae computes them), int64 labels. The
     input normalisation, the network and (for the detector) the feature
     scaling, the threshold and the labels are inside the graph. onnxruntime
-    reproduces skae's results to float32 precision (tested to 1e-5 relative),
-    except on rows so far from the training data that the network's float32
-    pass overflows: skae recomputes them in float64 (a finite, huge negative
-    score), the graph scores them ``-inf``; both rank them last, and the
-    detector labels them outliers.
+    reproduces skae's results to float32 precision (tested to 1e-5, relative,
+    or absolute for values near zero), except on rows so far from the training
+    data that the network's float32 pass overflows: skae recomputes them in
+    float64 (a finite, huge negative score), the graph scores them ``-inf``;
+    both rank them last, and the detector labels them outliers.
 
     Parameters
     ----------
@@ -285,9 +291,13 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     one decoder pass per draw (``n_importance_samples``). Every architecture
     exports (``"mlp"``, ``"conv"``, ``"gru"``, ``"lstm"``), and custom
     ``encoder`` / ``decoder`` modules when PyTorch's TorchScript-based
-    exporter supports their operations. Images and sequences enter as their
-    rows, the C-order flattening of each sample, and ``inverse_transform``
-    returns rows too.
+    exporter supports their operations. The exporter traces the network on
+    probe rows: a custom module that turns a tensor's value into a Python
+    number or condition (``float(h.max())``, ``if h.sum() > 0``) is recorded
+    with the value it had on them, and the graph is wrong for other rows;
+    PyTorch's ``TracerWarning``, passed on for such a module, says where.
+    Images and sequences enter as their rows, the C-order flattening of each
+    sample, and ``inverse_transform`` returns rows too.
 
     Examples
     --------
@@ -389,6 +399,34 @@ def _convert_detector(scope, operator, container):
     _insert(scope, operator, container, "label_and_decision")
 
 
+#: ONNX's recurrent layers, whose input 4 is the length of each sequence.
+_RECURRENT_OPS = ("RNN", "GRU", "LSTM")
+
+
+def _whole_sequence_lengths(scope, container, sequences, opset):
+    """The name of an int32 tensor holding, for each sequence, its number of steps.
+
+    ``sequences``: a recurrent node's input, of shape ``(steps, batch, features)``.
+    """
+    from onnx import TensorProto
+
+    def name(base):
+        return scope.get_unique_variable_name(f"skae_{base}")
+
+    def add(op_type, inputs, **attributes):
+        output = name(f"{op_type.lower()}_output")
+        container.add_node(op_type, inputs, [output], op_version=opset,
+                           name=scope.get_unique_operator_name(f"Skae{op_type}"), **attributes)
+        return output
+
+    first, second = name("steps_axis"), name("batch_axis")
+    container.add_initializer(first, TensorProto.INT64, [], [0])
+    container.add_initializer(second, TensorProto.INT64, [1], [1])
+    shape = add("Shape", [sequences])
+    steps, batch = add("Gather", [shape, first]), add("Gather", [shape, second])
+    return add("Cast", [add("Expand", [steps, batch])], to=TensorProto.INT32)
+
+
 def _insert(scope, operator, container, method):
     """Export ``method`` of the operator's estimator and copy its graph into ``container``.
 
@@ -423,10 +461,28 @@ def _insert(scope, operator, container, method):
                                   list(array.shape), numpy_helper.from_array(array))
     for node in graph.node:
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        inputs = [unique(name) for name in node.input]
+        outputs = [unique(name) for name in node.output]
+        # skl2onnx orders the nodes by their inputs' names, and no node makes the
+        # empty name of an omitted optional input: trailing ones are left out (as
+        # ONNX allows), and a recurrent layer's sequence lengths (input 4, which
+        # torch omits: every sequence is whole) are computed instead.
+        if node.op_type in _RECURRENT_OPS and len(inputs) > 4 and not inputs[4]:
+            inputs[4] = _whole_sequence_lengths(scope, container, inputs[0], opset)
+        while inputs and not inputs[-1]:
+            inputs.pop()
+        while outputs and not outputs[-1]:
+            outputs.pop()
+        if "" in inputs or "" in outputs:
+            raise NotImplementedError(
+                f"skl2onnx cannot place the omitted optional inputs or outputs of the "
+                f"exported {node.op_type} node; export the estimator alone with "
+                "skae.onnx.to_onnx."
+            )
         container.add_node(
             node.op_type,
-            [unique(name) for name in node.input],
-            [unique(name) for name in node.output],
+            inputs,
+            outputs,
             op_domain=node.domain,
             op_version=opset,
             name=scope.get_unique_operator_name(f"Skae{node.op_type}"),

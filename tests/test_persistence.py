@@ -7,6 +7,9 @@ import inspect
 import io
 import os
 import pickle
+import re
+import signal
+import stat
 
 import numpy as np
 import pytest
@@ -185,6 +188,14 @@ def test_random_state_instance_parameter_round_trips():
     np.testing.assert_array_equal(restored.standard_normal(5), random_state.standard_normal(5))
 
 
+def test_arrays_under_dict_keys_holding_slashes_round_trip():
+    # Tensors are named by their path of keys: both arrays were named
+    # ".../a/b", one overwrote the other, and save wrote a file load refused.
+    kwargs = {"a": {"b": np.ones(2)}, "a/b": np.zeros(2)}
+    loaded = round_trip(AutoencoderTransformer(encoder_kwargs=kwargs))
+    assert_same_value(kwargs, loaded.encoder_kwargs, "encoder_kwargs")
+
+
 def test_feature_names_and_output_configuration_round_trip():
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
@@ -209,12 +220,79 @@ def test_save_to_a_bytes_path(tmp_path):
     assert skae.load(path).n_components == 3
 
 
+def test_a_save_that_fails_part_way_leaves_the_earlier_file(tmp_path):
+    # The file system refuses the write after a few bytes (a full disk, say):
+    # the model saved before is kept, and no partial file is left beside it.
+    resource = pytest.importorskip("resource")
+    sigxfsz = getattr(signal, "SIGXFSZ", None)
+    if sigxfsz is None or signal.getsignal(sigxfsz) != signal.SIG_IGN:
+        pytest.skip("needs RLIMIT_FSIZE with SIGXFSZ ignored (Python's default on POSIX)")
+    path = tmp_path / "model.skae"
+    skae.save(AutoencoderTransformer(n_components=2), path)
+    earlier = path.read_bytes()
+    fitted = AutoencoderTransformer(2, **FAST).fit(X)  # a larger file
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(earlier) + 100, hard))
+    try:
+        with pytest.raises(OSError):
+            skae.save(fitted, path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert path.read_bytes() == earlier
+    assert os.listdir(tmp_path) == ["model.skae"]
+
+
+def test_save_to_a_folder_or_into_a_missing_one_names_the_path(tmp_path):
+    with pytest.raises(IsADirectoryError, match=re.escape(str(tmp_path))):
+        skae.save(AutoencoderTransformer(), tmp_path)
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "no" / "m.skae"))):
+        skae.save(AutoencoderTransformer(), tmp_path / "no" / "m.skae")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions and symbolic links")
+def test_save_keeps_permissions_and_writes_through_a_link(tmp_path):
+    path, reference = tmp_path / "model.skae", tmp_path / "reference"
+    skae.save(AutoencoderTransformer(), path)
+    reference.write_bytes(b"")  # the umask's permissions
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
+    path.chmod(0o640)
+    link = tmp_path / "link.skae"
+    link.symlink_to(path)
+    skae.save(AutoencoderTransformer(n_components=3), link)
+    assert link.is_symlink() and skae.load(path).n_components == 3
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
 @pytest.mark.parametrize("path", [12345, True, 1.5, None])
 def test_save_and_load_take_paths_and_file_objects_only(path):
     with pytest.raises(TypeError, match="path must be a file path .* with a write"):
         skae.save(AutoencoderTransformer(), path)
     with pytest.raises(TypeError, match="path must be a file path .* with a read"):
         skae.load(path)
+
+
+class _Unseekable(io.RawIOBase):
+    """A stream that reads but cannot seek, as a socket's or a pipe's."""
+
+    def __init__(self, data):
+        self._data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        return self._data.readinto(buffer)
+
+
+def test_load_names_a_file_object_it_cannot_read(tmp_path):
+    # A valid file behind a stream that cannot seek was "not a skae model file: seek".
+    path = tmp_path / "model.skae"
+    skae.save(AutoencoderTransformer(), path)
+    with pytest.raises(TypeError, match="can seek in.*io.BytesIO"):
+        skae.load(_Unseekable(path.read_bytes()))
+    with open(path, encoding="latin-1") as text, pytest.raises(TypeError, match="'rb'"):
+        skae.load(text)
 
 
 def test_an_int_is_not_taken_as_a_file_descriptor(tmp_path):
@@ -281,6 +359,15 @@ def test_callbacks_cannot_be_saved():
         skae.save(AutoencoderTransformer(callbacks=[EpochTimer()]), io.BytesIO())
 
 
+def test_callbacks_are_saved_only_as_named_nones():
+    # A named None is data, which skorch takes (and skips); other data is no
+    # callback, and load would refuse it: save refuses it first.
+    est = AutoencoderTransformer(2, callbacks=[("unused", None)], **FAST).fit(X)
+    assert round_trip(est).callbacks == [("unused", None)]
+    with pytest.raises(ValueError, match="cannot store 'callbacks': callbacks must be"):
+        skae.save(AutoencoderTransformer(callbacks=[5]), io.BytesIO())
+
+
 def test_sklearn_callbacks_are_not_saved():
     # set_callbacks' callbacks watch fits, as a ProgressBar: not part of the model.
     sklearn_callback = pytest.importorskip("sklearn.callback")
@@ -289,6 +376,17 @@ def test_sklearn_callbacks_are_not_saved():
     loaded = round_trip(estimator.fit(X))
     assert not hasattr(loaded, "_skl_callbacks")
     np.testing.assert_array_equal(loaded.transform(X), estimator.transform(X))
+
+
+@pytest.mark.parametrize("estimator", [
+    AutoencoderTransformer(n_components=-3), VAETransformer(tol=float("nan")),
+    ReconstructionOutlierDetector(contamination=0.9),
+    ReconstructionOutlierDetector(AutoencoderTransformer(activation="nope")),
+])
+def test_save_refuses_parameters_load_would_refuse(estimator):
+    # They were written, and the file could not be read back.
+    with pytest.raises(ValueError, match="parameter of"):
+        skae.save(estimator, io.BytesIO())
 
 
 def test_only_skae_estimators_can_be_saved():
@@ -361,6 +459,56 @@ def test_custom_modules_load_only_when_passed():
     assert_same_estimator(est, loaded)
     assert_same_value(est.transform(X), loaded.transform(X), "transform")
     assert_same_value(est.score_samples(X), loaded.score_samples(X), "score_samples")
+
+
+class ValueReadingEncoder(torch.nn.Module):
+    """A custom encoder body that reads a tensor's value, which the meta device has not."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.layer(x) * float(self.layer.weight.abs().max() > 0)
+
+
+def test_a_custom_module_the_meta_device_cannot_build_loads():
+    # load checks the saved weights against the network built on the meta device
+    # first; a module that cannot be built there is checked once built instead.
+    est = AutoencoderTransformer(2, encoder=ValueReadingEncoder, **FAST).fit(X)
+    loaded = round_trip(est, custom_modules=[ValueReadingEncoder])
+    assert_same_estimator(est, loaded)
+    assert_same_value(est.transform(X), loaded.transform(X), "transform")
+
+
+def _body_class(activation):
+    """A custom encoder body class; every call makes one of the same qualified name."""
+
+    class Body(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(5, 3)
+
+        def forward(self, x):
+            return activation(self.layer(x))
+
+    return Body
+
+
+def test_custom_module_classes_of_one_name_are_refused():
+    # The file knows a class by its qualified name: with two such classes passed,
+    # load built the last one -- relu where tanh was saved, the same weights, other
+    # codes; a model using both would be saved as using one.
+    TanhBody, ReluBody = _body_class(torch.tanh), _body_class(torch.relu)
+    est = AutoencoderTransformer(2, encoder=TanhBody, **FAST).fit(X)
+    buffer = io.BytesIO()
+    skae.save(est, buffer)
+    with pytest.raises(ValueError, match="two custom module classes are named .*Body"):
+        skae.load(io.BytesIO(buffer.getvalue()), custom_modules=[TanhBody, ReluBody])
+    loaded = skae.load(io.BytesIO(buffer.getvalue()), custom_modules=[TanhBody, TanhBody])
+    assert_same_value(loaded.transform(X), est.transform(X), "transform")
+    with pytest.raises(ValueError, match="two custom module classes are named .*Body"):
+        skae.save(AutoencoderTransformer(2, encoder=TanhBody, decoder=ReluBody), io.BytesIO())
 
 
 def test_custom_module_instances_cannot_be_saved():

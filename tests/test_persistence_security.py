@@ -412,9 +412,25 @@ def test_parameters_must_be_exactly_the_classes(saved, mutation):
         load_bytes(forge(document, tensors))
 
 
+@pytest.mark.parametrize("callbacks", [
+    [5], ["print"], [{"__tuple__": ["name", 5]}], [{"__tuple__": ["name"]}], [[]],
+])
+def test_callbacks_that_skorch_would_not_take_are_refused(saved, callbacks):
+    # Data cannot be a skorch callback (only a named None, which skorch skips):
+    # building the net ran them, and failed with an AttributeError.
+    document, tensors = parts(saved["ae"])
+    document["estimator"]["params"]["callbacks"] = callbacks
+    with pytest.raises(ValueError, match="malformed skae model file: callbacks must be"):
+        load_bytes(forge(document, tensors))
+
+
 @pytest.mark.parametrize("name", [
     "transform", "fit", "__class__", "__dict__", "__reduce__", "net_", "history_",
     "_parameter_constraints", "n_components", "not an identifier",
+    # What save never writes: the detector's neighbour search (a crafted one failed
+    # at score_samples), scikit-learn's callbacks (failed at fit), the record of
+    # the parameters the network was built with.
+    "_reference_index", "_skl_callbacks", "_first_call_params",
 ])
 def test_attributes_cannot_shadow_code_or_parameters(saved, name):
     document, tensors = parts(saved["ae"])
@@ -535,6 +551,8 @@ def test_module_classes_come_only_from_the_caller(saved, name):
     ("ae", "loss_", "huber", r"loss_ = 'huber' is not"),
     ("ae", "learning_rate_", {"__float__": "nan"}, r"learning_rate_ = nan is not"),
     ("ae", "_seed", "0", r"_seed = '0' is not"),
+    ("ae", "_seed", -1, r"_seed = -1 is not"),  # failed at partial_fit
+    ("ae", "_seed", 10**30, r"_seed = 1000000000000000000000000000000 is not"),
     ("detector", "offset_", {"__float__": "nan"}, r"offset_ = nan is not"),
     ("detector", "offset_", "x", r"offset_ = 'x' is not"),
     ("detector", "anomaly_score_", "bogus", r"anomaly_score_ = 'bogus' is not"),
@@ -579,10 +597,62 @@ def test_the_detector_statistics_are_checked(saved, attribute, change):
         load_bytes(forge(document, tensors))
 
 
+@pytest.mark.parametrize("params, attributes", [
+    # Sizes beyond torch's 64-bit integers: torch's TypeError and RuntimeError.
+    ({"n_components": 10**30}, {"n_components_": 10**30}),
+    ({"n_components": 2**62}, {"n_components_": 2**62}),
+    ({"hidden_layer_sizes": {"__tuple__": [10**30]}},
+     {"hidden_layer_sizes_": {"__tuple__": [10**30]}}),
+    # A convolution over flat rows of 4 values: a KeyError.
+    ({"architecture": "conv"}, {}),
+])
+def test_parameters_that_build_no_network_are_refused(saved, params, attributes):
+    document, tensors = parts(saved["ae"])
+    spec = document["estimator"]
+    spec["params"].update(params)
+    spec["attributes"].update(attributes)
+    for name in ("latent_mean_", "latent_covariance_"):  # sized by n_components too
+        tensors.pop(spec["attributes"].pop(name)["__ndarray__"])
+    with pytest.raises(ValueError, match="its parameters do not build a network"):
+        load_bytes(forge(document, tensors))
+
+
+@pytest.mark.parametrize("file", ["ae", "detector"])
+def test_parameters_naming_a_huge_network_are_refused_before_it_is_built(saved, file):
+    # A few bytes of JSON size the network: 8 TB of weights here. The weights in
+    # the file, which must fit it, are checked first, against the network built
+    # on the meta device (shapes without storage); nothing that size is allocated.
+    document, tensors = parts(saved[file])
+    spec = document["estimator"]
+    if file == "detector":
+        spec = spec["attributes"]["estimator_"]["__estimator__"]
+    spec["params"]["hidden_layer_sizes"] = {"__tuple__": [10**12]}
+    spec["attributes"]["hidden_layer_sizes_"] = {"__tuple__": [10**12]}
+    with pytest.raises(ValueError, match=r"the network expects \(1000000000000, 2\)"):
+        load_bytes(forge(document, tensors))
+
+
 def test_weights_that_are_not_finite_are_refused(saved):
     document, tensors = parts(saved["ae"])
     weight = tensors[WEIGHT].copy()
     weight[0, 0] = np.nan
     tensors[WEIGHT] = weight
     with pytest.raises(ValueError, match="encoder.linear.weight' holds NaN or infinite"):
+        load_bytes(forge(document, tensors))
+
+
+@pytest.mark.parametrize("name, array", [
+    ("loc", np.zeros(3, np.float32)),  # a feature short: failed only at transform
+    ("loc", np.zeros((4, 4), np.float32)),  # broadcast: transform worked on 4 rows, not 3
+    ("loc", np.zeros((), np.float32)),
+    ("scale", np.ones((4, 4), np.float32)),
+    ("scale", np.zeros(1, np.float32)),  # NaN codes
+    ("scale", -np.ones(1, np.float32)),
+])
+def test_an_input_normalisation_fit_cannot_produce_is_refused(saved, name, array):
+    # The network is built around loc and scale, so comparing the weights with
+    # it cannot catch a wrong shape: they are checked against n_features_in_.
+    document, tensors = parts(saved["ae"])
+    tensors[f"network/module/normalize.{name}"] = array
+    with pytest.raises(ValueError, match="the input normalisation is not what fit produces"):
         load_bytes(forge(document, tensors))
