@@ -4,7 +4,8 @@ Which features make a row anomalous?
 =====================================================
 
 :class:`~skae.ReconstructionOutlierDetector` scores a row by how badly its
-model of normal data reconstructs it (plus how unusual the row's codes are).
+model of normal data reconstructs it (plus how unusual the row's codes are,
+and how anomalous its nearest training rows are).
 :meth:`~skae.ReconstructionOutlierDetector.feature_contributions` splits the
 reconstruction part of that score over the features: each feature's squared
 reconstruction error, on the detector's scale, so that a row's contributions
@@ -54,7 +55,8 @@ print(f"ROC-AUC on the held-out split: {roc_auc_score(is_anomaly_test, anomaly_s
 # The contributions of the three most anomalous held-out rows. The
 # reconstruction part of a row's score is the sum of its bars; the rest of the
 # score is the codes' part (how unusual the row's place on the learned
-# manifold is), which belongs to no single feature.
+# manifold is, and how much more anomalous its nearest training rows are:
+# the default score shares them), which belongs to no single feature.
 contributions = detector.feature_contributions(X_test)
 worst = np.argsort(anomaly_score)[::-1][:3]
 fig, axes = plt.subplots(1, 3, figsize=(12, 5), sharey=True)
@@ -65,7 +67,7 @@ for ax, row in zip(axes, worst):
     ax.set_title(
         f"row {row} ({'malignant' if is_anomaly_test[row] else 'benign'})\n"
         f"score {anomaly_score[row]:.1f} = {reconstruction:.1f} reconstruction"
-        f" + {anomaly_score[row] - reconstruction:.1f} codes",
+        f" + {anomaly_score[row] - reconstruction:.1f} codes and neighbours",
         fontsize=9,
     )
     ax.set_xlabel("contribution to the anomaly score")
