@@ -1161,10 +1161,10 @@ class _BaseAutoencoder(
             # from PCA's solution with a fresh optimizer, as from a replaced network.
             self.net_.initialize_optimizer()
             return
-        history = self.net_.history
-        self.net_ = self._make_net(network, self._seed, None)
-        self.net_.initialize()
-        self.net_.history = history
+        # The trained net takes the network in, as skorch's set_params does: a new
+        # criterion and optimizer, the history kept, and the callbacks too, which
+        # initializing a new net would reset after the training they watched.
+        self.net_.set_params(module=network)
 
     def _pca_loss(self, reference, valid_set, start_loss):
         """The validation loss of the model a fall-back to PCA returns, in its objective's terms.

@@ -327,3 +327,36 @@ def test_a_callback_opening_its_writer_per_fit_works_in_a_grid_search(low_rank_X
     # The refitted model pickles: its callback holds no writer any more.
     pickle.loads(pickle.dumps(search.best_estimator_))
     assert not hasattr(search.best_estimator_.callbacks[0], "tensorboard_")
+
+
+class WatchTraining(Callback):
+    """Counts its initializations and the training runs and epochs it sees after the last."""
+
+    def initialize(self):
+        self.initializations = getattr(self, "initializations", 0) + 1
+        self.events = []
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.events.append("begin")
+
+    def on_epoch_end(self, net, **kwargs):
+        self.events.append(net.history[-1, "train_loss"])
+
+    def on_train_end(self, net, **kwargs):
+        self.events.append("end")
+
+
+def test_a_fall_back_to_pca_keeps_the_callbacks_state(low_rank_X):
+    # On [0, 1] data loss="auto" trains binary cross-entropy; falling back to PCA
+    # swaps in a squared-error network, which used to come with a new net that
+    # initialized the callbacks again, after the training they watched: their
+    # state was lost, a writer opened in initialize() was never closed.
+    X = low_rank_X[:60]
+    X = (X - X.min(0)) / np.ptp(X, 0)
+    watch = WatchTraining()
+    est = AutoencoderTransformer(**{**SMALL, "max_epochs": 2}, callbacks=[watch]).fit(X)
+    assert est.best_epoch_ == 0 and est.loss_ == "mse"  # fell back, to another network
+    assert watch.initializations == 1
+    assert watch.events == ["begin", *est.loss_curve_, "end"]
+
