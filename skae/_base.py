@@ -1230,8 +1230,9 @@ class _BaseAutoencoder(
                 module, self._seed, None, extra_callbacks=tasks.epoch_callbacks()
             )
             self.net_.initialize()
-            if epochs:
-                self._train(train_set, epochs)
+            # Even for no epoch: the callbacks, initialized, then see the training
+            # begin and end (a writer a callback opened is closed at its end).
+            self._train(train_set, epochs)
         self._record_training(selection)
         self.validation_scores_ = [-loss for loss in selection.validation_losses]
 

@@ -360,3 +360,17 @@ def test_a_fall_back_to_pca_keeps_the_callbacks_state(low_rank_X):
     assert watch.initializations == 1
     assert watch.events == ["begin", *est.loss_curve_, "end"]
 
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
+def test_a_cross_validated_fit_trained_for_no_epoch_ends_the_callbacks_training(
+    Estimator, low_rank_X, tmp_path
+):
+    pytest.importorskip("tensorboard")
+    watch, tensorboard = WatchTraining(), TensorBoardPerFit(str(tmp_path))
+    est = Estimator(**{**SMALL, "early_stopping": "auto", "max_epochs": 2},
+                    callbacks=[watch, tensorboard]).fit(low_rank_X[:40])
+    assert est.n_epochs_ == 0  # PCA's solution on every row
+    assert watch.initializations == 1 and watch.events == ["begin", "end"]
+    # The writer was closed, and the model pickles.
+    assert not hasattr(tensorboard, "tensorboard_")
+    pickle.loads(pickle.dumps(est))
