@@ -146,7 +146,14 @@ class LossCurveDisplay:
         >>> display.ax_.get_xlabel()
         'epoch'
         """
-        check_is_fitted(estimator, "history_")
+        check_is_fitted(estimator)
+        if not hasattr(estimator, "history_"):
+            # A fitted detector has none: "not fitted yet" would be false.
+            raise TypeError(
+                f"{cls.__name__} draws the history_ of a fitted AutoencoderTransformer or "
+                f"VAETransformer; {_estimator_name(estimator)} has none. For a "
+                "ReconstructionOutlierDetector, pass its fitted estimator_."
+            )
         history = estimator.history_
         keys = list(cls._LOSS_KEYS) + (list(cls._TERM_KEYS) if terms else [])
         curves = {}

@@ -120,6 +120,19 @@ def test_loss_curve_requires_fitted_estimator():
         LossCurveDisplay.from_estimator(AutoencoderTransformer())
 
 
+def test_loss_curve_of_a_fitted_detector_names_its_estimator():
+    from skae import ReconstructionOutlierDetector
+
+    X = X_DIGITS[:40, ::8]
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(n_components=2, max_epochs=1, random_state=0, **HOLD_OUT)
+    ).fit(X)
+    # It used to say the fitted detector was "not fitted yet".
+    with pytest.raises(TypeError, match="pass its fitted estimator_"):
+        LossCurveDisplay.from_estimator(detector)
+    assert "train_loss" in LossCurveDisplay.from_estimator(detector.estimator_).lines_
+
+
 # --------------------------------------------------------------- LatentSpaceDisplay
 def test_latent_space_classes_get_one_scatter_and_legend_entry_each(autoencoder):
     display = LatentSpaceDisplay.from_estimator(autoencoder, X_DIGITS, Y_DIGITS)
