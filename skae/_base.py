@@ -59,6 +59,7 @@ from ._threads import training_threads
 from ._streaming import (
     VALID_MAX_ELEMENTS,
     BlockDataset,
+    MappedRows,
     RowBlocks,
     is_contiguous,
     is_dask_array,
@@ -1377,8 +1378,14 @@ class _BaseAutoencoder(
     # -------------------------------------------------------------- inference
     def _check_X(self, X):
         check_is_fitted(self)
+        streamed = is_streamed(X)
         X, sample_shape = as_rows(X)
         check_sample_shape(sample_shape, self.input_shape_, type(self).__name__)
+        if streamed and X.dtype.kind in "iub":
+            # validate_data would convert the whole memmap to float64 in memory;
+            # its rows are read as float64 a chunk at a time instead. Integers
+            # hold no NaN and fit float32's range: the first row tells the rest.
+            return MappedRows(validate_streamed(self, X, reset=False), None, np.float64)
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )

@@ -314,6 +314,27 @@ def test_float32_and_integer_memmaps(X, tmp_path):
         assert np.isfinite(est.transform(data.astype(np.float64))).all()
 
 
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_inference_on_an_integer_memmap_reads_it_in_chunks(cls, X, tmp_path, monkeypatch):
+    import tracemalloc
+
+    data = np.round(np.tile(X, (10, 1)) * 10).astype(np.int16)
+    mapped = as_memmap(data, tmp_path)
+    est = quietly_fit(cls(**SMALL), X)
+    monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
+    tracemalloc.start()
+    try:
+        codes = est.transform(mapped)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # no float64 copy of the whole memmap beside the codes
+    assert peak < codes.nbytes + 0.5 * data.size * 8
+    np.testing.assert_array_equal(codes, est.transform(data))
+    assert codes.dtype == np.float64
+    np.testing.assert_array_equal(est.score_samples(mapped), est.score_samples(data))
+
 def test_partial_fit_on_memmap_chunks(X, tmp_path):
     data = as_memmap(X, tmp_path)
     in_memory = AutoencoderTransformer(**SMALL).partial_fit(X[:120]).partial_fit(X[120:])
