@@ -132,14 +132,15 @@ class RowBlocks:
     """A 2-D memmap or dask array, read one block of rows at a time.
 
     The blocks are a dask array's row chunks, or consecutive slices of about
-    ``BLOCK_ELEMENTS`` values of anything else. ``check(block, start)``, if
-    given, validates every block read (``start``: its first row's index).
+    ``BLOCK_ELEMENTS`` values of anything else (whose rows may be samples of
+    any shape: images, sequences). ``check(block, start)``, if given,
+    validates every block read (``start``: its first row's index).
     """
 
     def __init__(self, X, block_elements=None, check=None):
         self.X = X
         self.check = check
-        n_samples, n_features = X.shape
+        n_samples, n_features = X.shape[0], math.prod(X.shape[1:])
         if is_dask_array(X):
             sizes = [size for size in X.chunks[0] if size]
             self.bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)

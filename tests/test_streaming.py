@@ -460,6 +460,27 @@ def test_detector_scores_a_memmap_block_by_block(X, tmp_path, monkeypatch):
     assert detector.predict(data).dtype == detector.predict(X).dtype
 
 
+
+def test_detector_scores_a_memmap_of_sequences_block_by_block(X, tmp_path, monkeypatch):
+    from skae import ReconstructionOutlierDetector
+
+    sequences = np.asarray(X).reshape(len(X), 1, N_FEATURES)
+    detector = ReconstructionOutlierDetector(random_state=0).fit(sequences)
+    data = as_memmap(sequences, tmp_path)
+    scaled_rows = []
+    scale = detector._scale
+
+    def recording(rows):
+        scaled_rows.append(len(rows))
+        return scale(rows)
+
+    monkeypatch.setattr(detector, "_scale", recording)
+    for method in ("score_samples", "feature_contributions"):
+        scaled_rows.clear()
+        result = getattr(detector, method)(data)
+        assert max(scaled_rows) <= BLOCK_ROWS  # no scaled copy of more than a block
+        np.testing.assert_array_equal(result, getattr(detector, method)(sequences))
+
 def test_detector_inference_on_a_dask_array_is_lazy(X):
     da = pytest.importorskip("dask.array")
     from skae import ReconstructionOutlierDetector
