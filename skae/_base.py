@@ -570,14 +570,15 @@ class _BaseAutoencoder(
     def fit(self, X, y=None):
         """Fit the network to ``X``.
 
-        In-memory data is loaded once as a float32 tensor. A ``numpy.memmap``
-        or a dask array is streamed instead, and never loaded whole: the input
-        statistics come from one pass over its blocks of rows (a dask array's
-        row chunks), the PCA start from a bounded random subsample, and each
-        epoch visits the blocks in a random order, rows shuffled within each
-        block, while the next block is read in the background. Early stopping
-        then holds out ``validation_fraction`` of the rows, but at most a
-        bounded number of them. See the user guide's "Scaling" section.
+        In-memory data is loaded once as a float32 tensor. A 2-D
+        ``numpy.memmap`` or dask array is streamed instead, and never loaded
+        whole: the input statistics come from one pass over its blocks of rows
+        (a dask array's row chunks), the PCA start from a bounded random
+        subsample, and each epoch visits the blocks in a random order, rows
+        shuffled within each block, while the next block is read in the
+        background. Early stopping then holds out ``validation_fraction`` of
+        the rows, but at most a bounded number of them. One of rank 3 or 4
+        (images, sequences) is loaded. See the user guide's "Scaling" section.
 
         Training that diverges raises a ``FloatingPointError``. A fit that
         raises, for any reason, leaves the estimator unfitted, even if it was
