@@ -1382,11 +1382,16 @@ class _BaseAutoencoder(
         streamed = is_streamed(X)
         X, sample_shape = as_rows(X)
         check_sample_shape(sample_shape, self.input_shape_, type(self).__name__)
-        if streamed and X.dtype.kind in "iub":
+        if streamed and X.dtype not in (np.float32, np.float64):
             # validate_data would convert the whole memmap to float64 in memory;
             # its rows are read as float64 a chunk at a time instead. Integers
-            # hold no NaN and fit float32's range: the first row tells the rest.
-            return MappedRows(validate_streamed(self, X, reset=False), None, np.float64)
+            # and float16 fit float32's range; float16 may hold NaN or infinity,
+            # looked for block by block.
+            validate_streamed(self, X, reset=False)
+            if X.dtype.kind == "f":
+                for _ in RowBlocks(X, check=check_finite_block).iter(X.dtype):
+                    pass
+            return MappedRows(X, None, np.float64)
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )

@@ -316,10 +316,11 @@ def test_float32_and_integer_memmaps(X, tmp_path):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_inference_on_an_integer_memmap_reads_it_in_chunks(cls, X, tmp_path, monkeypatch):
+@pytest.mark.parametrize("dtype", [np.int16, np.float16])
+def test_inference_on_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_path, monkeypatch):
     import tracemalloc
 
-    data = np.round(np.tile(X, (10, 1)) * 10).astype(np.int16)
+    data = np.round(np.tile(X, (10, 1)) * 10).astype(dtype)
     mapped = as_memmap(data, tmp_path)
     est = quietly_fit(cls(**SMALL), X)
     monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
@@ -334,6 +335,10 @@ def test_inference_on_an_integer_memmap_reads_it_in_chunks(cls, X, tmp_path, mon
     np.testing.assert_array_equal(codes, est.transform(data))
     assert codes.dtype == np.float64
     np.testing.assert_array_equal(est.score_samples(mapped), est.score_samples(data))
+    if dtype == np.float16:
+        data[-1, 2] = np.nan
+        with pytest.raises(ValueError, match="NaN or infinity in rows 2280 to 2299"):
+            est.transform(as_memmap(data, tmp_path, "nan.npy"))
 
 def test_partial_fit_on_memmap_chunks(X, tmp_path):
     data = as_memmap(X, tmp_path)
