@@ -75,8 +75,11 @@ def merge_moments(first, second, ddof=0):
 def sample_rows(n_samples, size, seed, exclude=None):
     """``size`` distinct sorted row indices below ``n_samples``, none in ``exclude``.
 
-    Memory is proportional to ``size``, not to ``n_samples`` (numpy's
-    ``Generator.choice`` samples without building a permutation of all rows).
+    Memory is proportional to ``size``, not to ``n_samples``, while ``size``
+    (with ``exclude``) is at most ``n_samples / 50``: numpy's
+    ``Generator.choice`` then samples without building a permutation of all
+    rows. Above that it shuffles an array of every row index (8 bytes per
+    row).
     """
     exclude = np.empty(0, dtype=np.int64) if exclude is None else exclude
     size = min(size, n_samples - len(exclude))
