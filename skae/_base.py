@@ -59,6 +59,7 @@ from ._threads import training_threads
 from ._streaming import (
     VALID_MAX_ELEMENTS,
     BlockDataset,
+    MappedRows,
     RowBlocks,
     is_contiguous,
     is_dask_array,
@@ -369,7 +370,9 @@ def lazy_on_dask(method):
     The method is applied to each row block (``map_blocks``), as
     ``dask_ml.wrappers.ParallelPostFit`` would; its output on one row of zeros,
     computed here, gives the result's dtype and columns and checks ``X``'s
-    width and dtype before anything is computed.
+    width and dtype before anything is computed. An empty row chunk (a
+    filtered array has them) gives an empty result: ``method`` itself would
+    refuse zero rows, as scikit-learn's validation does.
     """
 
     @functools.wraps(method)
@@ -379,11 +382,14 @@ def lazy_on_dask(method):
         check_is_fitted(self)
         if X.ndim != 2:
             raise ValueError(f"Expected a 2-D array, got a {X.ndim}-D dask array.")
+        meta = method(self, np.zeros((1, X.shape[1]), dtype=X.dtype), *args, **kwargs)
 
         def apply(block):
+            if not len(block):
+                return np.empty((0, *meta.shape[1:]), dtype=meta.dtype)
             return method(self, block, *args, **kwargs)
 
-        return map_row_blocks(apply, X, apply(np.zeros((1, X.shape[1]), dtype=X.dtype)))
+        return map_row_blocks(apply, X, meta)
 
     return wrapper
 
@@ -564,14 +570,15 @@ class _BaseAutoencoder(
     def fit(self, X, y=None):
         """Fit the network to ``X``.
 
-        In-memory data is loaded once as a float32 tensor. A ``numpy.memmap``
-        or a dask array is streamed instead, and never loaded whole: the input
-        statistics come from one pass over its blocks of rows (a dask array's
-        row chunks), the PCA start from a bounded random subsample, and each
-        epoch visits the blocks in a random order, rows shuffled within each
-        block, while the next block is read in the background. Early stopping
-        then holds out ``validation_fraction`` of the rows, but at most a
-        bounded number of them. See the user guide's "Scaling" section.
+        In-memory data is loaded once as a float32 tensor. A 2-D
+        ``numpy.memmap`` or dask array is streamed instead, and never loaded
+        whole: the input statistics come from one pass over its blocks of rows
+        (a dask array's row chunks), the PCA start from a bounded random
+        subsample, and each epoch visits the blocks in a random order, rows
+        shuffled within each block, while the next block is read in the
+        background. Early stopping then holds out ``validation_fraction`` of
+        the rows, but at most a bounded number of them. One of rank 3 or 4
+        (images, sequences) is loaded. See the user guide's "Scaling" section.
 
         Training that diverges raises a ``FloatingPointError``. A fit that
         raises, for any reason, leaves the estimator unfitted, even if it was
@@ -1373,8 +1380,19 @@ class _BaseAutoencoder(
     # -------------------------------------------------------------- inference
     def _check_X(self, X):
         check_is_fitted(self)
+        streamed = is_streamed(X)
         X, sample_shape = as_rows(X)
         check_sample_shape(sample_shape, self.input_shape_, type(self).__name__)
+        if streamed and X.dtype not in (np.float32, np.float64):
+            # validate_data would convert the whole memmap to float64 in memory;
+            # its rows are read as float64 a chunk at a time instead. Integers
+            # and float16 fit float32's range; float16 may hold NaN or infinity,
+            # looked for block by block.
+            validate_streamed(self, X, reset=False)
+            if X.dtype.kind == "f":
+                for _ in RowBlocks(X, check=check_finite_block).iter(X.dtype):
+                    pass
+            return MappedRows(X, None, np.float64)
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )

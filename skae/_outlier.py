@@ -353,15 +353,15 @@ def _in_row_blocks(method):
     """Let a fitted detector's ``method(X)`` take data larger than memory.
 
     A dask array gives a lazy dask array (:func:`~skae._base.lazy_on_dask`); a
-    2-D memmap is read a block of rows at a time (:class:`RowBlocks`), so that
-    neither it nor its scaled copy is ever in memory whole, and the blocks'
-    results are concatenated.
+    memmap (of rows, images or sequences) is read a block of rows at a time
+    (:class:`RowBlocks`), so that neither it nor its scaled copy is ever in
+    memory whole, and the blocks' results are concatenated.
     """
     lazy = lazy_on_dask(method)
 
     @functools.wraps(method)
     def wrapper(self, X):
-        if not (isinstance(X, np.memmap) and X.ndim == 2 and X.shape[0] > 0):
+        if not (isinstance(X, np.memmap) and X.ndim >= 2 and X.shape[0] > 0):
             return lazy(self, X)
         check_is_fitted(self)
         return _over_blocks(functools.partial(method, self), X)

@@ -75,8 +75,11 @@ def merge_moments(first, second, ddof=0):
 def sample_rows(n_samples, size, seed, exclude=None):
     """``size`` distinct sorted row indices below ``n_samples``, none in ``exclude``.
 
-    Memory is proportional to ``size``, not to ``n_samples`` (numpy's
-    ``Generator.choice`` samples without building a permutation of all rows).
+    Memory is proportional to ``size``, not to ``n_samples``, while ``size``
+    (with ``exclude``) is at most ``n_samples / 50``: numpy's
+    ``Generator.choice`` then samples without building a permutation of all
+    rows. Above that it shuffles an array of every row index (8 bytes per
+    row).
     """
     exclude = np.empty(0, dtype=np.int64) if exclude is None else exclude
     size = min(size, n_samples - len(exclude))
@@ -132,14 +135,15 @@ class RowBlocks:
     """A 2-D memmap or dask array, read one block of rows at a time.
 
     The blocks are a dask array's row chunks, or consecutive slices of about
-    ``BLOCK_ELEMENTS`` values of anything else. ``check(block, start)``, if
-    given, validates every block read (``start``: its first row's index).
+    ``BLOCK_ELEMENTS`` values of anything else (whose rows may be samples of
+    any shape: images, sequences). ``check(block, start)``, if given,
+    validates every block read (``start``: its first row's index).
     """
 
     def __init__(self, X, block_elements=None, check=None):
         self.X = X
         self.check = check
-        n_samples, n_features = X.shape
+        n_samples, n_features = X.shape[0], math.prod(X.shape[1:])
         if is_dask_array(X):
             sizes = [size for size in X.chunks[0] if size]
             self.bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)

@@ -314,6 +314,32 @@ def test_float32_and_integer_memmaps(X, tmp_path):
         assert np.isfinite(est.transform(data.astype(np.float64))).all()
 
 
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("dtype", [np.int16, np.float16])
+def test_inference_on_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_path, monkeypatch):
+    import tracemalloc
+
+    data = np.round(np.tile(X, (10, 1)) * 10).astype(dtype)
+    mapped = as_memmap(data, tmp_path)
+    est = quietly_fit(cls(**SMALL), X)
+    monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
+    tracemalloc.start()
+    try:
+        codes = est.transform(mapped)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # no float64 copy of the whole memmap beside the codes
+    assert peak < codes.nbytes + 0.5 * data.size * 8
+    np.testing.assert_array_equal(codes, est.transform(data))
+    assert codes.dtype == np.float64
+    np.testing.assert_array_equal(est.score_samples(mapped), est.score_samples(data))
+    if dtype == np.float16:
+        data[-1, 2] = np.nan
+        with pytest.raises(ValueError, match="NaN or infinity in rows 2280 to 2299"):
+            est.transform(as_memmap(data, tmp_path, "nan.npy"))
+
 def test_partial_fit_on_memmap_chunks(X, tmp_path):
     data = as_memmap(X, tmp_path)
     in_memory = AutoencoderTransformer(**SMALL).partial_fit(X[:120]).partial_fit(X[120:])
@@ -396,6 +422,26 @@ def test_dask_inference_checks_the_width_before_computing(X):
         est.inverse_transform(da.zeros((10, 3), chunks=5))
 
 
+
+def test_dask_inference_passes_empty_row_chunks(X):
+    # A filtered dask array has empty chunks once its sizes are computed.
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    lazy_X = da.from_array(X, chunks=((0, 100, 0, 130), -1))
+    ae = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    vae = quietly_fit(VAETransformer(**SMALL), X)
+    detector = ReconstructionOutlierDetector(random_state=0).fit(X)
+    for est, method in [(ae, "transform"), (ae, "reconstruction_error"), (vae, "score_samples"),
+                        (detector, "predict"), (detector, "feature_contributions")]:
+        result = getattr(est, method)(lazy_X)
+        assert result.chunks[0] == (0, 100, 0, 130)
+        parts = np.split(X, [100])  # a float32 product's rounding depends on its row count
+        expected = np.concatenate([getattr(est, method)(part) for part in parts])
+        np.testing.assert_array_equal(result.compute(), expected)
+    codes = da.from_array(ae.transform(X), chunks=((0, 230), -1))
+    assert ae.inverse_transform(codes).compute().shape == X.shape
+
 # ------------------------------------------------------- detector inference
 def test_detector_scores_a_memmap_block_by_block(X, tmp_path, monkeypatch):
     from skae import ReconstructionOutlierDetector
@@ -418,6 +464,27 @@ def test_detector_scores_a_memmap_block_by_block(X, tmp_path, monkeypatch):
         assert max(scaled_rows[:-1]) <= BLOCK_ROWS and len(scaled_rows) == 7
     assert detector.predict(data).dtype == detector.predict(X).dtype
 
+
+
+def test_detector_scores_a_memmap_of_sequences_block_by_block(X, tmp_path, monkeypatch):
+    from skae import ReconstructionOutlierDetector
+
+    sequences = np.asarray(X).reshape(len(X), 1, N_FEATURES)
+    detector = ReconstructionOutlierDetector(random_state=0).fit(sequences)
+    data = as_memmap(sequences, tmp_path)
+    scaled_rows = []
+    scale = detector._scale
+
+    def recording(rows):
+        scaled_rows.append(len(rows))
+        return scale(rows)
+
+    monkeypatch.setattr(detector, "_scale", recording)
+    for method in ("score_samples", "feature_contributions"):
+        scaled_rows.clear()
+        result = getattr(detector, method)(data)
+        assert max(scaled_rows) <= BLOCK_ROWS  # no scaled copy of more than a block
+        np.testing.assert_array_equal(result, getattr(detector, method)(sequences))
 
 def test_detector_inference_on_a_dask_array_is_lazy(X):
     da = pytest.importorskip("dask.array")
