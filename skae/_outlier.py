@@ -29,7 +29,7 @@ from ._base import (
     principal_axes,
     validate_streamed,
 )
-from ._fit_failure import unfitted_on_error
+from ._fit_failure import _forget_fit, unfitted_on_error
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
 from ._streaming import MappedRows, RowBlocks, is_streamed, merge_moments, sample_rows
@@ -779,6 +779,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         >>> detector.estimator_.n_components_
         2
         """
+        # A new fit starts over: an earlier fit's attributes that this one does not
+        # set (reference_scores_ after a refit with anomaly_score="local", the
+        # statistics after one with "estimator") would describe another model.
+        _forget_fit(self)
         X_rows, sample_shape = as_rows(X)
         if self._streams(X_rows):
             # Validated here by its first row, block by block as it is read.

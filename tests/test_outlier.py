@@ -668,6 +668,21 @@ def test_a_failed_refit_leaves_the_detector_unfitted():
     assert len(getattr(error.value, "__notes__", [])) <= 1
 
 
+def test_a_refit_keeps_no_attribute_of_the_earlier_fit(tmp_path):
+    # reference_scores_ of a "neighborhood" fit, left beside a "local" refit's
+    # reference codes of another length, made skae.save refuse the new model.
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **{**FAST, "max_epochs": 1}), trim_fraction=0
+    ).fit(X_PLANE[:40])
+    assert detector.anomaly_score_ == "neighborhood"
+    for score in ("local", "combined", "estimator"):
+        detector.set_params(anomaly_score=score).fit(X_PLANE[:30])
+        fresh = clone(detector).fit(X_PLANE[:30])
+        assert sorted(vars(detector)) == sorted(vars(fresh))
+    detector.set_params(anomaly_score="local").fit(X_PLANE[:30])
+    skae.save(detector, tmp_path / "refit.skae")
+
+
 class _ScoringPCA(PCA):
     """PCA whose ``score_samples`` is replaced: NaN on some rows, or two columns."""
 
