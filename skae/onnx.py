@@ -265,7 +265,16 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     or absolute for values near zero), except on rows so far from the training
     data that the network's float32 pass overflows: skae recomputes them in
     float64 (a finite, huge negative score), the graph scores them ``-inf``;
-    both rank them last, and the detector labels them outliers.
+    both rank them last, and the detector labels them outliers. One more
+    exception: the detector's ``anomaly_score_="neighborhood"`` averages over
+    a row's ``n_neighbors_`` nearest reference codes, and when several
+    reference codes are at the same distance as the last of them (discrete
+    features put codes on a lattice, where a row can lie halfway between two),
+    which one counts is decided by scikit-learn's tree in skae and by the
+    rounding of the graph's brute-force distances in ONNX: on such rows the
+    two scores can differ by the difference between those neighbours' own
+    scores over ``n_neighbors_``. ``"local"`` depends on the distance only and
+    is not affected.
 
     Parameters
     ----------
