@@ -94,11 +94,12 @@ def instantiate(spec, kwargs, name):
 def _output_shape(body, in_shape, name, expected):
     """The output shape of ``body`` on a dummy ``(2, *in_shape)`` batch, with clear errors."""
     shape = (_PROBE_ROWS, *in_shape)
+    probe = torch.zeros(shape)
     was_training = body.training
     body.eval()  # no dropout, and batch normalisation's statistics stay untouched
     try:
         with torch.no_grad():
-            out = body(torch.zeros(shape))
+            out = body(probe)
     except Exception as exc:  # the user's module: any failure means a wrong interface
         raise ValueError(
             f"{name} must map a float32 batch of shape {shape} to {expected}; "
@@ -106,6 +107,12 @@ def _output_shape(body, in_shape, name, expected):
         ) from exc
     finally:
         body.train(was_training)
+    if probe._version:  # autograd's count of in-place writes to the tensor
+        raise ValueError(
+            f"{name} must not modify its input in place (as nn.ReLU(inplace=True) or an "
+            f"in-place method such as mul_ on it does): the linear path beside it reads the "
+            f"same tensor, which autograd needs unchanged. Make that operation out of place."
+        )
     if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != _PROBE_ROWS:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"{name} must map a batch of shape {shape} to {expected}; got {got}.")

@@ -66,6 +66,11 @@ class RaisesInInit(nn.Module):
         raise RuntimeError(f"no network of depth {depth}")
 
 
+class ScalesItsInput(nn.Module):
+    def forward(self, z):
+        return z.mul_(2).repeat(1, 22)[:, :64]
+
+
 class HoldsALock(Flat):
     def __init__(self):
         super().__init__()
@@ -203,6 +208,9 @@ def test_flat_rows_without_input_shape(X):
          "raised RuntimeError: no network of depth 3"),
         (dict(decoder=HoldsALock()), ValueError,
          "decoder, an instance of HoldsALock, could not be deep-copied .* pass its class"),
+        (dict(encoder=nn.Sequential(nn.ReLU(inplace=True), nn.Flatten())), ValueError,
+         "encoder must not modify its input in place"),
+        (dict(decoder=ScalesItsInput), ValueError, "decoder must not modify its input in place"),
         (dict(decoder_kwargs={"width": 2}), ValueError,
          "decoder_kwargs is set but decoder is None"),
         (dict(encoder=SmallConv, input_shape=None), ValueError,
