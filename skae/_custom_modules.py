@@ -58,7 +58,10 @@ def instantiate(spec, kwargs, name):
     """A fresh module from ``spec``: a class called with ``kwargs``, or a deep copy of an instance.
 
     The caller's instance is never trained or modified: refitting starts from
-    the same weights, and clones do not share parameters.
+    the same weights, and clones do not share parameters. A failure of the
+    user's code names the parameter: ``TypeError`` for a class that does not
+    take ``kwargs``, ``ValueError`` for any other exception of its
+    ``__init__`` or of the copy.
     """
     if isinstance(spec, nn.Module):
         if kwargs:
@@ -66,16 +69,23 @@ def instantiate(spec, kwargs, name):
                 f"{name}_kwargs={kwargs!r} can only be used when {name} is a class; "
                 f"{name} is an instance of {type(spec).__name__}."
             )
-        return copy.deepcopy(spec)
+        try:
+            return copy.deepcopy(spec)
+        except Exception as exc:  # the user's module: e.g. it holds a lock or a file
+            raise ValueError(
+                f"{name}, an instance of {type(spec).__name__}, could not be deep-copied "
+                f"(skae trains a copy, never yours); pass its class and {name}_kwargs "
+                f"instead. It raised {type(exc).__name__}: {exc}"
+            ) from exc
     if isinstance(spec, type) and issubclass(spec, nn.Module):
         try:
-            module = spec(**(kwargs or {}))
-        except TypeError as exc:
-            raise TypeError(
+            return spec(**(kwargs or {}))
+        except Exception as exc:  # the user's class: any failure is reported as its own
+            error = TypeError if isinstance(exc, TypeError) else ValueError
+            raise error(
                 f"{name}={spec.__name__} could not be built with "
-                f"{name}_kwargs={kwargs!r}: {exc}"
+                f"{name}_kwargs={kwargs!r}: it raised {type(exc).__name__}: {exc}"
             ) from exc
-        return module
     raise TypeError(
         f"{name} must be a torch.nn.Module subclass or instance, got {spec!r}."
     )
@@ -84,11 +94,12 @@ def instantiate(spec, kwargs, name):
 def _output_shape(body, in_shape, name, expected):
     """The output shape of ``body`` on a dummy ``(2, *in_shape)`` batch, with clear errors."""
     shape = (_PROBE_ROWS, *in_shape)
+    probe = torch.zeros(shape)
     was_training = body.training
     body.eval()  # no dropout, and batch normalisation's statistics stay untouched
     try:
         with torch.no_grad():
-            out = body(torch.zeros(shape))
+            out = body(probe)
     except Exception as exc:  # the user's module: any failure means a wrong interface
         raise ValueError(
             f"{name} must map a float32 batch of shape {shape} to {expected}; "
@@ -96,6 +107,12 @@ def _output_shape(body, in_shape, name, expected):
         ) from exc
     finally:
         body.train(was_training)
+    if probe._version:  # autograd's count of in-place writes to the tensor
+        raise ValueError(
+            f"{name} must not modify its input in place (as nn.ReLU(inplace=True) or an "
+            f"in-place method such as mul_ on it does): the linear path beside it reads the "
+            f"same tensor, which autograd needs unchanged. Make that operation out of place."
+        )
     if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != _PROBE_ROWS:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"{name} must map a batch of shape {shape} to {expected}; got {got}.")

@@ -1,6 +1,7 @@
 """Tests of users' own modules as encoder and decoder bodies."""
 
 import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -57,6 +58,23 @@ class TupleOutput(nn.Module):
 
 class NotAModule:
     pass
+
+
+class RaisesInInit(nn.Module):
+    def __init__(self, depth=1):
+        super().__init__()
+        raise RuntimeError(f"no network of depth {depth}")
+
+
+class ScalesItsInput(nn.Module):
+    def forward(self, z):
+        return z.mul_(2).repeat(1, 22)[:, :64]
+
+
+class HoldsALock(Flat):
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +203,14 @@ def test_flat_rows_without_input_shape(X):
          "encoder_kwargs=.* can only be used when encoder is a class"),
         (dict(encoder=SmallConv, encoder_kwargs={"depth": 2}), TypeError,
          "encoder=SmallConv could not be built with encoder_kwargs"),
+        (dict(encoder=RaisesInInit, encoder_kwargs={"depth": 3}), ValueError,
+         r"encoder=RaisesInInit could not be built with encoder_kwargs=\{'depth': 3\}: it "
+         "raised RuntimeError: no network of depth 3"),
+        (dict(decoder=HoldsALock()), ValueError,
+         "decoder, an instance of HoldsALock, could not be deep-copied .* pass its class"),
+        (dict(encoder=nn.Sequential(nn.ReLU(inplace=True), nn.Flatten())), ValueError,
+         "encoder must not modify its input in place"),
+        (dict(decoder=ScalesItsInput), ValueError, "decoder must not modify its input in place"),
         (dict(decoder_kwargs={"width": 2}), ValueError,
          "decoder_kwargs is set but decoder is None"),
         (dict(encoder=SmallConv, input_shape=None), ValueError,
