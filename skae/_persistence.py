@@ -234,6 +234,22 @@ def _add_module_class(classes, cls):
         )
 
 
+def _check_parameters(estimator, problem):
+    """Raise unless ``estimator``'s parameters are what ``fit`` takes.
+
+    scikit-learn's validation (its ``InvalidParameterError``), and a
+    transformer's ``callbacks`` checked as skorch would take them: data can
+    only be a named None (``callbacks=[5]`` is refused), as a ``ValueError``
+    that starts with ``problem``.
+    """
+    estimator._validate_params()
+    if isinstance(estimator, _BaseAutoencoder):
+        try:
+            estimator._check_callbacks()
+        except TypeError as exc:
+            raise ValueError(f"{problem}: {exc}") from None
+
+
 def _skae_version():
     from . import __version__
 
@@ -275,15 +291,8 @@ class _Writer:
             raise ValueError(
                 f"skae.save saves skae's estimators only, got {cls.__module__}.{cls.__qualname__}."
             )
-        # What load() checks, refused here rather than in a file load cannot read:
-        # the parameters (scikit-learn's validation, as fit's) ...
-        estimator._validate_params()
-        if isinstance(estimator, _BaseAutoencoder):
-            # ... and callbacks that are data but not callbacks (callbacks=[5]).
-            try:
-                estimator._check_callbacks()
-            except TypeError as exc:
-                raise ValueError(f"skae.save cannot store 'callbacks': {exc}") from None
+        # What load() checks, refused here rather than in a file load cannot read.
+        _check_parameters(estimator, "skae.save cannot store 'callbacks'")
         if isinstance(estimator, _BaseAutoencoder) and hasattr(estimator, "net_"):
             # load() chooses the device itself.
             estimator._check_same_network(_CHANGED_SINCE_FIT, skip=("device",))
@@ -787,15 +796,9 @@ class _Reader:
         absent = set(self.absent.get(name, ()))
         _check_keys(params, set(cls._get_param_names()) - absent, f"{name}'s parameters")
         estimator = cls(**{key: self.value(v, depth + 1) for key, v in params.items()})
-        # scikit-learn's own validation: the hooks below only ever see valid parameters.
-        estimator._validate_params()
-        if isinstance(estimator, _BaseAutoencoder):
-            # Data can only be a named None (which skorch skips); the
-            # net built below runs the callbacks.
-            try:
-                estimator._check_callbacks()
-            except TypeError as exc:
-                raise ValueError(f"malformed skae model file: {exc}") from None
+        # The hooks below only ever see valid parameters; the net built below runs
+        # the callbacks.
+        _check_parameters(estimator, "malformed skae model file")
 
         attributes = spec["attributes"]
         if type(attributes) is not dict:
