@@ -443,11 +443,8 @@ def test_dask_inference_passes_empty_row_chunks(X):
     assert ae.inverse_transform(codes).compute().shape == X.shape
 
 # ------------------------------------------------------- detector inference
-def test_detector_scores_a_memmap_block_by_block(X, tmp_path, monkeypatch):
-    from skae import ReconstructionOutlierDetector
-
-    detector = ReconstructionOutlierDetector(random_state=0).fit(X)
-    data = as_memmap(X, tmp_path)
+def record_scaled_rows(detector, monkeypatch):
+    """A list that receives the number of rows of each block ``detector`` scales."""
     scaled_rows = []
     scale = detector._scale
 
@@ -456,6 +453,15 @@ def test_detector_scores_a_memmap_block_by_block(X, tmp_path, monkeypatch):
         return scale(rows)
 
     monkeypatch.setattr(detector, "_scale", recording)
+    return scaled_rows
+
+
+def test_detector_scores_a_memmap_block_by_block(X, tmp_path, monkeypatch):
+    from skae import ReconstructionOutlierDetector
+
+    detector = ReconstructionOutlierDetector(random_state=0).fit(X)
+    data = as_memmap(X, tmp_path)
+    scaled_rows = record_scaled_rows(detector, monkeypatch)
     for method in ("score_samples", "decision_function", "predict", "feature_contributions"):
         scaled_rows.clear()
         np.testing.assert_array_equal(getattr(detector, method)(data),
@@ -465,26 +471,19 @@ def test_detector_scores_a_memmap_block_by_block(X, tmp_path, monkeypatch):
     assert detector.predict(data).dtype == detector.predict(X).dtype
 
 
-
 def test_detector_scores_a_memmap_of_sequences_block_by_block(X, tmp_path, monkeypatch):
     from skae import ReconstructionOutlierDetector
 
     sequences = np.asarray(X).reshape(len(X), 1, N_FEATURES)
     detector = ReconstructionOutlierDetector(random_state=0).fit(sequences)
     data = as_memmap(sequences, tmp_path)
-    scaled_rows = []
-    scale = detector._scale
-
-    def recording(rows):
-        scaled_rows.append(len(rows))
-        return scale(rows)
-
-    monkeypatch.setattr(detector, "_scale", recording)
+    scaled_rows = record_scaled_rows(detector, monkeypatch)
     for method in ("score_samples", "feature_contributions"):
         scaled_rows.clear()
         result = getattr(detector, method)(data)
         assert max(scaled_rows) <= BLOCK_ROWS  # no scaled copy of more than a block
         np.testing.assert_array_equal(result, getattr(detector, method)(sequences))
+
 
 def test_detector_inference_on_a_dask_array_is_lazy(X):
     da = pytest.importorskip("dask.array")
