@@ -68,11 +68,11 @@ _EPOCHS = 5
 #: reference rows of the statistics are those whose first fit's anomaly score is
 #: within the fence on a log scale (see ``_reference_rows``).
 _TUKEY_K = 1.5
-#: ``anomaly_score="local"`` (and ``"neighborhood"``): a row's local statistic is its squared distance to
-#: the ``n_neighbors``-th nearest reference code (in the input's units, see
-#: ``_decoder_metric``), among at most this many reference rows' codes, drawn
-#: at random: the neighbour search, the fitted detector (and its ONNX graph)
-#: stay of bounded size however many rows it was fitted on.
+#: ``anomaly_score`` of ``"neighborhood"`` or ``"local"``: a row's local statistic
+#: is its squared distance to the ``n_neighbors``-th nearest reference code (in
+#: the input's units, see ``_decoder_metric``), among at most this many reference
+#: rows' codes, drawn at random: the neighbour search, the fitted detector (and
+#: its ONNX graph) stay of bounded size however many rows it was fitted on.
 _MAX_REFERENCE_CODES = 100_000
 #: Rows whose statistics (T², embedded codes, neighbours) are computed at
 #: once, in float64: a bound on the memory that scoring and fitting take
@@ -1192,17 +1192,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             return overflowed_as_outliers(combined_score(spe, t2, self.control_limits_))
         embedded = embed_codes(codes, self.latent_mean_, self.latent_metric_)
         index = self._neighbour_index()
-        n_neighbors = min(self.n_neighbors_, index.n_samples_fit_)
         # Codes that overflowed float32 (a row far beyond the training data) have
         # no nearest neighbours: infinitely far from every reference code (their
         # score is -inf, whichever neighbours they are given).
         finite = np.isfinite(embedded).all(axis=1)
         distance2 = np.full(len(embedded), np.inf)
-        neighbours = np.zeros((len(embedded), n_neighbors), dtype=np.intp)
+        # (the index's count: n_neighbors_, or every reference code if fewer)
+        neighbours = np.zeros((len(embedded), index.n_neighbors), dtype=np.intp)
         if finite.any():
-            distances, neighbours[finite] = index.kneighbors(
-                embedded[finite], n_neighbors=n_neighbors
-            )
+            distances, neighbours[finite] = index.kneighbors(embedded[finite])
             distance2[finite] = distances[:, -1] ** 2
         scores = overflowed_as_outliers(
             local_score(spe, distance2, self.control_limits_, codes.shape[1])
