@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
-from conftest import HOLD_OUT
+from conftest import HOLD_OUT, RaiseAtEpochEnd
 
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
@@ -117,6 +117,25 @@ def test_each_partial_fit_call_is_one_task_with_its_epochs(Estimator, low_rank_X
     assert est.n_epochs_ == 1
     est.partial_fit(low_rank_X)
     assert est.n_epochs_ == 2 and np.isfinite(est.score(low_rank_X))
+
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_fit_that_raises_tears_the_callbacks_down_and_ends_no_task(Estimator, method, low_rank_X):
+    # scikit-learn's contract: teardown always, from a finally block
+    # (callback_management_context, which _fit_context runs); on_fit_task_end
+    # only for a task that finished, whose fitted_estimator is ready to use.
+    # The second epoch fails, so neither it nor the fit ends.
+    recorder = Recorder()
+    est = Estimator(**SMALL, partial_fit_epochs=3, callbacks=[RaiseAtEpochEnd(2)])
+    with pytest.raises(ValueError, match="end of epoch 2"):
+        getattr(est.set_callbacks(recorder), method)(low_rank_X)
+    assert recorder.events == [
+        ("setup", "fit", 0), ("begin", "fit", 0),
+        ("begin", "epoch", 0), ("end", "epoch", 0), ("begin", "epoch", 1),
+        ("teardown", "fit", 0),
+    ]
+    assert not hasattr(est, "_callback_fit_ctx")
 
 
 def test_no_epoch_callback_without_sklearn_callbacks(low_rank_X):
