@@ -120,8 +120,18 @@ class EpochProgressBar(Callback):
         self.bar_.set_postfix_str(", ".join(parts), refresh=False)
 
     def on_train_end(self, net, **kwargs):
-        self.bar_.refresh()
-        self.bar_.close()
+        self.close()
+
+    def close(self):
+        """Close the bar, leaving its last state on its own line (again: no effect).
+
+        Also called when a training run raises, which skorch ends without
+        ``on_train_end``: the traceback then starts on a line of its own.
+        """
+        bar = getattr(self, "bar_", None)
+        if bar is not None:
+            bar.refresh()
+            bar.close()
 
     def __getstate__(self):
         # A bar holds its output stream: it only lives during a fit.
