@@ -249,7 +249,9 @@ class LossCurveDisplay:
         ax.set_ylabel("nats per row" if vae else "loss")
         if self.estimator_name:
             ax.set_title(self.estimator_name)
-        ax.legend()
+        if self.lines_ or self.best_epoch_line_ is not None:
+            # Not for a model trained for no epoch: matplotlib would warn of an empty legend.
+            ax.legend()
         self.ax_ = ax
         self.figure_ = ax.figure
         return self

@@ -1,6 +1,7 @@
 """Tests for skae.plotting: what each Display draws, and the missing-matplotlib error."""
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -154,6 +155,17 @@ def test_loss_curve_marks_best_epoch_and_uses_given_axes():
     assert list(display.best_epoch_line_.get_xdata()) == [2, 2]
     assert display.lines_["train_loss"].get_linewidth() == 3
     assert "kept (epoch 2)" in _legend_texts(ax)
+
+
+def test_loss_curve_of_a_fit_of_no_epoch_draws_no_legend():
+    # Cross-validated early stopping may keep PCA's solution, trained for no
+    # epoch: nothing to draw, and matplotlib warned that the legend was empty.
+    ae = AutoencoderTransformer(n_components=2, max_epochs=2, random_state=0).fit(X_DIGITS[:40])
+    assert ae.n_epochs_ == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        display = LossCurveDisplay.from_estimator(ae)
+    assert display.lines_ == {} and display.ax_.get_legend() is None
 
 
 def test_loss_curve_requires_fitted_estimator():
