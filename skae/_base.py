@@ -1060,11 +1060,7 @@ class _BaseAutoencoder(
         A run that raises closes the progress bar and TensorBoard's writer
         (:meth:`SkaeNet.release_after_error`) before the error goes on.
         """
-        try:
-            self.net_.partial_fit(train_set, None, epochs=epochs)
-        except BaseException as exc:
-            self.net_.release_after_error(exc)
-            raise
+        self.net_.train_epochs(train_set, epochs)
         # The epochs' losses were computed before their steps: the network the
         # run leaves (the best epoch's, if early stopping restored it) is checked now.
         dict(self.net_.callbacks_)["divergence"].check_last_step(self.net_)

@@ -171,6 +171,21 @@ class SkaeNet(NeuralNet):
             # next training run (partial_fit) flattens them at its first step
             self.optimizer_.unflatten(for_good=False)
 
+    def train_epochs(self, dataset, epochs):
+        """Train ``epochs`` more epochs on ``dataset`` (skorch's ``partial_fit``).
+
+        ``planned_epochs_`` tells the callbacks how many the run may train
+        (the progress bar's total). A run that raises first closes what its
+        callbacks hold open (:meth:`release_after_error`).
+        """
+        self.planned_epochs_ = epochs
+        try:
+            self.partial_fit(dataset, None, epochs=epochs)
+        except BaseException as exc:
+            self.release_after_error(exc)
+            raise
+        return self
+
     def release_after_error(self, error):
         """Close what a training run that raised ``error`` leaves open, and nothing else.
 
