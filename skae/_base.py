@@ -1055,8 +1055,12 @@ class _BaseAutoencoder(
 
     def _train(self, train_set, epochs):
         """Train ``net_`` for ``epochs`` epochs on ``train_set``, continuing its
-        optimizer state and history; raise ``FloatingPointError`` if it diverged."""
-        self.net_.partial_fit(train_set, None, epochs=epochs)
+        optimizer state and history; raise ``FloatingPointError`` if it diverged.
+
+        A run that raises closes the progress bar and TensorBoard's writer
+        (:meth:`SkaeNet.release_after_error`) before the error goes on.
+        """
+        self.net_.train_epochs(train_set, epochs)
         # The epochs' losses were computed before their steps: the network the
         # run leaves (the best epoch's, if early stopping restored it) is checked now.
         dict(self.net_.callbacks_)["divergence"].check_last_step(self.net_)

@@ -10,10 +10,12 @@ import functools
 
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import TensorBoard
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ._fast_path import FlatAdam, manual_step
+from ._progress import EpochProgressBar
 from ._threads import adjust_training_threads
 
 
@@ -168,6 +170,46 @@ class SkaeNet(NeuralNet):
             # the fitted module's parameters own their storage again, until the
             # next training run (partial_fit) flattens them at its first step
             self.optimizer_.unflatten(for_good=False)
+
+    def train_epochs(self, dataset, epochs):
+        """Train ``epochs`` more epochs on ``dataset`` (skorch's ``partial_fit``).
+
+        ``planned_epochs_`` tells the callbacks how many the run may train
+        (the progress bar's total). A run that raises first closes what its
+        callbacks hold open (:meth:`release_after_error`).
+        """
+        self.planned_epochs_ = epochs
+        try:
+            self.partial_fit(dataset, None, epochs=epochs)
+        except BaseException as exc:
+            self.release_after_error(exc)
+            raise
+        return self
+
+    def release_after_error(self, error):
+        """Close what a training run that raised ``error`` leaves open, and nothing else.
+
+        skorch calls ``on_train_end`` only when training ends normally (a
+        ``KeyboardInterrupt`` within the epochs included), and skae keeps that
+        rule for callbacks, which may save or publish the model there. Two
+        callbacks only release a resource there, and are ended here: skae's
+        live progress bar, closed, and skorch's ``TensorBoard``, whose writer
+        (a thread and an open file) is closed as at the end of a fit that
+        returns, or flushed with ``close_after_train=False``. A failure to
+        close one is noted on ``error``, which stays the error raised.
+        """
+        for name, callback in getattr(self, "callbacks_", []):
+            try:
+                if isinstance(callback, EpochProgressBar):
+                    callback.close()
+                elif isinstance(callback, TensorBoard) and callback.writer is not None:
+                    if callback.close_after_train:
+                        callback.on_train_end(self)
+                    else:
+                        callback.writer.flush()
+            except Exception as exc:  # noqa: BLE001 - error, not this, is what the caller gets
+                if hasattr(error, "add_note"):  # Python >= 3.11
+                    error.add_note(f"Closing callback {name!r} then failed too: {exc!r}")
 
     def __getstate__(self):
         state = super().__getstate__()

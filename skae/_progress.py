@@ -85,11 +85,15 @@ def progress_settings(estimator):
 
 
 class EpochProgressBar(Callback):
-    """A live bar over a whole fit: epoch, losses and estimated time left.
+    """A live bar over a training run: epoch, losses and estimated time left.
 
     It advances once per training batch, so the estimate is current within
-    long epochs, and counts towards ``max_epochs``: when early stopping ends
-    the fit sooner, the estimate was an upper bound and the bar stops short.
+    long epochs, and counts towards the epochs the run may train (the net's
+    ``planned_epochs_``: ``max_epochs`` for ``fit``, ``partial_fit_epochs``
+    for a ``partial_fit`` call; ``max_epochs`` if unset): when early stopping
+    ends the fit sooner, the estimate was an upper bound and the bar stops
+    short. Epochs are counted from 1 in each run; a run of no epoch shows no
+    bar.
     """
 
     def __init__(self, description="", postfix_keys=("train_loss", "valid_loss")):
@@ -97,31 +101,47 @@ class EpochProgressBar(Callback):
         self.postfix_keys = postfix_keys
 
     def on_train_begin(self, net, X=None, **kwargs):
+        self.epochs_ = getattr(net, "planned_epochs_", net.max_epochs)
+        self.epoch_ = 0
+        if not self.epochs_:
+            self.bar_ = None
+            return
         # Without a known length (a stream), the bar counts batches without a total.
         batches = math.ceil(len(X) / net.batch_size) if hasattr(X, "__len__") else None
         self.bar_ = _tqdm_class()(
-            total=net.max_epochs * batches if batches else None,
+            total=self.epochs_ * batches if batches else None,
             desc=self.description,
             bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
             leave=True,
             dynamic_ncols=True,
             file=sys.stderr,
         )
-        self.bar_.set_postfix_str(f"epoch 1/{net.max_epochs}", refresh=False)
+        self.bar_.set_postfix_str(f"epoch 1/{self.epochs_}", refresh=False)
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training:
             self.bar_.update()
 
     def on_epoch_end(self, net, **kwargs):
+        self.epoch_ += 1
         row = net.history[-1]
-        parts = [f"epoch {row['epoch']}/{net.max_epochs}"]
+        parts = [f"epoch {self.epoch_}/{self.epochs_}"]
         parts += [f"{key}={row[key]:.4g}" for key in self.postfix_keys if key in row]
         self.bar_.set_postfix_str(", ".join(parts), refresh=False)
 
     def on_train_end(self, net, **kwargs):
-        self.bar_.refresh()
-        self.bar_.close()
+        self.close()
+
+    def close(self):
+        """Close the bar, leaving its last state on its own line (again: no effect).
+
+        Also called when a training run raises, which skorch ends without
+        ``on_train_end``: the traceback then starts on a line of its own.
+        """
+        bar = getattr(self, "bar_", None)
+        if bar is not None:
+            bar.refresh()
+            bar.close()
 
     def __getstate__(self):
         # A bar holds its output stream: it only lives during a fit.

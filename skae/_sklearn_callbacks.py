@@ -7,7 +7,10 @@ scikit-learn 1.9 introduced :mod:`sklearn.callback`: callbacks such as
 estimator opens its root task with ``_init_callback_context`` at the start of
 ``fit``; ``_fit_context`` (the decorator on every ``fit``) tears the callbacks
 down afterwards, whether ``fit`` succeeded or not, as ``with_callbacks`` does
-for estimators without it.
+for estimators without it. A task ends (``on_fit_task_end``) only when its
+work is done, as in scikit-learn's estimators: a fit that raises ends neither
+itself nor the epoch that failed, and the next hook its callbacks see is
+teardown.
 
 skae's root task is the fit and each epoch is a sub-task: :class:`FitTasks`
 opens the root, and its :class:`EpochTasks` skorch callback maps skorch's

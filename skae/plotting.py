@@ -39,6 +39,17 @@ def _estimator_name(estimator):
     return type(estimator).__name__
 
 
+def _dots_where_alone(values):
+    """Marker settings drawing a dot at each value a line cannot join to another.
+
+    A line joins consecutive finite values only: one between NaNs (or at an
+    end, beside a NaN), or the single value of a curve, would not be drawn.
+    """
+    finite = np.concatenate([[False], np.isfinite(values), [False]])
+    alone = np.flatnonzero(finite[1:-1] & ~finite[:-2] & ~finite[2:])
+    return {"marker": "o", "markevery": alone.tolist()} if len(alone) else {}
+
+
 class LossCurveDisplay:
     """Training and validation loss per epoch of a fitted skae estimator.
 
@@ -47,7 +58,9 @@ class LossCurveDisplay:
     KL divergence from the prior, both in nats per row) are drawn as well when
     the history holds them; a KL curve near zero signals posterior collapse.
     Training curves are solid, validation curves dashed; a dotted vertical line
-    marks the epoch whose weights were kept (``best_epoch_``).
+    marks the epoch whose weights were kept (``best_epoch_``). A curve without
+    a value at some epochs has gaps there; a value with no neighbour to join
+    is drawn as a dot.
 
     Use :meth:`from_estimator` to create one from a fitted estimator.
 
@@ -58,8 +71,8 @@ class LossCurveDisplay:
 
     curves : dict of str to array-like of shape (n_epochs,)
         Per-epoch values to draw, keyed by ``history_`` key, e.g.
-        ``{"train_loss": ..., "valid_loss": ...}``. Keys starting with
-        ``"valid_"`` are drawn dashed.
+        ``{"train_loss": ..., "valid_loss": ...}``, NaN at the epochs without
+        a value. Keys starting with ``"valid_"`` are drawn dashed.
 
     best_epoch : int or None, default=None
         Epoch to mark with a vertical line; ``0`` (the starting point was kept)
@@ -114,6 +127,11 @@ class LossCurveDisplay:
     def from_estimator(cls, estimator, *, terms=True, ax=None, **kwargs):
         """Plot the per-epoch losses recorded in a fitted estimator's ``history_``.
 
+        A loss recorded at some epochs only is drawn where it was recorded,
+        NaN at the other epochs: after :meth:`fit` with early stopping then
+        ``partial_fit``, which holds no rows out, the validation loss stops
+        where ``partial_fit``'s epochs begin.
+
         Parameters
         ----------
         estimator : fitted AutoencoderTransformer or VAETransformer
@@ -159,8 +177,10 @@ class LossCurveDisplay:
         curves = {}
         for key in keys:
             values = [row.get(key) for row in history]
-            if values and all(v is not None for v in values):
-                curves[key] = np.asarray(values, dtype=float)
+            if any(value is not None for value in values):
+                curves[key] = np.array(
+                    [np.nan if value is None else value for value in values], dtype=float
+                )
         epochs = np.asarray([row["epoch"] for row in history])
         display = cls(
             epochs=epochs,
@@ -206,14 +226,16 @@ class LossCurveDisplay:
         colours = {"loss": "C0", "reconstruction": "C1", "kl": "C2"}
         self.lines_ = {}
         for key, values in self.curves.items():
+            values = np.asarray(values, dtype=float)
             split, _, quantity = key.partition("_")
             style = {
                 "color": colours.get(quantity),
                 "linestyle": "--" if split == "valid" else "-",
                 "label": f"{quantity} ({'validation' if split == 'valid' else split})",
+                **({} if {"marker", "markevery"} & set(kwargs) else _dots_where_alone(values)),
                 **kwargs,
             }
-            (self.lines_[key],) = ax.plot(epochs, np.asarray(values), **style)
+            (self.lines_[key],) = ax.plot(epochs, values, **style)
         self.best_epoch_line_ = None
         if self.best_epoch:
             self.best_epoch_line_ = ax.axvline(
@@ -227,7 +249,9 @@ class LossCurveDisplay:
         ax.set_ylabel("nats per row" if vae else "loss")
         if self.estimator_name:
             ax.set_title(self.estimator_name)
-        ax.legend()
+        if self.lines_ or self.best_epoch_line_ is not None:
+            # Not for a model trained for no epoch: matplotlib would warn of an empty legend.
+            ax.legend()
         self.ax_ = ax
         self.figure_ = ax.figure
         return self

@@ -59,6 +59,21 @@ class RaiseAtTrainEnd(Callback):
             raise self.error
 
 
+class RaiseAtEpochEnd(Callback):
+    """A user's callback raising ``ValueError`` at the end of the epoch numbered ``epoch``.
+
+    The training run fails within skorch's epoch loop, after the epochs before
+    it ran to their end for every callback.
+    """
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise ValueError(f"failed at the end of epoch {self.epoch}")
+
+
 def assert_noted(error, note):
     """The error (a ``pytest.raises`` result) carries ``note``; Python < 3.11 has no notes."""
     if sys.version_info >= (3, 11):

@@ -1,6 +1,7 @@
 """Tests for skae.plotting: what each Display draws, and the missing-matplotlib error."""
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -101,6 +102,49 @@ def test_loss_curve_without_early_stopping_has_no_validation_curve():
     assert list(display.lines_) == ["train_loss"]
 
 
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_loss_curve_leaves_gaps_where_a_loss_was_not_recorded(Estimator):
+    # partial_fit holds no rows out: after a fit with early stopping, the
+    # validation curves (loss and ELBO terms) stop at the fit's last epoch.
+    # They used to be dropped whole.
+    est = Estimator(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, partial_fit_epochs=2,
+                    random_state=0, early_stopping=True).fit(X_DIGITS[:, ::4])
+    fitted = est.n_epochs_
+    est.partial_fit(X_DIGITS[:, ::4])
+    display = LossCurveDisplay.from_estimator(est)
+    assert est.n_epochs_ == fitted + 2
+    valid_keys = [key for key in display.lines_ if key.startswith("valid_")]
+    assert len(valid_keys) == (1 if Estimator is AutoencoderTransformer else 3)
+    epochs = np.arange(1, est.n_epochs_ + 1)
+    for key, line in display.lines_.items():
+        np.testing.assert_array_equal(line.get_xdata(), epochs)
+        if key.startswith("train_"):
+            expected = est.history_[:, key]
+        else:
+            expected = est.history_[:fitted, key] + [np.nan, np.nan]
+        np.testing.assert_array_equal(line.get_ydata(), expected)
+        assert line.get_marker() == "None"  # every value has a neighbour
+
+
+def test_loss_curve_draws_a_value_without_neighbours_as_a_dot():
+    nan = np.nan
+    display = LossCurveDisplay(epochs=[1, 2, 3, 4, 5], curves={
+        "train_loss": [5.0, 4.0, 3.0, 2.0, 1.0],
+        "valid_loss": [5.0, nan, 3.0, 2.0, nan],
+        "valid_kl": [nan, 4.0, nan, nan, 1.0],
+    }).plot()
+    lines = display.lines_
+    assert lines["train_loss"].get_marker() == "None"
+    assert lines["valid_loss"].get_marker() == "o"
+    assert lines["valid_loss"].get_markevery() == [0]
+    assert lines["valid_kl"].get_markevery() == [1, 4]
+    np.testing.assert_array_equal(lines["valid_kl"].get_ydata(), [nan, 4.0, nan, nan, 1.0])
+    # A marker asked for is drawn at every value.
+    display.plot(marker="x")
+    assert display.lines_["valid_loss"].get_marker() == "x"
+    assert display.lines_["valid_loss"].get_markevery() is None
+
+
 def test_loss_curve_marks_best_epoch_and_uses_given_axes():
     _, ax = plt.subplots()
     display = LossCurveDisplay(
@@ -111,6 +155,17 @@ def test_loss_curve_marks_best_epoch_and_uses_given_axes():
     assert list(display.best_epoch_line_.get_xdata()) == [2, 2]
     assert display.lines_["train_loss"].get_linewidth() == 3
     assert "kept (epoch 2)" in _legend_texts(ax)
+
+
+def test_loss_curve_of_a_fit_of_no_epoch_draws_no_legend():
+    # Cross-validated early stopping may keep PCA's solution, trained for no
+    # epoch: nothing to draw, and matplotlib warned that the legend was empty.
+    ae = AutoencoderTransformer(n_components=2, max_epochs=2, random_state=0).fit(X_DIGITS[:40])
+    assert ae.n_epochs_ == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        display = LossCurveDisplay.from_estimator(ae)
+    assert display.lines_ == {} and display.ax_.get_legend() is None
 
 
 def test_loss_curve_requires_fitted_estimator():

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import HOLD_OUT
+from conftest import HOLD_OUT, RaiseAtEpochEnd
 
 import skae._progress
 from skae import AutoencoderTransformer, VAETransformer
@@ -44,6 +44,41 @@ def test_verbose_one_shows_a_live_bar_in_a_terminal(low_rank_X, capsys, live):
     final = captured.err.rsplit("\r", 1)[-1]
     assert f"epoch {est.n_epochs_}/3" in final and "train_loss=" in final
     assert "valid_loss=" in final
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_fit_that_raises_closes_the_live_bar(method, low_rank_X, capsys, live):
+    # skorch ends a run that raises without on_train_end: the bar was left
+    # open, and the traceback went on on its line. The error is kept, as a
+    # notebook or debugger keeps it (with its frames, which hold the bar).
+    est = AutoencoderTransformer(verbose=1, partial_fit_epochs=3, callbacks=[RaiseAtEpochEnd(2)],
+                                 **SMALL)
+    with pytest.raises(ValueError, match="end of epoch 2") as error:
+        getattr(est, method)(low_rank_X)
+    err = capsys.readouterr().err
+    assert err.endswith("\n")
+    assert "epoch 1/3, train_loss=" in err.rsplit("\r", 1)[-1]
+    assert error.traceback  # alive until here
+
+
+def test_the_live_bar_of_a_partial_fit_call_counts_its_epochs(low_rank_X, capsys, live):
+    # It counted towards max_epochs (and the history's epoch numbers): a call
+    # of partial_fit_epochs=2 ended at 4 %, "epoch 4/50" on the second call.
+    est = AutoencoderTransformer(verbose=1, **{**SMALL, "max_epochs": 50}, partial_fit_epochs=2)
+    for _ in range(2):
+        est.partial_fit(low_rank_X)
+        final = capsys.readouterr().err.rsplit("\r", 1)[-1]
+        assert final.startswith("AutoencoderTransformer 100%")
+        assert "epoch 2/2, train_loss=" in final
+
+
+def test_no_live_bar_for_a_fit_of_no_epoch(low_rank_X, capsys, live):
+    # Cross-validated early stopping kept PCA's solution: the bar opened and
+    # closed at 0 %, "epoch 1/2", for a training that ran no epoch.
+    est = AutoencoderTransformer(verbose=1, **{**SMALL, "early_stopping": "auto", "max_epochs": 2})
+    est.fit(low_rank_X[:40])
+    assert est.n_epochs_ == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_live_bar_without_a_known_number_of_batches(capsys):

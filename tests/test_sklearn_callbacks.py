@@ -14,9 +14,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, TensorBoard
 
-from conftest import HOLD_OUT
+from conftest import HOLD_OUT, RaiseAtEpochEnd
 
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
@@ -117,6 +117,25 @@ def test_each_partial_fit_call_is_one_task_with_its_epochs(Estimator, low_rank_X
     assert est.n_epochs_ == 1
     est.partial_fit(low_rank_X)
     assert est.n_epochs_ == 2 and np.isfinite(est.score(low_rank_X))
+
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_fit_that_raises_tears_the_callbacks_down_and_ends_no_task(Estimator, method, low_rank_X):
+    # scikit-learn's contract: teardown always, from a finally block
+    # (callback_management_context, which _fit_context runs); on_fit_task_end
+    # only for a task that finished, whose fitted_estimator is ready to use.
+    # The second epoch fails, so neither it nor the fit ends.
+    recorder = Recorder()
+    est = Estimator(**SMALL, partial_fit_epochs=3, callbacks=[RaiseAtEpochEnd(2)])
+    with pytest.raises(ValueError, match="end of epoch 2"):
+        getattr(est.set_callbacks(recorder), method)(low_rank_X)
+    assert recorder.events == [
+        ("setup", "fit", 0), ("begin", "fit", 0),
+        ("begin", "epoch", 0), ("end", "epoch", 0), ("begin", "epoch", 1),
+        ("teardown", "fit", 0),
+    ]
+    assert not hasattr(est, "_callback_fit_ctx")
 
 
 def test_no_epoch_callback_without_sklearn_callbacks(low_rank_X):
@@ -298,25 +317,79 @@ def test_tensorboard_writes_event_files_and_an_open_writer_cannot_be_cloned(low_
     assert steps == list(range(1, est.n_epochs_ + 1))
 
 
-class TensorBoardPerFit(Callback):
-    """The user guide's pattern: a writer opened per fit, so the callback can be cloned."""
+def _tensorboard_steps(log_dir, tag="Loss/train_loss"):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    def __init__(self, log_dir):
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return [event.step for event in events.Scalars(tag)]
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("close_after_train", [True, False])
+def test_a_fit_that_raises_closes_tensorboards_writer(method, close_after_train, low_rank_X,
+                                                      tmp_path):
+    # skorch ends a run that raises without on_train_end: the writer stayed
+    # open (a thread and a file per failed fit). It is closed as at the end of
+    # a fit that returns, or flushed if the user keeps it open.
+    pytest.importorskip("tensorboard")
+    from skorch.callbacks import TensorBoard
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(log_dir=str(tmp_path))
+    # fit fails in its second epoch; partial_fit in its second call's second.
+    last = 5 if method == "partial_fit" else 2
+    est = AutoencoderTransformer(**SMALL, partial_fit_epochs=3, callbacks=[
+        TensorBoard(writer, close_after_train=close_after_train), RaiseAtEpochEnd(last)
+    ])
+    if method == "partial_fit":
+        est.partial_fit(low_rank_X)
+    with pytest.raises(ValueError, match=f"end of epoch {last}"):
+        getattr(est, method)(low_rank_X)
+    assert (writer.all_writers is None) is close_after_train
+    assert _tensorboard_steps(tmp_path) == list(range(1, last + 1))
+    writer.close()
+
+
+class BrokenWriter:
+    """A writer that records scalars and fails to close."""
+
+    def add_scalar(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        raise OSError("disk full")
+
+
+def test_a_writer_failing_to_close_after_an_error_does_not_replace_the_error(low_rank_X):
+    est = AutoencoderTransformer(**SMALL, callbacks=[
+        ("board", TensorBoard(BrokenWriter())), RaiseAtEpochEnd(2)
+    ])
+    with pytest.raises(ValueError, match="end of epoch 2") as error:
+        est.fit(low_rank_X)
+    if sys.version_info >= (3, 11):
+        assert "Closing callback 'board' then failed too: OSError('disk full')" in (
+            error.value.__notes__
+        )
+
+
+class TensorBoardPerFit(TensorBoard):
+    """The user guide's pattern: skorch's TensorBoard, with a writer of its own per fit."""
+
+    def __init__(self, log_dir, writer=None, **kwargs):
+        # skorch takes a callback's attributes as its parameters: clone passes writer.
+        super().__init__(writer=writer, **kwargs)
         self.log_dir = log_dir
 
     def initialize(self):
-        from skorch.callbacks import TensorBoard
         from torch.utils.tensorboard import SummaryWriter
 
-        self.tensorboard_ = TensorBoard(SummaryWriter(log_dir=self.log_dir)).initialize()
-        return self
-
-    def on_epoch_end(self, net, **kwargs):
-        self.tensorboard_.on_epoch_end(net, **kwargs)
+        self.writer = SummaryWriter(log_dir=self.log_dir)
+        return super().initialize()
 
     def on_train_end(self, net, **kwargs):
-        self.tensorboard_.on_train_end(net, **kwargs)
-        del self.tensorboard_  # a writer cannot be pickled: keep none after fit
+        super().on_train_end(net, **kwargs)  # closes the writer
+        self.writer = None  # a writer cannot be pickled: keep none after fit
 
 
 def test_a_callback_opening_its_writer_per_fit_works_in_a_grid_search(low_rank_X, tmp_path):
@@ -326,7 +399,18 @@ def test_a_callback_opening_its_writer_per_fit_works_in_a_grid_search(low_rank_X
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2 * 2 + 1
     # The refitted model pickles: its callback holds no writer any more.
     pickle.loads(pickle.dumps(search.best_estimator_))
-    assert not hasattr(search.best_estimator_.callbacks[0], "tensorboard_")
+    assert search.best_estimator_.callbacks[0].writer is None
+
+
+def test_a_callback_opening_its_writer_per_fit_closes_it_when_the_fit_raises(low_rank_X, tmp_path):
+    # In a grid search, a candidate that fails (error_score=nan) left its writer open.
+    pytest.importorskip("tensorboard")
+    tensorboard = TensorBoardPerFit(str(tmp_path))
+    est = AutoencoderTransformer(**SMALL, callbacks=[tensorboard, RaiseAtEpochEnd(2)])
+    with pytest.raises(ValueError, match="end of epoch 2"):
+        est.fit(low_rank_X)
+    assert tensorboard.writer is None
+    assert _tensorboard_steps(tmp_path) == [1, 2]
 
 
 class WatchTraining(Callback):
@@ -372,5 +456,5 @@ def test_a_cross_validated_fit_trained_for_no_epoch_ends_the_callbacks_training(
     assert est.n_epochs_ == 0  # PCA's solution on every row
     assert watch.initializations == 1 and watch.events == ["begin", "end"]
     # The writer was closed, and the model pickles.
-    assert not hasattr(tensorboard, "tensorboard_")
+    assert tensorboard.writer is None
     pickle.loads(pickle.dumps(est))
