@@ -30,6 +30,7 @@ from ._base import (
     validate_streamed,
 )
 from ._fit_failure import _forget_fit, unfitted_on_error
+from ._neighborhood import TiedNeighbours, neighborhood_score
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
 from ._streaming import MappedRows, RowBlocks, is_streamed, merge_moments, sample_rows
@@ -182,26 +183,6 @@ def local_score(spe, distance2, control_limits, n_components):
     """
     log = torch.log if isinstance(spe, torch.Tensor) else np.log
     return -(spe / control_limits[0] + n_components * log(1.0 + distance2 / control_limits[1]))
-
-
-def neighborhood_score(scores, neighbour_scores):
-    """``anomaly_score="neighborhood"``: each row's local score shared with its neighbours'.
-
-    ``scores``: the rows' local scores, shape ``(n_rows,)``; ``neighbour_scores``:
-    those of each row's ``k`` nearest reference rows, shape ``(n_rows, k)``.
-    The row's anomaly score is the mean, over its neighbours, of the larger
-    of its own and the neighbour's (scores are negated: the smaller score).
-    A cluster of anomalies in the training data is dense, so its members'
-    local terms are small and a new row among them looks normal; their
-    reconstruction errors are what flags them, and a row near them inherits
-    that evidence. The row's own score only ever counts more: the result is
-    its own anomaly score plus the mean excess of its neighbours' over it,
-    which, with the same neighbours, never reverses the order of two rows'
-    own scores. numpy arrays, or torch tensors (ONNX export).
-    """
-    if isinstance(scores, torch.Tensor):
-        return torch.minimum(scores[:, None], neighbour_scores).mean(dim=1)
-    return np.minimum(scores[:, None], neighbour_scores).mean(axis=1)
 
 
 def overflowed_as_outliers(scores):
@@ -483,10 +464,13 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         them, of the larger of the row's and the neighbour's own (each
         reference row's without itself among its neighbours,
         ``reference_scores_``): the row's anomaly score plus the mean excess
-        of its neighbours' over it. The anomalies of a contaminated training
-        set sit together in the codes, where they are dense and their local
-        terms small; their reconstruction errors flag them, and a new row
-        among them inherits that. ``"auto"``: ``"neighborhood"`` for an
+        of its neighbours' over it. Reference rows as far from the row as the
+        ``n_neighbors``-th, up to float32 rounding (discrete features put
+        codes on a lattice), share the places the strictly nearer ones leave,
+        equally, whichever of them a search would find first. The anomalies
+        of a contaminated training set sit together in the codes, where they
+        are dense and their local terms small; their reconstruction errors
+        flag them, and a new row among them inherits that. ``"auto"``: ``"neighborhood"`` for an
         estimator with ``reconstruction_error``, ``transform`` and
         ``inverse_transform`` (an :class:`AutoencoderTransformer`),
         ``"estimator"`` otherwise.
@@ -668,7 +652,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
       (unsupervised wine 0.833 -> 0.883, ecoli 0.917 -> 0.930, breastw
       0.970 -> 0.980; unsupervised mean 0.911 -> 0.920, over both protocols
       0.926 -> 0.930; semi-supervised vowels 0.930 -> 0.921 and
-      unsupervised page-blocks 0.966 -> 0.947 pay for it).
+      unsupervised page-blocks 0.966 -> 0.947 pay for it). Reference rows
+      tied at the k-th distance (discrete features) share the last places
+      equally: the score does not depend on the order in which a search
+      finds them, and the ONNX graph gives the same.
     * *Heavy-tailed features pulled in* (``feature_scaling="auto"``): their
       normal tail, left far out by the standard deviation alone, dominated
       the reconstruction error (semi-supervised thyroid 0.926 -> 0.973; mean
@@ -698,8 +685,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     True
     """
 
-    #: Fitted state besides the attributes ending in "_" (see ``_neighbour_index``).
-    _private_fitted_attributes = ("_reference_index",)
+    #: Fitted state besides the attributes ending in "_" (see ``_neighbour_index``
+    #: and ``_tied_neighbours``).
+    _private_fitted_attributes = ("_reference_index", "_reference_ties")
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "score_samples"]), None],
@@ -1071,6 +1059,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             self._reference_index = index
         return index
 
+    def _tied_neighbours(self):
+        """The search of ``"neighborhood"``'s tie bands (:class:`TiedNeighbours`), built
+        once per fit, as :meth:`_neighbour_index`, and not saved either."""
+        ties = getattr(self, "_reference_ties", None)
+        if ties is None:
+            ties = TiedNeighbours(self.reference_codes_, self.reference_scores_)
+            self._reference_ties = ties
+        return ties
+
     def _neighbour_distances(self):
         """Squared distance of each reference code to its k-th nearest other reference code.
 
@@ -1099,7 +1096,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         codes; the statistics describe the rows where the mask ``reference`` is
         true (all of them by default).
         """
-        self._reference_index = None
+        self._reference_index = self._reference_ties = None
         self.latent_mean_, self.latent_precision_ = _gaussian(codes, reference)
         if self.anomaly_score_ == "combined":
             statistic = _per_chunk(
@@ -1192,22 +1189,52 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             return overflowed_as_outliers(combined_score(spe, t2, self.control_limits_))
         embedded = embed_codes(codes, self.latent_mean_, self.latent_metric_)
         index = self._neighbour_index()
+        k = index.n_neighbors  # n_neighbors_, or every reference code if fewer
+        # "neighborhood" looks one neighbour further, where there is one: whether
+        # the k-th distance is tied (see _neighborhood_scores).
+        n_query = k + int(self.anomaly_score_ == "neighborhood" and k < index.n_samples_fit_)
         # Codes that overflowed float32 (a row far beyond the training data) have
         # no nearest neighbours: infinitely far from every reference code (their
         # score is -inf, whichever neighbours they are given).
         finite = np.isfinite(embedded).all(axis=1)
-        distance2 = np.full(len(embedded), np.inf)
-        # (the index's count: n_neighbors_, or every reference code if fewer)
-        neighbours = np.zeros((len(embedded), index.n_neighbors), dtype=np.intp)
+        distances = np.full((len(embedded), n_query), np.inf)
+        neighbours = np.zeros((len(embedded), n_query), dtype=np.intp)
         if finite.any():
-            distances, neighbours[finite] = index.kneighbors(embedded[finite])
-            distance2[finite] = distances[:, -1] ** 2
+            distances[finite], neighbours[finite] = index.kneighbors(
+                embedded[finite], n_neighbors=n_query
+            )
         scores = overflowed_as_outliers(
-            local_score(spe, distance2, self.control_limits_, codes.shape[1])
+            local_score(spe, distances[:, k - 1] ** 2, self.control_limits_, codes.shape[1])
         )
         if self.anomaly_score_ == "neighborhood":
-            scores = neighborhood_score(scores, self.reference_scores_[neighbours])
+            scores = self._neighborhood_scores(scores, embedded, distances, neighbours, finite)
         return scores
+
+    def _neighborhood_scores(self, scores, embedded, distances, neighbours, finite):
+        """Local ``scores`` shared with the rows' neighbours, ties at the k-th distance shared.
+
+        ``distances`` and ``neighbours``: of each row's ``k`` nearest reference
+        rows, and of one more when there are more reference rows than ``k``.
+        Where that one is within the tie tolerance of the k-th, some reference
+        rows beyond the k found are tied with it: those rows are scored again
+        with every reference row of their tie band (:class:`TiedNeighbours`);
+        the others keep the mean over their k neighbours.
+        """
+        k = self._neighbour_index().n_neighbors
+        shared = neighborhood_score(scores, self.reference_scores_[neighbours[:, :k]])
+        if distances.shape[1] == k:
+            return shared  # every reference row is a neighbour
+        ties = self._tied_neighbours()
+        tied = np.zeros(len(scores), dtype=bool)
+        tolerance = ties.tolerance(embedded[finite])
+        tied[finite] = distances[finite, k] - distances[finite, k - 1] <= tolerance
+        if tied.any():
+            # At most as many (row, code) pairs at once as the k + 1 neighbours of a chunk.
+            shared[tied] = ties.scores(
+                embedded[tied], scores[tied], distances[tied, k - 1],
+                tolerance[tied[finite]], k, budget=_CHUNK_ROWS * (k + 1),
+            )
+        return shared
 
     @_in_row_blocks
     def score_samples(self, X):

@@ -176,6 +176,69 @@ def test_n_neighbors_beyond_the_reference_codes_counts_them_all():
         check_local_score(detector, X)
 
 
+def _integer_rows(n_rows, seed, n_features=3):
+    """Integers 0-3: their codes lie on a lattice, where distances tie."""
+    return np.random.RandomState(seed).randint(0, 4, (n_rows, n_features)).astype(np.float64)
+
+
+def brute_force_neighborhood(detector, X):
+    """``detector``'s neighbourhood scores of ``X`` from the definition, by brute force.
+
+    The reference rows strictly nearer than a row's k-th distance count once;
+    those within the tie tolerance of it share the slots left equally. Also
+    returns the number of rows whose tie band holds more than k reference rows.
+    """
+    spe, codes = detector._statistics(detector._scaled_input(X))
+    embedded = (codes.astype(np.float64) - detector.latent_mean_) @ detector.latent_metric_
+    reference = detector.reference_codes_
+    distances = np.sqrt(((embedded[:, None, :] - reference[None]) ** 2).sum(axis=2))
+    k = min(detector.n_neighbors_, len(reference))
+    kth = np.sort(distances, axis=1)[:, k - 1]
+    limits = detector.control_limits_
+    local = -(spe / limits[0] + codes.shape[1] * np.log1p(kth**2 / limits[1]))
+    magnitude = np.linalg.norm(embedded, axis=1) + np.sqrt((reference**2).sum(axis=1).mean())
+    tolerance = skae._neighborhood._TIE_RESOLUTION * magnitude
+    scores, n_beyond = np.empty(len(X)), 0
+    for i, row in enumerate(distances):
+        nearer, tied = row < kth[i] - tolerance[i], np.abs(row - kth[i]) <= tolerance[i]
+        shared = np.minimum(local[i], detector.reference_scores_)
+        share = (k - nearer.sum()) / tied.sum()
+        scores[i] = (shared[nearer].sum() + share * shared[tied].sum()) / k
+        n_beyond += nearer.sum() + tied.sum() > k
+    return scores, n_beyond
+
+
+@pytest.mark.parametrize("n_components, n_rows, seed", [(1, 150, 1), (2, 60, 3)])
+@pytest.mark.parametrize("chunk_rows", [None, 2])
+def test_reference_rows_tied_at_the_kth_distance_share_its_slots(
+    n_components, n_rows, seed, chunk_rows, monkeypatch
+):
+    # Integer rows, 40 copies of one among them: tie bands of one to dozens of
+    # reference rows. Chunks of 2 rows leave the tie search a budget of 22
+    # (row, code) pairs: several batches, and rows searched alone.
+    X = np.vstack([_integer_rows(n_rows, seed), np.ones((40, 3))])
+    if chunk_rows:
+        monkeypatch.setattr(skae._outlier, "_CHUNK_ROWS", chunk_rows)
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(n_components, **{**FAST, "max_epochs": 2}), random_state=0
+    ).fit(X)
+    rows = np.vstack([X, _integer_rows(50, seed + 100)])
+    expected, n_beyond = brute_force_neighborhood(detector, rows)
+    assert n_beyond >= 40  # ties that reach beyond the k nearest, where the tree's pick mattered
+    np.testing.assert_allclose(detector.score_samples(rows), expected, rtol=1e-12)
+    # The 40 copies (and their duplicates among the reference rows) are held
+    # once, with their count.
+    assert detector._tied_neighbours()._counts.max() >= 40
+    # The reference rows' order is not the tie-break: shuffled, they give the same scores.
+    order = np.random.RandomState(0).permutation(len(detector.reference_codes_))
+    shuffled = clone(detector)
+    shuffled.__dict__.update(detector.__dict__)
+    shuffled.reference_codes_ = detector.reference_codes_[order]
+    shuffled.reference_scores_ = detector.reference_scores_[order]
+    shuffled._reference_index = shuffled._reference_ties = None
+    np.testing.assert_allclose(shuffled.score_samples(rows), expected, rtol=1e-12)
+
+
 def test_local_distances_are_the_linearised_decoders(fitted):
     # latent_metric_ is symmetric, and codes mapped by the metric fitted on some
     # codes are as far apart as those codes' images under the decoder's
