@@ -241,26 +241,48 @@ def _gaussian(codes, rows=None):
     return mean, linalg.pinvh(covariance)
 
 
-def _control_limits(spe, statistic):
-    """The two statistics' means over the rows: the divisors of the score."""
+def _spe_rounding(X_scaled, random_state):
+    """The reconstruction error that float32 rounding alone leaves on rows like ``X_scaled``.
+
+    A network that reconstructs its rows exactly (as many components as
+    features) still leaves each value off by the rounding of the float32 sums
+    it is computed with: the scalers' rounding variance of a constant feature
+    (:func:`~skae._base._rounding_variance`), in float32, for values of the
+    rows' magnitude (their root mean square, on :func:`_sample`'s rows) summed
+    over as many terms as a row has features.
+    """
+    rows = _sample(X_scaled, random_state)
+    magnitude = np.sqrt(np.mean(rows**2))
+    return float(_rounding_variance(0.0, magnitude, rows.shape[1], np.float32))
+
+
+def _control_limits(spe, statistic, spe_rounding):
+    """The two statistics' means over the rows: the divisors of the score.
+
+    ``spe_rounding``: :func:`_spe_rounding` of the training rows.
+    """
     limits = np.array([spe.mean(), statistic.mean()])
     # A statistic that is 0 on every row (constant data) gets limit 1, as
-    # scikit-learn's scalers treat a zero scale: its ratio stays finite.
-    return np.where(limits > 0, limits, 1.0)
+    # scikit-learn's scalers treat a zero scale: its ratio stays finite. So does
+    # an SPE that rounding alone gives (an exact reconstruction): divided by it,
+    # the rows' rounding noise would make up the score, and differ from the
+    # ONNX graph's by its own size.
+    return np.where(limits > [spe_rounding, 0.0], limits, 1.0)
 
 
-def _ranking_score(spe, codes, fitted_rows=None):
+def _ranking_score(spe, codes, spe_rounding, fitted_rows=None):
     """Rows' SPE and T² combined, with the statistics of ``fitted_rows`` (a mask; all rows by default).
 
     They choose the rows of the second fit and the reference rows. The
     combined and local scores both rank by SPE and T² here: T²'s single
     Gaussian cannot be fooled by a cluster of anomalies, which the codes'
     nearest neighbours can (a clustered anomaly's neighbours are anomalies).
+    ``spe_rounding``: see :func:`_control_limits`.
     """
     mean, precision = _gaussian(codes, fitted_rows)
     t2 = _per_chunk(lambda chunk: hotelling_t2(chunk, mean, precision), codes)
     fitted = slice(None) if fitted_rows is None else fitted_rows
-    return combined_score(spe, t2, _control_limits(spe[fitted], t2[fitted]))
+    return combined_score(spe, t2, _control_limits(spe[fitted], t2[fitted], spe_rounding))
 
 
 def _default_hidden_layer_sizes(n_features):
@@ -573,7 +595,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         ``n_neighbors_``-th nearest other reference code, over the rows of
         ``reference_codes_``):
         the units of the score's two terms; not with
-        ``anomaly_score_="estimator"``.
+        ``anomaly_score_="estimator"``. A mean of 0 is 1 instead, as a zero
+        spread is in scikit-learn's scalers, and so is a reconstruction error
+        that float32 rounding alone leaves (an exact reconstruction, with as
+        many components as features): divided by it, the rows' rounding noise
+        would make up the score.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -789,12 +815,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         X_scaled = self._fit_scaling(X)
         shaped = _reshaped(X_scaled, sample_shape)
         self._fit_estimator(X_scaled, shaped, tasks, "fit-estimator", X=X)
+        # (The statistics' scores only: "estimator" takes the estimator's own.)
+        spe_rounding = (
+            None if self.anomaly_score_ == "estimator"
+            else _spe_rounding(X_scaled, self.random_state)
+        )
         kept = None
         if self.trim_fraction > 0:
             # Robust training: the rows the first model scores worst -- the likeliest
             # outliers of a contaminated training set -- are left out of a second
             # fit, so that the network describes the normal rows.
-            kept = self._kept_rows(self._global_scores(shaped))
+            kept = self._kept_rows(self._global_scores(shaped, spe_rounding))
             # One copy of the kept rows (a view, if streamed), in both shapes.
             scaled_kept = _row_subset(X_scaled, np.flatnonzero(kept))
             self._fit_estimator(
@@ -811,8 +842,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             if kept is not None:
                 # As the minimum covariance determinant's reweighting step: the
                 # robust model's scores of every row choose the reference rows.
-                reference = self._reference_rows(_ranking_score(spe, codes, kept))
-            self._fit_statistics(spe, codes, reference)
+                reference = self._reference_rows(
+                    _ranking_score(spe, codes, spe_rounding, kept)
+                )
+            self._fit_statistics(spe, codes, spe_rounding, reference)
             scores = self._score_statistics(spe, codes)
         if self.contamination == "auto":
             q1, q3 = np.percentile(scores, [25, 75])
@@ -822,15 +855,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         tasks.end()
         return self
 
-    def _global_scores(self, X_scaled):
+    def _global_scores(self, X_scaled, spe_rounding):
         """The first fit's scores of rows ``X_scaled``, which choose the second fit's rows.
 
-        SPE and T² combined (see ``_ranking_score``), or the estimator's own
-        score with ``anomaly_score="estimator"``.
+        SPE and T² combined (see ``_ranking_score``; ``spe_rounding`` as
+        there), or the estimator's own score with ``anomaly_score="estimator"``.
         """
         if self.anomaly_score_ == "estimator":
             return self._score(X_scaled)
-        return _ranking_score(*self._statistics(X_scaled))
+        return _ranking_score(*self._statistics(X_scaled), spe_rounding)
 
     def _kept_rows(self, scores):
         """Mask of the training rows the second fit keeps, from the first fit's scores."""
@@ -1089,12 +1122,12 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             distance2[rows] = distances[:, -1] ** 2
         return distance2
 
-    def _fit_statistics(self, spe, codes, reference=None):
+    def _fit_statistics(self, spe, codes, spe_rounding, reference=None):
         """Fit the codes' Gaussian, the reference codes and both control limits.
 
         ``spe`` and ``codes``: every training row's reconstruction error and
         codes; the statistics describe the rows where the mask ``reference`` is
-        true (all of them by default).
+        true (all of them by default). ``spe_rounding``: see :func:`_control_limits`.
         """
         self._reference_index = self._reference_ties = None
         self.latent_mean_, self.latent_precision_ = _gaussian(codes, reference)
@@ -1115,7 +1148,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             self.n_neighbors_ = self.n_neighbors
             statistic = self._neighbour_distances()
         self.control_limits_ = _control_limits(
-            spe if reference is None else spe[reference], statistic
+            spe if reference is None else spe[reference], statistic, spe_rounding
         )
         if self.anomaly_score_ == "neighborhood":
             # Each reference row's local score, its own code not among its neighbours.

@@ -239,6 +239,32 @@ def test_reference_rows_tied_at_the_kth_distance_share_its_slots(
     np.testing.assert_allclose(shuffled.score_samples(rows), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("score", ["neighborhood", "local", "combined"])
+def test_an_exact_reconstructions_spe_limit_is_not_its_rounding(score):
+    # As many components as features: the network reconstructs the rows exactly,
+    # up to float32 rounding, and the SPE's mean is rounding noise (~1e-15).
+    # Divided by it, the score was noise over noise; it gets limit 1, as a zero
+    # spread does in scikit-learn's scalers.
+    X = _integer_rows(120, seed=0)
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(3, **{**FAST, "max_epochs": 2}), anomaly_score=score,
+        random_state=0,
+    ).fit(X)
+    spe, _ = detector._statistics(detector._scaled_input(X))
+    floor = skae._outlier._spe_rounding(detector._scaled_input(X), 0)
+    assert spe.mean() < floor / 10 and floor < 1e-9
+    assert detector.control_limits_[0] == 1.0
+    # The scores are the codes' term: the rows' rounding noise does not rank them.
+    scores = detector.score_samples(X)
+    assert np.all(np.isfinite(scores))
+    codes_only = clone(detector)
+    codes_only.__dict__.update(detector.__dict__)
+    codes_only.control_limits_ = np.array([np.inf, detector.control_limits_[1]])
+    np.testing.assert_allclose(scores, codes_only.score_samples(X), rtol=1e-9, atol=1e-9)
+    # A row far out of the data scores lowest.
+    assert detector.score_samples(np.full((1, 3), 10.0))[0] < scores.min()
+
+
 def test_local_distances_are_the_linearised_decoders(fitted):
     # latent_metric_ is symmetric, and codes mapped by the metric fitted on some
     # codes are as far apart as those codes' images under the decoder's
