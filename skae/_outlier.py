@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils._tags import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -395,6 +396,21 @@ def _clip_to_float32(X):
 def _reshaped(X, sample_shape):
     """Rows ``X`` as ``(n_samples, *sample_shape)`` when the input had that shape."""
     return X if sample_shape is None else X.reshape(X.shape[0], *sample_shape)
+
+
+def _explains_features(detector):
+    """Whether ``detector.feature_contributions`` can work: the (fitted, else the
+    given) estimator is an :class:`AutoencoderTransformer`, whose reconstruction
+    error is a sum over features; otherwise the method is hidden, as
+    scikit-learn hides the methods a meta-estimator's estimator lacks."""
+    estimator = getattr(detector, "estimator_", detector.estimator)
+    if estimator is not None and not isinstance(estimator, AutoencoderTransformer):
+        raise AttributeError(
+            "feature_contributions needs a wrapped AutoencoderTransformer (its "
+            "score has a per-feature reconstruction error); "
+            f"{type(estimator).__name__} scores rows otherwise."
+        )
+    return True
 
 
 class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEstimator):
@@ -1320,6 +1336,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         )
         return _reshaped(self._scale(X), sample_shape)
 
+    @available_if(_explains_features)
     @_in_row_blocks
     def feature_contributions(self, X):
         """Each feature's share of the reconstruction part of each row's anomaly score.
@@ -1337,7 +1354,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         is the codes' part (how unusual the row's place on the learned
         manifold is: its nearest-neighbour distance or its T²) and, with
         ``"neighborhood"``, the excess its neighbours' scores add, which no
-        single feature owns.
+        single feature owns. Only a detector over an
+        :class:`AutoencoderTransformer` (the default) has this method: a
+        :class:`VAETransformer`'s log-likelihood has no share per feature, and
+        ``hasattr(detector, "feature_contributions")`` is False then, as
+        scikit-learn's meta-estimators lack the methods their estimator does.
 
         Parameters
         ----------
@@ -1354,12 +1375,6 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             Non-negative; of shape ``(n_samples, *input_shape)`` (a map per image
             or series) when ``fit`` saw such an array.
 
-        Raises
-        ------
-        TypeError
-            If the wrapped estimator is not an :class:`AutoencoderTransformer`
-            (a :class:`VAETransformer` scores rows by a likelihood instead).
-
         Examples
         --------
         >>> import numpy as np
@@ -1375,12 +1390,6 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         3
         """
         X_scaled = self._scaled_input(X)
-        if not isinstance(self.estimator_, AutoencoderTransformer):
-            raise TypeError(
-                "feature_contributions needs a wrapped AutoencoderTransformer (its "
-                "score has a per-feature reconstruction error); "
-                f"{type(self.estimator_).__name__} scores rows otherwise."
-            )
         per_feature = self.estimator_.reconstruction_error(X_scaled, per_feature=True)
         contributions = per_feature / self.n_features_in_
         if self.anomaly_score_ != "estimator":

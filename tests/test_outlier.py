@@ -451,11 +451,26 @@ def test_feature_contributions_with_the_estimators_score():
 
 
 def test_feature_contributions_need_an_autoencoder():
-    detector = ReconstructionOutlierDetector(
-        VAETransformer(2, n_importance_samples=5, **FAST)
-    ).fit(X_PLANE)
-    with pytest.raises(TypeError, match="AutoencoderTransformer"):
+    # As scikit-learn's meta-estimators hide the methods their estimator lacks
+    # (available_if): before fit by the given estimator, after it by the fitted one.
+    assert hasattr(ReconstructionOutlierDetector(), "feature_contributions")
+    assert hasattr(
+        ReconstructionOutlierDetector(AutoencoderTransformer(2)), "feature_contributions"
+    )
+    detector = ReconstructionOutlierDetector(VAETransformer(2, n_importance_samples=5, **FAST))
+    assert not hasattr(detector, "feature_contributions")
+    detector.fit(X_PLANE)
+    assert not hasattr(detector, "feature_contributions")
+    with pytest.raises(AttributeError, match="has no attribute 'feature_contributions'") as info:
         detector.feature_contributions(X_PLANE)
+    assert "needs a wrapped AutoencoderTransformer" in str(info.value.__cause__)
+    # The fitted estimator decides: an estimator set after fit waits for the next fit.
+    detector.set_params(estimator=AutoencoderTransformer(2, **FAST))
+    assert not hasattr(detector, "feature_contributions")
+    assert hasattr(detector.fit(X_PLANE), "feature_contributions")
+    assert detector.feature_contributions(X_OFF).shape == X_OFF.shape
+    with pytest.raises(NotFittedError):
+        ReconstructionOutlierDetector().feature_contributions(X_PLANE)
 
 
 @pytest.mark.parametrize(
