@@ -226,7 +226,14 @@ def test_reference_rows_tied_at_the_kth_distance_share_its_slots(
     expected, n_beyond = brute_force_neighborhood(detector, rows)
     assert n_beyond >= 40  # ties that reach beyond the k nearest, where the tree's pick mattered
     np.testing.assert_allclose(detector.score_samples(rows), expected, rtol=1e-12)
-    # The 40 copies (and their duplicates among the reference rows) are held
+    # The reference rows' own scores see their k-th distance only, which ties do not
+    # change: its mean is the brute force's (each row's own code excluded, not its
+    # duplicates).
+    reference = detector.reference_codes_
+    between = np.sqrt(((reference[:, None] - reference[None]) ** 2).sum(axis=2))
+    kth = np.sort(between, axis=1)[:, detector.n_neighbors_]
+    assert detector.control_limits_[1] == pytest.approx(np.mean(kth**2), rel=1e-12)
+    # The reference rows equal to [1, 1, 1] (the 40 copies among them) are held
     # once, with their count.
     assert detector._tied_neighbours()._counts.max() >= 40
     # The reference rows' order is not the tie-break: shuffled, they give the same scores.
