@@ -508,10 +508,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         equally, whichever of them a search would find first. The anomalies
         of a contaminated training set sit together in the codes, where they
         are dense and their local terms small; their reconstruction errors
-        flag them, and a new row among them inherits that. ``"auto"``: ``"neighborhood"`` for an
-        estimator with ``reconstruction_error``, ``transform`` and
-        ``inverse_transform`` (an :class:`AutoencoderTransformer`),
-        ``"estimator"`` otherwise.
+        flag them, and a new row among them inherits that. ``"auto"``:
+        ``"neighborhood"`` for an estimator with ``reconstruction_error``,
+        ``transform`` and ``inverse_transform`` (an
+        :class:`AutoencoderTransformer`), ``"estimator"`` otherwise.
 
     n_neighbors : int, default=10
         The local term's ``k`` (``anomaly_score`` of ``"neighborhood"`` or
