@@ -210,15 +210,16 @@ def _check_largest_magnitude(largest, name="X"):
         )
 
 
-def _rounding_variance(var, mean, n_samples):
+def _rounding_variance(var, mean, n_samples, dtype=np.float64):
     """The variance rounding alone gives a constant feature, per feature.
 
     The error bound of the two-pass variance (Chan, Golub and LeVeque) that
     scikit-learn's scalers use (``sklearn.preprocessing._data._is_constant_feature``):
-    a float64 variance ``var`` at or below it is indistinguishable from zero, and
-    dividing by its square root would blow rounding noise up to ~1e16.
+    a variance ``var`` computed in ``dtype`` at or below it is indistinguishable
+    from zero, and dividing by its square root would blow rounding noise up
+    (to ~1e16 in float64).
     """
-    eps = np.finfo(np.float64).eps
+    eps = np.finfo(dtype).eps
     return n_samples * eps * var + (n_samples * mean * eps) ** 2
 
 

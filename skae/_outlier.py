@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils._tags import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -30,6 +31,7 @@ from ._base import (
     validate_streamed,
 )
 from ._fit_failure import _forget_fit, unfitted_on_error
+from ._neighborhood import TiedNeighbours, neighborhood_score
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
 from ._streaming import MappedRows, RowBlocks, is_streamed, merge_moments, sample_rows
@@ -184,26 +186,6 @@ def local_score(spe, distance2, control_limits, n_components):
     return -(spe / control_limits[0] + n_components * log(1.0 + distance2 / control_limits[1]))
 
 
-def neighborhood_score(scores, neighbour_scores):
-    """``anomaly_score="neighborhood"``: each row's local score shared with its neighbours'.
-
-    ``scores``: the rows' local scores, shape ``(n_rows,)``; ``neighbour_scores``:
-    those of each row's ``k`` nearest reference rows, shape ``(n_rows, k)``.
-    The row's anomaly score is the mean, over its neighbours, of the larger
-    of its own and the neighbour's (scores are negated: the smaller score).
-    A cluster of anomalies in the training data is dense, so its members'
-    local terms are small and a new row among them looks normal; their
-    reconstruction errors are what flags them, and a row near them inherits
-    that evidence. The row's own score only ever counts more: the result is
-    its own anomaly score plus the mean excess of its neighbours' over it,
-    which, with the same neighbours, never reverses the order of two rows'
-    own scores. numpy arrays, or torch tensors (ONNX export).
-    """
-    if isinstance(scores, torch.Tensor):
-        return torch.minimum(scores[:, None], neighbour_scores).mean(dim=1)
-    return np.minimum(scores[:, None], neighbour_scores).mean(axis=1)
-
-
 def overflowed_as_outliers(scores):
     """``scores`` with NaN replaced by minus infinity: numpy arrays, or torch tensors (ONNX export).
 
@@ -260,26 +242,48 @@ def _gaussian(codes, rows=None):
     return mean, linalg.pinvh(covariance)
 
 
-def _control_limits(spe, statistic):
-    """The two statistics' means over the rows: the divisors of the score."""
+def _spe_rounding(X_scaled, random_state):
+    """The reconstruction error that float32 rounding alone leaves on rows like ``X_scaled``.
+
+    A network that reconstructs its rows exactly (as many components as
+    features) still leaves each value off by the rounding of the float32 sums
+    it is computed with: the scalers' rounding variance of a constant feature
+    (:func:`~skae._base._rounding_variance`), in float32, for values of the
+    rows' magnitude (their root mean square, on :func:`_sample`'s rows) summed
+    over as many terms as a row has features.
+    """
+    rows = _sample(X_scaled, random_state)
+    magnitude = np.sqrt(np.mean(rows**2))
+    return float(_rounding_variance(0.0, magnitude, rows.shape[1], np.float32))
+
+
+def _control_limits(spe, statistic, spe_rounding):
+    """The two statistics' means over the rows: the divisors of the score.
+
+    ``spe_rounding``: :func:`_spe_rounding` of the training rows.
+    """
     limits = np.array([spe.mean(), statistic.mean()])
     # A statistic that is 0 on every row (constant data) gets limit 1, as
-    # scikit-learn's scalers treat a zero scale: its ratio stays finite.
-    return np.where(limits > 0, limits, 1.0)
+    # scikit-learn's scalers treat a zero scale: its ratio stays finite. So does
+    # an SPE that rounding alone gives (an exact reconstruction): divided by it,
+    # the rows' rounding noise would make up the score, and differ from the
+    # ONNX graph's by its own size.
+    return np.where(limits > [spe_rounding, 0.0], limits, 1.0)
 
 
-def _ranking_score(spe, codes, fitted_rows=None):
+def _ranking_score(spe, codes, spe_rounding, fitted_rows=None):
     """Rows' SPE and T² combined, with the statistics of ``fitted_rows`` (a mask; all rows by default).
 
     They choose the rows of the second fit and the reference rows. The
     combined and local scores both rank by SPE and T² here: T²'s single
     Gaussian cannot be fooled by a cluster of anomalies, which the codes'
     nearest neighbours can (a clustered anomaly's neighbours are anomalies).
+    ``spe_rounding``: see :func:`_control_limits`.
     """
     mean, precision = _gaussian(codes, fitted_rows)
     t2 = _per_chunk(lambda chunk: hotelling_t2(chunk, mean, precision), codes)
     fitted = slice(None) if fitted_rows is None else fitted_rows
-    return combined_score(spe, t2, _control_limits(spe[fitted], t2[fitted]))
+    return combined_score(spe, t2, _control_limits(spe[fitted], t2[fitted], spe_rounding))
 
 
 def _default_hidden_layer_sizes(n_features):
@@ -394,6 +398,21 @@ def _reshaped(X, sample_shape):
     return X if sample_shape is None else X.reshape(X.shape[0], *sample_shape)
 
 
+def _explains_features(detector):
+    """Whether ``detector.feature_contributions`` can work: the (fitted, else the
+    given) estimator is an :class:`AutoencoderTransformer`, whose reconstruction
+    error is a sum over features; otherwise the method is hidden, as
+    scikit-learn hides the methods a meta-estimator's estimator lacks."""
+    estimator = getattr(detector, "estimator_", detector.estimator)
+    if estimator is not None and not isinstance(estimator, AutoencoderTransformer):
+        raise AttributeError(
+            "feature_contributions needs a wrapped AutoencoderTransformer (its "
+            "score has a per-feature reconstruction error); "
+            f"{type(estimator).__name__} scores rows otherwise."
+        )
+    return True
+
+
 class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEstimator):
     """Outlier detector that flags rows an autoencoder or a VAE models badly.
 
@@ -483,13 +502,16 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         them, of the larger of the row's and the neighbour's own (each
         reference row's without itself among its neighbours,
         ``reference_scores_``): the row's anomaly score plus the mean excess
-        of its neighbours' over it. The anomalies of a contaminated training
-        set sit together in the codes, where they are dense and their local
-        terms small; their reconstruction errors flag them, and a new row
-        among them inherits that. ``"auto"``: ``"neighborhood"`` for an
-        estimator with ``reconstruction_error``, ``transform`` and
-        ``inverse_transform`` (an :class:`AutoencoderTransformer`),
-        ``"estimator"`` otherwise.
+        of its neighbours' over it. Reference rows as far from the row as the
+        ``n_neighbors``-th, up to float32 rounding (discrete features put
+        codes on a lattice), share the places the strictly nearer ones leave,
+        equally, whichever of them a search would find first. The anomalies
+        of a contaminated training set sit together in the codes, where they
+        are dense and their local terms small; their reconstruction errors
+        flag them, and a new row among them inherits that. ``"auto"``:
+        ``"neighborhood"`` for an estimator with ``reconstruction_error``,
+        ``transform`` and ``inverse_transform`` (an
+        :class:`AutoencoderTransformer`), ``"estimator"`` otherwise.
 
     n_neighbors : int, default=10
         The local term's ``k`` (``anomaly_score`` of ``"neighborhood"`` or
@@ -589,7 +611,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         ``n_neighbors_``-th nearest other reference code, over the rows of
         ``reference_codes_``):
         the units of the score's two terms; not with
-        ``anomaly_score_="estimator"``.
+        ``anomaly_score_="estimator"``. A mean of 0 is 1 instead, as a zero
+        spread is in scikit-learn's scalers, and so is a reconstruction error
+        that float32 rounding alone leaves (an exact reconstruction, with as
+        many components as features): divided by it, the rows' rounding noise
+        would make up the score.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -668,7 +694,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
       (unsupervised wine 0.833 -> 0.883, ecoli 0.917 -> 0.930, breastw
       0.970 -> 0.980; unsupervised mean 0.911 -> 0.920, over both protocols
       0.926 -> 0.930; semi-supervised vowels 0.930 -> 0.921 and
-      unsupervised page-blocks 0.966 -> 0.947 pay for it).
+      unsupervised page-blocks 0.966 -> 0.947 pay for it). Reference rows
+      tied at the k-th distance (discrete features) share the last places
+      equally: the score does not depend on the order in which a search
+      finds them, and the ONNX graph gives the same.
     * *Heavy-tailed features pulled in* (``feature_scaling="auto"``): their
       normal tail, left far out by the standard deviation alone, dominated
       the reconstruction error (semi-supervised thyroid 0.926 -> 0.973; mean
@@ -698,8 +727,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     True
     """
 
-    #: Fitted state besides the attributes ending in "_" (see ``_neighbour_index``).
-    _private_fitted_attributes = ("_reference_index",)
+    #: Fitted state besides the attributes ending in "_" (see ``_neighbour_index``
+    #: and ``_tied_neighbours``).
+    _private_fitted_attributes = ("_reference_index", "_reference_ties")
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "score_samples"]), None],
@@ -801,12 +831,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         X_scaled = self._fit_scaling(X)
         shaped = _reshaped(X_scaled, sample_shape)
         self._fit_estimator(X_scaled, shaped, tasks, "fit-estimator", X=X)
+        # (The statistics' scores only: "estimator" takes the estimator's own.)
+        spe_rounding = (
+            None if self.anomaly_score_ == "estimator"
+            else _spe_rounding(X_scaled, self.random_state)
+        )
         kept = None
         if self.trim_fraction > 0:
             # Robust training: the rows the first model scores worst -- the likeliest
             # outliers of a contaminated training set -- are left out of a second
             # fit, so that the network describes the normal rows.
-            kept = self._kept_rows(self._global_scores(shaped))
+            kept = self._kept_rows(self._global_scores(shaped, spe_rounding))
             # One copy of the kept rows (a view, if streamed), in both shapes.
             scaled_kept = _row_subset(X_scaled, np.flatnonzero(kept))
             self._fit_estimator(
@@ -823,8 +858,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             if kept is not None:
                 # As the minimum covariance determinant's reweighting step: the
                 # robust model's scores of every row choose the reference rows.
-                reference = self._reference_rows(_ranking_score(spe, codes, kept))
-            self._fit_statistics(spe, codes, reference)
+                reference = self._reference_rows(
+                    _ranking_score(spe, codes, spe_rounding, kept)
+                )
+            self._fit_statistics(spe, codes, spe_rounding, reference)
             scores = self._score_statistics(spe, codes)
         if self.contamination == "auto":
             q1, q3 = np.percentile(scores, [25, 75])
@@ -834,15 +871,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         tasks.end()
         return self
 
-    def _global_scores(self, X_scaled):
+    def _global_scores(self, X_scaled, spe_rounding):
         """The first fit's scores of rows ``X_scaled``, which choose the second fit's rows.
 
-        SPE and T² combined (see ``_ranking_score``), or the estimator's own
-        score with ``anomaly_score="estimator"``.
+        SPE and T² combined (see ``_ranking_score``; ``spe_rounding`` as
+        there), or the estimator's own score with ``anomaly_score="estimator"``.
         """
         if self.anomaly_score_ == "estimator":
             return self._score(X_scaled)
-        return _ranking_score(*self._statistics(X_scaled))
+        return _ranking_score(*self._statistics(X_scaled), spe_rounding)
 
     def _kept_rows(self, scores):
         """Mask of the training rows the second fit keeps, from the first fit's scores."""
@@ -1071,6 +1108,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             self._reference_index = index
         return index
 
+    def _tied_neighbours(self):
+        """The search of ``"neighborhood"``'s tie bands (:class:`TiedNeighbours`), built
+        once per fit, as :meth:`_neighbour_index`, and not saved either."""
+        ties = getattr(self, "_reference_ties", None)
+        if ties is None:
+            ties = TiedNeighbours(self.reference_codes_, self.reference_scores_)
+            self._reference_ties = ties
+        return ties
+
     def _neighbour_distances(self):
         """Squared distance of each reference code to its k-th nearest other reference code.
 
@@ -1092,14 +1138,14 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             distance2[rows] = distances[:, -1] ** 2
         return distance2
 
-    def _fit_statistics(self, spe, codes, reference=None):
+    def _fit_statistics(self, spe, codes, spe_rounding, reference=None):
         """Fit the codes' Gaussian, the reference codes and both control limits.
 
         ``spe`` and ``codes``: every training row's reconstruction error and
         codes; the statistics describe the rows where the mask ``reference`` is
-        true (all of them by default).
+        true (all of them by default). ``spe_rounding``: see :func:`_control_limits`.
         """
-        self._reference_index = None
+        self._reference_index = self._reference_ties = None
         self.latent_mean_, self.latent_precision_ = _gaussian(codes, reference)
         if self.anomaly_score_ == "combined":
             statistic = _per_chunk(
@@ -1118,7 +1164,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             self.n_neighbors_ = self.n_neighbors
             statistic = self._neighbour_distances()
         self.control_limits_ = _control_limits(
-            spe if reference is None else spe[reference], statistic
+            spe if reference is None else spe[reference], statistic, spe_rounding
         )
         if self.anomaly_score_ == "neighborhood":
             # Each reference row's local score, its own code not among its neighbours.
@@ -1192,22 +1238,52 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             return overflowed_as_outliers(combined_score(spe, t2, self.control_limits_))
         embedded = embed_codes(codes, self.latent_mean_, self.latent_metric_)
         index = self._neighbour_index()
+        k = index.n_neighbors  # n_neighbors_, or every reference code if fewer
+        # "neighborhood" looks one neighbour further, where there is one: whether
+        # the k-th distance is tied (see _neighborhood_scores).
+        n_query = k + int(self.anomaly_score_ == "neighborhood" and k < index.n_samples_fit_)
         # Codes that overflowed float32 (a row far beyond the training data) have
         # no nearest neighbours: infinitely far from every reference code (their
         # score is -inf, whichever neighbours they are given).
         finite = np.isfinite(embedded).all(axis=1)
-        distance2 = np.full(len(embedded), np.inf)
-        # (the index's count: n_neighbors_, or every reference code if fewer)
-        neighbours = np.zeros((len(embedded), index.n_neighbors), dtype=np.intp)
+        distances = np.full((len(embedded), n_query), np.inf)
+        neighbours = np.zeros((len(embedded), n_query), dtype=np.intp)
         if finite.any():
-            distances, neighbours[finite] = index.kneighbors(embedded[finite])
-            distance2[finite] = distances[:, -1] ** 2
+            distances[finite], neighbours[finite] = index.kneighbors(
+                embedded[finite], n_neighbors=n_query
+            )
         scores = overflowed_as_outliers(
-            local_score(spe, distance2, self.control_limits_, codes.shape[1])
+            local_score(spe, distances[:, k - 1] ** 2, self.control_limits_, codes.shape[1])
         )
         if self.anomaly_score_ == "neighborhood":
-            scores = neighborhood_score(scores, self.reference_scores_[neighbours])
+            scores = self._neighborhood_scores(scores, embedded, distances, neighbours, finite)
         return scores
+
+    def _neighborhood_scores(self, scores, embedded, distances, neighbours, finite):
+        """Local ``scores`` shared with the rows' neighbours, ties at the k-th distance shared.
+
+        ``distances`` and ``neighbours``: of each row's ``k`` nearest reference
+        rows, and of one more when there are more reference rows than ``k``.
+        Where that one is within the tie tolerance of the k-th, some reference
+        rows beyond the k found are tied with it: those rows are scored again
+        with every reference row of their tie band (:class:`TiedNeighbours`);
+        the others keep the mean over their k neighbours.
+        """
+        k = self._neighbour_index().n_neighbors
+        shared = neighborhood_score(scores, self.reference_scores_[neighbours[:, :k]])
+        if distances.shape[1] == k:
+            return shared  # every reference row is a neighbour
+        ties = self._tied_neighbours()
+        tied = np.zeros(len(scores), dtype=bool)
+        tolerance = ties.tolerance(embedded[finite])
+        tied[finite] = distances[finite, k] - distances[finite, k - 1] <= tolerance
+        if tied.any():
+            # At most as many (row, code) pairs at once as the k + 1 neighbours of a chunk.
+            shared[tied] = ties.scores(
+                embedded[tied], scores[tied], distances[tied, k - 1],
+                tolerance[tied[finite]], k, budget=_CHUNK_ROWS * (k + 1),
+            )
+        return shared
 
     @_in_row_blocks
     def score_samples(self, X):
@@ -1260,6 +1336,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         )
         return _reshaped(self._scale(X), sample_shape)
 
+    @available_if(_explains_features)
     @_in_row_blocks
     def feature_contributions(self, X):
         """Each feature's share of the reconstruction part of each row's anomaly score.
@@ -1277,7 +1354,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         is the codes' part (how unusual the row's place on the learned
         manifold is: its nearest-neighbour distance or its T²) and, with
         ``"neighborhood"``, the excess its neighbours' scores add, which no
-        single feature owns.
+        single feature owns. Only a detector over an
+        :class:`AutoencoderTransformer` (the default) has this method: a
+        :class:`VAETransformer`'s log-likelihood has no share per feature, and
+        ``hasattr(detector, "feature_contributions")`` is False then, as
+        scikit-learn's meta-estimators lack the methods their estimator does.
 
         Parameters
         ----------
@@ -1294,12 +1375,6 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             Non-negative; of shape ``(n_samples, *input_shape)`` (a map per image
             or series) when ``fit`` saw such an array.
 
-        Raises
-        ------
-        TypeError
-            If the wrapped estimator is not an :class:`AutoencoderTransformer`
-            (a :class:`VAETransformer` scores rows by a likelihood instead).
-
         Examples
         --------
         >>> import numpy as np
@@ -1315,12 +1390,6 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         3
         """
         X_scaled = self._scaled_input(X)
-        if not isinstance(self.estimator_, AutoencoderTransformer):
-            raise TypeError(
-                "feature_contributions needs a wrapped AutoencoderTransformer (its "
-                "score has a per-feature reconstruction error); "
-                f"{type(self.estimator_).__name__} scores rows otherwise."
-            )
         per_feature = self.estimator_.reconstruction_error(X_scaled, per_feature=True)
         contributions = per_feature / self.n_features_in_
         if self.anomaly_score_ != "estimator":

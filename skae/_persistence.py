@@ -69,10 +69,11 @@ _CLASSES = {
 #: Attributes rebuilt from the file's "network" section, never stored as values.
 _NETWORK_ATTRIBUTES = ("net_", "history_")
 #: scikit-learn's callbacks (``set_callbacks``) watch fits; they are not part of the model.
-#: The detector's neighbour search is rebuilt from ``reference_codes_`` on first use;
+#: The detector's neighbour searches are rebuilt from ``reference_codes_`` (and
+#: ``reference_scores_``) on first use;
 #: a transformer's record of the parameters its network was built with, from the
 #: saved parameters (save checks that they are those).
-_NOT_SAVED = ("_skl_callbacks", "_reference_index", "_first_call_params")
+_NOT_SAVED = ("_skl_callbacks", "_reference_index", "_reference_ties", "_first_call_params")
 #: Why save refuses parameters changed since fit (``_check_same_network``).
 _CHANGED_SINCE_FIT = (
     "since the model was fitted: skae.load builds the network from the saved parameters, "

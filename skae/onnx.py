@@ -33,10 +33,10 @@ from ._outlier import (
     embed_codes,
     hotelling_t2,
     local_score,
-    neighborhood_score,
     overflowed_as_outliers,
     yeo_johnson,
 )
+from ._neighborhood import neighborhood_score, reference_scale, tie_tolerance, tie_weights
 from ._vae import VAETransformer
 
 __all__ = ["register_skl2onnx_converters", "to_onnx"]
@@ -116,6 +116,10 @@ class _DetectorGraph(torch.nn.Module):
             self.n_neighbors = min(detector.n_neighbors_, len(reference))
         if self.statistic == "neighborhood":
             self.register_buffer("reference_scores", _tensor(detector.reference_scores_))
+            # Each reference code holds one reference row (skae's TiedNeighbours
+            # groups duplicates; the graph weighs every row).
+            self.register_buffer("reference_counts", torch.ones_like(self.reference_scores))
+            self.reference_scale = reference_scale(detector.reference_codes_)
 
     def forward(self, x):
         if self.power is not None:
@@ -129,9 +133,12 @@ class _DetectorGraph(torch.nn.Module):
                 t2 = hotelling_t2(codes, self.latent_mean, self.latent_precision)
                 scores = combined_score(spe, t2, self.control_limits)
             else:
-                distance2, neighbours = self._neighbours(
-                    embed_codes(codes, self.latent_mean, self.latent_metric)
-                )
+                embedded = embed_codes(codes, self.latent_mean, self.latent_metric)
+                gaps = self._squared_distances(embedded)
+                nearest, _ = torch.topk(gaps, self.n_neighbors, dim=1, largest=False)
+                # Rounding can take a zero distance below 0 (Relu: a clamp at 0 with no
+                # omitted optional input, which _insert would have to drop for skl2onnx).
+                distance2 = torch.relu(nearest[:, -1])
                 scores = local_score(spe, distance2, self.control_limits, codes.shape[1])
         else:
             scores = self.score(self.network, x)
@@ -139,7 +146,13 @@ class _DetectorGraph(torch.nn.Module):
         # cannot, and ranks the row last, as the detector does one whose codes overflow.
         scores = overflowed_as_outliers(scores)
         if self.statistic == "neighborhood":
-            scores = neighborhood_score(scores, self.reference_scores[neighbours])
+            # Every reference row weighed: its nearest k, ties at the k-th shared, as skae's.
+            weights = tie_weights(
+                torch.sqrt(torch.relu(gaps)), torch.sqrt(distance2),
+                tie_tolerance(embedded, self.reference_scale), self.reference_counts,
+                self.n_neighbors,
+            )
+            scores = neighborhood_score(scores, self.reference_scores, weights)
         if self.outputs == "score_samples":
             return scores
         decision = scores - self.offset
@@ -150,15 +163,10 @@ class _DetectorGraph(torch.nn.Module):
         return (label, decision) if self.outputs == "label_and_decision" else label
 
 
-    def _neighbours(self, embedded):
-        """Each row's squared distance to its k-th nearest reference code, and the
-        indices of its k nearest, by brute force."""
-        gaps = ((embedded ** 2).sum(dim=1, keepdim=True) - 2.0 * embedded @ self.reference.T
+    def _squared_distances(self, embedded):
+        """Each row's squared distance to every reference code, shape ``(N, n_reference)``."""
+        return ((embedded ** 2).sum(dim=1, keepdim=True) - 2.0 * embedded @ self.reference.T
                 + self.reference_norms)
-        nearest, neighbours = torch.topk(gaps, self.n_neighbors, dim=1, largest=False)
-        # Rounding can take a zero distance below 0 (Relu: a clamp at 0 with no
-        # omitted optional input, which _insert would have to drop for skl2onnx).
-        return torch.relu(nearest[:, -1]), neighbours
 
 
 def _graph(estimator, method):
@@ -265,16 +273,14 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     or absolute for values near zero), except on rows so far from the training
     data that the network's float32 pass overflows: skae recomputes them in
     float64 (a finite, huge negative score), the graph scores them ``-inf``;
-    both rank them last, and the detector labels them outliers. One more
-    exception: the detector's ``anomaly_score_="neighborhood"`` averages over
-    a row's ``n_neighbors_`` nearest reference codes, and when several
-    reference codes are at the same distance as the last of them (discrete
-    features put codes on a lattice, where a row can lie halfway between two),
-    which one counts is decided by scikit-learn's tree in skae and by the
-    rounding of the graph's brute-force distances in ONNX: on such rows the
-    two scores can differ by the difference between those neighbours' own
-    scores over ``n_neighbors_``. ``"local"`` depends on the distance only and
-    is not affected.
+    both rank them last, and the detector labels them outliers. The
+    detector's ``anomaly_score_="neighborhood"`` averages over a row's
+    ``n_neighbors_`` nearest reference codes, and reference codes tied at the
+    last of those distances (discrete features put codes on a lattice) share
+    its place equally, in skae and in the graph alike, so the two agree on
+    discrete data too. The graph weighs every reference code for every row:
+    it holds a few float64 matrices of ``N`` by the number of reference codes
+    (up to 100,000), so score large batches in slices.
 
     Parameters
     ----------

@@ -111,6 +111,39 @@ def test_detector_methods_match_skae(detector, heavy_tailed):
             np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("n_components, n_rows, seed", [(1, 150, 1), (2, 60, 3)])
+def test_neighborhood_matches_skae_where_distances_tie(n_components, n_rows, seed):
+    # Integer features put the codes on a lattice: a row can be as far from
+    # several reference codes as from its k-th nearest. The graph weighs every
+    # reference code, skae searches a tree; both share the tied codes' slots
+    # (when each took one of them, scores differed by up to 7 %, relative).
+    rng = np.random.RandomState(seed)
+    X_int = rng.randint(0, 4, (n_rows, 3)).astype(np.float32)
+    rows = np.vstack([X_int, rng.randint(0, 4, (50, 3)).astype(np.float32)])
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(n_components, **{**FAST, "max_epochs": 2}), random_state=0
+    ).fit(X_int)
+    assert detector.anomaly_score_ == "neighborhood"
+    (scores,) = run(to_onnx(detector, "score_samples"), rows)
+    np.testing.assert_allclose(scores, detector.score_samples(rows), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("score", ["neighborhood", "local"])
+def test_an_exact_reconstruction_matches_skae(score):
+    # As many components as features: the reconstruction error is float32
+    # rounding, which onnxruntime and PyTorch round differently. Divided by its
+    # mean, also rounding, the scores differed by their own size.
+    rng = np.random.RandomState(0)
+    X_int = rng.randint(0, 4, (60, 2)).astype(np.float32)
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **{**FAST, "max_epochs": 2}), anomaly_score=score,
+        random_state=0,
+    ).fit(X_int)
+    assert detector.control_limits_[0] == 1.0
+    (scores,) = run(to_onnx(detector, "score_samples"), X_int)
+    np.testing.assert_allclose(scores, detector.score_samples(X_int), rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("detector", [
     lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)),
     lambda: ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST),

@@ -176,6 +176,102 @@ def test_n_neighbors_beyond_the_reference_codes_counts_them_all():
         check_local_score(detector, X)
 
 
+def _integer_rows(n_rows, seed, n_features=3):
+    """Integers 0-3: their codes lie on a lattice, where distances tie."""
+    return np.random.RandomState(seed).randint(0, 4, (n_rows, n_features)).astype(np.float64)
+
+
+def brute_force_neighborhood(detector, X):
+    """``detector``'s neighbourhood scores of ``X`` from the definition, by brute force.
+
+    The reference rows strictly nearer than a row's k-th distance count once;
+    those within the tie tolerance of it share the slots left equally. Also
+    returns the number of rows whose tie band holds more than k reference rows.
+    """
+    spe, codes = detector._statistics(detector._scaled_input(X))
+    embedded = (codes.astype(np.float64) - detector.latent_mean_) @ detector.latent_metric_
+    reference = detector.reference_codes_
+    distances = np.sqrt(((embedded[:, None, :] - reference[None]) ** 2).sum(axis=2))
+    k = min(detector.n_neighbors_, len(reference))
+    kth = np.sort(distances, axis=1)[:, k - 1]
+    limits = detector.control_limits_
+    local = -(spe / limits[0] + codes.shape[1] * np.log1p(kth**2 / limits[1]))
+    magnitude = np.linalg.norm(embedded, axis=1) + np.sqrt((reference**2).sum(axis=1).mean())
+    tolerance = skae._neighborhood._TIE_RESOLUTION * magnitude
+    scores, n_beyond = np.empty(len(X)), 0
+    for i, row in enumerate(distances):
+        nearer, tied = row < kth[i] - tolerance[i], np.abs(row - kth[i]) <= tolerance[i]
+        shared = np.minimum(local[i], detector.reference_scores_)
+        share = (k - nearer.sum()) / tied.sum()
+        scores[i] = (shared[nearer].sum() + share * shared[tied].sum()) / k
+        n_beyond += nearer.sum() + tied.sum() > k
+    return scores, n_beyond
+
+
+@pytest.mark.parametrize("n_components, n_rows, seed", [(1, 150, 1), (2, 60, 3)])
+@pytest.mark.parametrize("chunk_rows", [None, 2])
+def test_reference_rows_tied_at_the_kth_distance_share_its_slots(
+    n_components, n_rows, seed, chunk_rows, monkeypatch
+):
+    # Integer rows, 40 copies of one among them: tie bands of one to dozens of
+    # reference rows. Chunks of 2 rows leave the tie search a budget of 22
+    # (row, code) pairs: several batches, and rows searched alone.
+    X = np.vstack([_integer_rows(n_rows, seed), np.ones((40, 3))])
+    if chunk_rows:
+        monkeypatch.setattr(skae._outlier, "_CHUNK_ROWS", chunk_rows)
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(n_components, **{**FAST, "max_epochs": 2}), random_state=0
+    ).fit(X)
+    rows = np.vstack([X, _integer_rows(50, seed + 100)])
+    expected, n_beyond = brute_force_neighborhood(detector, rows)
+    assert n_beyond >= 40  # ties that reach beyond the k nearest, where the tree's pick mattered
+    np.testing.assert_allclose(detector.score_samples(rows), expected, rtol=1e-12)
+    # The reference rows' own scores see their k-th distance only, which ties do not
+    # change: its mean is the brute force's (each row's own code excluded, not its
+    # duplicates).
+    reference = detector.reference_codes_
+    between = np.sqrt(((reference[:, None] - reference[None]) ** 2).sum(axis=2))
+    kth = np.sort(between, axis=1)[:, detector.n_neighbors_]
+    assert detector.control_limits_[1] == pytest.approx(np.mean(kth**2), rel=1e-12)
+    # The reference rows equal to [1, 1, 1] (the 40 copies among them) are held
+    # once, with their count.
+    assert detector._tied_neighbours()._counts.max() >= 40
+    # The reference rows' order is not the tie-break: shuffled, they give the same scores.
+    order = np.random.RandomState(0).permutation(len(detector.reference_codes_))
+    shuffled = clone(detector)
+    shuffled.__dict__.update(detector.__dict__)
+    shuffled.reference_codes_ = detector.reference_codes_[order]
+    shuffled.reference_scores_ = detector.reference_scores_[order]
+    shuffled._reference_index = shuffled._reference_ties = None
+    np.testing.assert_allclose(shuffled.score_samples(rows), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("score", ["neighborhood", "local", "combined"])
+def test_an_exact_reconstructions_spe_limit_is_not_its_rounding(score):
+    # As many components as features: the network reconstructs the rows exactly,
+    # up to float32 rounding, and the SPE's mean is rounding noise (~1e-15).
+    # Divided by it, the score was noise over noise; it gets limit 1, as a zero
+    # spread does in scikit-learn's scalers.
+    X = _integer_rows(120, seed=0)
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(3, **{**FAST, "max_epochs": 2}), anomaly_score=score,
+        random_state=0,
+    ).fit(X)
+    spe, _ = detector._statistics(detector._scaled_input(X))
+    floor = skae._outlier._spe_rounding(detector._scaled_input(X), 0)
+    assert spe.mean() < floor / 10 and floor < 1e-9
+    assert detector.control_limits_[0] == 1.0
+    # The scores are the codes' term: the rows' rounding noise does not rank them.
+    scores = detector.score_samples(X)
+    assert np.all(np.isfinite(scores))
+    codes_only = clone(detector)
+    codes_only.__dict__.update(detector.__dict__)
+    codes_only.control_limits_ = np.array([np.inf, detector.control_limits_[1]])
+    np.testing.assert_allclose(scores, codes_only.score_samples(X), rtol=1e-9, atol=1e-9)
+    # A row far out of the data scores lowest.
+    assert detector.score_samples(np.full((1, 3), 10.0))[0] < scores.min()
+
+
 def test_local_distances_are_the_linearised_decoders(fitted):
     # latent_metric_ is symmetric, and codes mapped by the metric fitted on some
     # codes are as far apart as those codes' images under the decoder's
@@ -362,11 +458,26 @@ def test_feature_contributions_with_the_estimators_score():
 
 
 def test_feature_contributions_need_an_autoencoder():
-    detector = ReconstructionOutlierDetector(
-        VAETransformer(2, n_importance_samples=5, **FAST)
-    ).fit(X_PLANE)
-    with pytest.raises(TypeError, match="AutoencoderTransformer"):
+    # As scikit-learn's meta-estimators hide the methods their estimator lacks
+    # (available_if): before fit by the given estimator, after it by the fitted one.
+    assert hasattr(ReconstructionOutlierDetector(), "feature_contributions")
+    assert hasattr(
+        ReconstructionOutlierDetector(AutoencoderTransformer(2)), "feature_contributions"
+    )
+    detector = ReconstructionOutlierDetector(VAETransformer(2, n_importance_samples=5, **FAST))
+    assert not hasattr(detector, "feature_contributions")
+    detector.fit(X_PLANE)
+    assert not hasattr(detector, "feature_contributions")
+    with pytest.raises(AttributeError, match="has no attribute 'feature_contributions'") as info:
         detector.feature_contributions(X_PLANE)
+    assert "needs a wrapped AutoencoderTransformer" in str(info.value.__cause__)
+    # The fitted estimator decides: an estimator set after fit waits for the next fit.
+    detector.set_params(estimator=AutoencoderTransformer(2, **FAST))
+    assert not hasattr(detector, "feature_contributions")
+    assert hasattr(detector.fit(X_PLANE), "feature_contributions")
+    assert detector.feature_contributions(X_OFF).shape == X_OFF.shape
+    with pytest.raises(NotFittedError):
+        ReconstructionOutlierDetector().feature_contributions(X_PLANE)
 
 
 @pytest.mark.parametrize(

@@ -427,10 +427,10 @@ def test_callbacks_that_skorch_would_not_take_are_refused(saved, callbacks):
 @pytest.mark.parametrize("name", [
     "transform", "fit", "__class__", "__dict__", "__reduce__", "net_", "history_",
     "_parameter_constraints", "n_components", "not an identifier",
-    # What save never writes: the detector's neighbour search (a crafted one failed
+    # What save never writes: the detector's neighbour searches (a crafted one failed
     # at score_samples), scikit-learn's callbacks (failed at fit), the record of
     # the parameters the network was built with.
-    "_reference_index", "_skl_callbacks", "_first_call_params",
+    "_reference_index", "_reference_ties", "_skl_callbacks", "_first_call_params",
 ])
 def test_attributes_cannot_shadow_code_or_parameters(saved, name):
     document, tensors = parts(saved["ae"])
