@@ -80,6 +80,9 @@ _INFERENCE_CHUNK_ELEMENTS = 2**18
 #: at most ``_INIT_MAX_ELEMENTS`` matrix elements (but never fewer than 1,000 rows).
 _INIT_MAX_SAMPLES = 20_000
 _INIT_MAX_ELEMENTS = 2**24
+#: ``_derived_seed`` keys of that subsample on streamed data: a pair, which no
+#: fold's or epoch's single key can equal.
+_PCA_SAMPLE_KEYS = (0, 0)
 #: Above this many features the principal axes come from a randomized SVD.
 _EXACT_EIGH_MAX_FEATURES = 1024
 #: The trained network replaces its PCA start only when it improves the
@@ -940,7 +943,11 @@ class _BaseAutoencoder(
         """``(valid_rows, train_rows)`` for early stopping, sorted.
 
         Streamed data holds out at most ``VALID_MAX_ELEMENTS`` values (they are
-        loaded), and ``train_rows`` is ``None``: every row not held out.
+        loaded), and ``train_rows`` is ``None``: every row not held out. Its
+        validation rows are drawn by :func:`sample_rows`, in memory of their
+        number, not by the in-memory split's permutation of every row (whose
+        first rows are known only once every row is shuffled): the same
+        ``random_state`` holds out other rows of the same data in memory.
         """
         n_samples = X.shape[0]
         n_valid = 0
@@ -1372,7 +1379,10 @@ class _BaseAutoencoder(
         n_features = X.shape[1]
         max_rows = max(1000, min(_INIT_MAX_SAMPLES, _INIT_MAX_ELEMENTS // n_features))
         if rows is None:
-            rows = sample_rows(X.shape[0], max_rows, self._seed, exclude)
+            # A stream of its own: drawn with the validation rows' seed, the
+            # sample's ranks among the other rows would fall beside them.
+            seed = _derived_seed(self._seed, *_PCA_SAMPLE_KEYS)
+            rows = sample_rows(X.shape[0], max_rows, seed, exclude)
         elif len(rows) > max_rows:
             rows = np.sort(np.random.RandomState(self._seed).choice(rows, max_rows, replace=False))
         return principal_axes(X, rows, loc, scale, self.n_components, self._seed)

@@ -75,18 +75,52 @@ def merge_moments(first, second, ddof=0):
 def sample_rows(n_samples, size, seed, exclude=None):
     """``size`` distinct sorted row indices below ``n_samples``, none in ``exclude``.
 
-    Memory is proportional to ``size``, not to ``n_samples``, while ``size``
-    (with ``exclude``) is at most ``n_samples / 50``: numpy's
-    ``Generator.choice`` then samples without building a permutation of all
-    rows. Above that it shuffles an array of every row index (8 bytes per
-    row).
+    Every such set of rows is equally likely; which one is drawn depends only
+    on the arguments (``seed`` seeds ``np.random.default_rng``). ``exclude``:
+    sorted distinct row indices. Memory is proportional to ``size`` and
+    ``exclude``, whatever ``n_samples``: the draw never holds an index of every
+    row (numpy's ``Generator.choice`` shuffles one, 8 bytes a row, once
+    ``size`` exceeds ``n_samples / 50``). Rows are drawn by their rank among
+    the rows not excluded, then mapped to their indices.
     """
-    exclude = np.empty(0, dtype=np.int64) if exclude is None else exclude
-    size = min(size, n_samples - len(exclude))
-    candidates = np.random.default_rng(seed).choice(
-        n_samples, min(n_samples, size + len(exclude)), replace=False
-    )
-    return np.sort(candidates[~np.isin(candidates, exclude)][:size])
+    rng = np.random.default_rng(seed)
+    exclude = np.empty(0, dtype=np.int64) if exclude is None else np.asarray(exclude, np.int64)
+    n_free = n_samples - len(exclude)
+    size = max(0, min(size, n_free))
+    if 2 * size > n_free:
+        # Most of the rows: the ones left out are drawn, and an index of every
+        # row not excluded is less than twice ``size``.
+        ranks = np.delete(np.arange(n_free), _distinct_sorted(rng, n_free, n_free - size))
+    else:
+        ranks = _distinct_sorted(rng, n_free, size)
+    # The rank-th row not excluded is that many rows plus the excluded ones up
+    # to it: exclude[i] - i rows not excluded lie below exclude[i].
+    below = np.arange(len(exclude))
+    np.subtract(exclude, below, out=below)
+    ranks += np.searchsorted(below, ranks, side="right")
+    return ranks
+
+
+def _distinct_sorted(rng, n, k):
+    """``k`` distinct sorted integers below ``n`` (``k <= n / 2``), each set equally likely.
+
+    Integers drawn with replacement, their repeats dropped, until there are at
+    least ``k``, then a surplus dropped at random. Which integers are drawn
+    (with replacement) and which are dropped does not depend on their values,
+    so every set of ``k`` is equally likely. A round draws about as many as
+    are expected to give the integers still missing, and a little more, so one
+    round nearly always suffices; ``k <= n / 2`` keeps the repeats few.
+    """
+    drawn = np.empty(0, dtype=np.int64)
+    while len(drawn) < k:
+        missing, left = k - len(drawn), n - len(drawn)
+        # m draws from n give n (1 - (1 - 1/n)^m) distinct values on average.
+        count = math.ceil(-n * math.log1p(-missing / left) * 1.01) + 32
+        drawn = np.concatenate([drawn, rng.integers(n, size=count, dtype=np.int64)])
+        drawn.sort()
+        drawn = drawn[np.concatenate([[True], drawn[1:] != drawn[:-1]])]
+    surplus = len(drawn) - k
+    return np.delete(drawn, rng.choice(len(drawn), surplus, replace=False)) if surplus else drawn
 
 
 class MappedRows:

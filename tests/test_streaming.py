@@ -76,13 +76,50 @@ def test_one_block_gives_its_own_moments_exactly(rng):
     assert merge_moments(part, (0, None, None)) is part
 
 
-def test_sample_rows(rng):
-    rows = sample_rows(1000, 50, seed=3, exclude=np.arange(0, 1000, 2))
-    assert len(rows) == 50 and len(np.unique(rows)) == 50
+@pytest.mark.parametrize("size", [50, 400])  # a few rows, and most of the rows left
+def test_sample_rows(size):
+    rows = sample_rows(1000, size, seed=3, exclude=np.arange(0, 1000, 2))
+    assert len(rows) == size and len(np.unique(rows)) == size
     assert np.all(np.diff(rows) > 0) and np.all(rows % 2 == 1)
-    np.testing.assert_array_equal(rows, sample_rows(1000, 50, seed=3, exclude=np.arange(0, 1000, 2)))
-    assert not np.array_equal(rows, sample_rows(1000, 50, seed=4, exclude=np.arange(0, 1000, 2)))
+    np.testing.assert_array_equal(rows, sample_rows(1000, size, seed=3, exclude=np.arange(0, 1000, 2)))
+    assert not np.array_equal(rows, sample_rows(1000, size, seed=4, exclude=np.arange(0, 1000, 2)))
     np.testing.assert_array_equal(sample_rows(10, 50, seed=0), np.arange(10))
+    np.testing.assert_array_equal(sample_rows(10, 50, seed=0, exclude=np.array([0, 9])), np.arange(1, 9))
+
+
+@pytest.mark.parametrize("size", [2, 4])  # drawn, or the rows left out drawn
+def test_sample_rows_draws_every_set_equally_often(size):
+    from scipy.stats import chisquare
+
+    exclude = np.array([1, 6])  # 6 rows left: 15 sets of 2 or 4 rows
+    counts = {}
+    for seed in range(3000):
+        rows = tuple(sample_rows(8, size, seed, exclude).tolist())
+        counts[rows] = counts.get(rows, 0) + 1
+    assert len(counts) == 15 and not set(sum(counts, ())) & {1, 6}
+    assert chisquare(list(counts.values())).pvalue > 1e-3
+
+
+def test_sample_rows_takes_memory_of_its_size_not_of_the_rows():
+    """Nor does a validation set of a tenth of the rows, nor a sample that excludes it,
+    build an index of every row (8 bytes per row): numpy's Generator.choice does
+    above a fiftieth."""
+    import tracemalloc
+
+    n_samples, n_valid = 10**7, 10**6
+    tracemalloc.start()
+    try:
+        valid = sample_rows(n_samples, n_valid, seed=0)
+        valid_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        sample = sample_rows(n_samples, 1000, seed=1, exclude=valid)
+        sample_peak = tracemalloc.get_traced_memory()[1] - valid.nbytes
+    finally:
+        tracemalloc.stop()
+    assert valid_peak < 3 * valid.nbytes  # an index of every row: 10 times valid.nbytes
+    assert sample_peak < 1.5 * valid.nbytes
+    assert len(np.unique(valid)) == n_valid and valid[-1] < n_samples
+    assert len(sample) == 1000 and not np.isin(sample, valid).any()
 
 
 def test_detector_row_sample_takes_memory_of_its_size_not_of_the_data():
