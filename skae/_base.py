@@ -54,7 +54,13 @@ from ._random import build_seeded, draw_from, fit_generators
 from ._schedules import WarmupCosine, set_learning_rate
 from ._progress import chunks_with_progress, progress_settings
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
-from ._shapes import as_rows, check_sample_shape, check_tensor, resolve_input_shape
+from ._shapes import (
+    as_rows,
+    check_sample_shape,
+    check_tensor,
+    resolve_input_shape,
+    sample_shape_of,
+)
 from ._threads import training_threads
 from ._streaming import (
     VALID_MAX_ELEMENTS,
@@ -1390,24 +1396,37 @@ class _BaseAutoencoder(
     # -------------------------------------------------------------- inference
     def _check_X(self, X):
         check_is_fitted(self)
-        streamed = is_streamed(X)
+        if isinstance(X, np.memmap) and (X.ndim > 2 or X.dtype not in (np.float32, np.float64)):
+            return self._check_memmap(X)
         X, sample_shape = as_rows(X)
         check_sample_shape(sample_shape, self.input_shape_, type(self).__name__)
-        if streamed and X.dtype not in (np.float32, np.float64):
-            # validate_data would convert the whole memmap to float64 in memory;
-            # its rows are read as float64 a chunk at a time instead. Integers
-            # and float16 fit float32's range; float16 may hold NaN or infinity,
-            # looked for block by block.
-            validate_streamed(self, X, reset=False)
-            if X.dtype.kind == "f":
-                for _ in RowBlocks(X, check=check_finite_block).iter(X.dtype):
-                    pass
-            return MappedRows(X, None, np.float64)
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )
         _check_float32_range(X)
         return X
+
+    def _check_memmap(self, X):
+        """Memmap ``X`` checked block by block, as rows read a chunk at a time (:class:`MappedRows`).
+
+        For a memmap that ``validate_data`` would copy whole: one of another
+        dtype than float32 and float64 (converted to float64), or of images or
+        sequences, whose rows are a view of it only in C order (not in Fortran
+        order, nor in a slice such as ``X[:, :, :8]``). Its values are checked
+        as ``validate_data`` and :func:`_check_float32_range` check an array,
+        one block at a time, naming the rows of a NaN or an infinity.
+        """
+        check_sample_shape(sample_shape_of(X), self.input_shape_, type(self).__name__)
+        validate_streamed(self, MappedRows(X, None, X.dtype), reset=False)
+        if X.dtype.kind == "f":  # integers are finite and within float32's range
+            extremes = []
+
+            def check(block, start):
+                extremes.append(check_finite_block(block, start))
+
+            RowBlocks(X, check=check).check_all()
+            _check_largest_magnitude(max(max(high, -low) for low, high in extremes))
+        return MappedRows(X, None, X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
 
     def _check_Z(self, Z):
         check_is_fitted(self)

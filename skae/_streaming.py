@@ -124,15 +124,17 @@ def _distinct_sorted(rng, n, k):
 
 
 class MappedRows:
-    """A 2-D memmap or dask array's rows, passed through ``function`` as they are read.
+    """A memmap or dask array's rows, passed through ``function`` as they are read.
 
     ``function=None`` leaves them as they are. ``rows`` (sorted row indices)
-    selects some of ``X``'s rows, all by default; they are read as ``dtype``.
-    The view is itself streamed (:func:`is_streamed`): an estimator fitted on
-    it reads it block by block, as it would ``X``, and no whole copy of ``X``
-    -- mapped or not -- is ever made. The outlier detector fits its estimator
-    on ``X``'s scaled rows this way, and its second fit on the rows the first
-    one kept.
+    selects some of ``X``'s rows, all by default; they are read as ``dtype``,
+    and a row of an array of rank 3 or more (images, sequences) as its C-order
+    flattening. The view is itself streamed (:func:`is_streamed`): an
+    estimator fitted on it reads it block by block, as it would ``X``, and no
+    whole copy of ``X`` -- mapped or not -- is ever made. The outlier detector
+    fits its estimator on ``X``'s scaled rows this way, and its second fit on
+    the rows the first one kept; the transformers' inference reads a memmap
+    that validation would copy whole this way.
     """
 
     ndim = 2
@@ -142,7 +144,7 @@ class MappedRows:
         self.function = function
         self.dtype = np.dtype(dtype)
         self.rows = rows
-        self.shape = (X.shape[0] if rows is None else len(rows), X.shape[1])
+        self.shape = (X.shape[0] if rows is None else len(rows), math.prod(X.shape[1:]))
 
     def __len__(self):
         return self.shape[0]
@@ -156,7 +158,7 @@ class MappedRows:
         block = self.X[key]
         if is_dask_array(block):
             block = block.compute()
-        block = np.asarray(block, dtype=self.dtype)
+        block = np.asarray(block, dtype=self.dtype).reshape(len(block), -1)
         return block if self.function is None else self.function(block)
 
     def subset(self, rows):
@@ -166,7 +168,7 @@ class MappedRows:
 
 
 class RowBlocks:
-    """A 2-D memmap or dask array, read one block of rows at a time.
+    """A memmap or dask array, read one block of rows at a time.
 
     The blocks are a dask array's row chunks, or consecutive slices of about
     ``BLOCK_ELEMENTS`` values of anything else (whose rows may be samples of
@@ -190,6 +192,21 @@ class RowBlocks:
     def __len__(self):
         return len(self.bounds) - 1
 
+    def _stored(self, i):
+        """Block ``i`` as stored: a view of the memmap, or the computed dask block; checked."""
+        start = int(self.bounds[i])
+        block = self.X[start : self.bounds[i + 1]]
+        if is_dask_array(block):
+            block = block.compute()
+        if self.check is not None:
+            self.check(block, start)
+        return block
+
+    def check_all(self):
+        """Run ``check`` on every block, in order, copying none of a memmap's."""
+        for i in range(len(self)):
+            self._stored(i)
+
     def read(self, i, dtype=np.float32, rows=None):
         """Block ``i`` as a new in-memory array of ``dtype``.
 
@@ -197,12 +214,7 @@ class RowBlocks:
         order: gathered straight from the memmap's pages or the computed dask
         block, one copy in all.
         """
-        start = int(self.bounds[i])
-        block = self.X[start : self.bounds[i + 1]]
-        if is_dask_array(block):
-            block = block.compute()
-        if self.check is not None:
-            self.check(block, start)
+        block = self._stored(i)
         # A new array, never a view of the file: the reading happens here, in
         # the read-ahead thread, and torch may write what it is handed.
         if rows is None:

@@ -377,6 +377,60 @@ def test_inference_on_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_
         with pytest.raises(ValueError, match="NaN or infinity in rows 2280 to 2299"):
             est.transform(as_memmap(data, tmp_path, "nan.npy"))
 
+def sequence_memmaps(X, tmp_path, dtype=np.float32):
+    """Sequences (n, 2, 5) of ``X``'s rows, and memmaps of them that are no view of
+    rows: in Fortran order, and a slice of wider sequences."""
+    sequences = np.stack([X, X[:, ::-1] - 1.0], axis=1).astype(dtype)
+    wider = np.concatenate([sequences, np.zeros_like(sequences[:, :, :2])], axis=2)
+    return sequences, {
+        "Fortran order": as_memmap(np.asfortranarray(sequences), tmp_path, "fortran.npy"),
+        "slice": as_memmap(wider, tmp_path, "wider.npy")[:, :, :N_FEATURES],
+    }
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_inference_on_a_memmap_of_sequences_reads_it_in_chunks(cls, X, tmp_path, monkeypatch):
+    import tracemalloc
+
+    sequences, memmaps = sequence_memmaps(np.tile(X, (10, 1)), tmp_path, np.float64)
+    est = quietly_fit(cls(**SMALL), sequences[:230])
+    monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
+    for name, mapped in memmaps.items():
+        with pytest.raises(ValueError):  # reshaping it into rows would copy it whole
+            np.reshape(mapped, (len(mapped), -1), copy=False)
+        head = mapped[:460]  # a VAE's scores take long: enough rows for many blocks
+        np.testing.assert_array_equal(est.score_samples(head), est.score_samples(sequences[:460]))
+        tracemalloc.start()
+        try:
+            codes = est.transform(mapped)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < codes.nbytes + 0.5 * sequences.nbytes, name
+        assert codes.dtype == np.float64
+        np.testing.assert_array_equal(codes, est.transform(sequences))
+    if cls is AutoencoderTransformer:
+        errors = est.reconstruction_error(memmaps["slice"], per_feature=True)
+        assert errors.shape == sequences.shape
+        np.testing.assert_array_equal(errors, est.reconstruction_error(sequences, per_feature=True))
+
+
+def test_values_of_a_memmap_of_sequences_are_checked_block_by_block(X, tmp_path):
+    sequences, _ = sequence_memmaps(X, tmp_path, np.float64)
+    est = quietly_fit(AutoencoderTransformer(**SMALL), sequences)
+    for value, match in [(np.nan, "NaN or infinity in rows 200 to 219"),
+                         (1e300, "beyond the range of float32")]:
+        bad = sequences.copy()
+        bad[215, 1, 3] = value
+        fortran = as_memmap(np.asfortranarray(bad), tmp_path, "bad.npy")
+        with pytest.raises(ValueError, match=match):
+            est.transform(fortran)
+    with pytest.raises(ValueError, match=r"samples of shape \(5, 2\)"):
+        est.transform(as_memmap(np.asfortranarray(sequences.reshape(-1, 5, 2)), tmp_path, "t.npy"))
+    with pytest.raises(ValueError, match="got 5 dimensions"):
+        est.transform(as_memmap(np.asfortranarray(sequences[..., None, None]), tmp_path, "5d.npy"))
+
+
 def test_partial_fit_on_memmap_chunks(X, tmp_path):
     data = as_memmap(X, tmp_path)
     in_memory = AutoencoderTransformer(**SMALL).partial_fit(X[:120]).partial_fit(X[120:])
