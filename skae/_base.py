@@ -140,12 +140,15 @@ def _dense_chunks(X, rows=None, dtype=np.float64, elements=None):
     """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR).
 
     Each block holds about ``elements`` values (default ``_CHUNK_ELEMENTS``).
+    Every row (``rows=None``) is read in slices, without an index of every row.
     """
-    rows = np.arange(X.shape[0]) if rows is None else rows
     chunk = max(1, (elements or _CHUNK_ELEMENTS) // max(X.shape[1], 1))
-    for batch in gen_batches(len(rows), chunk):
-        index = rows[batch]
-        block = X[index[0] : index[-1] + 1] if is_contiguous(index) else X[index]
+    for batch in gen_batches(X.shape[0] if rows is None else len(rows), chunk):
+        if rows is None:
+            block = X[batch]
+        else:
+            index = rows[batch]
+            block = X[index[0] : index[-1] + 1] if is_contiguous(index) else X[index]
         block = block.toarray() if sp.issparse(block) else block
         yield np.asarray(block, dtype=dtype)
 

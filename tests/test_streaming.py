@@ -377,6 +377,24 @@ def test_inference_on_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_
         with pytest.raises(ValueError, match="NaN or infinity in rows 2280 to 2299"):
             est.transform(as_memmap(data, tmp_path, "nan.npy"))
 
+def test_inference_on_a_memmap_holds_no_index_of_every_row(X, tmp_path):
+    """Scores (8 bytes per row) are all the memory that grows with the rows."""
+    import tracemalloc
+
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    path = tmp_path / "long.npy"
+    np.lib.format.open_memmap(path, "w+", np.float32, (5 * 10**5, N_FEATURES)).flush()  # zeros
+    long = np.load(path, mmap_mode="r")
+    est.score_samples(long[:10])  # what the first call allocates once
+    tracemalloc.start()
+    try:
+        scores = est.score_samples(long)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.6 * scores.nbytes  # an index of every row: as much as the scores
+
+
 def sequence_memmaps(X, tmp_path, dtype=np.float32):
     """Sequences (n, 2, 5) of ``X``'s rows, and memmaps of them that are no view of
     rows: in Fortran order, and a slice of wider sequences."""
