@@ -382,9 +382,10 @@ def lazy_on_dask(method):
     The method is applied to each row block (``map_blocks``), as
     ``dask_ml.wrappers.ParallelPostFit`` would; its output on one row of zeros,
     computed here, gives the result's dtype and columns and checks ``X``'s
-    width and dtype before anything is computed. An empty row chunk (a
-    filtered array has them) gives an empty result: ``method`` itself would
-    refuse zero rows, as scikit-learn's validation does.
+    width (or sample shape, for images and sequences of rank 3 or 4) and dtype
+    before anything is computed. An empty row chunk (a filtered array has
+    them) gives an empty result: ``method`` itself would refuse zero rows, as
+    scikit-learn's validation does.
     """
 
     @functools.wraps(method)
@@ -392,9 +393,7 @@ def lazy_on_dask(method):
         if not is_dask_array(X):
             return method(self, X, *args, **kwargs)
         check_is_fitted(self)
-        if X.ndim != 2:
-            raise ValueError(f"Expected a 2-D array, got a {X.ndim}-D dask array.")
-        meta = method(self, np.zeros((1, X.shape[1]), dtype=X.dtype), *args, **kwargs)
+        meta = method(self, np.zeros((1, *X.shape[1:]), dtype=X.dtype), *args, **kwargs)
 
         def apply(block):
             if not len(block):

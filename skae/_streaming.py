@@ -325,16 +325,18 @@ def iterate_batches(dataset, **kwargs):
 def map_row_blocks(function, X, meta):
     """Apply ``function`` lazily to each row block of the dask array ``X``.
 
-    ``meta`` is ``function``'s output on one row: its dtype and its shape
-    after the first axis (none for one value per row; more than one axis for
-    samples given back in their ``input_shape``) give the result's. Columns
-    split over several chunks are joined first: ``function`` needs whole rows.
+    ``X`` holds rows, or samples of rank 2 or 3 (sequences, images). ``meta``
+    is ``function``'s output on one sample: its dtype and its shape after the
+    first axis (none for one value per sample; more than one axis for samples
+    given back in their ``input_shape``) give the result's. A sample split
+    over several chunks is joined first: ``function`` needs whole samples.
     """
-    if len(X.chunks[1]) > 1:
-        X = X.rechunk({1: -1})
+    if any(len(sizes) > 1 for sizes in X.chunks[1:]):
+        X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
     kwargs = dict(dtype=meta.dtype, meta=np.empty((0,) * meta.ndim, dtype=meta.dtype))
+    if meta.ndim < X.ndim:
+        kwargs["drop_axis"] = list(range(meta.ndim, X.ndim))
+    elif meta.ndim > X.ndim:
+        kwargs["new_axis"] = list(range(X.ndim, meta.ndim))
     chunks = (X.chunks[0], *((size,) for size in meta.shape[1:]))
-    if meta.ndim == 1:
-        return X.map_blocks(function, drop_axis=1, chunks=chunks, **kwargs)
-    new_axis = list(range(2, meta.ndim)) or None
-    return X.map_blocks(function, new_axis=new_axis, chunks=chunks, **kwargs)
+    return X.map_blocks(function, chunks=chunks, **kwargs)

@@ -532,6 +532,34 @@ def test_dask_inference_checks_the_width_before_computing(X):
 
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_inference_on_a_dask_array_of_sequences_is_lazy_and_blockwise(cls, X):
+    # fit loads such an array (as the user guide says); inference keeps it lazy
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    sequences = np.stack([X, X[:, ::-1] - 1.0], axis=1)  # (230, 2, 5)
+    lazy = da.from_array(sequences, chunks=((100, 30, 100), 1, 3))  # samples get joined
+    est = quietly_fit(cls(**SMALL), lazy)
+    detector = quietly_fit(ReconstructionOutlierDetector(cls(**SMALL), random_state=0), sequences)
+    blocks = np.split(sequences, [100, 130])
+    methods = [(est, "transform", (2,)), (est, "score_samples", ()), (detector, "score_samples", ())]
+    if cls is AutoencoderTransformer:
+        methods += [(est, "reconstruction_error", ()),
+                    (detector, "feature_contributions", (2, N_FEATURES))]
+    for model, method, shape in methods:
+        result = getattr(model, method)(lazy)
+        assert isinstance(result, da.Array) and result.shape == (len(X), *shape)
+        assert result.chunks[0] == (100, 30, 100)
+        # a float32 product's rounding depends on its row count: compared block by block
+        expected = np.concatenate([getattr(model, method)(block) for block in blocks])
+        np.testing.assert_array_equal(result.compute(), expected)
+    back = est.inverse_transform(est.transform(lazy))
+    assert back.chunks == ((100, 30, 100), (2,), (N_FEATURES,))
+    with pytest.raises(ValueError, match=r"samples of shape \(5, 2\)"):
+        est.transform(da.from_array(sequences.reshape(len(X), N_FEATURES, 2), chunks=50))
+
+
 def test_dask_inference_passes_empty_row_chunks(X):
     # A filtered dask array has empty chunks once its sizes are computed.
     da = pytest.importorskip("dask.array")
