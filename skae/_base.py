@@ -588,8 +588,12 @@ class _BaseAutoencoder(
         subsample, and each epoch visits the blocks in a random order, rows
         shuffled within each block, while the next block is read in the
         background. Early stopping then holds out ``validation_fraction`` of
-        the rows, but at most a bounded number of them. One of rank 3 or 4
-        (images, sequences) is loaded. See the user guide's "Scaling" section.
+        the rows, but at most a bounded number of them, drawn without an index
+        of every row: other rows than the same ``random_state`` holds out of
+        the array in memory, so the model differs from the in-memory one, as
+        it does whenever the data spans several blocks (another shuffling).
+        One of rank 3 or 4 (images, sequences) is loaded. See the user guide's
+        "Scaling" section.
 
         Training that diverges raises a ``FloatingPointError``. A fit that
         raises, for any reason, leaves the estimator unfitted, even if it was

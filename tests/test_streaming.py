@@ -256,6 +256,18 @@ def test_fit_on_a_memmap_learns_and_is_deterministic(cls, X, tmp_path):
     assert last < first - 0.2 * abs(first)
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_streamed_fit_of_one_block_without_early_stopping_is_the_in_memory_model(
+    cls, X, tmp_path, monkeypatch
+):
+    # The user guide's promise; with early stopping the validation rows differ.
+    monkeypatch.setattr(skae._streaming, "BLOCK_ELEMENTS", X.size)
+    params = dict(SMALL, init="random", learning_rate=1e-2, early_stopping=False)
+    streamed = quietly_fit(cls(**params), as_memmap(X, tmp_path))
+    in_memory = quietly_fit(cls(**params), X)
+    np.testing.assert_array_equal(streamed.transform(X), in_memory.transform(X))
+
+
 def test_streamed_statistics_equal_the_in_memory_ones(X, tmp_path):
     est = AutoencoderTransformer(input_scaling="feature", **SMALL)
     loc, scale = est._scaling(as_memmap(X, tmp_path))
