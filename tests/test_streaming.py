@@ -1,6 +1,7 @@
 """Streamed data: block access and statistics, and fit on memmaps and dask arrays."""
 
 import threading
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -43,6 +44,15 @@ def as_memmap(X, tmp_path, name="X.npy"):
     path = tmp_path / name
     np.save(path, X)
     return np.load(path, mmap_mode="r")
+
+
+def peak_memory(function, *args):
+    """``function(*args)``, and the peak of what it allocated (tracemalloc: NumPy's arrays)."""
+    tracemalloc.start()
+    try:
+        return function(*args), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def quietly_fit(est, X):
@@ -104,18 +114,9 @@ def test_sample_rows_takes_memory_of_its_size_not_of_the_rows():
     """Nor does a validation set of a tenth of the rows, nor a sample that excludes it,
     build an index of every row (8 bytes per row): numpy's Generator.choice does
     above a fiftieth."""
-    import tracemalloc
-
     n_samples, n_valid = 10**7, 10**6
-    tracemalloc.start()
-    try:
-        valid = sample_rows(n_samples, n_valid, seed=0)
-        valid_peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.reset_peak()
-        sample = sample_rows(n_samples, 1000, seed=1, exclude=valid)
-        sample_peak = tracemalloc.get_traced_memory()[1] - valid.nbytes
-    finally:
-        tracemalloc.stop()
+    valid, valid_peak = peak_memory(sample_rows, n_samples, n_valid, 0)
+    sample, sample_peak = peak_memory(sample_rows, n_samples, 1000, 1, valid)
     assert valid_peak < 3 * valid.nbytes  # an index of every row: 10 times valid.nbytes
     assert sample_peak < 1.5 * valid.nbytes
     assert len(np.unique(valid)) == n_valid and valid[-1] < n_samples
@@ -125,16 +126,9 @@ def test_sample_rows_takes_memory_of_its_size_not_of_the_rows():
 def test_detector_row_sample_takes_memory_of_its_size_not_of_the_data():
     """The detector's sampled rules draw from a memmap of any length without a
     permutation of every row (8 bytes per row)."""
-    import tracemalloc
-
     from skae._outlier import _sampled_rows
 
-    tracemalloc.start()
-    try:
-        rows = _sampled_rows(10**8, random_state=0, size=2000)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    rows, peak = peak_memory(_sampled_rows, 10**8, 0, 2000)
     assert peak < 10**6  # a permutation of 10**8 rows would take 800 MB
     assert len(np.unique(rows)) == 2000 and np.all(np.diff(rows) > 0) and rows[-1] < 10**8
     np.testing.assert_array_equal(rows, _sampled_rows(10**8, random_state=0, size=2000))
@@ -367,18 +361,11 @@ def test_float32_and_integer_memmaps(X, tmp_path):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("dtype", [np.int16, np.float16])
 def test_inference_on_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_path, monkeypatch):
-    import tracemalloc
-
     data = np.round(np.tile(X, (10, 1)) * 10).astype(dtype)
     mapped = as_memmap(data, tmp_path)
     est = quietly_fit(cls(**SMALL), X)
     monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
-    tracemalloc.start()
-    try:
-        codes = est.transform(mapped)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    codes, peak = peak_memory(est.transform, mapped)
     # no float64 copy of the whole memmap beside the codes
     assert peak < codes.nbytes + 0.5 * data.size * 8
     np.testing.assert_array_equal(codes, est.transform(data))
@@ -389,21 +376,15 @@ def test_inference_on_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_
         with pytest.raises(ValueError, match="NaN or infinity in rows 2280 to 2299"):
             est.transform(as_memmap(data, tmp_path, "nan.npy"))
 
+
 def test_inference_on_a_memmap_holds_no_index_of_every_row(X, tmp_path):
     """Scores (8 bytes per row) are all the memory that grows with the rows."""
-    import tracemalloc
-
     est = quietly_fit(AutoencoderTransformer(**SMALL), X)
     path = tmp_path / "long.npy"
     np.lib.format.open_memmap(path, "w+", np.float32, (5 * 10**5, N_FEATURES)).flush()  # zeros
     long = np.load(path, mmap_mode="r")
     est.score_samples(long[:10])  # what the first call allocates once
-    tracemalloc.start()
-    try:
-        scores = est.score_samples(long)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    scores, peak = peak_memory(est.score_samples, long)
     assert peak < 1.6 * scores.nbytes  # an index of every row: as much as the scores
 
 
@@ -420,8 +401,6 @@ def sequence_memmaps(X, tmp_path, dtype=np.float32):
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_inference_on_a_memmap_of_sequences_reads_it_in_chunks(cls, X, tmp_path, monkeypatch):
-    import tracemalloc
-
     sequences, memmaps = sequence_memmaps(np.tile(X, (10, 1)), tmp_path, np.float64)
     est = quietly_fit(cls(**SMALL), sequences[:230])
     monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
@@ -430,12 +409,7 @@ def test_inference_on_a_memmap_of_sequences_reads_it_in_chunks(cls, X, tmp_path,
             np.reshape(mapped, (len(mapped), -1), copy=False)
         head = mapped[:460]  # a VAE's scores take long: enough rows for many blocks
         np.testing.assert_array_equal(est.score_samples(head), est.score_samples(sequences[:460]))
-        tracemalloc.start()
-        try:
-            codes = est.transform(mapped)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        codes, peak = peak_memory(est.transform, mapped)
         assert peak < codes.nbytes + 0.5 * sequences.nbytes, name
         assert codes.dtype == np.float64
         np.testing.assert_array_equal(codes, est.transform(sequences))
