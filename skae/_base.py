@@ -1413,17 +1413,19 @@ class _BaseAutoencoder(
         return X
 
     def _check_memmap(self, X):
-        """Memmap ``X`` checked block by block, as rows read a chunk at a time (:class:`MappedRows`).
+        """Memmap ``X`` checked block by block, as rows read in chunks (:class:`MappedRows`).
 
-        For a memmap that ``validate_data`` would copy whole: one of another
+        For a memmap that ``validate_data`` could copy whole: one of another
         dtype than float32 and float64 (converted to float64), or of images or
-        sequences, whose rows are a view of it only in C order (not in Fortran
-        order, nor in a slice such as ``X[:, :, :8]``). Its values are checked
-        as ``validate_data`` and :func:`_check_float32_range` check an array,
-        one block at a time, naming the rows of a NaN or an infinity.
+        sequences (rank 3 or 4), whose rows are a view of it only in C order
+        (not in Fortran order, nor in a slice such as ``X[:, :, :8]``). Its
+        values are checked as ``validate_data`` and
+        :func:`_check_float32_range` check an array, one block at a time,
+        naming the rows of a NaN or an infinity.
         """
         check_sample_shape(sample_shape_of(X), self.input_shape_, type(self).__name__)
-        validate_streamed(self, MappedRows(X, None, X.dtype), reset=False)
+        # By its first row, as rows: a memmap of rank 1 is refused, as validate_data would.
+        validate_streamed(self, MappedRows(X, None, X.dtype) if X.ndim > 2 else X, reset=False)
         if X.dtype.kind == "f":  # integers are finite and within float32's range
             extremes = []
 

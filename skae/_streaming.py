@@ -114,7 +114,8 @@ def _distinct_sorted(rng, n, k):
     drawn = np.empty(0, dtype=np.int64)
     while len(drawn) < k:
         missing, left = k - len(drawn), n - len(drawn)
-        # m draws from n give n (1 - (1 - 1/n)^m) distinct values on average.
+        # m draws give, on average, (n - len(drawn)) (1 - (1 - 1/n)^m) integers
+        # not drawn yet; about -n log(1 - missing / left) draws give the missing.
         count = math.ceil(-n * math.log1p(-missing / left) * 1.01) + 32
         drawn = np.concatenate([drawn, rng.integers(n, size=count, dtype=np.int64)])
         drawn.sort()

@@ -88,13 +88,15 @@ def test_one_block_gives_its_own_moments_exactly(rng):
 
 @pytest.mark.parametrize("size", [50, 400])  # a few rows, and most of the rows left
 def test_sample_rows(size):
-    rows = sample_rows(1000, size, seed=3, exclude=np.arange(0, 1000, 2))
+    even = np.arange(0, 1000, 2)
+    rows = sample_rows(1000, size, seed=3, exclude=even)
     assert len(rows) == size and len(np.unique(rows)) == size
     assert np.all(np.diff(rows) > 0) and np.all(rows % 2 == 1)
-    np.testing.assert_array_equal(rows, sample_rows(1000, size, seed=3, exclude=np.arange(0, 1000, 2)))
-    assert not np.array_equal(rows, sample_rows(1000, size, seed=4, exclude=np.arange(0, 1000, 2)))
+    np.testing.assert_array_equal(rows, sample_rows(1000, size, seed=3, exclude=even))
+    assert not np.array_equal(rows, sample_rows(1000, size, seed=4, exclude=even))
     np.testing.assert_array_equal(sample_rows(10, 50, seed=0), np.arange(10))
-    np.testing.assert_array_equal(sample_rows(10, 50, seed=0, exclude=np.array([0, 9])), np.arange(1, 9))
+    ends = np.array([0, 9])
+    np.testing.assert_array_equal(sample_rows(10, 50, seed=0, exclude=ends), np.arange(1, 9))
 
 
 @pytest.mark.parametrize("size", [2, 4])  # drawn, or the rows left out drawn
@@ -405,8 +407,7 @@ def test_inference_on_a_memmap_of_sequences_reads_it_in_chunks(cls, X, tmp_path,
     est = quietly_fit(cls(**SMALL), sequences[:230])
     monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
     for name, mapped in memmaps.items():
-        with pytest.raises(ValueError):  # reshaping it into rows would copy it whole
-            np.reshape(mapped, (len(mapped), -1), copy=False)
+        assert not np.shares_memory(mapped.reshape(len(mapped), -1), mapped)  # rows: a copy
         head = mapped[:460]  # a VAE's scores take long: enough rows for many blocks
         np.testing.assert_array_equal(est.score_samples(head), est.score_samples(sequences[:460]))
         codes, peak = peak_memory(est.transform, mapped)
@@ -416,7 +417,8 @@ def test_inference_on_a_memmap_of_sequences_reads_it_in_chunks(cls, X, tmp_path,
     if cls is AutoencoderTransformer:
         errors = est.reconstruction_error(memmaps["slice"], per_feature=True)
         assert errors.shape == sequences.shape
-        np.testing.assert_array_equal(errors, est.reconstruction_error(sequences, per_feature=True))
+        expected = est.reconstruction_error(sequences, per_feature=True)
+        np.testing.assert_array_equal(errors, expected)
 
 
 def test_values_of_a_memmap_of_sequences_are_checked_block_by_block(X, tmp_path):
@@ -431,6 +433,8 @@ def test_values_of_a_memmap_of_sequences_are_checked_block_by_block(X, tmp_path)
             est.transform(fortran)
     with pytest.raises(ValueError, match=r"samples of shape \(5, 2\)"):
         est.transform(as_memmap(np.asfortranarray(sequences.reshape(-1, 5, 2)), tmp_path, "t.npy"))
+    with pytest.raises(ValueError, match="2-D"):
+        est.transform(as_memmap(np.arange(10, dtype=np.int16), tmp_path, "1d.npy"))
     with pytest.raises(ValueError, match="got 5 dimensions"):
         est.transform(as_memmap(np.asfortranarray(sequences[..., None, None]), tmp_path, "5d.npy"))
 
@@ -529,7 +533,8 @@ def test_inference_on_a_dask_array_of_sequences_is_lazy_and_blockwise(cls, X):
     est = quietly_fit(cls(**SMALL), lazy)
     detector = quietly_fit(ReconstructionOutlierDetector(cls(**SMALL), random_state=0), sequences)
     blocks = np.split(sequences, [100, 130])
-    methods = [(est, "transform", (2,)), (est, "score_samples", ()), (detector, "score_samples", ())]
+    methods = [(est, "transform", (2,)), (est, "score_samples", ()),
+               (detector, "score_samples", ())]
     if cls is AutoencoderTransformer:
         methods += [(est, "reconstruction_error", ()),
                     (detector, "feature_contributions", (2, N_FEATURES))]
