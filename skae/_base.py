@@ -54,7 +54,13 @@ from ._random import build_seeded, draw_from, fit_generators
 from ._schedules import WarmupCosine, set_learning_rate
 from ._progress import chunks_with_progress, progress_settings
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
-from ._shapes import as_rows, check_sample_shape, check_tensor, resolve_input_shape
+from ._shapes import (
+    as_rows,
+    check_sample_shape,
+    check_tensor,
+    resolve_input_shape,
+    sample_shape_of,
+)
 from ._threads import training_threads
 from ._streaming import (
     VALID_MAX_ELEMENTS,
@@ -80,6 +86,9 @@ _INFERENCE_CHUNK_ELEMENTS = 2**18
 #: at most ``_INIT_MAX_ELEMENTS`` matrix elements (but never fewer than 1,000 rows).
 _INIT_MAX_SAMPLES = 20_000
 _INIT_MAX_ELEMENTS = 2**24
+#: ``_derived_seed`` keys of that subsample on streamed data: a pair, which no
+#: fold's or epoch's single key can equal.
+_PCA_SAMPLE_KEYS = (0, 0)
 #: Above this many features the principal axes come from a randomized SVD.
 _EXACT_EIGH_MAX_FEATURES = 1024
 #: The trained network replaces its PCA start only when it improves the
@@ -131,12 +140,15 @@ def _dense_chunks(X, rows=None, dtype=np.float64, elements=None):
     """Yield dense ``dtype`` blocks of the rows ``rows`` of ``X`` (dense or CSR).
 
     Each block holds about ``elements`` values (default ``_CHUNK_ELEMENTS``).
+    Every row (``rows=None``) is read in slices, without an index of every row.
     """
-    rows = np.arange(X.shape[0]) if rows is None else rows
     chunk = max(1, (elements or _CHUNK_ELEMENTS) // max(X.shape[1], 1))
-    for batch in gen_batches(len(rows), chunk):
-        index = rows[batch]
-        block = X[index[0] : index[-1] + 1] if is_contiguous(index) else X[index]
+    for batch in gen_batches(X.shape[0] if rows is None else len(rows), chunk):
+        if rows is None:
+            block = X[batch]
+        else:
+            index = rows[batch]
+            block = X[index[0] : index[-1] + 1] if is_contiguous(index) else X[index]
         block = block.toarray() if sp.issparse(block) else block
         yield np.asarray(block, dtype=dtype)
 
@@ -371,9 +383,10 @@ def lazy_on_dask(method):
     The method is applied to each row block (``map_blocks``), as
     ``dask_ml.wrappers.ParallelPostFit`` would; its output on one row of zeros,
     computed here, gives the result's dtype and columns and checks ``X``'s
-    width and dtype before anything is computed. An empty row chunk (a
-    filtered array has them) gives an empty result: ``method`` itself would
-    refuse zero rows, as scikit-learn's validation does.
+    width (or sample shape, for images and sequences of rank 3 or 4) and dtype
+    before anything is computed. An empty row chunk (a filtered array has
+    them) gives an empty result: ``method`` itself would refuse zero rows, as
+    scikit-learn's validation does.
     """
 
     @functools.wraps(method)
@@ -381,9 +394,7 @@ def lazy_on_dask(method):
         if not is_dask_array(X):
             return method(self, X, *args, **kwargs)
         check_is_fitted(self)
-        if X.ndim != 2:
-            raise ValueError(f"Expected a 2-D array, got a {X.ndim}-D dask array.")
-        meta = method(self, np.zeros((1, X.shape[1]), dtype=X.dtype), *args, **kwargs)
+        meta = method(self, np.zeros((1, *X.shape[1:]), dtype=X.dtype), *args, **kwargs)
 
         def apply(block):
             if not len(block):
@@ -578,8 +589,12 @@ class _BaseAutoencoder(
         subsample, and each epoch visits the blocks in a random order, rows
         shuffled within each block, while the next block is read in the
         background. Early stopping then holds out ``validation_fraction`` of
-        the rows, but at most a bounded number of them. One of rank 3 or 4
-        (images, sequences) is loaded. See the user guide's "Scaling" section.
+        the rows, but at most a bounded number of them, drawn without an index
+        of every row: other rows than the same ``random_state`` holds out of
+        the array in memory, so the model differs from the in-memory one, as
+        it does whenever the data spans several blocks (another shuffling).
+        One of rank 3 or 4 (images, sequences) is loaded. See the user guide's
+        "Scaling" section.
 
         Training that diverges raises a ``FloatingPointError``. A fit that
         raises, for any reason, leaves the estimator unfitted, even if it was
@@ -941,7 +956,11 @@ class _BaseAutoencoder(
         """``(valid_rows, train_rows)`` for early stopping, sorted.
 
         Streamed data holds out at most ``VALID_MAX_ELEMENTS`` values (they are
-        loaded), and ``train_rows`` is ``None``: every row not held out.
+        loaded), and ``train_rows`` is ``None``: every row not held out. Its
+        validation rows are drawn by :func:`sample_rows`, in memory of their
+        number, not by the in-memory split's permutation of every row (whose
+        first rows are known only once every row is shuffled): the same
+        ``random_state`` holds out other rows of the same data in memory.
         """
         n_samples = X.shape[0]
         n_valid = 0
@@ -1377,7 +1396,10 @@ class _BaseAutoencoder(
         n_features = X.shape[1]
         max_rows = max(1000, min(_INIT_MAX_SAMPLES, _INIT_MAX_ELEMENTS // n_features))
         if rows is None:
-            rows = sample_rows(X.shape[0], max_rows, self._seed, exclude)
+            # A stream of its own: drawn with the validation rows' seed, the
+            # sample's ranks among the other rows would fall beside them.
+            seed = _derived_seed(self._seed, *_PCA_SAMPLE_KEYS)
+            rows = sample_rows(X.shape[0], max_rows, seed, exclude)
         elif len(rows) > max_rows:
             rows = np.sort(np.random.RandomState(self._seed).choice(rows, max_rows, replace=False))
         return principal_axes(X, rows, loc, scale, self.n_components, self._seed)
@@ -1385,24 +1407,39 @@ class _BaseAutoencoder(
     # -------------------------------------------------------------- inference
     def _check_X(self, X):
         check_is_fitted(self)
-        streamed = is_streamed(X)
+        if isinstance(X, np.memmap) and (X.ndim > 2 or X.dtype not in (np.float32, np.float64)):
+            return self._check_memmap(X)
         X, sample_shape = as_rows(X)
         check_sample_shape(sample_shape, self.input_shape_, type(self).__name__)
-        if streamed and X.dtype not in (np.float32, np.float64):
-            # validate_data would convert the whole memmap to float64 in memory;
-            # its rows are read as float64 a chunk at a time instead. Integers
-            # and float16 fit float32's range; float16 may hold NaN or infinity,
-            # looked for block by block.
-            validate_streamed(self, X, reset=False)
-            if X.dtype.kind == "f":
-                for _ in RowBlocks(X, check=check_finite_block).iter(X.dtype):
-                    pass
-            return MappedRows(X, None, np.float64)
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )
         _check_float32_range(X)
         return X
+
+    def _check_memmap(self, X):
+        """Memmap ``X`` checked block by block, as rows read in chunks (:class:`MappedRows`).
+
+        For a memmap that ``validate_data`` could copy whole: one of another
+        dtype than float32 and float64 (converted to float64), or of images or
+        sequences (rank 3 or 4), whose rows are a view of it only in C order
+        (not in Fortran order, nor in a slice such as ``X[:, :, :8]``). Its
+        values are checked as ``validate_data`` and
+        :func:`_check_float32_range` check an array, one block at a time,
+        naming the rows of a NaN or an infinity.
+        """
+        check_sample_shape(sample_shape_of(X), self.input_shape_, type(self).__name__)
+        # By its first row, as rows: a memmap of rank 1 is refused, as validate_data would.
+        validate_streamed(self, MappedRows(X, None, X.dtype) if X.ndim > 2 else X, reset=False)
+        if X.dtype.kind == "f":  # integers are finite and within float32's range
+            extremes = []
+
+            def check(block, start):
+                extremes.append(check_finite_block(block, start))
+
+            RowBlocks(X, check=check).check_all()
+            _check_largest_magnitude(max(max(high, -low) for low, high in extremes))
+        return MappedRows(X, None, X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
 
     def _check_Z(self, Z):
         check_is_fitted(self)

@@ -34,7 +34,7 @@ from ._fit_failure import _forget_fit, unfitted_on_error
 from ._neighborhood import TiedNeighbours, neighborhood_score
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._shapes import as_rows
-from ._streaming import MappedRows, RowBlocks, is_streamed, merge_moments, sample_rows
+from ._streaming import MappedRows, RowBlocks, is_streamed, merge_moments
 
 #: ``feature_scaling="auto"``: a feature whose skewness exceeds this in absolute
 #: value ...
@@ -303,10 +303,12 @@ def _sampled_rows(n_samples, random_state, size=_N_COMPONENTS_MAX_SAMPLES):
     """
     if n_samples <= size:
         return np.arange(n_samples)
-    # sample_rows's memory is proportional to size: a permutation of every row
-    # (RandomState.choice) would take 8 bytes per row of a memmap larger than memory.
+    # Generator.choice, not RandomState.choice's permutation of every row (8 bytes
+    # per row of a memmap larger than memory): it shuffles an index of every row
+    # only below 50 * size rows, a bound that size sets. Not sample_rows, which
+    # draws other rows: fitted detectors stay the models they were.
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    return sample_rows(n_samples, size, seed)
+    return np.sort(np.random.default_rng(seed).choice(n_samples, size, replace=False))
 
 
 def _sample(X, random_state):

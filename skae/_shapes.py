@@ -64,12 +64,24 @@ def as_rows(X):
     if X.ndim <= 2:
         return X, None
     X = np.asarray(X)
+    shape = sample_shape_of(X)
+    return X.reshape(X.shape[0], -1), shape
+
+
+def sample_shape_of(X):
+    """The shape of one of ``X``'s samples: None for an array of rank 2 or less.
+
+    ``ValueError`` unless ``X`` has rank 2, 3 or 4 (or less: scikit-learn's
+    validation refuses those).
+    """
+    if X.ndim <= 2:
+        return None
     if X.ndim - 1 not in _SAMPLE_RANKS:
         raise ValueError(
             f"X must have 2 dimensions (n_samples, n_features), 3 (n_samples, C, T) or "
             f"4 (n_samples, C, H, W); got {X.ndim} dimensions, shape {X.shape}."
         )
-    return X.reshape(X.shape[0], -1), tuple(X.shape[1:])
+    return tuple(X.shape[1:])
 
 
 def check_shape_parameter(input_shape):

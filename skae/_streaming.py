@@ -75,30 +75,67 @@ def merge_moments(first, second, ddof=0):
 def sample_rows(n_samples, size, seed, exclude=None):
     """``size`` distinct sorted row indices below ``n_samples``, none in ``exclude``.
 
-    Memory is proportional to ``size``, not to ``n_samples``, while ``size``
-    (with ``exclude``) is at most ``n_samples / 50``: numpy's
-    ``Generator.choice`` then samples without building a permutation of all
-    rows. Above that it shuffles an array of every row index (8 bytes per
-    row).
+    Every such set of rows is equally likely; which one is drawn depends only
+    on the arguments (``seed`` seeds ``np.random.default_rng``). ``exclude``:
+    sorted distinct row indices. Memory is proportional to ``size`` and
+    ``exclude``, whatever ``n_samples``: the draw never holds an index of every
+    row (numpy's ``Generator.choice`` shuffles one, 8 bytes a row, once
+    ``size`` exceeds ``n_samples / 50``). Rows are drawn by their rank among
+    the rows not excluded, then mapped to their indices.
     """
-    exclude = np.empty(0, dtype=np.int64) if exclude is None else exclude
-    size = min(size, n_samples - len(exclude))
-    candidates = np.random.default_rng(seed).choice(
-        n_samples, min(n_samples, size + len(exclude)), replace=False
-    )
-    return np.sort(candidates[~np.isin(candidates, exclude)][:size])
+    rng = np.random.default_rng(seed)
+    exclude = np.empty(0, dtype=np.int64) if exclude is None else np.asarray(exclude, np.int64)
+    n_free = n_samples - len(exclude)
+    size = max(0, min(size, n_free))
+    if 2 * size > n_free:
+        # Most of the rows: the ones left out are drawn, and an index of every
+        # row not excluded is less than twice ``size``.
+        ranks = np.delete(np.arange(n_free), _distinct_sorted(rng, n_free, n_free - size))
+    else:
+        ranks = _distinct_sorted(rng, n_free, size)
+    # The rank-th row not excluded is that many rows plus the excluded ones up
+    # to it: exclude[i] - i rows not excluded lie below exclude[i].
+    below = np.arange(len(exclude))
+    np.subtract(exclude, below, out=below)
+    ranks += np.searchsorted(below, ranks, side="right")
+    return ranks
+
+
+def _distinct_sorted(rng, n, k):
+    """``k`` distinct sorted integers below ``n`` (``k <= n / 2``), each set equally likely.
+
+    Integers drawn with replacement, their repeats dropped, until there are at
+    least ``k``, then a surplus dropped at random. Which integers are drawn
+    (with replacement) and which are dropped does not depend on their values,
+    so every set of ``k`` is equally likely. A round draws about as many as
+    are expected to give the integers still missing, and a little more, so one
+    round nearly always suffices; ``k <= n / 2`` keeps the repeats few.
+    """
+    drawn = np.empty(0, dtype=np.int64)
+    while len(drawn) < k:
+        missing, left = k - len(drawn), n - len(drawn)
+        # m draws give, on average, (n - len(drawn)) (1 - (1 - 1/n)^m) integers
+        # not drawn yet; about -n log(1 - missing / left) draws give the missing.
+        count = math.ceil(-n * math.log1p(-missing / left) * 1.01) + 32
+        drawn = np.concatenate([drawn, rng.integers(n, size=count, dtype=np.int64)])
+        drawn.sort()
+        drawn = drawn[np.concatenate([[True], drawn[1:] != drawn[:-1]])]
+    surplus = len(drawn) - k
+    return np.delete(drawn, rng.choice(len(drawn), surplus, replace=False)) if surplus else drawn
 
 
 class MappedRows:
-    """A 2-D memmap or dask array's rows, passed through ``function`` as they are read.
+    """A memmap or dask array's rows, passed through ``function`` as they are read.
 
     ``function=None`` leaves them as they are. ``rows`` (sorted row indices)
-    selects some of ``X``'s rows, all by default; they are read as ``dtype``.
-    The view is itself streamed (:func:`is_streamed`): an estimator fitted on
-    it reads it block by block, as it would ``X``, and no whole copy of ``X``
-    -- mapped or not -- is ever made. The outlier detector fits its estimator
-    on ``X``'s scaled rows this way, and its second fit on the rows the first
-    one kept.
+    selects some of ``X``'s rows, all by default; they are read as ``dtype``,
+    and a row of an array of rank 3 or more (images, sequences) as its C-order
+    flattening. The view is itself streamed (:func:`is_streamed`): an
+    estimator fitted on it reads it block by block, as it would ``X``, and no
+    whole copy of ``X`` -- mapped or not -- is ever made. The outlier detector
+    fits its estimator on ``X``'s scaled rows this way, and its second fit on
+    the rows the first one kept; the transformers' inference reads a memmap
+    that validation would copy whole this way.
     """
 
     ndim = 2
@@ -108,7 +145,7 @@ class MappedRows:
         self.function = function
         self.dtype = np.dtype(dtype)
         self.rows = rows
-        self.shape = (X.shape[0] if rows is None else len(rows), X.shape[1])
+        self.shape = (X.shape[0] if rows is None else len(rows), math.prod(X.shape[1:]))
 
     def __len__(self):
         return self.shape[0]
@@ -122,7 +159,7 @@ class MappedRows:
         block = self.X[key]
         if is_dask_array(block):
             block = block.compute()
-        block = np.asarray(block, dtype=self.dtype)
+        block = np.asarray(block, dtype=self.dtype).reshape(len(block), -1)
         return block if self.function is None else self.function(block)
 
     def subset(self, rows):
@@ -132,7 +169,7 @@ class MappedRows:
 
 
 class RowBlocks:
-    """A 2-D memmap or dask array, read one block of rows at a time.
+    """A memmap or dask array, read one block of rows at a time.
 
     The blocks are a dask array's row chunks, or consecutive slices of about
     ``BLOCK_ELEMENTS`` values of anything else (whose rows may be samples of
@@ -156,6 +193,21 @@ class RowBlocks:
     def __len__(self):
         return len(self.bounds) - 1
 
+    def _stored(self, i):
+        """Block ``i`` as stored: a view of the memmap, or the computed dask block; checked."""
+        start = int(self.bounds[i])
+        block = self.X[start : self.bounds[i + 1]]
+        if is_dask_array(block):
+            block = block.compute()
+        if self.check is not None:
+            self.check(block, start)
+        return block
+
+    def check_all(self):
+        """Run ``check`` on every block, in order, copying none of a memmap's."""
+        for i in range(len(self)):
+            self._stored(i)
+
     def read(self, i, dtype=np.float32, rows=None):
         """Block ``i`` as a new in-memory array of ``dtype``.
 
@@ -163,12 +215,7 @@ class RowBlocks:
         order: gathered straight from the memmap's pages or the computed dask
         block, one copy in all.
         """
-        start = int(self.bounds[i])
-        block = self.X[start : self.bounds[i + 1]]
-        if is_dask_array(block):
-            block = block.compute()
-        if self.check is not None:
-            self.check(block, start)
+        block = self._stored(i)
         # A new array, never a view of the file: the reading happens here, in
         # the read-ahead thread, and torch may write what it is handed.
         if rows is None:
@@ -279,16 +326,18 @@ def iterate_batches(dataset, **kwargs):
 def map_row_blocks(function, X, meta):
     """Apply ``function`` lazily to each row block of the dask array ``X``.
 
-    ``meta`` is ``function``'s output on one row: its dtype and its shape
-    after the first axis (none for one value per row; more than one axis for
-    samples given back in their ``input_shape``) give the result's. Columns
-    split over several chunks are joined first: ``function`` needs whole rows.
+    ``X`` holds rows, or samples of rank 2 or 3 (sequences, images). ``meta``
+    is ``function``'s output on one sample: its dtype and its shape after the
+    first axis (none for one value per sample; more than one axis for samples
+    given back in their ``input_shape``) give the result's. A sample split
+    over several chunks is joined first: ``function`` needs whole samples.
     """
-    if len(X.chunks[1]) > 1:
-        X = X.rechunk({1: -1})
+    if any(len(sizes) > 1 for sizes in X.chunks[1:]):
+        X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
     kwargs = dict(dtype=meta.dtype, meta=np.empty((0,) * meta.ndim, dtype=meta.dtype))
+    if meta.ndim < X.ndim:
+        kwargs["drop_axis"] = list(range(meta.ndim, X.ndim))
+    elif meta.ndim > X.ndim:
+        kwargs["new_axis"] = list(range(X.ndim, meta.ndim))
     chunks = (X.chunks[0], *((size,) for size in meta.shape[1:]))
-    if meta.ndim == 1:
-        return X.map_blocks(function, drop_axis=1, chunks=chunks, **kwargs)
-    new_axis = list(range(2, meta.ndim)) or None
-    return X.map_blocks(function, new_axis=new_axis, chunks=chunks, **kwargs)
+    return X.map_blocks(function, chunks=chunks, **kwargs)

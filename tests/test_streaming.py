@@ -1,6 +1,7 @@
 """Streamed data: block access and statistics, and fit on memmaps and dask arrays."""
 
 import threading
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -45,6 +46,15 @@ def as_memmap(X, tmp_path, name="X.npy"):
     return np.load(path, mmap_mode="r")
 
 
+def peak_memory(function, *args):
+    """``function(*args)``, and the peak of what it allocated (tracemalloc: NumPy's arrays)."""
+    tracemalloc.start()
+    try:
+        return function(*args), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def quietly_fit(est, X):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning after 3 epochs
@@ -76,28 +86,51 @@ def test_one_block_gives_its_own_moments_exactly(rng):
     assert merge_moments(part, (0, None, None)) is part
 
 
-def test_sample_rows(rng):
-    rows = sample_rows(1000, 50, seed=3, exclude=np.arange(0, 1000, 2))
-    assert len(rows) == 50 and len(np.unique(rows)) == 50
+@pytest.mark.parametrize("size", [50, 400])  # a few rows, and most of the rows left
+def test_sample_rows(size):
+    even = np.arange(0, 1000, 2)
+    rows = sample_rows(1000, size, seed=3, exclude=even)
+    assert len(rows) == size and len(np.unique(rows)) == size
     assert np.all(np.diff(rows) > 0) and np.all(rows % 2 == 1)
-    np.testing.assert_array_equal(rows, sample_rows(1000, 50, seed=3, exclude=np.arange(0, 1000, 2)))
-    assert not np.array_equal(rows, sample_rows(1000, 50, seed=4, exclude=np.arange(0, 1000, 2)))
+    np.testing.assert_array_equal(rows, sample_rows(1000, size, seed=3, exclude=even))
+    assert not np.array_equal(rows, sample_rows(1000, size, seed=4, exclude=even))
     np.testing.assert_array_equal(sample_rows(10, 50, seed=0), np.arange(10))
+    ends = np.array([0, 9])
+    np.testing.assert_array_equal(sample_rows(10, 50, seed=0, exclude=ends), np.arange(1, 9))
+
+
+@pytest.mark.parametrize("size", [2, 4])  # drawn, or the rows left out drawn
+def test_sample_rows_draws_every_set_equally_often(size):
+    from scipy.stats import chisquare
+
+    exclude = np.array([1, 6])  # 6 rows left: 15 sets of 2 or 4 rows
+    counts = {}
+    for seed in range(3000):
+        rows = tuple(sample_rows(8, size, seed, exclude).tolist())
+        counts[rows] = counts.get(rows, 0) + 1
+    assert len(counts) == 15 and not set(sum(counts, ())) & {1, 6}
+    assert chisquare(list(counts.values())).pvalue > 1e-3
+
+
+def test_sample_rows_takes_memory_of_its_size_not_of_the_rows():
+    """Nor does a validation set of a tenth of the rows, nor a sample that excludes it,
+    build an index of every row (8 bytes per row): numpy's Generator.choice does
+    above a fiftieth."""
+    n_samples, n_valid = 10**7, 10**6
+    valid, valid_peak = peak_memory(sample_rows, n_samples, n_valid, 0)
+    sample, sample_peak = peak_memory(sample_rows, n_samples, 1000, 1, valid)
+    assert valid_peak < 3 * valid.nbytes  # an index of every row: 10 times valid.nbytes
+    assert sample_peak < 1.5 * valid.nbytes
+    assert len(np.unique(valid)) == n_valid and valid[-1] < n_samples
+    assert len(sample) == 1000 and not np.isin(sample, valid).any()
 
 
 def test_detector_row_sample_takes_memory_of_its_size_not_of_the_data():
     """The detector's sampled rules draw from a memmap of any length without a
     permutation of every row (8 bytes per row)."""
-    import tracemalloc
-
     from skae._outlier import _sampled_rows
 
-    tracemalloc.start()
-    try:
-        rows = _sampled_rows(10**8, random_state=0, size=2000)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    rows, peak = peak_memory(_sampled_rows, 10**8, 0, 2000)
     assert peak < 10**6  # a permutation of 10**8 rows would take 800 MB
     assert len(np.unique(rows)) == 2000 and np.all(np.diff(rows) > 0) and rows[-1] < 10**8
     np.testing.assert_array_equal(rows, _sampled_rows(10**8, random_state=0, size=2000))
@@ -219,6 +252,18 @@ def test_fit_on_a_memmap_learns_and_is_deterministic(cls, X, tmp_path):
     assert last < first - 0.2 * abs(first)
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_streamed_fit_of_one_block_without_early_stopping_is_the_in_memory_model(
+    cls, X, tmp_path, monkeypatch
+):
+    # The user guide's promise; with early stopping the validation rows differ.
+    monkeypatch.setattr(skae._streaming, "BLOCK_ELEMENTS", X.size)
+    params = dict(SMALL, init="random", learning_rate=1e-2, early_stopping=False)
+    streamed = quietly_fit(cls(**params), as_memmap(X, tmp_path))
+    in_memory = quietly_fit(cls(**params), X)
+    np.testing.assert_array_equal(streamed.transform(X), in_memory.transform(X))
+
+
 def test_streamed_statistics_equal_the_in_memory_ones(X, tmp_path):
     est = AutoencoderTransformer(input_scaling="feature", **SMALL)
     loc, scale = est._scaling(as_memmap(X, tmp_path))
@@ -318,18 +363,11 @@ def test_float32_and_integer_memmaps(X, tmp_path):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("dtype", [np.int16, np.float16])
 def test_inference_on_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_path, monkeypatch):
-    import tracemalloc
-
     data = np.round(np.tile(X, (10, 1)) * 10).astype(dtype)
     mapped = as_memmap(data, tmp_path)
     est = quietly_fit(cls(**SMALL), X)
     monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
-    tracemalloc.start()
-    try:
-        codes = est.transform(mapped)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    codes, peak = peak_memory(est.transform, mapped)
     # no float64 copy of the whole memmap beside the codes
     assert peak < codes.nbytes + 0.5 * data.size * 8
     np.testing.assert_array_equal(codes, est.transform(data))
@@ -339,6 +377,67 @@ def test_inference_on_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_
         data[-1, 2] = np.nan
         with pytest.raises(ValueError, match="NaN or infinity in rows 2280 to 2299"):
             est.transform(as_memmap(data, tmp_path, "nan.npy"))
+
+
+def test_inference_on_a_memmap_holds_no_index_of_every_row(X, tmp_path):
+    """Scores (8 bytes per row) are all the memory that grows with the rows."""
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    path = tmp_path / "long.npy"
+    np.lib.format.open_memmap(path, "w+", np.float32, (5 * 10**5, N_FEATURES)).flush()  # zeros
+    long = np.load(path, mmap_mode="r")
+    est.score_samples(long[:10])  # what the first call allocates once
+    scores, peak = peak_memory(est.score_samples, long)
+    assert peak < 1.6 * scores.nbytes  # an index of every row: as much as the scores
+
+
+def sequence_memmaps(X, tmp_path, dtype=np.float32):
+    """Sequences (n, 2, 5) of ``X``'s rows, and memmaps of them that are no view of
+    rows: in Fortran order, and a slice of wider sequences."""
+    sequences = np.stack([X, X[:, ::-1] - 1.0], axis=1).astype(dtype)
+    wider = np.concatenate([sequences, np.zeros_like(sequences[:, :, :2])], axis=2)
+    return sequences, {
+        "Fortran order": as_memmap(np.asfortranarray(sequences), tmp_path, "fortran.npy"),
+        "slice": as_memmap(wider, tmp_path, "wider.npy")[:, :, :N_FEATURES],
+    }
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_inference_on_a_memmap_of_sequences_reads_it_in_chunks(cls, X, tmp_path, monkeypatch):
+    sequences, memmaps = sequence_memmaps(np.tile(X, (10, 1)), tmp_path, np.float64)
+    est = quietly_fit(cls(**SMALL), sequences[:230])
+    monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
+    for name, mapped in memmaps.items():
+        assert not np.shares_memory(mapped.reshape(len(mapped), -1), mapped)  # rows: a copy
+        head = mapped[:460]  # a VAE's scores take long: enough rows for many blocks
+        np.testing.assert_array_equal(est.score_samples(head), est.score_samples(sequences[:460]))
+        codes, peak = peak_memory(est.transform, mapped)
+        assert peak < codes.nbytes + 0.5 * sequences.nbytes, name
+        assert codes.dtype == np.float64
+        np.testing.assert_array_equal(codes, est.transform(sequences))
+    if cls is AutoencoderTransformer:
+        errors = est.reconstruction_error(memmaps["slice"], per_feature=True)
+        assert errors.shape == sequences.shape
+        expected = est.reconstruction_error(sequences, per_feature=True)
+        np.testing.assert_array_equal(errors, expected)
+
+
+def test_values_of_a_memmap_of_sequences_are_checked_block_by_block(X, tmp_path):
+    sequences, _ = sequence_memmaps(X, tmp_path, np.float64)
+    est = quietly_fit(AutoencoderTransformer(**SMALL), sequences)
+    for value, match in [(np.nan, "NaN or infinity in rows 200 to 219"),
+                         (1e300, "beyond the range of float32")]:
+        bad = sequences.copy()
+        bad[215, 1, 3] = value
+        fortran = as_memmap(np.asfortranarray(bad), tmp_path, "bad.npy")
+        with pytest.raises(ValueError, match=match):
+            est.transform(fortran)
+    with pytest.raises(ValueError, match=r"samples of shape \(5, 2\)"):
+        est.transform(as_memmap(np.asfortranarray(sequences.reshape(-1, 5, 2)), tmp_path, "t.npy"))
+    with pytest.raises(ValueError, match="2-D"):
+        est.transform(as_memmap(np.arange(10, dtype=np.int16), tmp_path, "1d.npy"))
+    with pytest.raises(ValueError, match="got 5 dimensions"):
+        est.transform(as_memmap(np.asfortranarray(sequences[..., None, None]), tmp_path, "5d.npy"))
+
 
 def test_partial_fit_on_memmap_chunks(X, tmp_path):
     data = as_memmap(X, tmp_path)
@@ -421,6 +520,35 @@ def test_dask_inference_checks_the_width_before_computing(X):
     with pytest.raises(ValueError, match="Z has 3 columns"):
         est.inverse_transform(da.zeros((10, 3), chunks=5))
 
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_inference_on_a_dask_array_of_sequences_is_lazy_and_blockwise(cls, X):
+    # fit loads such an array (as the user guide says); inference keeps it lazy
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    sequences = np.stack([X, X[:, ::-1] - 1.0], axis=1)  # (230, 2, 5)
+    lazy = da.from_array(sequences, chunks=((100, 30, 100), 1, 3))  # samples get joined
+    est = quietly_fit(cls(**SMALL), lazy)
+    detector = quietly_fit(ReconstructionOutlierDetector(cls(**SMALL), random_state=0), sequences)
+    blocks = np.split(sequences, [100, 130])
+    methods = [(est, "transform", (2,)), (est, "score_samples", ()),
+               (detector, "score_samples", ())]
+    if cls is AutoencoderTransformer:
+        methods += [(est, "reconstruction_error", ()),
+                    (detector, "feature_contributions", (2, N_FEATURES))]
+    for model, method, shape in methods:
+        result = getattr(model, method)(lazy)
+        assert isinstance(result, da.Array) and result.shape == (len(X), *shape)
+        assert result.chunks[0] == (100, 30, 100)
+        # a float32 product's rounding depends on its row count: compared block by block
+        expected = np.concatenate([getattr(model, method)(block) for block in blocks])
+        np.testing.assert_array_equal(result.compute(), expected)
+    back = est.inverse_transform(est.transform(lazy))
+    assert back.chunks == ((100, 30, 100), (2,), (N_FEATURES,))
+    with pytest.raises(ValueError, match=r"samples of shape \(5, 2\)"):
+        est.transform(da.from_array(sequences.reshape(len(X), N_FEATURES, 2), chunks=50))
 
 
 def test_dask_inference_passes_empty_row_chunks(X):
