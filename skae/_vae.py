@@ -6,7 +6,11 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    StrOptions,
+    validate_parameter_constraints,
+    validate_params,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
@@ -510,8 +514,19 @@ class VAETransformer(_BaseAutoencoder):
         rows scored with it and of their order, and the same on every call.
         """
         generator = torch.Generator().manual_seed(self._seed)
-        noise = torch.randn(self.n_importance_samples, self.n_components_, generator=generator)
+        noise = torch.randn(
+            self._n_importance_samples(), self.n_components_, generator=generator
+        )
         return noise.to(device)
+
+    def _n_importance_samples(self):
+        """``n_importance_samples``, validated: ``set_params`` after ``fit`` is not."""
+        validate_parameter_constraints(
+            {"n_importance_samples": self._parameter_constraints["n_importance_samples"]},
+            {"n_importance_samples": self.n_importance_samples},
+            caller_name=type(self).__name__,
+        )
+        return self.n_importance_samples
 
     @lazy_on_dask
     def score_samples(self, X):

@@ -3,11 +3,14 @@
 What it shares with AutoencoderTransformer (the base class) is tested in test_transformers.py.
 """
 
+import copy
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import VAETransformer
 
@@ -117,6 +120,16 @@ def test_more_importance_samples_tighten_the_bound(digits):
     assert vae.score(X) > elbo
 
 
+@pytest.mark.parametrize("value", [0, -1, 1.5])
+def test_n_importance_samples_set_after_fit_is_validated(fitted, digits, value):
+    # scikit-learn validates parameters in fit; this one is read by score_samples.
+    vae = copy.deepcopy(fitted).set_params(n_importance_samples=value)
+    with pytest.raises(
+        InvalidParameterError, match="'n_importance_samples' parameter of VAETransformer"
+    ):
+        vae.score_samples(digits[0][:3])
+
+
 def test_transform_inverse_and_sample(fitted, digits):
     X = digits[0]
     Z = fitted.transform(X)
@@ -161,8 +174,6 @@ def test_grid_search_default_scoring(digits):
      {"kl_warmup_epochs": -1}, {"min_variance": 0.0}, {"decoder_variance": "row"}],
 )
 def test_invalid_parameters(params):
-    from sklearn.utils._param_validation import InvalidParameterError
-
     with pytest.raises(InvalidParameterError):
         VAETransformer(**params).fit(X_LOW_RANK)
 
