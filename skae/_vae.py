@@ -18,12 +18,17 @@ from ._base import (
     _BaseAutoencoder,
     _check_unit_interval,
     _decoder_start_at,
+    _derived_seed,
     lazy_on_dask,
 )
 from ._likelihoods import gaussian_log_prob, log_mean_exp
 from ._modules import VariationalAutoencoder
 from ._callbacks import KLWarmup, RecordELBOTerms
 from ._objectives import NegativeELBO
+
+#: The ``_derived_seed`` key of :meth:`VAETransformer._decision_scores`' draws,
+#: above any fold or epoch number, which key the fit's other seeds.
+_DECISION_DRAWS = 2**32 - 1
 
 
 class VAETransformer(_BaseAutoencoder):
@@ -140,6 +145,11 @@ class VAETransformer(_BaseAutoencoder):
 
     n_importance_samples : int, default=50
         Importance samples per row in :meth:`score_samples` (the IWAE ``K``).
+        ``fit`` keeps the trained network only if it clearly beats its
+        starting point on the validation rows' estimates with as many
+        samples, drawn afresh for each row and apart from those of
+        :meth:`score_samples`, so that the choice cannot favour a network
+        those happen to flatter.
 
     input_scaling : {"global", "feature"} or None, default="global"
         Normalisation inside the network, computed in ``fit``: ``"global"``
@@ -255,8 +265,8 @@ class VAETransformer(_BaseAutoencoder):
         that of the model returned, per row, in the terms of its objective.
         After a fall-back to the starting point (``best_epoch_ == 0``), its
         validation loss (with cross-validation, the folds' mean): the
-        fall-back is decided on the validation rows'
-        :meth:`score_samples`, not on this stochastic loss, so an epoch's
+        fall-back is decided on the validation rows' log-likelihood (see
+        ``n_importance_samples``), not on this stochastic loss, so an epoch's
         entry of ``validation_scores_`` may be above ``-best_loss_``.
 
     best_epoch_ : int
@@ -528,6 +538,34 @@ class VAETransformer(_BaseAutoencoder):
         )
         return self.n_importance_samples
 
+    def _decision_scores(self, rows, net, seed, module=None):
+        """The IWAE estimate of each row, with draws of its own per row, from ``seed``.
+
+        ``fit`` keeps the trained network only if it clearly beats its start
+        (probabilistic PCA) on these. Were the draws :meth:`score_samples`'s
+        fixed ones, the choice would favour a network they happen to flatter
+        and ``score`` would then report that luck: the start's posterior is
+        exact, so its estimate has no draw error; the network's has. Drawn
+        apart from those, and afresh for each row, the draws' error differs
+        from row to row and widens the standard error of the per-row gains
+        that :func:`_clearly_better` tests, instead of shifting every row's
+        gain alike, unseen. ``n_importance_samples`` draws: the gain is then
+        in the terms of the scores the user gets.
+        """
+        n_draws, n_components = self._n_importance_samples(), self.n_components_
+        # One generator per call: the networks compared see the same draws for a
+        # row (a chunk that _map_chunks computes again in float64 draws afresh).
+        generator = torch.Generator().manual_seed(_derived_seed(seed, _DECISION_DRAWS))
+
+        def score(m, x):
+            noise = (
+                torch.randn(len(x), n_components, generator=generator).to(x.device)
+                for _ in range(n_draws)
+            )
+            return self._log_likelihood(m, x, noise)
+
+        return self._map_chunks(rows, score, np.float64, net=net, module=module)
+
     @lazy_on_dask
     def score_samples(self, X):
         """Log-likelihood of each row, ``log p(x)``, estimated by importance weighting.
@@ -576,7 +614,11 @@ class VAETransformer(_BaseAutoencoder):
 
     @staticmethod
     def _log_likelihood(module, x, noise):
-        """IWAE estimate of each row's ``log p(x)``, with the standard normal draws ``noise``."""
+        """IWAE estimate of each row's ``log p(x)``, with the standard normal draws ``noise``.
+
+        One draw per item of ``noise``: of shape ``(n_components,)``, shared by
+        every row, or ``(len(x), n_components)``, one per row.
+        """
         mean, log_var = module.encode(x)
         std = torch.exp(0.5 * log_var)
         # The network runs in float32, the densities in float64: squares of
