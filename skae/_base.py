@@ -1143,8 +1143,10 @@ class _BaseAutoencoder(
             reference = self._pca_reference(X, train_rows, loc, scale, exclude=valid_rows)
             if not self._beats_start(X, valid_rows, monitor, reference):
                 # No epoch clearly beat the starting point on the validation rows:
-                # return PCA's solution fitted on every row, exactly what
-                # PCA(n_components).fit(X) gives, and its validation loss.
+                # return PCA's solution fitted on every row, and its validation
+                # loss. (The autoencoder's is what PCA(n_components).fit(X) gives;
+                # the VAE's probabilistic PCA floors the noise variance, see its
+                # _start_at_pca, and differs from PCA's where that floor binds.)
                 monitor.best_epoch_ = 0
                 monitor.best_loss_ = self._pca_loss(reference, valid_set, monitor.start_loss_)
                 self._fall_back_to_pca(X, loc, scale)

@@ -468,6 +468,9 @@ class VAETransformer(_BaseAutoencoder):
         # variance = mean discarded eigenvalue, W = U (L - s2)^1/2, and the exact
         # posterior N(M^-1 W^T (x - m), s2 M^-1) with M = W^T W + s2 I = L.
         n_features, n_components = axes.shape
+        # The noise variance is floored: the likelihood's cannot go below
+        # min_variance, and a zero one would make the posterior a point. Where a
+        # floor binds (data with less noise), this is not PCA's model.
         tiny = 1e-6 * total_variance / n_features + 1e-12
         if n_features > n_components:
             noise_var = (total_variance - eigenvalues.sum()) / (n_features - n_components)
