@@ -1167,8 +1167,10 @@ class _BaseAutoencoder(
             reference = self._pca_reference(X, train_rows, loc, scale, exclude=valid_rows)
             if not self._beats_start(X, valid_rows, monitor, reference):
                 # No epoch clearly beat the starting point on the validation rows:
-                # return PCA's solution fitted on every row, exactly what
-                # PCA(n_components).fit(X) gives, and its validation loss.
+                # return PCA's solution fitted on every row, and its validation
+                # loss. (The autoencoder's is what PCA(n_components).fit(X) gives;
+                # the VAE's probabilistic PCA floors the noise variance, see its
+                # _start_at_pca, and differs from PCA's where that floor binds.)
                 monitor.best_epoch_ = 0
                 monitor.best_loss_ = self._pca_loss(reference, valid_set, monitor.start_loss_)
                 self._fall_back_to_pca(X, loc, scale)
@@ -1294,10 +1296,9 @@ class _BaseAutoencoder(
                 )
                 net.initialize()
                 runs.append(FoldRun(net, seed, train_set, valid_set, valid_rows))
-            score = self._chunk_function("score_samples", self.device_)
             valid_X = [X[run.valid_rows] for run in runs]
             for run, rows in zip(runs, valid_X):
-                run.scores.append(self._map_chunks(rows, score, np.float64, net=run.net))
+                run.scores.append(self._decision_scores(rows, run.net, run.seed))
             # fold_losses[f][e]: fold f's validation loss after e epochs (0: the start).
             fold_losses = [[run.net.evaluate_loss(run.valid_set)] for run in runs]
             plateau = Plateau(self.n_iter_no_change, self.tol,
@@ -1309,7 +1310,7 @@ class _BaseAutoencoder(
                     run.net.iterator_train__seed = _derived_seed(run.seed, epoch)
                     run.net.partial_fit(run.train_set, None, epochs=1)
                     losses.append(run.net.history[-1, "valid_loss"])
-                    run.scores.append(self._map_chunks(rows, score, np.float64, net=run.net))
+                    run.scores.append(self._decision_scores(rows, run.net, run.seed))
                 plateau.update(float(weights @ [losses[-1] for losses in fold_losses]))
                 if plateau.stalled:
                     break
@@ -1332,8 +1333,8 @@ class _BaseAutoencoder(
             # let a network worse than PCA through on held-out rows).
             gains = []
             for run, rows, reference in zip(runs, valid_X, references) if best else ():
-                baseline = run.scores[0] if reference is None else self._map_chunks(
-                    rows, score, np.float64, net=run.net, module=reference
+                baseline = run.scores[0] if reference is None else self._decision_scores(
+                    rows, run.net, run.seed, module=reference
                 )
                 gains.append(run.scores[chosen] - baseline)
             gains = np.concatenate(gains) if gains else np.zeros(0)
@@ -1355,7 +1356,7 @@ class _BaseAutoencoder(
 
         The start is PCA fitted on the training rows only, worse than PCA on
         every row; the best epoch must improve the validation rows'
-        :meth:`score_samples` clearly (:func:`_clearly_better`), against that
+        :meth:`_decision_scores` clearly (:func:`_clearly_better`), against that
         start or, if the start is not PCA's solution in those terms, against
         ``reference``, the training rows' :meth:`_pca_reference`. Streamed data
         hold out enough rows for the validation loss alone to decide against
@@ -1372,21 +1373,34 @@ class _BaseAutoencoder(
         return _clearly_better(gains)
 
     def _gains_over_start(self, net, rows, start_state, best_state, reference=None):
-        """Each row's :meth:`score_samples` with ``best_state`` minus with ``start_state``.
+        """Each row's :meth:`_decision_scores` with ``best_state`` minus with ``start_state``.
 
         Computed with ``net``'s module, which is left holding ``best_state``;
         or minus the scores of the network ``reference`` (:meth:`_pca_reference`).
         """
-        score = self._chunk_function("score_samples", net.device)
         best_state = copy.deepcopy(best_state)
         net.module_.load_state_dict(best_state)
-        trained = self._map_chunks(rows, score, np.float64, net=net)
+        trained = self._decision_scores(rows, net, self._seed)
         if reference is not None:
-            return trained - self._map_chunks(rows, score, np.float64, net=net, module=reference)
+            return trained - self._decision_scores(rows, net, self._seed, module=reference)
         net.module_.load_state_dict(start_state)
-        start = self._map_chunks(rows, score, np.float64, net=net)
+        start = self._decision_scores(rows, net, self._seed)
         net.module_.load_state_dict(best_state)
         return trained - start
+
+    def _decision_scores(self, rows, net, seed, module=None):
+        """Each row's :meth:`score_samples`, as the choices made in ``fit`` estimate it.
+
+        Whether the trained network beats its start is decided on these
+        (:meth:`_beats_start`, :meth:`_select_epochs`). Here ``score_samples``
+        itself, which has no randomness; a subclass whose scores are random
+        estimates draws them from ``seed`` (a fold's, or the fit's) apart from
+        those ``score_samples`` reports with. ``net`` and ``module`` as in
+        :meth:`_map_chunks`; every call with the same ``seed`` draws alike, so
+        two networks' scores differ by the networks, not by the draws.
+        """
+        score = self._chunk_function("score_samples", net.device)
+        return self._map_chunks(rows, score, np.float64, net=net, module=module)
 
     def _principal_axes(self, X, rows, loc, scale, exclude=None):
         """:func:`principal_axes` of ``X[rows]``, on a seeded subsample of large data.

@@ -20,8 +20,8 @@ class FoldRun:
     train_set: object
     valid_set: object
     valid_rows: np.ndarray
-    #: ``scores[e]``: each validation row's ``score_samples`` after ``e`` epochs
-    #: (0: the start, PCA of the fold's training rows).
+    #: ``scores[e]``: each validation row's score after ``e`` epochs, as the choice
+    #: estimates it (``_decision_scores``; 0: the start, PCA of the fold's training rows).
     scores: list = dataclasses.field(default_factory=list)
 
 

@@ -6,7 +6,11 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    StrOptions,
+    validate_parameter_constraints,
+    validate_params,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
@@ -14,12 +18,17 @@ from ._base import (
     _BaseAutoencoder,
     _check_unit_interval,
     _decoder_start_at,
+    _derived_seed,
     lazy_on_dask,
 )
 from ._likelihoods import gaussian_log_prob, log_mean_exp
 from ._modules import VariationalAutoencoder
 from ._callbacks import KLWarmup, RecordELBOTerms
 from ._objectives import NegativeELBO
+
+#: The ``_derived_seed`` key of :meth:`VAETransformer._decision_scores`' draws,
+#: above any fold or epoch number, which key the fit's other seeds.
+_DECISION_DRAWS = 2**32 - 1
 
 
 class VAETransformer(_BaseAutoencoder):
@@ -136,6 +145,11 @@ class VAETransformer(_BaseAutoencoder):
 
     n_importance_samples : int, default=50
         Importance samples per row in :meth:`score_samples` (the IWAE ``K``).
+        ``fit`` keeps the trained network only if it clearly beats its
+        starting point on the validation rows' estimates with as many
+        samples, drawn afresh for each row and apart from those of
+        :meth:`score_samples`, so that the choice cannot favour a network
+        those happen to flatter.
 
     input_scaling : {"global", "feature"} or None, default="global"
         Normalisation inside the network, computed in ``fit``: ``"global"``
@@ -251,8 +265,8 @@ class VAETransformer(_BaseAutoencoder):
         that of the model returned, per row, in the terms of its objective.
         After a fall-back to the starting point (``best_epoch_ == 0``), its
         validation loss (with cross-validation, the folds' mean): the
-        fall-back is decided on the validation rows'
-        :meth:`score_samples`, not on this stochastic loss, so an epoch's
+        fall-back is decided on the validation rows' log-likelihood (see
+        ``n_importance_samples``), not on this stochastic loss, so an epoch's
         entry of ``validation_scores_`` may be above ``-best_loss_``.
 
     best_epoch_ : int
@@ -454,6 +468,9 @@ class VAETransformer(_BaseAutoencoder):
         # variance = mean discarded eigenvalue, W = U (L - s2)^1/2, and the exact
         # posterior N(M^-1 W^T (x - m), s2 M^-1) with M = W^T W + s2 I = L.
         n_features, n_components = axes.shape
+        # The noise variance is floored: the likelihood's cannot go below
+        # min_variance, and a zero one would make the posterior a point. Where a
+        # floor binds (data with less noise), this is not PCA's model.
         tiny = 1e-6 * total_variance / n_features + 1e-12
         if n_features > n_components:
             noise_var = (total_variance - eigenvalues.sum()) / (n_features - n_components)
@@ -510,8 +527,47 @@ class VAETransformer(_BaseAutoencoder):
         rows scored with it and of their order, and the same on every call.
         """
         generator = torch.Generator().manual_seed(self._seed)
-        noise = torch.randn(self.n_importance_samples, self.n_components_, generator=generator)
+        noise = torch.randn(
+            self._n_importance_samples(), self.n_components_, generator=generator
+        )
         return noise.to(device)
+
+    def _n_importance_samples(self):
+        """``n_importance_samples``, validated: ``set_params`` after ``fit`` is not."""
+        validate_parameter_constraints(
+            {"n_importance_samples": self._parameter_constraints["n_importance_samples"]},
+            {"n_importance_samples": self.n_importance_samples},
+            caller_name=type(self).__name__,
+        )
+        return self.n_importance_samples
+
+    def _decision_scores(self, rows, net, seed, module=None):
+        """The IWAE estimate of each row, with draws of its own per row, from ``seed``.
+
+        ``fit`` keeps the trained network only if it clearly beats its start
+        (probabilistic PCA) on these. Were the draws :meth:`score_samples`'s
+        fixed ones, the choice would favour a network they happen to flatter
+        and ``score`` would then report that luck: the start's posterior is
+        exact, so its estimate has no draw error; the network's has. Drawn
+        apart from those, and afresh for each row, the draws' error differs
+        from row to row and widens the standard error of the per-row gains
+        that :func:`_clearly_better` tests, instead of shifting every row's
+        gain alike, unseen. ``n_importance_samples`` draws: the gain is then
+        in the terms of the scores the user gets.
+        """
+        n_draws, n_components = self._n_importance_samples(), self.n_components_
+        # One generator per call: the networks compared see the same draws for a
+        # row (a chunk that _map_chunks computes again in float64 draws afresh).
+        generator = torch.Generator().manual_seed(_derived_seed(seed, _DECISION_DRAWS))
+
+        def score(m, x):
+            noise = (
+                torch.randn(len(x), n_components, generator=generator).to(x.device)
+                for _ in range(n_draws)
+            )
+            return self._log_likelihood(m, x, noise)
+
+        return self._map_chunks(rows, score, np.float64, net=net, module=module)
 
     @lazy_on_dask
     def score_samples(self, X):
@@ -561,7 +617,11 @@ class VAETransformer(_BaseAutoencoder):
 
     @staticmethod
     def _log_likelihood(module, x, noise):
-        """IWAE estimate of each row's ``log p(x)``, with the standard normal draws ``noise``."""
+        """IWAE estimate of each row's ``log p(x)``, with the standard normal draws ``noise``.
+
+        One draw per item of ``noise``: of shape ``(n_components,)``, shared by
+        every row, or ``(len(x), n_components)``, one per row.
+        """
         mean, log_var = module.encode(x)
         std = torch.exp(0.5 * log_var)
         # The network runs in float32, the densities in float64: squares of

@@ -3,11 +3,14 @@
 What it shares with AutoencoderTransformer (the base class) is tested in test_transformers.py.
 """
 
+import copy
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import VAETransformer
 
@@ -117,6 +120,74 @@ def test_more_importance_samples_tighten_the_bound(digits):
     assert vae.score(X) > elbo
 
 
+@pytest.mark.parametrize("early_stopping", [True, "auto"])
+def test_fit_decides_with_draws_apart_from_those_score_samples_reports(
+    monkeypatch, early_stopping
+):
+    # Whether the trained network beats its PPCA start (on the validation split,
+    # or the folds with "auto") was decided on score_samples' own fixed draws:
+    # the choice favoured a network those draws flatter, and score then reported
+    # that luck (the start's posterior is exact, so its estimate has no draw
+    # error). No choice made in fit may read them.
+    calls = []
+
+    def record(name):
+        method = getattr(VAETransformer, name)
+
+        def recorded(self, *args, **kwargs):
+            calls.append(name)
+            return method(self, *args, **kwargs)
+
+        monkeypatch.setattr(VAETransformer, name, recorded)
+
+    record("_importance_noise")  # score_samples' draws
+    record("_decision_scores")
+    vae = VAETransformer(
+        n_components=2, n_importance_samples=2, early_stopping=early_stopping, **FAST
+    ).fit(X_LOW_RANK)
+    assert "_decision_scores" in calls  # a trained network was compared with its start
+    assert "_importance_noise" not in calls
+    vae.score_samples(X_LOW_RANK[:2])
+    assert calls[-1] == "_importance_noise"
+
+
+def test_decision_scores_draw_afresh_for_each_row(fitted, digits):
+    # The draws of fit's decisions differ from row to row, so their error
+    # widens the standard error of the per-row gains that the decision tests
+    # instead of shifting every row alike; one seed draws alike for every
+    # network compared, so their difference is the networks'.
+    copies = np.repeat(digits[0][:1], 20, axis=0)
+    scores = fitted._decision_scores(copies, fitted.net_, seed=1)
+    assert np.ptp(scores) > 1e-3
+    assert np.ptp(fitted.score_samples(copies)) < 1e-6
+    np.testing.assert_array_equal(scores, fitted._decision_scores(copies, fitted.net_, seed=1))
+    assert not np.array_equal(scores, fitted._decision_scores(copies, fitted.net_, seed=2))
+
+
+def test_decision_scores_at_the_ppca_start_are_pca_likelihoods():
+    # With the exact posterior every importance weight is p(x), whatever the
+    # draws: the per-row draws reach every row's estimate intact.
+    vae = VAETransformer(
+        n_components=2, hidden_layer_sizes=(), learning_rate=1e-12, max_epochs=1,
+        early_stopping=False, n_importance_samples=3, random_state=0,
+    ).fit(X_LOW_RANK)
+    np.testing.assert_allclose(
+        vae._decision_scores(X_LOW_RANK, vae.net_, seed=0),
+        PCA(n_components=2).fit(X_LOW_RANK).score_samples(X_LOW_RANK),
+        rtol=1e-4, atol=1e-3,
+    )
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5])
+def test_n_importance_samples_set_after_fit_is_validated(fitted, digits, value):
+    # scikit-learn validates parameters in fit; this one is read by score_samples.
+    vae = copy.deepcopy(fitted).set_params(n_importance_samples=value)
+    with pytest.raises(
+        InvalidParameterError, match="'n_importance_samples' parameter of VAETransformer"
+    ):
+        vae.score_samples(digits[0][:3])
+
+
 def test_transform_inverse_and_sample(fitted, digits):
     X = digits[0]
     Z = fitted.transform(X)
@@ -161,8 +232,6 @@ def test_grid_search_default_scoring(digits):
      {"kl_warmup_epochs": -1}, {"min_variance": 0.0}, {"decoder_variance": "row"}],
 )
 def test_invalid_parameters(params):
-    from sklearn.utils._param_validation import InvalidParameterError
-
     with pytest.raises(InvalidParameterError):
         VAETransformer(**params).fit(X_LOW_RANK)
 
