@@ -1092,17 +1092,25 @@ class _BaseAutoencoder(
         net.train_split = None
         net.module_.eval()
         self.history_ = net.history
+        # One entry per history row. An epoch interrupted by Ctrl-C keeps its
+        # row (SkaeNet.epoch_interrupted), so it counts, but has no loss: NaN.
         self.n_epochs_ = len(net.history)
-        self.loss_curve_ = list(net.history[:, "train_loss"]) if self.n_epochs_ else []
+        self.loss_curve_ = [row.get("train_loss", math.nan) for row in net.history]
         if monitor is None:
             # partial_fit: the best epoch so far, by training loss, of the network
             # it trains, not of one a fit discarded.
             first = getattr(self, "_discarded_epochs", 0)
-            self.best_epoch_ = first + int(np.argmin(self.loss_curve_[first:])) + 1
+            losses = np.array(self.loss_curve_[first:])
+            if np.isnan(losses).all():
+                # Only an interrupted epoch since: the best so far stays, if any.
+                self.best_epoch_ = getattr(self, "best_epoch_", 0)
+                self.best_loss_ = getattr(self, "best_loss_", math.nan)
+                return
+            self.best_epoch_ = first + int(np.nanargmin(losses)) + 1
             self.best_loss_ = self.loss_curve_[self.best_epoch_ - 1]
             return
-        if self.n_epochs_ and "valid_loss" in net.history[-1]:
-            self.validation_scores_ = [-loss for loss in net.history[:, "valid_loss"]]
+        if self.n_epochs_ and monitor.monitor == "valid_loss":
+            self.validation_scores_ = [-row.get("valid_loss", math.nan) for row in net.history]
         self.best_loss_ = monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
         # A fit that kept its start (best_epoch_ 0: PCA's solution, or the start
@@ -1309,6 +1317,10 @@ class _BaseAutoencoder(
                     # seed per epoch, or every epoch would shuffle alike.
                     run.net.iterator_train__seed = _derived_seed(run.seed, epoch)
                     run.net.partial_fit(run.train_set, None, epochs=1)
+                    if run.net.epoch_interrupted:
+                        # Ctrl-C, which skorch swallowed: no model is trained yet
+                        # to return, so the fit is interrupted.
+                        raise KeyboardInterrupt
                     losses.append(run.net.history[-1, "valid_loss"])
                     run.scores.append(self._decision_scores(rows, run.net, run.seed))
                 plateau.update(float(weights @ [losses[-1] for losses in fold_losses]))
