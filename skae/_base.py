@@ -193,6 +193,25 @@ def check_finite_block(block, start):
     return low, high
 
 
+def _checked_in_blocks(X, name="X"):
+    """Memmap ``X`` as rows read in chunks (:class:`MappedRows`), its values checked.
+
+    The values are checked as :func:`_check_float32_range` checks an array in
+    memory, one block at a time (naming the rows of a NaN or an infinity),
+    copying none; the rows are read as float64 unless ``X`` holds float32 or
+    float64, as ``check_array`` would convert them.
+    """
+    if X.dtype.kind == "f":  # integers are finite and within float32's range
+        extremes = []
+
+        def check(block, start):
+            extremes.append(check_finite_block(block, start))
+
+        RowBlocks(X, check=check).check_all()
+        _check_largest_magnitude(max(max(high, -low) for low, high in extremes), name)
+    return MappedRows(X, None, X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+
+
 def _check_float32_range(X, name="X"):
     """Raise ``ValueError`` if ``X`` does not fit float32's range of normal numbers.
 
@@ -1457,21 +1476,19 @@ class _BaseAutoencoder(
         check_sample_shape(sample_shape_of(X), self.input_shape_, type(self).__name__)
         # By its first row, as rows: a memmap of rank 1 is refused, as validate_data would.
         validate_streamed(self, MappedRows(X, None, X.dtype) if X.ndim > 2 else X, reset=False)
-        if X.dtype.kind == "f":  # integers are finite and within float32's range
-            extremes = []
-
-            def check(block, start):
-                extremes.append(check_finite_block(block, start))
-
-            RowBlocks(X, check=check).check_all()
-            _check_largest_magnitude(max(max(high, -low) for low, high in extremes))
-        return MappedRows(X, None, X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+        return _checked_in_blocks(X)
 
     def _check_Z(self, Z):
         check_is_fitted(self)
         check_tensor(Z, "Z")
-        Z = check_array(Z, dtype=[np.float64, np.float32])
-        _check_float32_range(Z, "Z")
+        if isinstance(Z, np.memmap) and Z.dtype not in (np.float32, np.float64):
+            # check_array would convert it whole, in memory (codes of int16, say):
+            # checked by its first row, read in chunks, as _check_memmap reads X.
+            check_array(Z[:1], dtype=[np.float64, np.float32])
+            Z = _checked_in_blocks(Z, "Z")
+        else:
+            Z = check_array(Z, dtype=[np.float64, np.float32])
+            _check_float32_range(Z, "Z")
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
