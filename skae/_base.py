@@ -396,7 +396,7 @@ def principal_axes(X, rows, loc, scale, n_components, random_state):
     return mean, np.clip(eigenvalues, 0.0, None), axes, total_variance
 
 
-def lazy_on_dask(method):
+def lazy_on_dask(method=None, *, samples=True):
     """Let ``method(X, ...)`` take a dask array and return a lazy dask array.
 
     The method is applied to each row block (``map_blocks``), as
@@ -405,14 +405,21 @@ def lazy_on_dask(method):
     width (or sample shape, for images and sequences of rank 3 or 4) and dtype
     before anything is computed. An empty row chunk (a filtered array has
     them) gives an empty result: ``method`` itself would refuse zero rows, as
-    scikit-learn's validation does.
+    scikit-learn's validation does. ``samples=False``: ``X`` holds codes
+    (``inverse_transform``), not samples; use as ``@lazy_on_dask(samples=False)``.
     """
+    if method is None:
+        return functools.partial(lazy_on_dask, samples=samples)
 
     @functools.wraps(method)
     def wrapper(self, X, *args, **kwargs):
         if not is_dask_array(X):
             return method(self, X, *args, **kwargs)
         check_is_fitted(self)
+        if samples:
+            # The rank of samples, checked on X itself: the one-row probe's
+            # error would name the probe's shape.
+            sample_shape_of(X)
         meta = method(self, np.zeros((1, *X.shape[1:]), dtype=X.dtype), *args, **kwargs)
 
         def apply(block):
@@ -1555,7 +1562,7 @@ class _BaseAutoencoder(
                 start += len(block)
         return results if len(results) > 1 else results[0]
 
-    @lazy_on_dask
+    @lazy_on_dask(samples=False)
     def inverse_transform(self, X):
         """Map codes back to the input space (the decoder's mean).
 

@@ -574,6 +574,23 @@ def test_inference_on_a_dask_array_of_sequences_is_lazy_and_blockwise(cls, X):
         est.transform(da.from_array(sequences.reshape(len(X), N_FEATURES, 2), chunks=50))
 
 
+def test_a_dask_array_of_rank_5_is_refused_naming_its_shape(X):
+    # Not the shape of the one-row probe that checks it: (1, 5, 1, 1, 1).
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**SMALL), random_state=0)
+    detector = quietly_fit(detector, X)
+    rank_5 = da.from_array(X[:, :, None, None, None], chunks=100)
+    for method in (est.transform, est.score_samples, detector.score_samples, detector.predict):
+        with pytest.raises(ValueError, match=r"got 5 dimensions, shape \(230, 5, 1, 1, 1\)\.$"):
+            method(rank_5)
+    # Codes are no samples: inverse_transform's error stays scikit-learn's.
+    with pytest.raises(ValueError, match="Found array with dim 5"):
+        est.inverse_transform(da.from_array(est.transform(X)[:, :, None, None, None]))
+
+
 def test_dask_inference_passes_empty_row_chunks(X):
     # A filtered dask array has empty chunks once its sizes are computed.
     da = pytest.importorskip("dask.array")
