@@ -1114,6 +1114,7 @@ class _BaseAutoencoder(
     def _record_training(self, monitor=None):
         """The fitted attributes that describe the training run so far."""
         net = self.net_
+        validated = net.train_split is not None
         # The split holds the training data: do not keep (or pickle) it.
         net.train_split = None
         net.module_.eval()
@@ -1135,7 +1136,7 @@ class _BaseAutoencoder(
             self.best_epoch_ = first + int(np.nanargmin(losses)) + 1
             self.best_loss_ = self.loss_curve_[self.best_epoch_ - 1]
             return
-        if self.n_epochs_ and monitor.monitor == "valid_loss":
+        if self.n_epochs_ and validated:
             self.validation_scores_ = [-row.get("valid_loss", math.nan) for row in net.history]
         self.best_loss_ = monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
