@@ -14,9 +14,10 @@ search, down to the epochs of each fit. See :ref:`callbacks` for the rules
 # %%
 # A VAE logged to TensorBoard
 # ---------------------------
-# Pass skorch's callback with a ``SummaryWriter``; skae runs it as given. The
-# log goes to a temporary directory here; point ``SummaryWriter`` at
-# ``runs/...`` and run ``tensorboard --logdir runs`` to watch it live.
+# Pass skorch's callback with a ``SummaryWriter`` (``pip install
+# skae[tensorboard]``); skae runs it as given. The log goes to a temporary
+# directory here; point ``SummaryWriter`` at ``runs/...`` and run
+# ``tensorboard --logdir runs`` to watch it live.
 import tempfile
 import warnings
 

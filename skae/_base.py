@@ -193,6 +193,25 @@ def check_finite_block(block, start):
     return low, high
 
 
+def _checked_in_blocks(X, name="X"):
+    """Memmap ``X`` as rows read in chunks (:class:`MappedRows`), its values checked.
+
+    The values are checked as :func:`_check_float32_range` checks an array in
+    memory, one block at a time (naming the rows of a NaN or an infinity),
+    copying none; the rows are read as float64 unless ``X`` holds float32 or
+    float64, as ``check_array`` would convert them.
+    """
+    if X.dtype.kind == "f":  # integers are finite and within float32's range
+        extremes = []
+
+        def check(block, start):
+            extremes.append(check_finite_block(block, start))
+
+        RowBlocks(X, check=check).check_all()
+        _check_largest_magnitude(max(max(high, -low) for low, high in extremes), name)
+    return MappedRows(X, None, X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+
+
 def _check_float32_range(X, name="X"):
     """Raise ``ValueError`` if ``X`` does not fit float32's range of normal numbers.
 
@@ -377,7 +396,7 @@ def principal_axes(X, rows, loc, scale, n_components, random_state):
     return mean, np.clip(eigenvalues, 0.0, None), axes, total_variance
 
 
-def lazy_on_dask(method):
+def lazy_on_dask(method=None, *, samples=True):
     """Let ``method(X, ...)`` take a dask array and return a lazy dask array.
 
     The method is applied to each row block (``map_blocks``), as
@@ -386,14 +405,21 @@ def lazy_on_dask(method):
     width (or sample shape, for images and sequences of rank 3 or 4) and dtype
     before anything is computed. An empty row chunk (a filtered array has
     them) gives an empty result: ``method`` itself would refuse zero rows, as
-    scikit-learn's validation does.
+    scikit-learn's validation does. ``samples=False``: ``X`` holds codes
+    (``inverse_transform``), not samples; use as ``@lazy_on_dask(samples=False)``.
     """
+    if method is None:
+        return functools.partial(lazy_on_dask, samples=samples)
 
     @functools.wraps(method)
     def wrapper(self, X, *args, **kwargs):
         if not is_dask_array(X):
             return method(self, X, *args, **kwargs)
         check_is_fitted(self)
+        if samples:
+            # The rank of samples, checked on X itself: the one-row probe's
+            # error would name the probe's shape.
+            sample_shape_of(X)
         meta = method(self, np.zeros((1, *X.shape[1:]), dtype=X.dtype), *args, **kwargs)
 
         def apply(block):
@@ -1088,21 +1114,30 @@ class _BaseAutoencoder(
     def _record_training(self, monitor=None):
         """The fitted attributes that describe the training run so far."""
         net = self.net_
+        validated = net.train_split is not None
         # The split holds the training data: do not keep (or pickle) it.
         net.train_split = None
         net.module_.eval()
         self.history_ = net.history
+        # One entry per history row. An epoch interrupted by Ctrl-C keeps its
+        # row (SkaeNet.epoch_interrupted), so it counts, but has no loss: NaN.
         self.n_epochs_ = len(net.history)
-        self.loss_curve_ = list(net.history[:, "train_loss"]) if self.n_epochs_ else []
+        self.loss_curve_ = [row.get("train_loss", math.nan) for row in net.history]
         if monitor is None:
             # partial_fit: the best epoch so far, by training loss, of the network
             # it trains, not of one a fit discarded.
             first = getattr(self, "_discarded_epochs", 0)
-            self.best_epoch_ = first + int(np.argmin(self.loss_curve_[first:])) + 1
+            losses = np.array(self.loss_curve_[first:])
+            if np.isnan(losses).all():
+                # Only an interrupted epoch since: the best so far stays, if any.
+                self.best_epoch_ = getattr(self, "best_epoch_", 0)
+                self.best_loss_ = getattr(self, "best_loss_", math.nan)
+                return
+            self.best_epoch_ = first + int(np.nanargmin(losses)) + 1
             self.best_loss_ = self.loss_curve_[self.best_epoch_ - 1]
             return
-        if self.n_epochs_ and "valid_loss" in net.history[-1]:
-            self.validation_scores_ = [-loss for loss in net.history[:, "valid_loss"]]
+        if self.n_epochs_ and validated:
+            self.validation_scores_ = [-row.get("valid_loss", math.nan) for row in net.history]
         self.best_loss_ = monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
         # A fit that kept its start (best_epoch_ 0: PCA's solution, or the start
@@ -1309,6 +1344,10 @@ class _BaseAutoencoder(
                     # seed per epoch, or every epoch would shuffle alike.
                     run.net.iterator_train__seed = _derived_seed(run.seed, epoch)
                     run.net.partial_fit(run.train_set, None, epochs=1)
+                    if run.net.epoch_interrupted:
+                        # Ctrl-C, which skorch swallowed: no model is trained yet
+                        # to return, so the fit is interrupted.
+                        raise KeyboardInterrupt
                     losses.append(run.net.history[-1, "valid_loss"])
                     run.scores.append(self._decision_scores(rows, run.net, run.seed))
                 plateau.update(float(weights @ [losses[-1] for losses in fold_losses]))
@@ -1445,21 +1484,19 @@ class _BaseAutoencoder(
         check_sample_shape(sample_shape_of(X), self.input_shape_, type(self).__name__)
         # By its first row, as rows: a memmap of rank 1 is refused, as validate_data would.
         validate_streamed(self, MappedRows(X, None, X.dtype) if X.ndim > 2 else X, reset=False)
-        if X.dtype.kind == "f":  # integers are finite and within float32's range
-            extremes = []
-
-            def check(block, start):
-                extremes.append(check_finite_block(block, start))
-
-            RowBlocks(X, check=check).check_all()
-            _check_largest_magnitude(max(max(high, -low) for low, high in extremes))
-        return MappedRows(X, None, X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+        return _checked_in_blocks(X)
 
     def _check_Z(self, Z):
         check_is_fitted(self)
         check_tensor(Z, "Z")
-        Z = check_array(Z, dtype=[np.float64, np.float32])
-        _check_float32_range(Z, "Z")
+        if isinstance(Z, np.memmap) and Z.dtype not in (np.float32, np.float64):
+            # check_array would convert it whole, in memory (codes of int16, say):
+            # checked by its first row, read in chunks, as _check_memmap reads X.
+            check_array(Z[:1], dtype=[np.float64, np.float32])
+            Z = _checked_in_blocks(Z, "Z")
+        else:
+            Z = check_array(Z, dtype=[np.float64, np.float32])
+            _check_float32_range(Z, "Z")
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
@@ -1526,7 +1563,7 @@ class _BaseAutoencoder(
                 start += len(block)
         return results if len(results) > 1 else results[0]
 
-    @lazy_on_dask
+    @lazy_on_dask(samples=False)
     def inverse_transform(self, X):
         """Map codes back to the input space (the decoder's mean).
 

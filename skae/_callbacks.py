@@ -203,8 +203,9 @@ class ConvergenceMonitor(Callback):
             load_training_state(net, self._best_state, self._best_optimizer_state)
         self._best_state = self._best_optimizer_state = None
         self.baseline_dataset = None
-        # Another callback may have asked to stop (a scikit-learn callback, say).
-        if not self.stopped_early_ and not net.stop_requested:
+        # Another callback may have asked to stop (a scikit-learn callback, say),
+        # or the user (Ctrl-C): neither is max_epochs reached.
+        if not (self.stopped_early_ or net.stop_requested or net.epoch_interrupted):
             warn_not_converged(net.max_epochs, self.monitor)
 
 

@@ -66,6 +66,7 @@ class SkaeNet(NeuralNet):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         self.stop_requested = False
+        self._in_epoch = False
         self._batch_prefix = None  # even if an interrupted fit left a batch open
 
     def request_stop(self):
@@ -78,9 +79,25 @@ class SkaeNet(NeuralNet):
         self.stop_requested = True
 
     def notify(self, method_name, **cb_kwargs):
+        if method_name == "on_epoch_begin":
+            self._in_epoch = True
         super().notify(method_name, **cb_kwargs)
-        if method_name == "on_epoch_end" and self.stop_requested:
-            raise KeyboardInterrupt  # skorch's documented way to end fit_loop
+        if method_name == "on_epoch_end":
+            self._in_epoch = False
+            if self.stop_requested:
+                raise KeyboardInterrupt  # skorch's documented way to end fit_loop
+
+    @property
+    def epoch_interrupted(self):
+        """Whether the training run ended inside an epoch (Ctrl-C), seen from ``on_train_end`` on.
+
+        skorch ends training on a ``KeyboardInterrupt`` anywhere in its epochs
+        and calls ``on_train_end`` as for a run that ended. The epoch it
+        interrupted keeps its history row, with the batches that ran (their
+        steps changed the weights), but no epoch loss: its ``on_epoch_end``,
+        where the losses are recorded, never came (or not for every callback).
+        """
+        return getattr(self, "_in_epoch", False)
 
     def train_step_single(self, batch, **fit_params):
         """skorch's training step, through the speed layer when it handles the network.

@@ -10,7 +10,9 @@ down afterwards, whether ``fit`` succeeded or not, as ``with_callbacks`` does
 for estimators without it. A task ends (``on_fit_task_end``) only when its
 work is done, as in scikit-learn's estimators: a fit that raises ends neither
 itself nor the epoch that failed, and the next hook its callbacks see is
-teardown.
+teardown. A task that ends has ended every sub-task it began: an epoch
+interrupted by Ctrl-C (skorch ends training there, and ``fit`` returns) ends
+before the fit does, as the last epoch of a fit that stopped there.
 
 skae's root task is the fit and each epoch is a sub-task: :class:`FitTasks`
 opens the root, and its :class:`EpochTasks` skorch callback maps skorch's
@@ -130,11 +132,22 @@ class EpochTasks(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         self.context_ = self.tasks.context.subcontext(task_name="epoch")
+        self._open = True
         self._call(self.context_.call_on_fit_task_begin, net)
 
     def on_epoch_end(self, net, **kwargs):
+        self._open = False
         if self._call(self.context_.call_on_fit_task_end, net):
             net.request_stop()
+
+    def on_train_end(self, net, **kwargs):
+        # Training interrupted inside an epoch (Ctrl-C): the fit stopped at the
+        # end of this task, so its fitted_estimator is the network training
+        # leaves (early stopping's best epoch restored: its on_train_end came
+        # first). Asking to stop is moot. A run that raises does not come here.
+        if getattr(self, "_open", False):
+            self._open = False
+            self._call(self.context_.call_on_fit_task_end, net)
 
 
 def clone_error(estimator):

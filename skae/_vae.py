@@ -249,7 +249,9 @@ class VAETransformer(_BaseAutoencoder):
 
     n_epochs_ : int
         Number of epochs run (with cross-validation, see ``early_stopping``:
-        the epochs of the model returned, on every row).
+        the epochs of the model returned, on every row), one per row of
+        ``history_``: an epoch interrupted by Ctrl-C counts, its entries of
+        ``loss_curve_`` and ``validation_scores_`` are NaN.
 
     loss_curve_ : list of float
         Training loss (``beta``-weighted negative ELBO per row) per epoch.

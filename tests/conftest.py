@@ -48,6 +48,22 @@ class CountEpochs(Callback):
         self.epochs += 1
 
 
+class InterruptAt(Callback):
+    """Ctrl-C after training batch ``batch`` of epoch ``epoch`` (both counted from 1).
+
+    skorch ends training on a ``KeyboardInterrupt`` within its epochs and the
+    fit returns: the interrupted epoch has its history row and no loss.
+    """
+
+    def __init__(self, epoch, batch=1):
+        self.epoch = epoch
+        self.batch = batch
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch and len(net.history[-1, "batches"]) == self.batch:
+            raise KeyboardInterrupt
+
+
 class RaiseAtTrainEnd(Callback):
     """A user's callback raising ``error`` when training ends, outside skorch's epoch loop."""
 

@@ -28,6 +28,7 @@ def _fake_net(losses, key="train_loss", module=None, optimizer=None):
         optimizer_=optimizer,
         request_stop=request_stop,
         stop_requested=False,
+        epoch_interrupted=False,
     )
     for epoch, loss in enumerate(losses, start=1):
         history.new_epoch()

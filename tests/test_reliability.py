@@ -22,10 +22,11 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, EpochScoring
 
-from conftest import HOLD_OUT, RaiseAtTrainEnd, assert_noted
+from conftest import HOLD_OUT, InterruptAt, RaiseAtTrainEnd, assert_noted
 
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
 from skae._base import NumberInterval, _BaseAutoencoder, principal_axes
+from skae._net import SkaeNet
 
 ESTIMATORS = [AutoencoderTransformer, VAETransformer]
 FAST = dict(hidden_layer_sizes=(8,), max_epochs=3, random_state=0, **HOLD_OUT)
@@ -571,17 +572,50 @@ def test_an_error_outside_the_epochs_leaves_the_estimator_unfitted(Estimator):
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_an_interrupt_within_the_epochs_ends_training(Estimator):
-    class Interrupt(Callback):  # Ctrl-C during the second epoch
-        def on_batch_end(self, net, training=False, **kwargs):
-            if len(net.history) == 2:
-                raise KeyboardInterrupt
-
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("epoch", [1, 2])
+def test_an_interrupt_within_the_epochs_ends_training(Estimator, method, epoch):
+    # The interrupted epoch keeps its history row, as in skorch (its steps
+    # changed the weights), so it counts; it has no loss: NaN, in its place.
+    model = Estimator(callbacks=[InterruptAt(epoch, batch=2)], batch_size=8,
+                      partial_fit_epochs=3, **FAST)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = Estimator(callbacks=[Interrupt()], **FAST).fit(X)
-    assert model.n_epochs_ == 2
+        # Interrupted is not "max_epochs reached without convergence".
+        warnings.simplefilter("error", ConvergenceWarning)
+        getattr(model, method)(X)
+    assert model.n_epochs_ == len(model.history_) == len(model.loss_curve_) == epoch
+    assert np.isnan(model.loss_curve_[-1]) and np.all(np.isfinite(model.loss_curve_[:-1]))
+    if method == "fit":
+        assert len(model.validation_scores_) == epoch and np.isnan(model.validation_scores_[-1])
+    assert model.best_epoch_ < epoch
     assert np.all(np.isfinite(model.transform(X)))
+    if method == "partial_fit":
+        # The next call's best epoch is an epoch with a loss, in the history's numbering.
+        model.partial_fit(X)
+        assert model.n_epochs_ == len(model.loss_curve_) == epoch + 3
+        assert model.loss_curve_[model.best_epoch_ - 1] == model.best_loss_ == np.nanmin(
+            model.loss_curve_)
+
+
+def test_an_interrupt_while_cross_validating_the_epochs_interrupts_the_fit(monkeypatch):
+    # A fold's skorch net swallows the KeyboardInterrupt, but no model is
+    # trained yet: the fit is interrupted, as by one outside the epochs.
+    model = AutoencoderTransformer(early_stopping="auto", hidden_layer_sizes=(8,), max_epochs=3,
+                                   random_state=0).fit(X)
+    assert hasattr(model, "validation_scores_")  # the folds' mean: it cross-validated
+    steps = []
+    train_step = SkaeNet.train_step_single
+
+    def interrupted_step(net, batch, **fit_params):
+        steps.append(None)
+        if len(steps) == 3:
+            raise KeyboardInterrupt
+        return train_step(net, batch, **fit_params)
+
+    monkeypatch.setattr(SkaeNet, "train_step_single", interrupted_step)
+    with pytest.raises(KeyboardInterrupt) as error:
+        model.fit(X)
+    assert_unfitted(model, error)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback, TensorBoard
 
-from conftest import HOLD_OUT, RaiseAtEpochEnd
+from conftest import HOLD_OUT, InterruptAt, RaiseAtEpochEnd
 
 import skae
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
@@ -73,6 +73,7 @@ class KeepFitted(Recorder):
         self.fitted = []
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        super().on_fit_task_end(estimator, context)
         if context.task_name == "epoch":
             self.fitted.append(fitted_estimator)
 
@@ -136,6 +137,27 @@ def test_a_fit_that_raises_tears_the_callbacks_down_and_ends_no_task(Estimator, 
         ("teardown", "fit", 0),
     ]
     assert not hasattr(est, "_callback_fit_ctx")
+
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_an_epoch_interrupted_by_ctrl_c_ends_before_the_fit(Estimator, method, low_rank_X):
+    # skorch ends training on Ctrl-C within its epochs and the fit returns: the
+    # fit's task ends, so the epoch it began ends first, as the last epoch of a
+    # fit that stopped there -- its fitted_estimator is the network training
+    # left (without a validation split, the model fit returns).
+    recorder = KeepFitted()
+    est = Estimator(**{**SMALL, "early_stopping": False}, partial_fit_epochs=3, batch_size=16,
+                    callbacks=[InterruptAt(2, batch=2)]).set_callbacks(recorder)
+    getattr(est, method)(low_rank_X)
+    assert recorder.events == [
+        ("setup", "fit", 0), ("begin", "fit", 0),
+        ("begin", "epoch", 0), ("end", "epoch", 0), ("begin", "epoch", 1), ("end", "epoch", 1),
+        ("end", "fit", 0), ("teardown", "fit", 0),
+    ]
+    assert len(recorder.fitted) == est.n_epochs_ == 2
+    np.testing.assert_array_equal(recorder.fitted[-1].transform(low_rank_X),
+                                  est.transform(low_rank_X))
 
 
 def test_no_epoch_callback_without_sklearn_callbacks(low_rank_X):

@@ -379,6 +379,29 @@ def test_inference_on_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_
             est.transform(as_memmap(data, tmp_path, "nan.npy"))
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("dtype", [np.int16, np.float16])
+def test_inverse_transform_of_a_memmap_to_convert_reads_it_in_chunks(cls, dtype, X, tmp_path,
+                                                                    monkeypatch):
+    est = quietly_fit(cls(**SMALL), X)
+    codes = np.round(np.tile(est.transform(X), (10, 1)) * 10).astype(dtype)
+    mapped = as_memmap(codes, tmp_path)
+    monkeypatch.setattr(skae._base, "_INFERENCE_CHUNK_ELEMENTS", BLOCK_ROWS * N_FEATURES)
+    est.inverse_transform(mapped[:10])  # what the first call allocates once
+    rows, peak = peak_memory(est.inverse_transform, mapped)
+    # no float64 copy of the whole memmap beside the reconstructions
+    assert peak < rows.nbytes + 0.5 * codes.size * 8
+    np.testing.assert_array_equal(rows, est.inverse_transform(codes))
+    assert rows.dtype == np.float64
+    if dtype == np.float16:
+        codes[-1, 1] = np.inf
+        # blocks of 100 rows of 2 codes (BLOCK_ELEMENTS = 200)
+        with pytest.raises(ValueError, match="NaN or infinity in rows 2200 to 2299"):
+            est.inverse_transform(as_memmap(codes, tmp_path, "inf.npy"))
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        est.inverse_transform(as_memmap(codes[:, 0], tmp_path, "1d.npy"))
+
+
 def test_inference_on_a_memmap_holds_no_index_of_every_row(X, tmp_path):
     """Scores (8 bytes per row) are all the memory that grows with the rows."""
     est = quietly_fit(AutoencoderTransformer(**SMALL), X)
@@ -549,6 +572,23 @@ def test_inference_on_a_dask_array_of_sequences_is_lazy_and_blockwise(cls, X):
     assert back.chunks == ((100, 30, 100), (2,), (N_FEATURES,))
     with pytest.raises(ValueError, match=r"samples of shape \(5, 2\)"):
         est.transform(da.from_array(sequences.reshape(len(X), N_FEATURES, 2), chunks=50))
+
+
+def test_a_dask_array_of_rank_5_is_refused_naming_its_shape(X):
+    # Not the shape of the one-row probe that checks it: (1, 5, 1, 1, 1).
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**SMALL), random_state=0)
+    detector = quietly_fit(detector, X)
+    rank_5 = da.from_array(X[:, :, None, None, None], chunks=100)
+    for method in (est.transform, est.score_samples, detector.score_samples, detector.predict):
+        with pytest.raises(ValueError, match=r"got 5 dimensions, shape \(230, 5, 1, 1, 1\)\.$"):
+            method(rank_5)
+    # Codes are no samples: inverse_transform's error stays scikit-learn's.
+    with pytest.raises(ValueError, match="Found array with dim 5"):
+        est.inverse_transform(da.from_array(est.transform(X)[:, :, None, None, None]))
 
 
 def test_dask_inference_passes_empty_row_chunks(X):
