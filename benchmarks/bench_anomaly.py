@@ -160,7 +160,7 @@ def contestants(seed, skae_params=None):
 def skae_n_components(X_train, seed):
     """The number of components ``ReconstructionOutlierDetector(random_state=seed)`` picks."""
     detector = ReconstructionOutlierDetector(random_state=seed)
-    return detector._default_n_components(detector._fit_scaling(X_train))
+    return detector._default_n_components(detector._fit_scaling(X_train)[0])
 
 
 # ----------------------------------------------------------------------- tasks

@@ -242,17 +242,17 @@ def _gaussian(codes, rows=None):
     return mean, linalg.pinvh(covariance)
 
 
-def _spe_rounding(X_scaled, random_state):
-    """The reconstruction error that float32 rounding alone leaves on rows like ``X_scaled``.
+def _spe_rounding(rows):
+    """The reconstruction error that float32 rounding alone leaves on rows like ``rows``.
 
     A network that reconstructs its rows exactly (as many components as
     features) still leaves each value off by the rounding of the float32 sums
     it is computed with: the scalers' rounding variance of a constant feature
     (:func:`~skae._base._rounding_variance`), in float32, for values of the
-    rows' magnitude (their root mean square, on :func:`_sample`'s rows) summed
-    over as many terms as a row has features.
+    rows' magnitude (their root mean square) summed over as many terms as a
+    row has features. ``rows``: :func:`_sample`'s rows of the scaled training
+    rows.
     """
-    rows = _sample(X_scaled, random_state)
     magnitude = np.sqrt(np.mean(rows**2))
     return float(_rounding_variance(0.0, magnitude, rows.shape[1], np.float32))
 
@@ -830,14 +830,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # The scaling is fitted once, on every training row: refitted on the rows
         # a trim keeps, it would lose the tail of clean heavy-tailed features, and
         # the normal rows of that tail would be inflated into large errors.
-        X_scaled = self._fit_scaling(X)
+        X_scaled, sample = self._fit_scaling(X)
         shaped = _reshaped(X_scaled, sample_shape)
         self._fit_estimator(X_scaled, shaped, tasks, "fit-estimator", X=X)
         # (The statistics' scores only: "estimator" takes the estimator's own.)
-        spe_rounding = (
-            None if self.anomaly_score_ == "estimator"
-            else _spe_rounding(X_scaled, self.random_state)
-        )
+        spe_rounding = None
+        if self.anomaly_score_ != "estimator":
+            spe_rounding = _spe_rounding(
+                _sample(X_scaled, self.random_state) if sample is None else sample
+            )
         kept = None
         if self.trim_fraction > 0:
             # Robust training: the rows the first model scores worst -- the likeliest
@@ -957,11 +958,14 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         return False
 
     def _fit_scaling(self, X):
-        """Fit ``feature_scaling`` to ``X``; return ``X`` scaled (a view, if streamed)."""
+        """Fit ``feature_scaling`` to ``X``; return ``X`` scaled (a view, if streamed)
+        and :func:`_sample`'s rows of it, scaled (None without a scaling: none is drawn).
+        """
         self.power_transform_ = self.scale_ = None
         if self.feature_scaling is None:
-            return X
-        # One sample, drawn and read once, for both rules measured on a sample.
+            return X, None
+        # One sample, drawn and read once, for the rules measured on a sample (and,
+        # scaled, for the SPE's rounding floor: _spe_rounding).
         sample = _sample(X, self.random_state)
         if self.feature_scaling == "auto" and not sp.issparse(X):
             power = _fit_power(sample)
@@ -971,10 +975,12 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         sample = self._power(sample.astype(X.dtype))
         if isinstance(X, MappedRows):
             self.scale_ = self._feature_scale(MappedRows(X.X, self._power, X.dtype), sample)
-            return MappedRows(X.X, self._scale, X.dtype)
-        transformed = self._power(X)  # transformed once, for the scale and the result
-        self.scale_ = self._feature_scale(transformed, sample)
-        return self._divide(transformed)
+            X_scaled = MappedRows(X.X, self._scale, X.dtype)
+        else:
+            transformed = self._power(X)  # transformed once, for the scale and the result
+            self.scale_ = self._feature_scale(transformed, sample)
+            X_scaled = self._divide(transformed)
+        return X_scaled, self._divide(sample).astype(np.float64)
 
     def _feature_scale(self, X, sample=None):
         """Each feature's divisor: its spread, floored for a near-constant feature.
