@@ -153,6 +153,11 @@ def _dense_chunks(X, rows=None, dtype=np.float64, elements=None):
         yield np.asarray(block, dtype=dtype)
 
 
+def _not_2d(X):
+    """The ``ValueError`` for a streamed or dask ``X`` that is not of rank 2."""
+    return ValueError(f"Expected a 2-D array, got a {X.ndim}-D {type(X).__name__}.")
+
+
 def validate_streamed(estimator, X, reset):
     """Check streamed ``X`` as ``validate_data`` would, by its shape, dtype and first row.
 
@@ -161,7 +166,7 @@ def validate_streamed(estimator, X, reset):
     (:func:`check_finite_block`). Returns ``X``.
     """
     if X.ndim != 2:
-        raise ValueError(f"Expected a 2-D array, got a {X.ndim}-D {type(X).__name__}.")
+        raise _not_2d(X)
     if any(math.isnan(size) for size in X.shape):
         raise ValueError(
             "X is a dask array with unknown chunk sizes; call X.compute_chunk_sizes() first."
@@ -416,9 +421,11 @@ def lazy_on_dask(method=None, *, samples=True):
         if not is_dask_array(X):
             return method(self, X, *args, **kwargs)
         check_is_fitted(self)
+        # The rank, checked on X itself: the one-row probe's error would name
+        # the probe's shape, or a row of zeros as the values of a 1-D X.
+        if X.ndim < 2:
+            raise _not_2d(X)
         if samples:
-            # The rank of samples, checked on X itself: the one-row probe's
-            # error would name the probe's shape.
             sample_shape_of(X)
         meta = method(self, np.zeros((1, *X.shape[1:]), dtype=X.dtype), *args, **kwargs)
 

@@ -591,6 +591,22 @@ def test_a_dask_array_of_rank_5_is_refused_naming_its_shape(X):
         est.inverse_transform(da.from_array(est.transform(X)[:, :, None, None, None]))
 
 
+def test_a_dask_array_of_rank_1_is_refused_as_one(X):
+    # Not scikit-learn's message about the one-row probe, which names its zeros
+    # as the array's values.
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**SMALL), random_state=0)
+    detector = quietly_fit(detector, X)
+    methods = (est.transform, est.score_samples, est.inverse_transform,
+               detector.score_samples, detector.predict)
+    for method in methods:
+        with pytest.raises(ValueError, match=r"^Expected a 2-D array, got a 1-D Array\.$"):
+            method(da.from_array(X[0], chunks=2))
+
+
 def test_dask_inference_passes_empty_row_chunks(X):
     # A filtered dask array has empty chunks once its sizes are computed.
     da = pytest.importorskip("dask.array")
