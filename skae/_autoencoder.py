@@ -278,6 +278,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
         validation loss, fitted on the training rows (with cross-validation,
         the folds' mean): squared error even when ``validation_scores_`` are
         the binary cross-entropy of the network that lost to it.
+        NaN when no loss was measured: training stopped by Ctrl-C within its
+        first epoch, without early stopping.
 
     best_epoch_ : int
         Epoch of ``best_loss_``; ``0`` means the starting point was kept. With

@@ -1145,7 +1145,10 @@ class _BaseAutoencoder(
             return
         if self.n_epochs_ and validated:
             self.validation_scores_ = [-row.get("valid_loss", math.nan) for row in net.history]
-        self.best_loss_ = monitor.best_loss_
+        # The monitor's best starts at inf; without a measured start (no early
+        # stopping), a fit whose only epoch was interrupted keeps it, having no
+        # loss at all: NaN, as in its loss_curve_.
+        self.best_loss_ = math.nan if math.isinf(monitor.best_loss_) else monitor.best_loss_
         self.best_epoch_ = monitor.best_epoch_
         # A fit that kept its start (best_epoch_ 0: PCA's solution, or the start
         # restored) discarded the network its epochs trained, which loss="auto"'s

@@ -270,6 +270,8 @@ class VAETransformer(_BaseAutoencoder):
         fall-back is decided on the validation rows' log-likelihood (see
         ``n_importance_samples``), not on this stochastic loss, so an epoch's
         entry of ``validation_scores_`` may be above ``-best_loss_``.
+        NaN when no loss was measured: training stopped by Ctrl-C within its
+        first epoch, without early stopping.
 
     best_epoch_ : int
         Epoch of ``best_loss_``; ``0`` means the starting point was kept.
