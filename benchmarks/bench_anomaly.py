@@ -558,6 +558,17 @@ round):
   as synthetic anomalies, are separated better by the local term than by T² on vowels (ROC-AUC
   0.80 against 0.48) as on digits novelty (0.88 against 0.48); the term chosen per split by
   that proxy leaves 6 pairs behind.
+- *Two label-free breadths that did not reach vowels* (2026-12-07, the same fits recombined
+  offline). A Gaussian mixture over the reference codes, its number of components (1-10)
+  chosen by BIC: it finds 7-10 on digits novelty and 6-10 on vowels, fine-grained on both,
+  so it is not the broad density vowels wants. Its `-2 log p` replacing the local term
+  leaves 12 pairs behind (unsupervised vowels 0.137 behind); added to the shared score at
+  weight 0.25 / 0.5 / 1, 7 / 9 / 12 (vowels 0.075 and 0.066 behind at 0.25). SPE through
+  the local term's logarithm, `m log(1 + SPE / (m mean))`, with `m` the residual's effective
+  dimension from its reference distribution (Box's `2 mean² / var`, over every reference
+  row / the best 90 % / matched on `var(log SPE)`): 1-15, 7 / 5 / 5 pairs behind; a fixed `m = 10`
+  leaves 2 behind (both vowels) with unsupervised wbc at 0.960, below IsolationForest's
+  0.961, and `m = 3` 4 behind: no rule found for `m`.
 - *Images* (`--images`, the same digits novelty splits): the detector over
   `AutoencoderTransformer(architecture="conv")` on 8 x 8 images gives 0.927 ± 0.050 (AP
   0.776), the default on rows of 64 pixels 0.891 ± 0.067 (AP 0.699); with the neighbours
