@@ -242,18 +242,22 @@ def _gaussian(codes, rows=None):
     return mean, linalg.pinvh(covariance)
 
 
-def _spe_rounding(rows):
+def _spe_rounding(rows, centre=0.0):
     """The reconstruction error that float32 rounding alone leaves on rows like ``rows``.
 
     A network that reconstructs its rows exactly (as many components as
     features) still leaves each value off by the rounding of the float32 sums
     it is computed with: the scalers' rounding variance of a constant feature
     (:func:`~skae._base._rounding_variance`), in float32, for values of the
-    rows' magnitude (their root mean square) summed over as many terms as a
-    row has features. ``rows``: :func:`_sample`'s rows of the scaled training
-    rows.
+    magnitude it computes with (their root mean square) summed over as many
+    terms as a row has features. ``rows``: :func:`_sample`'s rows of the
+    scaled training rows; ``centre``: what the network subtracts from them
+    first (see :meth:`ReconstructionOutlierDetector._network_centre`). A
+    skae network computes on the rows centred and compares its reconstruction
+    with them there: measured from 0, a feature far from 0 relative to its
+    spread would take the floor above a genuine reconstruction error.
     """
-    magnitude = np.sqrt(np.mean(rows**2))
+    magnitude = np.sqrt(np.mean((rows - centre) ** 2))
     return float(_rounding_variance(0.0, magnitude, rows.shape[1], np.float32))
 
 
@@ -837,7 +841,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         spe_rounding = None
         if self.anomaly_score_ != "estimator":
             spe_rounding = _spe_rounding(
-                _sample(X_scaled, self.random_state) if sample is None else sample
+                _sample(X_scaled, self.random_state) if sample is None else sample,
+                self._network_centre(),
             )
         kept = None
         if self.trim_fraction > 0:
@@ -925,6 +930,14 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
                 warnings.simplefilter("ignore", ConvergenceWarning)
             self.estimator_ = estimator.fit(shaped)
         self.anomaly_score_ = self._resolve_score()
+
+    def _network_centre(self):
+        """The centre the fitted network subtracts from its (scaled) input rows,
+        ``normalize.loc``, for a skae estimator; 0 for another, whose
+        computation is not known."""
+        if not isinstance(self.estimator_, _BaseAutoencoder):
+            return 0.0
+        return self.estimator_.net_.module_.normalize.loc.cpu().numpy().astype(np.float64)
 
     def _default_estimator(self, X_scaled):
         """The autoencoder of ``estimator=None``, with the detector's own training budget."""

@@ -258,7 +258,9 @@ def test_an_exact_reconstructions_spe_limit_is_not_its_rounding(score):
         random_state=0,
     ).fit(X)
     spe, _ = detector._statistics(detector._scaled_input(X))
-    floor = skae._outlier._spe_rounding(skae._outlier._sample(detector._scaled_input(X), 0))
+    floor = skae._outlier._spe_rounding(
+        skae._outlier._sample(detector._scaled_input(X), 0), detector._network_centre()
+    )
     assert spe.mean() < floor / 10 and floor < 1e-9
     assert detector.control_limits_[0] == 1.0
     # The scores are the codes' term: the rows' rounding noise does not rank them.
@@ -270,6 +272,34 @@ def test_an_exact_reconstructions_spe_limit_is_not_its_rounding(score):
     np.testing.assert_allclose(scores, codes_only.score_samples(X), rtol=1e-9, atol=1e-9)
     # A row far out of the data scores lowest.
     assert detector.score_samples(np.full((1, 3), 10.0))[0] < scores.min()
+
+
+@pytest.mark.parametrize("score", ["neighborhood", "combined"])
+def test_the_spe_rounding_floor_ignores_the_datas_offset(score):
+    # Rows near a 3-D subspace of 40 features, each feature 3,000 of its
+    # standard deviations from 0 (a pressure in pascals, say). The network
+    # subtracts its centre before it computes, so the floor of its rounding is
+    # set by the rows' spread about that centre. Measured from 0, the floor
+    # (~2e-4) exceeded the genuine reconstruction error (~3e-5), the SPE's
+    # limit became 1 and rows off the subspace ranked as inliers.
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3) @ rng.randn(3, 40) + 0.01 * rng.randn(200, 40)
+    offset = 3000 * X.std(axis=0)
+    off_subspace = X[:20] + 0.2 * rng.randn(20, 40)
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(3, **{**FAST, "max_epochs": 2}), anomaly_score=score,
+        contamination=0.05, trim_fraction=0, random_state=0,
+    ).fit(X + offset)
+    spe, _ = detector._statistics(detector._scaled_input(X + offset))
+    assert detector.control_limits_[0] == pytest.approx(spe.mean(), rel=1e-12)
+    assert np.all(detector.predict(off_subspace + offset) == -1)
+    # The exact reconstruction of rows as far from 0 still gets limit 1.
+    X_int = _integer_rows(120, seed=0) + 3000
+    exact = ReconstructionOutlierDetector(
+        AutoencoderTransformer(3, **{**FAST, "max_epochs": 2}), anomaly_score=score,
+        random_state=0,
+    ).fit(X_int)
+    assert exact.control_limits_[0] == 1.0
 
 
 def test_local_distances_are_the_linearised_decoders(fitted):
