@@ -561,7 +561,9 @@ class VAETransformer(_BaseAutoencoder):
         """
         n_draws, n_components = self._n_importance_samples(), self.n_components_
         # One generator per call: the networks compared see the same draws for a
-        # row (a chunk that _map_chunks computes again in float64 draws afresh).
+        # row. A chunk that _map_chunks computes again in float64 (float32
+        # overflowed, on rows near its largest values) draws afresh, which
+        # shifts the draws of every later chunk for that network too.
         generator = torch.Generator().manual_seed(_derived_seed(seed, _DECISION_DRAWS))
 
         def score(m, x):
