@@ -476,7 +476,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         hold one value: an image's blank border pixel, a seldom-set flag;
         counted on the same rows) gets 3 times the median feature variance
         added to its own first, so that its rare values are not inflated into
-        huge errors. Rows are not centred by the division (the estimator
+        huge errors. That floor is in the units of the other features, as an
+        image's pixels share one: with features in different units, a
+        near-constant feature's weight depends on the others' units (changing
+        two columns from kPa to MPa moves it); a ``StandardScaler`` in front
+        makes it unit-free (every variance 1, the floor 3). Rows are not centred by the division (the estimator
         centres them), so sparse input stays sparse. ``None`` feeds ``X`` as
         is: for features in one unit whose raw spreads matter, and for an estimator that needs data in [0, 1]
         (``loss="bce"``, ``likelihood="bernoulli"``), which the division would
