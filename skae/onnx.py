@@ -278,7 +278,11 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     ``n_neighbors_`` nearest reference codes, and reference codes tied at the
     last of those distances (discrete features put codes on a lattice) share
     its place equally, in skae and in the graph alike, so the two agree on
-    discrete data too. The graph weighs every reference code for every row:
+    discrete data too -- given the same float32 rows: the graph takes them in
+    float32 and scales them there, where skae scales float64 rows before its
+    cast, and on discrete data far from 0 (a thousand of its spreads) the two
+    roundings break a tie differently, which moves a row's score by up to a
+    few percent. Pass such rows as float32 to both. The graph weighs every reference code for every row:
     it holds a few float64 matrices of ``N`` by the number of reference codes
     (up to 100,000), so score large batches in slices.
 
