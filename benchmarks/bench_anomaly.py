@@ -584,11 +584,16 @@ round):
   `AutoencoderTransformer(architecture="conv")` on 8 x 8 images gives 0.927 ± 0.050 (AP
   0.776), the default on rows of 64 pixels 0.891 ± 0.067 (AP 0.699); with the neighbours
   measured between decoded codes, 0.932 and 0.890 (fit 8.4 s against 0.7 s, one thread, at a
-  load of 3-4 from other work).
+  load of 3-4 from other work). Re-run with the rows centred before the float32 cast
+  (`center_`, later on 2026-12-07): 0.924 ± 0.053 (AP 0.773) over the convolutional
+  network, 0.927 with decoded neighbours; the default's rows as before, 0.891 / 0.890 (fit
+  6.2 s against 0.3 s). The convolutional network's training moves that much with the
+  inputs' last digits.
 - *Speed* (`--speed`, 30,000 x 9, load 0.8): median fit 1.57 s over 3 fits, `score_samples`
   of the 30,000 rows 0.12 s (the neighbours' indices come with the k-th distance from the same
   search; the reference rows' scores are one more pass over their statistics). The suite's
-  median skae fit, 0.12 s (0.14 s before), at load 0.7-0.9.
+  median skae fit, 0.12 s (0.14 s before), at load 0.7-0.9. With `center_`: median fit 1.65 /
+  2.29 s against 1.87 / 2.41 s for the code before it, run alternately at load 0.8-1.3.
 
 ## Diagnosis, third round: the feature scaling, and what ten splits resolve (2026-12-06)
 

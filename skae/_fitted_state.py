@@ -125,6 +125,8 @@ def _check_detector(detector):
             "offset_": lambda v: _real(v) and math.isfinite(v),
             "scale_": (_finite_array((n_features,), positive=True) if scaled
                        else lambda v: v is None),
+            # Optional: absent from older files, None for sparse input.
+            "center_": lambda v: v is None or (scaled and _finite_array((n_features,))(v)),
             # Yeo-Johnson's exponents, centres and (positive) spreads; optional.
             "power_transform_": lambda v: v is None or (
                 detector.feature_scaling == "auto"

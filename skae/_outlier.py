@@ -472,7 +472,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         standard deviation alone leaves such a feature's normal tail far out,
         and its rows dominate the reconstruction error (see
         ``power_transform_``; sparse input is not transformed). ``"standard"``
-        only divides. Either way, a *near-constant* feature (90 % of its rows
+        only standardises. Either way, a *near-constant* feature (90 % of its rows
         hold one value: an image's blank border pixel, a seldom-set flag;
         counted on the same rows) gets 3 times the median feature variance
         added to its own first, so that its rare values are not inflated into
@@ -480,10 +480,14 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         image's pixels share one: with features in different units, a
         near-constant feature's weight depends on the others' units (changing
         two columns from kPa to MPa moves it); a ``StandardScaler`` in front
-        makes it unit-free (every variance 1, the floor 3). Rows are not centred by the division (the estimator
-        centres them), so sparse input stays sparse. ``None`` feeds ``X`` as
-        is: for features in one unit whose raw spreads matter, and for an estimator that needs data in [0, 1]
-        (``loss="bce"``, ``likelihood="bernoulli"``), which the division would
+        makes it unit-free (every variance 1, the floor 3). Dense rows are
+        centred on the training mean first, in their own dtype, before the
+        estimator computes in float32: the cast of rows far from 0 relative to
+        their spread would lose digits (and discrete data its ties, which the
+        neighbours' score shares); sparse rows are only divided, so they stay
+        sparse. ``None`` feeds ``X`` as is: for features in one unit whose raw
+        spreads matter, and for an estimator that needs data in [0, 1]
+        (``loss="bce"``, ``likelihood="bernoulli"``), which the scaling would
         take outside that range (``fit`` raises a ``ValueError`` saying so).
         Rows outside the estimator's support score ``-inf``: outliers.
 
@@ -571,6 +575,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     scale_ : ndarray of shape (n_features_in_,) or None
         Divisor of each feature (after ``power_transform_``), fitted on every
         training row; None with ``feature_scaling=None``.
+
+    center_ : ndarray of shape (n_features_in_,) or None
+        Mean of each feature (after ``power_transform_``) over every training
+        row, subtracted from dense rows before the division; None for sparse
+        input and with ``feature_scaling=None``.
 
     power_transform_ : ndarray of shape (3, n_features_in_) or None
         ``feature_scaling="auto"``'s Yeo-Johnson transform: each feature's
@@ -978,7 +987,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         """Fit ``feature_scaling`` to ``X``; return ``X`` scaled (a view, if streamed)
         and :func:`_sample`'s rows of it, scaled (None without a scaling: none is drawn).
         """
-        self.power_transform_ = self.scale_ = None
+        self.power_transform_ = self.scale_ = self.center_ = None
         if self.feature_scaling is None:
             return X, None
         # One sample, drawn and read once, for the rules measured on a sample (and,
@@ -991,16 +1000,21 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # The sample in X's dtype, as the transform sees X's own rows.
         sample = self._power(sample.astype(X.dtype))
         if isinstance(X, MappedRows):
-            self.scale_ = self._feature_scale(MappedRows(X.X, self._power, X.dtype), sample)
+            mean, self.scale_ = self._feature_scale(MappedRows(X.X, self._power, X.dtype), sample)
             X_scaled = MappedRows(X.X, self._scale, X.dtype)
         else:
             transformed = self._power(X)  # transformed once, for the scale and the result
-            self.scale_ = self._feature_scale(transformed, sample)
+            mean, self.scale_ = self._feature_scale(transformed, sample)
+        # Dense rows are centred before the estimator's float32 cast: rows far
+        # from 0 relative to their spread would lose their last digits in that
+        # cast, and lattice data its ties, which the neighbours' score shares.
+        self.center_ = None if sp.issparse(X) else mean
+        if not isinstance(X, MappedRows):
             X_scaled = self._divide(transformed)
         return X_scaled, self._divide(sample).astype(np.float64)
 
     def _feature_scale(self, X, sample=None):
-        """Each feature's divisor: its spread, floored for a near-constant feature.
+        """Each feature's mean and divisor: its spread, floored for a near-constant feature.
 
         ``sample``: :func:`_sample`'s rows of ``X`` (drawn from ``X`` if not given).
         """
@@ -1018,13 +1032,13 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         near_constant = _near_constant(_sample(X, self.random_state) if sample is None else sample)
         floor = np.where(near_constant, _VARIANCE_FLOOR * np.median(var), 0.0)
         var = var + floor
-        return np.where(var > 0, np.sqrt(var), 1.0)
+        return mean, np.where(var > 0, np.sqrt(var), 1.0)
 
     def _check_scaled_support(self, estimator, X, X_scaled):
         """Say so when ``feature_scaling`` took ``X`` out of ``estimator``'s support.
 
-        A Bernoulli or BCE estimator needs data in [0, 1]; dividing by a spread
-        below 1 takes such data above 1. ``X`` itself out of the support is left
+        A Bernoulli or BCE estimator needs data in [0, 1]; centring takes such
+        data below 0, dividing by a spread below 1 above 1. ``X`` itself out of the support is left
         to the estimator's own error.
         """
         if self.scale_ is None or not isinstance(estimator, _BaseAutoencoder):
@@ -1037,8 +1051,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             except ValueError:
                 return
             raise ValueError(
-                f'feature_scaling="{self.feature_scaling}" rescales each feature (divides it '
-                "by its spread, scale_, after power_transform_ if any), which took X outside "
+                f'feature_scaling="{self.feature_scaling}" rescales each feature (centres '
+                "dense rows on center_ and divides by its spread, scale_, after "
+                "power_transform_ if any), which took X outside "
                 "what the wrapped "
                 f"{type(estimator).__name__} accepts: {exc} Data in [0, 1] share one "
                 "scale already: pass feature_scaling=None."
@@ -1050,19 +1065,23 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         return X if power is None else yeo_johnson(X, *power)
 
     def _scale(self, X):
-        """``X`` as the wrapped estimator sees it: transformed, then divided by ``scale_``."""
+        """``X`` as the wrapped estimator sees it: transformed, then standardised."""
         return self._divide(self._power(X))
 
     def _divide(self, X):
-        """``X`` divided by ``scale_``, in its own dtype and sparsity."""
+        """``X`` less ``center_`` (dense ``X``), divided by ``scale_``, in its own
+        dtype and sparsity."""
         if self.scale_ is None:
             return X
         inverse = (1.0 / self.scale_).astype(X.dtype)
+        center = getattr(self, "center_", None)  # absent from older files
         with np.errstate(over="ignore"):  # clipped below
             if sp.issparse(X):
                 X = sp.csr_matrix(X.multiply(inverse), dtype=X.dtype)
                 _clip_to_float32(X.data)
                 return X
+            if center is not None:
+                X = X - center.astype(X.dtype)
             return _clip_to_float32(X * inverse)
 
     def _default_n_components(self, X):

@@ -47,7 +47,10 @@ FORMAT = "skae"
 #: Raised whenever the layout changes; a file with a larger number is refused.
 #: Version 4: the detector's ``anomaly_score="neighborhood"`` and its
 #: ``reference_scores_``; earlier files name the scores they were fitted with.
-FORMAT_VERSION = 4
+#: Version 5: the detector's ``center_``, subtracted from dense rows before its
+#: estimator sees them; earlier files have none, and score rows uncentred as
+#: they were fitted (a reader of version 4 would drop the centre, unseen).
+FORMAT_VERSION = 5
 #: Attributes renamed since a format version: ``{version: {old name: new name}}``
 #: applies to the files of that version and earlier. Version 2: the detector's
 #: local term measures distances with the decoder's metric, ``latent_metric_``;

@@ -93,8 +93,10 @@ class _DetectorGraph(torch.nn.Module):
         self.network = _network(inner)
         scale = detector.scale_
         power = getattr(detector, "power_transform_", None)
+        center = getattr(detector, "center_", None)  # absent from older files
         # As the detector: rows transformed and scaled in their own dtype, statistics in float64.
         self.register_buffer("power", None if power is None else _tensor(power, np.float32))
+        self.register_buffer("center", None if center is None else _tensor(center, np.float32))
         self.register_buffer(
             "inverse_scale", None if scale is None else _tensor(1.0 / scale, np.float32)
         )
@@ -124,6 +126,8 @@ class _DetectorGraph(torch.nn.Module):
     def forward(self, x):
         if self.power is not None:
             x = yeo_johnson(x, *self.power)
+        if self.center is not None:
+            x = x - self.center
         if self.inverse_scale is not None:
             x = x * self.inverse_scale
         if self.statistic != "estimator":
@@ -278,11 +282,12 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     ``n_neighbors_`` nearest reference codes, and reference codes tied at the
     last of those distances (discrete features put codes on a lattice) share
     its place equally, in skae and in the graph alike, so the two agree on
-    discrete data too -- given the same float32 rows: the graph takes them in
-    float32 and scales them there, where skae scales float64 rows before its
-    cast, and on discrete data far from 0 (a thousand of its spreads) the two
-    roundings break a tie differently, which moves a row's score by up to a
-    few percent. Pass such rows as float32 to both. The graph weighs every reference code for every row:
+    discrete data too -- given the same float32 rows: the graph takes rows in
+    float32 and centres them there, where skae centres float64 rows before
+    its cast, and on discrete data ten thousand of its spreads from 0 the
+    graph's input has lost the digits that break no tie in skae (scores
+    3e-3 apart, relative; 1e-1 at 1e5 spreads). Pass such rows as float32 to
+    both, or centre them first. The graph weighs every reference code for every row:
     it holds a few float64 matrices of ``N`` by the number of reference codes
     (up to 100,000), so score large batches in slices.
 

@@ -345,6 +345,22 @@ def _before_version_3(document):
     assert detector["attributes"].pop("n_neighbors_") == 10
 
 
+def test_a_version_4_detector_scores_its_rows_uncentred(saved):
+    # Format 4 had no center_: its estimator was fitted on rows only divided
+    # by scale_, and the file's detector scores them so.
+    document, tensors = parts(saved["detector"])
+    attributes = document["estimator"]["attributes"]
+    assert "center_" in attributes
+    del attributes["center_"]
+    tensors = {name: t for name, t in tensors.items() if name != "attributes/center_"}
+    document["format_version"] = 4
+    old = load_bytes(forge(document, tensors))
+    assert getattr(old, "center_", None) is None
+    np.testing.assert_allclose(
+        old.score_samples(X), old._score(old._power(X) / old.scale_), rtol=1e-12
+    )
+
+
 def test_a_version_2_detector_loads_and_scores_as_it_did(saved):
     current = load_bytes(saved["local"])
     document, tensors = parts(saved["local"])
