@@ -755,7 +755,11 @@ class _BaseAutoencoder(
             # the same sequence of calls gives the same model.
             seed = _derived_seed(self._seed, self.n_epochs_)
         self._check_data(X_checked)
-        rows, no_rows = np.arange(X_checked.shape[0]), np.empty(0, dtype=np.int64)
+        # Streamed rows are every row (None), as fit's are: an index of them
+        # would take 8 bytes a row, and the PCA start's sample drawn from it as
+        # much again.
+        rows = None if is_streamed(X_checked) else np.arange(X_checked.shape[0])
+        no_rows = np.empty(0, dtype=np.int64)
         # This call's own generators (fit's, on the first call).
         init_generator, train_generator = fit_generators(seed, self.device_)
         with contextlib.ExitStack() as threads:
