@@ -283,7 +283,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
     best_epoch_ : int
         Epoch of ``best_loss_``; ``0`` means the starting point was kept. With
-        cross-validation, the number of epochs chosen (``n_epochs_``).
+        cross-validation, the number of epochs chosen (``n_epochs_``), or, if
+        Ctrl-C interrupted the refit on every row, the epochs it completed.
 
     batch_size_ : int
         Batch size used.

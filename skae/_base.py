@@ -481,15 +481,24 @@ class _EpochSelection:
     """What :meth:`_BaseAutoencoder._select_epochs` found, named as a monitor's results.
 
     ``pca_loss_``: the folds' mean validation loss of the model a fall-back to
-    PCA's solution returns (:meth:`_BaseAutoencoder._pca_loss`), with ``init="pca"``.
+    PCA's solution returns (:meth:`_BaseAutoencoder._pca_loss`), with ``init="pca"``;
+    ``start_loss_``, that of the folds' starts (no epoch).
     """
 
-    def __init__(self, best_epoch_, best_loss_, pca_loss_, validation_losses, clearly_better):
+    def __init__(self, best_epoch_, best_loss_, pca_loss_, start_loss_, validation_losses,
+                 clearly_better):
         self.best_epoch_ = best_epoch_
         self.best_loss_ = best_loss_
         self.pca_loss_ = pca_loss_
+        self.start_loss_ = start_loss_
         self.validation_losses = validation_losses
         self.clearly_better = clearly_better
+
+    def cut_to(self, epochs):
+        """Describe a refit that completed ``epochs`` only (Ctrl-C): the folds'
+        mean validation loss after that many epochs."""
+        self.best_epoch_ = epochs
+        self.best_loss_ = self.validation_losses[epochs - 1] if epochs else self.start_loss_
 
 
 class _BaseAutoencoder(
@@ -755,7 +764,11 @@ class _BaseAutoencoder(
             # the same sequence of calls gives the same model.
             seed = _derived_seed(self._seed, self.n_epochs_)
         self._check_data(X_checked)
-        rows, no_rows = np.arange(X_checked.shape[0]), np.empty(0, dtype=np.int64)
+        # Streamed rows are every row (None), as fit's are: an index of them
+        # would take 8 bytes a row, and the PCA start's sample drawn from it as
+        # much again.
+        rows = None if is_streamed(X_checked) else np.arange(X_checked.shape[0])
+        no_rows = np.empty(0, dtype=np.int64)
         # This call's own generators (fit's, on the first call).
         init_generator, train_generator = fit_generators(seed, self.device_)
         with contextlib.ExitStack() as threads:
@@ -1311,6 +1324,10 @@ class _BaseAutoencoder(
             # Even for no epoch: the callbacks, initialized, then see the training
             # begin and end (a writer a callback opened is closed at its end).
             self._train(train_set, epochs)
+        if self.net_.epoch_interrupted:
+            # Ctrl-C stopped the refit short of the epochs chosen: the model
+            # returned is the one trained so far, best_epoch_ its completed epochs.
+            selection.cut_to(len(self.net_.history) - 1)
         self._record_training(selection)
         self.validation_scores_ = [-loss for loss in selection.validation_losses]
 
@@ -1396,6 +1413,7 @@ class _BaseAutoencoder(
             best_epoch_=chosen,
             best_loss_=float(mean_losses[chosen]),
             pca_loss_=float(weights @ pca_losses),
+            start_loss_=float(mean_losses[0]),
             validation_losses=mean_losses[1:].tolist(),
             clearly_better=best > 0 and _clearly_better(gains),
         )

@@ -632,6 +632,24 @@ def test_an_interrupt_while_cross_validating_the_epochs_interrupts_the_fit(monke
     assert_unfitted(model, error)
 
 
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_an_interrupt_in_the_cross_validated_refit_describes_the_epochs_it_completed(Estimator):
+    # The refit on every row stopped short of the epochs chosen: best_epoch_ is
+    # n_epochs_'s completed epochs, not the folds' choice, and best_loss_ the
+    # folds' mean validation loss after that many epochs.
+    params = dict(early_stopping="auto", init="random", hidden_layer_sizes=(8,), max_epochs=4,
+                  batch_size=16, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = Estimator(**params).fit(X)
+        assert full.best_epoch_ == full.n_epochs_ >= 3  # the folds chose 3 epochs or more
+        model = Estimator(callbacks=[InterruptAt(3, batch=1)], **params).fit(X)
+    assert model.n_epochs_ == len(model.loss_curve_) == 3 and np.isnan(model.loss_curve_[-1])
+    assert model.best_epoch_ == 2
+    assert model.best_loss_ == -model.validation_scores_[1] == -full.validation_scores_[1]
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_divergence_in_the_last_step_is_raised(Estimator):
     # One epoch of one batch: its training loss, computed before the step, is

@@ -473,6 +473,24 @@ def test_partial_fit_on_memmap_chunks(X, tmp_path):
     )
 
 
+def test_first_partial_fit_on_a_memmap_holds_no_index_of_every_row(tmp_path, monkeypatch):
+    """The PCA start's sample is drawn as fit draws it on streamed data, in memory
+    of its size: not from an index of every row, which RandomState.choice also
+    permutes whole (16 bytes per row)."""
+    n_samples = 2 * 10**5
+    monkeypatch.setattr(skae._streaming, "BLOCK_ELEMENTS", 2**14)  # few blocks: a quick epoch
+    monkeypatch.setattr(skae._base, "_INIT_MAX_SAMPLES", 1000)
+    path = tmp_path / "long.npy"
+    long = np.lib.format.open_memmap(path, "w+", np.float32, (n_samples, N_FEATURES))
+    long[:] = np.random.RandomState(0).randn(n_samples, N_FEATURES)
+    long.flush()
+    params = dict(SMALL, batch_size=4096)
+    AutoencoderTransformer(**params).partial_fit(long[:10])  # what a first call allocates once
+    est, peak = peak_memory(AutoencoderTransformer(**params).partial_fit, long)
+    assert peak < 8 * n_samples  # an index of every row alone takes that
+    assert est.n_samples_seen_ == n_samples and np.isfinite(est.transform(long[:10])).all()
+
+
 # ------------------------------------------------------------------ dask arrays
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_dask_array_fits_as_the_memmap_of_the_same_blocks(cls, X, tmp_path):
