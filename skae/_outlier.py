@@ -578,8 +578,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
     center_ : ndarray of shape (n_features_in_,) or None
         Mean of each feature (after ``power_transform_``) over every training
-        row, subtracted from dense rows before the division; None for sparse
-        input and with ``feature_scaling=None``.
+        row, 0 for a constant feature, subtracted from dense rows before the
+        division; None for sparse input and with ``feature_scaling=None``.
 
     power_transform_ : ndarray of shape (3, n_features_in_) or None
         ``feature_scaling="auto"``'s Yeo-Johnson transform: each feature's
@@ -1025,7 +1025,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         if self.estimator is None or isinstance(self.estimator, _BaseAutoencoder):
             # The network's own check, before the division rather than after.
             _check_float32_resolution(mean, var, noise)
-        var = np.where(var > noise, var, 0.0)
+        varies = var > noise
+        var = np.where(varies, var, 0.0)
+        # A constant feature is left uncentred: it rounds alike in every row,
+        # where its mean, subtracted, would leave rounding noise for the codes.
+        mean = np.where(varies, mean, 0.0)
         # Standardise, except that a near-constant feature's variance is floored:
         # divided by its own tiny spread, the rare values of a blank border pixel
         # or a seldom-set flag would be inflated into huge errors.

@@ -307,6 +307,8 @@ def test_detector_on_constant_data(estimator):
         ReconstructionOutlierDetector(estimator, contamination=0.1, random_state=0).fit, C
     )
     np.testing.assert_array_equal(detector.scale_, np.ones(X.shape[1]))
+    # Left uncentred: its mean, subtracted, would leave rounding noise.
+    np.testing.assert_array_equal(detector.center_, np.zeros(X.shape[1]))
     assert np.isfinite(detector.offset_)
     np.testing.assert_array_equal(detector.predict(C[:3]), [1, 1, 1])
     assert detector.predict(C[:1] + 0.1)[0] == -1
