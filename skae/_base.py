@@ -158,6 +158,14 @@ def _not_2d(X):
     return ValueError(f"Expected a 2-D array, got a {X.ndim}-D {type(X).__name__}.")
 
 
+def check_real_dtype(X):
+    """``ValueError`` unless streamed ``X`` holds real numbers (or booleans):
+    read block by block as floats, complex values would lose their imaginary
+    part with only a warning, where ``validate_data`` refuses them."""
+    if X.dtype.kind not in "fiub":
+        raise ValueError(f"X must hold real numbers, got dtype {X.dtype}.")
+
+
 def validate_streamed(estimator, X, reset):
     """Check streamed ``X`` as ``validate_data`` would, by its shape, dtype and first row.
 
@@ -171,8 +179,7 @@ def validate_streamed(estimator, X, reset):
         raise ValueError(
             "X is a dask array with unknown chunk sizes; call X.compute_chunk_sizes() first."
         )
-    if X.dtype.kind not in "fiub":
-        raise ValueError(f"X must hold real numbers, got dtype {X.dtype}.")
+    check_real_dtype(X)
     head = X[:1]
     validate_data(
         estimator,

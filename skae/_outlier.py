@@ -26,6 +26,7 @@ from ._base import (
     _dense_chunks,
     _rounding_variance,
     check_finite_block,
+    check_real_dtype,
     lazy_on_dask,
     principal_axes,
     validate_streamed,
@@ -374,6 +375,7 @@ def _in_row_blocks(method):
         if not (isinstance(X, np.memmap) and X.ndim >= 2 and X.shape[0] > 0):
             return lazy(self, X)
         check_is_fitted(self)
+        check_real_dtype(X)
         return _over_blocks(functools.partial(method, self), X)
 
     return wrapper

@@ -609,6 +609,22 @@ def test_a_dask_array_of_rank_5_is_refused_naming_its_shape(X):
         est.inverse_transform(da.from_array(est.transform(X)[:, :, None, None, None]))
 
 
+def test_a_complex_memmap_is_refused_as_in_memory(X, tmp_path):
+    # Read block by block as floats, its imaginary part was dropped with only
+    # numpy's warning, and the detector scored the real part.
+    from skae import ReconstructionOutlierDetector
+
+    complex_rows = as_memmap(X + 1j, tmp_path)
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**SMALL), random_state=0)
+    detector = quietly_fit(detector, X)
+    methods = (est.transform, est.score_samples, detector.score_samples, detector.predict,
+               detector.decision_function, detector.feature_contributions)
+    for method in methods:
+        with pytest.raises(ValueError, match="X must hold real numbers, got dtype complex128"):
+            method(complex_rows)
+
+
 def test_a_dask_array_of_rank_1_is_refused_as_one(X):
     # Not scikit-learn's message about the one-row probe, which names its zeros
     # as the array's values.
