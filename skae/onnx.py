@@ -277,8 +277,10 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     or absolute for values near zero), except on rows so far from the training
     data that the network's float32 pass overflows: skae recomputes them in
     float64 (a finite, huge negative score), the graph scores them ``-inf``;
-    both rank them last, and the detector labels them outliers. The
-    detector's ``anomaly_score_="neighborhood"`` averages over a row's
+    both rank them last, and the detector labels them outliers. A row whose
+    ``decision_function`` is within that precision of 0 may be labelled
+    differently (constant training data put every row at exactly 0 in skae,
+    an inlier, and at about -1e-16 in the graph). The detector's ``anomaly_score_="neighborhood"`` averages over a row's
     ``n_neighbors_`` nearest reference codes, and reference codes tied at the
     last of those distances (discrete features put codes on a lattice) share
     its place equally, in skae and in the graph alike, so the two agree on
