@@ -96,6 +96,10 @@ class SkaeNet(NeuralNet):
         interrupted keeps its history row, with the batches that ran (their
         steps changed the weights), but no epoch loss: its ``on_epoch_end``,
         where the losses are recorded, never came (or not for every callback).
+        Also True when a callback raises the ``KeyboardInterrupt`` itself in
+        ``on_epoch_end`` to stop training, as skorch's ``EarlyStopping`` does:
+        the callbacks before it have recorded the epoch's losses, and the
+        run, stopped on purpose, is not reported as unconverged.
         """
         return getattr(self, "_in_epoch", False)
 
