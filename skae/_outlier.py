@@ -487,7 +487,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         estimator computes in float32: the cast of rows far from 0 relative to
         their spread would lose digits (and discrete data its ties, which the
         neighbours' score shares); sparse rows are only divided, so they stay
-        sparse. ``None`` feeds ``X`` as is: for features in one unit whose raw
+        sparse (given to a detector fitted on dense rows, they are made dense
+        and scaled as those were). ``None`` feeds ``X`` as is: for features in one unit whose raw
         spreads matter, and for an estimator that needs data in [0, 1]
         (``loss="bce"``, ``likelihood="bernoulli"``), which the scaling would
         take outside that range (``fit`` raises a ``ValueError`` saying so).
@@ -1072,6 +1073,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
     def _scale(self, X):
         """``X`` as the wrapped estimator sees it: transformed, then standardised."""
+        if sp.issparse(X) and (
+            getattr(self, "center_", None) is not None
+            or getattr(self, "power_transform_", None) is not None
+        ):
+            # Fitted on dense rows, centred (and transformed) before the
+            # division: sparse rows only divided would reach the estimator
+            # off by center_ / scale_ and score as other rows. Scaled alike,
+            # they are dense anyway.
+            X = X.toarray()
         return self._divide(self._power(X))
 
     def _divide(self, X):

@@ -708,6 +708,28 @@ def test_sparse_input_with_the_estimators_score():
     )
 
 
+
+@pytest.mark.parametrize("heavy_tail", [False, True])
+def test_a_detector_fitted_on_dense_rows_scores_them_alike_as_sparse(heavy_tail):
+    # Fitted on dense rows, the estimator saw them centred on center_ (and
+    # through power_transform_): the same rows given as a sparse matrix must
+    # be scaled alike, not only divided (off by center_ / scale_, they scored
+    # as far rows; the power transform failed on them).
+    X = X_PLANE.copy()
+    if heavy_tail:
+        X[:, 0] = np.random.RandomState(0).lognormal(sigma=1.5, size=len(X)) * 3
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X)
+    assert (detector.power_transform_ is not None) == heavy_tail
+    rows = np.vstack([X[:5], X_OFF[:5]])
+    np.testing.assert_array_equal(
+        detector.score_samples(sp.csr_matrix(rows)), detector.score_samples(rows)
+    )
+    np.testing.assert_array_equal(
+        detector.feature_contributions(sp.csr_matrix(rows)),
+        detector.feature_contributions(rows),
+    )
+
+
 @pytest.mark.parametrize("score", ["local", "combined", "estimator"])
 @pytest.mark.parametrize("units", [1.0, 1e-30])
 def test_a_row_beyond_what_float32_represents_is_an_outlier(score, units):
