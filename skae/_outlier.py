@@ -1025,8 +1025,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         mean, var = _column_moments(X, check=check_finite_block)
         # Rounding noise of a constant feature is no variance (scikit-learn's scalers' rule).
         noise = _rounding_variance(var, mean, X.shape[0])
-        if self.estimator is None or isinstance(self.estimator, _BaseAutoencoder):
-            # The network's own check, before the division rather than after.
+        # The network's own check, before the division rather than after; dense
+        # float64 rows are centred before the network's float32 cast
+        # (center_), and reach it with their digits.
+        centred = not sp.issparse(X) and X.dtype == np.float64
+        if not centred and (self.estimator is None or isinstance(self.estimator, _BaseAutoencoder)):
             _check_float32_resolution(mean, var, noise)
         varies = var > noise
         var = np.where(varies, var, 0.0)

@@ -202,6 +202,21 @@ def test_discrete_rows_far_from_zero_score_as_near_it():
     assert far.offset_ == pytest.approx(near.offset_, rel=1e-6)
 
 
+
+def test_float64_rows_too_far_from_zero_for_float32_are_centred_not_refused():
+    # 1e8 from 0, float32 has numbers 8 apart: the network alone could not
+    # resolve a spread of 1, but the detector centres float64 rows before the
+    # cast, and they score as near 0. Float32 rows have lost those digits already.
+    offset = 1e8
+    near = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X_PLANE)
+    far = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X_PLANE + offset)
+    rows = np.vstack([X_PLANE[:5], X_OFF])
+    np.testing.assert_allclose(far.score_samples(rows + offset), near.score_samples(rows),
+                               rtol=1e-4)
+    with pytest.raises(ValueError, match="Centre X first"):
+        clone(far).fit((X_PLANE + offset).astype(np.float32))
+
+
 def brute_force_neighborhood(detector, X):
     """``detector``'s neighbourhood scores of ``X`` from the definition, by brute force.
 
