@@ -1029,7 +1029,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # float64 rows are centred before the network's float32 cast
         # (center_), and reach it with their digits.
         centred = not sp.issparse(X) and X.dtype == np.float64
-        if not centred and (self.estimator is None or isinstance(self.estimator, _BaseAutoencoder)):
+        network = self.estimator is None or isinstance(self.estimator, _BaseAutoencoder)
+        if network and not centred:
             _check_float32_resolution(mean, var, noise)
         varies = var > noise
         var = np.where(varies, var, 0.0)
