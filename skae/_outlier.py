@@ -487,7 +487,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         estimator computes in float32: the cast of rows far from 0 relative to
         their spread would lose digits (and discrete data its ties, which the
         neighbours' score shares); sparse rows are only divided, so they stay
-        sparse. ``None`` feeds ``X`` as is: for features in one unit whose raw
+        sparse (given to a detector fitted on dense rows, they are made dense
+        and scaled as those were). ``None`` feeds ``X`` as is: for features in one unit whose raw
         spreads matter, and for an estimator that needs data in [0, 1]
         (``loss="bce"``, ``likelihood="bernoulli"``), which the scaling would
         take outside that range (``fit`` raises a ``ValueError`` saying so).
@@ -1024,8 +1025,12 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         mean, var = _column_moments(X, check=check_finite_block)
         # Rounding noise of a constant feature is no variance (scikit-learn's scalers' rule).
         noise = _rounding_variance(var, mean, X.shape[0])
-        if self.estimator is None or isinstance(self.estimator, _BaseAutoencoder):
-            # The network's own check, before the division rather than after.
+        # The network's own check, before the division rather than after; dense
+        # float64 rows are centred before the network's float32 cast
+        # (center_), and reach it with their digits.
+        centred = not sp.issparse(X) and X.dtype == np.float64
+        network = self.estimator is None or isinstance(self.estimator, _BaseAutoencoder)
+        if network and not centred:
             _check_float32_resolution(mean, var, noise)
         varies = var > noise
         var = np.where(varies, var, 0.0)
@@ -1072,6 +1077,15 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
     def _scale(self, X):
         """``X`` as the wrapped estimator sees it: transformed, then standardised."""
+        if sp.issparse(X) and (
+            getattr(self, "center_", None) is not None
+            or getattr(self, "power_transform_", None) is not None
+        ):
+            # Fitted on dense rows, centred (and transformed) before the
+            # division: sparse rows only divided would reach the estimator
+            # off by center_ / scale_ and score as other rows. Scaled alike,
+            # they are dense anyway.
+            X = X.toarray()
         return self._divide(self._power(X))
 
     def _divide(self, X):

@@ -202,6 +202,21 @@ def test_discrete_rows_far_from_zero_score_as_near_it():
     assert far.offset_ == pytest.approx(near.offset_, rel=1e-6)
 
 
+
+def test_float64_rows_too_far_from_zero_for_float32_are_centred_not_refused():
+    # 1e8 from 0, float32 has numbers 8 apart: the network alone could not
+    # resolve a spread of 1, but the detector centres float64 rows before the
+    # cast, and they score as near 0. Float32 rows have lost those digits already.
+    offset = 1e8
+    near = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X_PLANE)
+    far = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X_PLANE + offset)
+    rows = np.vstack([X_PLANE[:5], X_OFF])
+    np.testing.assert_allclose(far.score_samples(rows + offset), near.score_samples(rows),
+                               rtol=1e-4)
+    with pytest.raises(ValueError, match="Centre X first"):
+        clone(far).fit((X_PLANE + offset).astype(np.float32))
+
+
 def brute_force_neighborhood(detector, X):
     """``detector``'s neighbourhood scores of ``X`` from the definition, by brute force.
 
@@ -705,6 +720,28 @@ def test_sparse_input_with_the_estimators_score():
     np.testing.assert_allclose(
         sparse.score_samples(sp.csr_matrix(X)), detector.fit(X).score_samples(X),
         rtol=1e-4, atol=1e-6,
+    )
+
+
+
+@pytest.mark.parametrize("heavy_tail", [False, True])
+def test_a_detector_fitted_on_dense_rows_scores_them_alike_as_sparse(heavy_tail):
+    # Fitted on dense rows, the estimator saw them centred on center_ (and
+    # through power_transform_): the same rows given as a sparse matrix must
+    # be scaled alike, not only divided (off by center_ / scale_, they scored
+    # as far rows; the power transform failed on them).
+    X = X_PLANE.copy()
+    if heavy_tail:
+        X[:, 0] = np.random.RandomState(0).lognormal(sigma=1.5, size=len(X)) * 3
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X)
+    assert (detector.power_transform_ is not None) == heavy_tail
+    rows = np.vstack([X[:5], X_OFF[:5]])
+    np.testing.assert_array_equal(
+        detector.score_samples(sp.csr_matrix(rows)), detector.score_samples(rows)
+    )
+    np.testing.assert_array_equal(
+        detector.feature_contributions(sp.csr_matrix(rows)),
+        detector.feature_contributions(rows),
     )
 
 

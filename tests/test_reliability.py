@@ -135,10 +135,13 @@ def test_spread_float32_cannot_resolve_raises(Estimator, input_scaling):
 
 def test_detector_names_the_unresolvable_feature_in_its_units():
     shifted = X + 1e8
+    # Float32 rows (numbers 1 apart at 1e7): float64 ones are centred before
+    # the network's cast (center_).
+    shifted32 = (X + 1e7).astype(np.float32)
     message = (r"Feature 0 of X \(and 5 other features\) varies by a standard deviation of "
-               rf"{X[:, 0].std():.3g} around")  # X's own spread, not the scaled data's 1
+               rf"{shifted32[:, 0].astype(np.float64).std():.3g} around")  # not the scaled 1
     with pytest.raises(ValueError, match=message):
-        unchanged(ReconstructionOutlierDetector(random_state=0).fit, shifted)
+        unchanged(ReconstructionOutlierDetector(random_state=0).fit, shifted32)
     # An estimator computing in float64 is not held to float32's resolution.
     from sklearn.decomposition import PCA
 
