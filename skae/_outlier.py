@@ -346,17 +346,23 @@ def _over_blocks(function, X):
     Only a block of ``X`` (and what ``function`` makes of it) is in memory at a
     time, beside the results, which are written into arrays of every row
     allocated at the first block: joining a list of every block's results
-    would hold them twice.
+    would hold them twice. A sparse ``X`` is passed in row slices, which
+    ``function`` may make dense one at a time.
     """
     results, start = None, 0
-    for block in RowBlocks(X).iter(_float_dtype(X)):
+    if sp.issparse(X):
+        X, bounds = X.tocsr(), RowBlocks(X).bounds
+        blocks = (X[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
+    else:
+        blocks = RowBlocks(X).iter(_float_dtype(X))
+    for block in blocks:
         part = function(block)
         parts = part if isinstance(part, tuple) else (part,)
         if results is None:
             results = tuple(np.empty((X.shape[0], *p.shape[1:]), p.dtype) for p in parts)
         for result, p in zip(results, parts):
             result[start : start + len(p)] = p
-        start += len(block)
+        start += block.shape[0]
     return results if isinstance(part, tuple) else results[0]
 
 
@@ -366,13 +372,15 @@ def _in_row_blocks(method):
     A dask array gives a lazy dask array (:func:`~skae._base.lazy_on_dask`); a
     memmap (of rows, images or sequences) is read a block of rows at a time
     (:class:`RowBlocks`), so that neither it nor its scaled copy is ever in
-    memory whole, and the blocks' results are concatenated.
+    memory whole, and the blocks' results are concatenated. So is a sparse
+    matrix that the detector makes dense (:meth:`_fitted_dense`).
     """
     lazy = lazy_on_dask(method)
 
     @functools.wraps(method)
     def wrapper(self, X):
-        if not (isinstance(X, np.memmap) and X.ndim >= 2 and X.shape[0] > 0):
+        densified = sp.issparse(X) and X.shape[0] > 0 and self._fitted_dense()
+        if not (isinstance(X, np.memmap) and X.ndim >= 2 and X.shape[0] > 0 or densified):
             return lazy(self, X)
         check_is_fitted(self)
         check_real_dtype(X)
@@ -1075,16 +1083,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         power = getattr(self, "power_transform_", None)  # absent from older files
         return X if power is None else yeo_johnson(X, *power)
 
+    def _fitted_dense(self):
+        """Whether the scaling was fitted on dense rows: centred (and transformed)
+        before the division. Sparse rows only divided would then reach the
+        estimator off by ``center_ / scale_`` and score as other rows; they are
+        made dense (by blocks of rows, :func:`_in_row_blocks`) and scaled alike."""
+        return (getattr(self, "center_", None) is not None
+                or getattr(self, "power_transform_", None) is not None)
+
     def _scale(self, X):
         """``X`` as the wrapped estimator sees it: transformed, then standardised."""
-        if sp.issparse(X) and (
-            getattr(self, "center_", None) is not None
-            or getattr(self, "power_transform_", None) is not None
-        ):
-            # Fitted on dense rows, centred (and transformed) before the
-            # division: sparse rows only divided would reach the estimator
-            # off by center_ / scale_ and score as other rows. Scaled alike,
-            # they are dense anyway.
+        if sp.issparse(X) and self._fitted_dense():
             X = X.toarray()
         return self._divide(self._power(X))
 

@@ -725,7 +725,7 @@ def test_sparse_input_with_the_estimators_score():
 
 
 @pytest.mark.parametrize("heavy_tail", [False, True])
-def test_a_detector_fitted_on_dense_rows_scores_them_alike_as_sparse(heavy_tail):
+def test_a_detector_fitted_on_dense_rows_scores_them_alike_as_sparse(heavy_tail, monkeypatch):
     # Fitted on dense rows, the estimator saw them centred on center_ (and
     # through power_transform_): the same rows given as a sparse matrix must
     # be scaled alike, not only divided (off by center_ / scale_, they scored
@@ -743,6 +743,13 @@ def test_a_detector_fitted_on_dense_rows_scores_them_alike_as_sparse(heavy_tail)
         detector.feature_contributions(sp.csr_matrix(rows)),
         detector.feature_contributions(rows),
     )
+    # Made dense a block of rows at a time (here 3 rows), in any sparse format.
+    import skae._streaming
+    monkeypatch.setattr(skae._streaming, "BLOCK_ELEMENTS", 3 * X.shape[1])
+    for sparse in (sp.csr_matrix(rows), sp.coo_matrix(rows)):
+        np.testing.assert_allclose(detector.score_samples(sparse), detector.score_samples(rows),
+                                   rtol=1e-6)
+        np.testing.assert_array_equal(detector.predict(sparse), detector.predict(rows))
 
 
 @pytest.mark.parametrize("score", ["local", "combined", "estimator"])
