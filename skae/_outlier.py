@@ -379,8 +379,9 @@ def _in_row_blocks(method):
 
     @functools.wraps(method)
     def wrapper(self, X):
-        densified = sp.issparse(X) and X.shape[0] > 0 and self._fitted_dense()
-        if not (isinstance(X, np.memmap) and X.ndim >= 2 and X.shape[0] > 0 or densified):
+        streamed = isinstance(X, np.memmap) and X.ndim >= 2
+        densified = sp.issparse(X) and self._fitted_dense()
+        if not ((streamed or densified) and X.shape[0] > 0):
             return lazy(self, X)
         check_is_fitted(self)
         check_real_dtype(X)
@@ -496,8 +497,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         their spread would lose digits (and discrete data its ties, which the
         neighbours' score shares); sparse rows are only divided, so they stay
         sparse (given to a detector fitted on dense rows, they are made dense
-        and scaled as those were). ``None`` feeds ``X`` as is: for features in one unit whose raw
-        spreads matter, and for an estimator that needs data in [0, 1]
+        and scaled as those were). ``None`` feeds ``X`` as is: for features in
+        one unit whose raw spreads matter, and for an estimator that needs data in [0, 1]
         (``loss="bce"``, ``likelihood="bernoulli"``), which the scaling would
         take outside that range (``fit`` raises a ``ValueError`` saying so).
         Rows outside the estimator's support score ``-inf``: outliers.
@@ -1011,23 +1012,25 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # The sample in X's dtype, as the transform sees X's own rows.
         sample = self._power(sample.astype(X.dtype))
         if isinstance(X, MappedRows):
-            mean, self.scale_ = self._feature_scale(MappedRows(X.X, self._power, X.dtype), sample)
+            self.center_, self.scale_ = self._feature_scale(
+                MappedRows(X.X, self._power, X.dtype), sample
+            )
             X_scaled = MappedRows(X.X, self._scale, X.dtype)
         else:
             transformed = self._power(X)  # transformed once, for the scale and the result
-            mean, self.scale_ = self._feature_scale(transformed, sample)
-        # Dense rows are centred before the estimator's float32 cast: rows far
-        # from 0 relative to their spread would lose their last digits in that
-        # cast, and lattice data its ties, which the neighbours' score shares.
-        self.center_ = None if sp.issparse(X) else mean
-        if not isinstance(X, MappedRows):
+            self.center_, self.scale_ = self._feature_scale(transformed, sample)
             X_scaled = self._divide(transformed)
         return X_scaled, self._divide(sample).astype(np.float64)
 
     def _feature_scale(self, X, sample=None):
-        """Each feature's mean and divisor: its spread, floored for a near-constant feature.
+        """Each feature's centre and divisor: its spread, floored for a near-constant feature.
 
-        ``sample``: :func:`_sample`'s rows of ``X`` (drawn from ``X`` if not given).
+        The centre is the feature's mean (0 for a constant feature), or None for
+        sparse ``X``, which is only divided. Dense rows are centred before the
+        estimator's float32 cast: rows far from 0 relative to their spread would
+        lose their last digits in that cast, and lattice data its ties, which
+        the neighbours' score shares. ``sample``: :func:`_sample`'s rows of
+        ``X`` (drawn from ``X`` if not given).
         """
         # The pass over streamed X that checks each block's values.
         mean, var = _column_moments(X, check=check_finite_block)
@@ -1036,7 +1039,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # The network's own check, before the division rather than after; dense
         # float64 rows are centred before the network's float32 cast
         # (center_), and reach it with their digits.
-        centred = not sp.issparse(X) and X.dtype == np.float64
+        sparse = sp.issparse(X)
+        centred = not sparse and X.dtype == np.float64
         network = self.estimator is None or isinstance(self.estimator, _BaseAutoencoder)
         if network and not centred:
             _check_float32_resolution(mean, var, noise)
@@ -1051,7 +1055,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         near_constant = _near_constant(_sample(X, self.random_state) if sample is None else sample)
         floor = np.where(near_constant, _VARIANCE_FLOOR * np.median(var), 0.0)
         var = var + floor
-        return mean, np.where(var > 0, np.sqrt(var), 1.0)
+        return None if sparse else mean, np.where(var > 0, np.sqrt(var), 1.0)
 
     def _check_scaled_support(self, estimator, X, X_scaled):
         """Say so when ``feature_scaling`` took ``X`` out of ``estimator``'s support.

@@ -280,16 +280,17 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     both rank them last, and the detector labels them outliers. A row whose
     ``decision_function`` is within that precision of 0 may be labelled
     differently (constant training data put every row at exactly 0 in skae,
-    an inlier, and at about -1e-16 in the graph). The detector's ``anomaly_score_="neighborhood"`` averages over a row's
-    ``n_neighbors_`` nearest reference codes, and reference codes tied at the
-    last of those distances (discrete features put codes on a lattice) share
-    its place equally, in skae and in the graph alike, so the two agree on
-    discrete data too -- given the same float32 rows: the graph takes rows in
-    float32 and centres them there, where skae centres float64 rows before
-    its cast, and on discrete data ten thousand of its spreads from 0 the
-    graph's input has lost the digits that break no tie in skae (scores
-    3e-3 apart, relative; 1e-1 at 1e5 spreads). Pass such rows as float32 to
-    both, or centre them first. The graph weighs every reference code for every row:
+    an inlier, and at about -1e-16 in the graph). The detector's
+    ``anomaly_score_="neighborhood"`` averages over a row's ``n_neighbors_``
+    nearest reference codes, and reference codes tied at the last of those
+    distances (discrete features put codes on a lattice) share its place
+    equally, in skae and in the graph alike, so the two agree on discrete
+    data too -- given the same float32 rows: the graph takes rows in float32
+    and centres them there, where skae centres float64 rows before its cast,
+    and on discrete data ten thousand of its spreads from 0 the graph's input
+    has lost the digits that break no tie in skae (scores 3e-3 apart,
+    relative; 1e-1 at 1e5 spreads). Pass such rows as float32 to both, or
+    centre them first. The graph weighs every reference code for every row:
     it holds a few float64 matrices of ``N`` by the number of reference codes
     (up to 100,000), so score large batches in slices.
 
