@@ -22,6 +22,7 @@ from ._base import (
     NumberInterval,
     _BaseAutoencoder,
     _check_float32_resolution,
+    _not_2d,
     _column_moments,
     _dense_chunks,
     _rounding_variance,
@@ -845,6 +846,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # statistics after one with "estimator") would describe another model.
         _forget_fit(self)
         X_rows, sample_shape = as_rows(X)
+        if is_streamed(X_rows) and X_rows.ndim < 2:
+            # Refused by its rank, unread: validate_data would load a dask array
+            # whole, then name its values.
+            raise _not_2d(X_rows)
         if self._streams(X_rows):
             # Validated here by its first row, block by block as it is read.
             validate_streamed(self, X_rows, reset=True)
