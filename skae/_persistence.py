@@ -62,6 +62,15 @@ _RENAMED = {1: {"latent_whitening_": "latent_metric_"}}
 #: Version 3: the detector's ``n_neighbors`` (and ``n_neighbors_``, fitted), the
 #: local term's count, which earlier versions fixed at its default, 10.
 _ADDED_PARAMETERS = {2: {"ReconstructionOutlierDetector": ("n_neighbors",)}}
+#: Fitted attributes added since a format version, ``{version: {class name:
+#: names}}``: the files of that version and earlier may lack them, and score as
+#: they were fitted; a fitted estimator in a later file that lacks one is
+#: malformed, not an older model (the detector would skip a step of its scaling
+#: unseen). ``power_transform_`` came within version 1, ``center_`` with 5.
+_ADDED_ATTRIBUTES = {
+    1: {"ReconstructionOutlierDetector": ("power_transform_",)},
+    4: {"ReconstructionOutlierDetector": ("center_",)},
+}
 
 #: The only classes a file may name. Nothing else is ever instantiated.
 _CLASSES = {
@@ -696,6 +705,12 @@ class _Reader:
             for name, params in classes.items():
                 if version <= since:
                     self.absent[name] = self.absent.get(name, ()) + params
+        self.version = version
+        self.required = {}
+        for since, classes in _ADDED_ATTRIBUTES.items():
+            for name, attributes in classes.items():
+                if version > since:
+                    self.required[name] = self.required.get(name, ()) + attributes
 
     def _array(self, name):
         if type(name) is not str or name not in self.tensors or name in self.used:
@@ -819,6 +834,12 @@ class _Reader:
             ):
                 raise ValueError(f"malformed skae model file: unexpected attribute {key!r}.")
             setattr(estimator, key, self.value(value, depth + 1))
+        lacking = [key for key in self.required.get(name, ()) if key not in attributes]
+        if attributes and lacking:
+            raise ValueError(
+                f"malformed skae model file: the fitted {name} of a format-version-"
+                f"{self.version} file lacks attributes {lacking}."
+            )
         if "device_" in attributes:
             estimator.device_ = self.device
         if "n_neighbors" in absent and getattr(estimator, "anomaly_score_", None) == "local":

@@ -359,6 +359,20 @@ def test_a_version_4_detector_scores_its_rows_uncentred(saved):
     np.testing.assert_allclose(
         old.score_samples(X), old._score(old._power(X) / old.scale_), rtol=1e-12
     )
+    # Only an older file may lack it: a current one would score uncentred unseen.
+    document["format_version"] = FORMAT_VERSION
+    with pytest.raises(ValueError, match=r"version-5 file lacks attributes \['center_'\]"):
+        load_bytes(forge(document, tensors))
+
+
+def test_a_detector_file_without_its_power_transform_is_refused(saved):
+    # Every format from 2 on holds power_transform_ (None when no feature is
+    # transformed): without it the detector would skip the transform unseen.
+    document, tensors = parts(saved["detector"])
+    del document["estimator"]["attributes"]["power_transform_"]
+    tensors = {n: t for n, t in tensors.items() if n != "attributes/power_transform_"}
+    with pytest.raises(ValueError, match=r"lacks attributes \['power_transform_'\]"):
+        load_bytes(forge(document, tensors))
 
 
 def test_a_version_2_detector_loads_and_scores_as_it_did(saved):
@@ -395,6 +409,12 @@ def test_a_version_1_detector_loads_and_scores_as_it_did(saved):
     document["format_version"] = 2
     with pytest.raises(ValueError, match="latent_metric_"):
         load_bytes(forge(document, tensors))
+    # The transform came within version 1: a file of it may lack power_transform_.
+    document["format_version"] = 1
+    assert attributes.pop("power_transform_") is None
+    tensors = {n: t for n, t in tensors.items() if n != "attributes/power_transform_"}
+    old = load_bytes(forge(document, tensors))
+    np.testing.assert_array_equal(old.score_samples(X), current.score_samples(X))
 
 
 @pytest.mark.parametrize("change", [
