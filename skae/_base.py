@@ -1156,9 +1156,10 @@ class _BaseAutoencoder(
             first = getattr(self, "_discarded_epochs", 0)
             losses = np.array(self.loss_curve_[first:])
             if np.isnan(losses).all():
-                # Only an interrupted epoch since: the best so far stays, if any.
-                self.best_epoch_ = getattr(self, "best_epoch_", 0)
-                self.best_loss_ = getattr(self, "best_loss_", math.nan)
+                # Only an interrupted epoch since: no training loss to call best.
+                # (A best kept from before would be a fit's validation loss, of
+                # its start: an epoch with a training loss would be among these.)
+                self.best_epoch_, self.best_loss_ = 0, math.nan
                 return
             self.best_epoch_ = first + int(np.nanargmin(losses)) + 1
             self.best_loss_ = self.loss_curve_[self.best_epoch_ - 1]

@@ -606,14 +606,20 @@ def test_an_interrupt_within_the_epochs_ends_training(Estimator, method, epoch):
 def test_an_interrupt_in_the_only_epoch_leaves_no_best_loss(Estimator):
     # Without early stopping the start's loss is never measured: after an
     # interrupted first epoch there is no loss to call best (not inf).
-    model = Estimator(callbacks=[InterruptAt(1, batch=2)], batch_size=8,
-                      **{**FAST, "early_stopping": False})
+    # (The second interrupt is partial_fit's, below: a fit ends at the first.)
+    model = Estimator(callbacks=[InterruptAt(1, batch=2), InterruptAt(2, batch=2)],
+                      batch_size=8, partial_fit_epochs=1, **{**FAST, "early_stopping": False})
     model.fit(X)
     assert model.best_epoch_ == 0 and model.n_epochs_ == 1
     assert np.isnan(model.best_loss_) and np.isnan(model.loss_curve_[0])
     # With early stopping, the start's validation loss is the best one measured.
     model.set_params(early_stopping=True).fit(X)
     assert model.best_epoch_ == 0 and np.isfinite(model.best_loss_)
+    # That fit kept its start: partial_fit's best looks only at its own epochs,
+    # and the fit's validation loss is no training loss of theirs.
+    model.partial_fit(X)
+    assert model.n_epochs_ == 2 and np.isnan(model.loss_curve_[1])
+    assert model.best_epoch_ == 0 and np.isnan(model.best_loss_)
 
 
 def test_an_interrupt_while_cross_validating_the_epochs_interrupts_the_fit(monkeypatch):
