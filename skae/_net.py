@@ -216,8 +216,11 @@ class SkaeNet(NeuralNet):
         callbacks only release a resource there, and are ended here: skae's
         live progress bar, closed, and skorch's ``TensorBoard``, whose writer
         (a thread and an open file) is closed as at the end of a fit that
-        returns, or flushed with ``close_after_train=False``. A failure to
-        close one is noted on ``error``, which stays the error raised.
+        returns, through its ``on_train_end`` -- where a subclass that opens a
+        writer per fit lets it go (the user guide's ``TensorBoardPerFit``), and
+        a subclass that also publishes there publishes after the error too --
+        or flushed with ``close_after_train=False``. A failure to close one is
+        noted on ``error``, which stays the error raised.
         """
         for name, callback in getattr(self, "callbacks_", []):
             try:
