@@ -696,7 +696,9 @@ def test_near_constant_floor_does_not_depend_on_the_other_features_units():
     # less than the median variance: a floor in units of it moved with them.)
     X = _flagged_table()
     units = np.array([1, 1, 1e3, 1e3, 1, 1, 1])
-    detectors = [ReconstructionOutlierDetector(random_state=0).fit(rows) for rows in (X, X * units)]
+    detectors = [
+        ReconstructionOutlierDetector(random_state=0).fit(rows) for rows in (X, X * units)
+    ]
     np.testing.assert_allclose(detectors[1].scale_, detectors[0].scale_ * units, rtol=1e-12)
     np.testing.assert_allclose(
         detectors[1].score_samples(X_OFF_FLAGGED * units),
