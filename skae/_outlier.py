@@ -47,9 +47,13 @@ _HEAVY_TAIL_SKEWNESS = 3.0
 #: one of the left tail (2), 1 being no transform.
 _HEAVY_TAIL_MIN_VALUES = 20
 _POWER_RANGE = (0.0, 2.0)
-#: ``feature_scaling``: a near-constant feature's variance gets this
-#: multiple of the median feature variance added ...
-_VARIANCE_FLOOR = 3.0
+#: ``feature_scaling``: a near-constant feature's variance gets this multiple
+#: of its rare values' mean square deviation from its most common value added
+#: (``_rare_deviation``), in its own units: a rare value then lands about
+#: ``1 / sqrt(_VARIANCE_FLOOR + p)`` scaled units from the common one (``p``:
+#: the rare values' fraction) -- at 1, as far as one standard deviation of any
+#: other feature ...
+_VARIANCE_FLOOR = 1.0
 #: ... where near-constant means that this fraction of its rows hold its most
 #: common value (an image's blank border pixel, a rarely set flag).
 _NEAR_CONSTANT = 0.9
@@ -327,11 +331,55 @@ def _sample(X, random_state):
 
 
 def _near_constant(rows):
-    """Whether most of ``rows`` (``_NEAR_CONSTANT``) hold each feature's most common value."""
-    fractions = np.empty(rows.shape[1])
+    """Each feature's most common value in ``rows`` (in their dtype), and whether
+    most of ``rows`` (``_NEAR_CONSTANT``) hold it."""
+    modes, fractions = np.empty(rows.shape[1], rows.dtype), np.empty(rows.shape[1])
     for j, column in enumerate(rows.T):
-        fractions[j] = np.unique(column, return_counts=True)[1].max() / len(column)
-    return fractions >= _NEAR_CONSTANT
+        values, counts = np.unique(column, return_counts=True)
+        modes[j], fractions[j] = values[counts.argmax()], counts.max() / len(column)
+    return modes, fractions >= _NEAR_CONSTANT
+
+
+def _moments_off_mode(X, modes):
+    """Each feature's mean and variance (:func:`_column_moments`) and how many rows
+    of ``X`` (dense, CSR or streamed) differ from its value in ``modes``.
+
+    Streamed ``X`` is read once for both, each block checked
+    (:func:`check_finite_block`); dense ``X`` is counted in chunks of rows,
+    never compared whole; CSR ``X`` from its stored entries and implicit
+    zeros. ``modes`` must be in ``X``'s dtype and units (after any transform)
+    to compare equal.
+    """
+    off = np.zeros(X.shape[1], np.int64)
+    if sp.issparse(X):
+        X = X.tocsr()
+        stored = np.bincount(X.indices, minlength=X.shape[1])
+        off += np.bincount(X.indices[X.data != modes[X.indices]], minlength=X.shape[1])
+        # The implicit zeros differ from a mode other than 0.
+        off += np.where(modes != 0, X.shape[0] - stored, 0)
+        return (*_column_moments(X), off)
+
+    def count(block):
+        off[:] += np.count_nonzero(block != modes, axis=0)
+
+    if is_streamed(X):
+        def check(block, start):
+            check_finite_block(block, start)
+            count(block)
+
+        return (*_column_moments(X, check=check), off)
+    for block in _dense_chunks(X, dtype=X.dtype):
+        count(block)
+    return (*_column_moments(X), off)
+
+
+def _rare_deviation(mean, var, modes, off, n_samples):
+    """Each feature's mean square deviation from ``modes`` over its ``off`` rows
+    that differ from it (0 where none does), from its ``mean`` and ``var`` over
+    all ``n_samples`` rows: the rows that equal the mode add nothing to the sum
+    of squares ``n_samples * (var + (mean - mode)**2)``."""
+    squares = n_samples * (var + (mean - modes) ** 2)
+    return np.divide(squares, off, out=np.zeros_like(squares), where=off > 0)
 
 
 def _float_dtype(X):
@@ -486,13 +534,14 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         ``power_transform_``; sparse input is not transformed). ``"standard"``
         only standardises. Either way, a *near-constant* feature (90 % of its rows
         hold one value: an image's blank border pixel, a seldom-set flag;
-        counted on the same rows) gets 3 times the median feature variance
-        added to its own first, so that its rare values are not inflated into
-        huge errors. That floor is in the units of the other features, as an
-        image's pixels share one: with features in different units, a
-        near-constant feature's weight depends on the others' units (changing
-        two columns from kPa to MPa moves it); a ``StandardScaler`` in front
-        makes it unit-free (every variance 1, the floor 3). Dense rows are
+        counted on the same rows) gets the mean square deviation of its other
+        values from that one, over every training row, added to its variance
+        first: divided by its own tiny spread, its rare values would be
+        inflated into huge errors; so floored, a rare value lands about
+        ``1 / sqrt(1 + p)`` scaled units from the common one (``p``: the
+        fraction of rows off it), as far as one standard deviation of any other
+        feature. Each feature's scaling depends on its own values alone, as a
+        ``StandardScaler``'s does, whatever the other features' units. Dense rows are
         centred on the training mean first, in their own dtype, before the
         estimator computes in float32: the cast of rows far from 0 relative to
         their spread would lose digits (and discrete data its ties, which the
@@ -1037,8 +1086,13 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         the neighbours' score shares. ``sample``: :func:`_sample`'s rows of
         ``X`` (drawn from ``X`` if not given).
         """
-        # The pass over streamed X that checks each block's values.
-        mean, var = _column_moments(X, check=check_finite_block)
+        modes, near_constant = _near_constant(
+            _sample(X, self.random_state) if sample is None else sample
+        )
+        # The pass over streamed X that checks each block's values counts its
+        # rows off each feature's mode too.
+        mean, var, off = _moments_off_mode(X, modes)
+        rare_deviation = _rare_deviation(mean, var, modes, off, X.shape[0])
         # Rounding noise of a constant feature is no variance (scikit-learn's scalers' rule).
         noise = _rounding_variance(var, mean, X.shape[0])
         # The network's own check, before the division rather than after; dense
@@ -1056,9 +1110,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         mean = np.where(varies, mean, 0.0)
         # Standardise, except that a near-constant feature's variance is floored:
         # divided by its own tiny spread, the rare values of a blank border pixel
-        # or a seldom-set flag would be inflated into huge errors.
-        near_constant = _near_constant(_sample(X, self.random_state) if sample is None else sample)
-        floor = np.where(near_constant, _VARIANCE_FLOOR * np.median(var), 0.0)
+        # or a seldom-set flag would be inflated into huge errors. The floor is in
+        # the feature's own units, as its spread is, so that a feature's scaled
+        # values depend on it alone, not on the other features' units.
+        floor = np.where(near_constant & varies, _VARIANCE_FLOOR * rare_deviation, 0.0)
         var = var + floor
         return None if sparse else mean, np.where(var > 0, np.sqrt(var), 1.0)
 

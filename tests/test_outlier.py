@@ -16,7 +16,7 @@ from conftest import HOLD_OUT, assert_noted
 
 import skae._outlier
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
-from skae._outlier import _EPOCHS
+from skae._outlier import _EPOCHS, _sampled_rows
 
 FAST = dict(max_epochs=5, hidden_layer_sizes=(16,), random_state=0, **HOLD_OUT)
 
@@ -668,23 +668,83 @@ def test_near_constant_features_get_a_floor_instead_of_being_inflated():
     X = X_PLANE.copy()
     X[:, 5] = 0.0
     X[:5, 5] = 0.01  # a seldom-set flag: 98 % of its rows hold one value
+    X[5:8, 5] = -0.02
     scale = ReconstructionOutlierDetector()._feature_scale(X)[1]
     var = X.var(axis=0)
     np.testing.assert_allclose(scale[:5], np.sqrt(var[:5]))
-    assert scale[5] == pytest.approx(np.sqrt(var[5] + 3.0 * np.median(var)))
-    assert scale[5] > 10 * np.sqrt(var[5])
+    # The floor: the rare values' mean square deviation from the common one.
+    rare_deviation = (5 * 0.01**2 + 3 * 0.02**2) / 8
+    assert scale[5] == pytest.approx(np.sqrt(var[5] + rare_deviation))
+    assert scale[5] > 5 * np.sqrt(var[5])
+    # A rare value lands about one scaled unit from the common one, 1 / sqrt(1 + p).
+    assert np.sqrt(rare_deviation) / scale[5] == pytest.approx(1 / np.sqrt(1 + 8 / 300), rel=1e-3)
 
 
-def test_near_constant_rule_does_not_depend_on_the_row_order():
-    # 38 % of the rows hold 0, all of them first: the head of the data alone
-    # would call the feature near-constant and floor its variance.
-    X = np.random.RandomState(0).randn(5000, 4)
-    X[:1900, 0] = 0.0
-    order = np.random.RandomState(1).permutation(len(X))
-    scales = [ReconstructionOutlierDetector(random_state=0)._feature_scale(rows)[1]
-              for rows in (X, X[order])]
-    np.testing.assert_allclose(scales[0], scales[1])
-    np.testing.assert_allclose(scales[0], X.std(axis=0))
+def _flagged_table():
+    """X_PLANE's continuous columns beside a flag set in 2 % of the rows."""
+    flag = np.zeros(len(X_PLANE))
+    flag[::50] = 1.0
+    return np.column_stack([X_PLANE, flag])
+
+
+X_OFF_FLAGGED = np.column_stack([X_OFF, np.arange(len(X_OFF)) % 2])
+
+
+def test_near_constant_floor_does_not_depend_on_the_other_features_units():
+    # kPa to MPa in two unrelated columns: the flag's scale stays, the columns'
+    # scales follow their unit, and every row scores as it did. (Two columns of
+    # less than the median variance: a floor in units of it moved with them.)
+    X = _flagged_table()
+    units = np.array([1, 1, 1e3, 1e3, 1, 1, 1])
+    detectors = [
+        ReconstructionOutlierDetector(random_state=0).fit(rows) for rows in (X, X * units)
+    ]
+    np.testing.assert_allclose(detectors[1].scale_, detectors[0].scale_ * units, rtol=1e-12)
+    np.testing.assert_allclose(
+        detectors[1].score_samples(X_OFF_FLAGGED * units),
+        detectors[0].score_samples(X_OFF_FLAGGED),
+        rtol=1e-6,
+    )
+
+
+def test_a_flag_the_sample_misses_is_floored_by_its_one_rare_row():
+    # Set in 1 row of 2,500: the 2,000 rows sampled miss it, so the feature is
+    # constant there; its rare row, over every row, floors its variance.
+    X = np.random.RandomState(0).randn(2500, 3)
+    row = np.setdiff1d(np.arange(len(X)), _sampled_rows(len(X), 0))[0]
+    X[:, 2] = 5.0
+    X[row, 2] = 7.0
+    scale = ReconstructionOutlierDetector(random_state=0)._feature_scale(X)[1]
+    assert np.isfinite(scale[2]) and scale[2] > 0
+    assert 2.0 / scale[2] == pytest.approx(1.0, rel=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_streamed_and_sparse_rows_get_the_dense_rows_scale(dtype, tmp_path):
+    X = _flagged_table()
+    rows = np.arange(len(X))
+    # Near-constant columns: 0 but in 8 % of the rows, where it is heavy-tailed
+    # (power-transformed: its common value is compared in transformed units) ...
+    X[:, 4] = np.where(rows % 12 == 0, np.exp(2 * np.random.RandomState(0).randn(len(X))), 0.0)
+    # ... and 0.3 but in 5 % of the rows, whose zeros sparse rows leave implicit.
+    X[:, 5] = np.where(rows % 20 == 0, 0.0, 0.3)
+    X = X.astype(dtype)
+    mapped = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=dtype, shape=X.shape)
+    mapped[:] = X
+    mapped.flush()
+
+    def fitted(rows, feature_scaling):
+        estimator = AutoencoderTransformer(2, max_epochs=1, random_state=0)
+        return ReconstructionOutlierDetector(
+            estimator, feature_scaling=feature_scaling, random_state=0
+        ).fit(rows)
+
+    dense = fitted(X, "auto")
+    assert dense.power_transform_[0][4] != 1
+    np.testing.assert_allclose(fitted(mapped, "auto").scale_, dense.scale_, rtol=1e-12)
+    np.testing.assert_allclose(
+        fitted(sp.csr_matrix(X), "standard").scale_, fitted(X, "standard").scale_, rtol=1e-12
+    )
 
 
 def test_feature_scaling_none_feeds_raw_data():
