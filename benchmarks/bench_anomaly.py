@@ -597,9 +597,20 @@ round):
   about `1 / sqrt(c)`), c = 3 / 1 / 0.3: 0.9293 / 0.9294 / 0.9296 over the 25 pairs (now
   0.9297), the same 3 pairs behind; unsupervised ecoli 0.930 -> 0.925 / 0.928 / 0.932,
   semi-supervised ecoli 0.958 -> 0.952 / 0.953 / 0.958, digits novelty 0.891 -> 0.892 / 0.891 /
-  0.885 (AP 0.699 -> 0.682 at 0.3); the rest within 0.001. Not adopted yet: a feature whose
-  rare values miss the 2,000 rows sampled (set in under 1 row in 2,000) has no deviation to
-  measure, and its floor would need a pass counting its mode over every row.
+  0.885 (AP 0.699 -> 0.682 at 0.3); the rest within 0.001. Not adopted that day: a feature
+  whose rare values miss the 2,000 rows sampled (set in under 1 row in 2,000) has no
+  deviation to measure there.
+  **Adopted on 2026-12-08, c = 1** (a rare value about one scaled unit from the common one,
+  as one standard deviation of any other feature): the mode is taken on the sample, the rows
+  off it are counted over every training row, in the pass that already checks a streamed
+  array's blocks (dense rows in chunks, CSR rows from their stored entries), and their mean
+  square deviation follows from the feature's mean and variance, so the corner above has its
+  one rare row. Each feature's scaling now depends on its own values alone: moving two other
+  columns to other units leaves the scores equal (tested). Re-run by this script (skae and
+  PCA error, the same splits; the tables above): 0.9294 over the 25 pairs against 0.9297, the
+  same 3 pairs behind, unsupervised wbc unchanged (0.956); semi-supervised ecoli 0.958 ->
+  0.953 (AP 0.636 -> 0.647), unsupervised ecoli 0.930 -> 0.928, every other pair within
+  0.0005, 13 of the 25 identical split by split.
 - *Images* (`--images`, the same digits novelty splits): the detector over
   `AutoencoderTransformer(architecture="conv")` on 8 x 8 images gives 0.927 ± 0.050 (AP
   0.776), the default on rows of 64 pixels 0.891 ± 0.067 (AP 0.699); with the neighbours
@@ -627,7 +638,9 @@ this run; where a candidate changes the rule for the number of components, the P
 peer, which takes skae's number, was re-run with it. Columns as in the second round; "AP":
 mean average precision, unsupervised / semi-supervised. The rows that change a parameter or
 a constant re-run with this script (see its docstring): `--param trim_fraction=0`,
-`--constant _EPOCHS=3`, `_HIDDEN_PER_FEATURE="(1, 1)"`, `_VARIANCE_FLOOR=1.0`, and
+`--constant _EPOCHS=3`, `_HIDDEN_PER_FEATURE="(1, 1)"`, `_VARIANCE_FLOOR=1.0` (then a
+multiple of the median feature variance; since 2026-12-08 of the feature's own rare
+values' deviation), and
 `--methods skae "PCA error" --constant _EXPLAINED_VARIANCE=0.5`, each with its own `--store`;
 the other rows were changes to the code, measured on the same splits.
 
