@@ -412,9 +412,12 @@ def register_skl2onnx_converters():
     Afterwards ``skl2onnx.to_onnx`` converts pipelines holding them: a
     transformer becomes its ``transform``; the detector gives skl2onnx's two
     outlier-detector outputs, ``label`` (int64, :meth:`predict`) and
-    ``scores`` (:meth:`decision_function`), both of shape ``(N,)``. Outputs
-    have the input's dtype (float or double); the network computes in
-    float32. Registering is explicit: importing skae never touches skl2onnx.
+    ``scores`` (:meth:`decision_function`), both of shape ``(N,)``. Double
+    input gets the graph of :func:`to_onnx` with ``dtype=np.float64`` (the
+    detector transforms, centres and scales double rows in double, as skae
+    does float64 rows), float input the float32 graph. The other outputs have
+    the input's dtype (float or double); the network computes in float32.
+    Registering is explicit: importing skae never touches skl2onnx.
     Calling it again is harmless.
 
     Examples
@@ -514,16 +517,20 @@ def _whole_sequence_lengths(scope, container, sequences, opset):
 def _insert(scope, operator, container, method):
     """Export ``method`` of the operator's estimator and copy its graph into ``container``.
 
-    Every name of the exported graph is made unique in the pipeline's scope;
-    double input is cast to float, and outputs to the types the shape
-    calculator declared (the input's).
+    Every name of the exported graph is made unique in the pipeline's scope.
+    The graph takes the input's dtype (float64 for double input, as
+    :func:`to_onnx`'s ``dtype``); outputs are cast to the types the shape
+    calculator declared (the input's) where the graph's differ (a float
+    detector's float64 scores).
     """
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
     from skl2onnx.common.data_types import DoubleTensorType
 
     opset = min(container.target_opset or _MAX_OPSET, _MAX_OPSET)
-    module, n_inputs, output_names = _graph(operator.raw_operator, method, np.float32)
-    graph = _export(module, n_inputs, output_names, opset, np.float32).graph
+    double = isinstance(operator.inputs[0].type, DoubleTensorType)  # else float (_input_type)
+    dtype = np.dtype(np.float64 if double else np.float32)
+    module, n_inputs, output_names = _graph(operator.raw_operator, method, dtype)
+    graph = _export(module, n_inputs, output_names, opset, dtype).graph
     names = {"": ""}  # an omitted optional input keeps its empty name
 
     def unique(name):
@@ -531,11 +538,7 @@ def _insert(scope, operator, container, method):
             names[name] = scope.get_unique_variable_name(f"skae_{name}")
         return names[name]
 
-    if isinstance(operator.inputs[0].type, DoubleTensorType):
-        container.add_node("Cast", [operator.inputs[0].full_name], [unique(graph.input[0].name)],
-                           to=TensorProto.FLOAT, name=scope.get_unique_operator_name("Cast"))
-    else:
-        names[graph.input[0].name] = operator.inputs[0].full_name
+    names[graph.input[0].name] = operator.inputs[0].full_name
     for output, variable in zip(graph.output, operator.outputs):
         if output.type.tensor_type.elem_type == variable.type.to_onnx_type().tensor_type.elem_type:
             names[output.name] = variable.full_name

@@ -307,6 +307,18 @@ def test_skl2onnx_converts_the_detector(registered):
     np.testing.assert_allclose(scores, detector.decision_function(X32), rtol=1e-5, atol=1e-5)
 
 
+def test_skl2onnx_keeps_the_digits_of_double_input(registered, far_detector):
+    # Double input gets the float64 graph (not a cast to float): the rows are
+    # centred in float64, as skae centres them.
+    model = skl2onnx.to_onnx(far_detector, FAR[:1])
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    label, scores = run(model, FAR)
+    assert scores.dtype == np.float64
+    np.testing.assert_array_equal(label, far_detector.predict(FAR))
+    np.testing.assert_allclose(scores, far_detector.decision_function(FAR), rtol=1e-5,
+                               atol=1e-6)
+
+
 @pytest.mark.parametrize("architecture", ["gru", "lstm"])
 def test_skl2onnx_converts_recurrent_networks(registered, architecture):
     # torch's graph omits a recurrent layer's sequence lengths (an input named ""),
