@@ -69,8 +69,9 @@ except ValueError as exc:
 # %%
 # Serve the autoencoder with onnxruntime
 # --------------------------------------
-# The exported graph takes float32 rows, of any number, and includes the
-# network's input normalisation.
+# The exported graph takes float32 rows (float64 ones if exported with
+# ``dtype=np.float64``), of any number, and includes the network's input
+# normalisation.
 model = to_onnx(loaded, "transform")
 session = onnxruntime.InferenceSession(model.SerializeToString())
 (codes,) = session.run(None, {"X": X_test})

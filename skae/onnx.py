@@ -1,13 +1,14 @@
 """Export fitted skae estimators to ONNX, to serve them where PyTorch is not installed.
 
 :func:`to_onnx` turns one method of a fitted estimator into an
-``onnx.ModelProto``: input ``"X"`` (float32 rows, any number of them), the
-input normalisation inside the graph, outputs in the dtypes skae returns for
-float32 input.
+``onnx.ModelProto``: input ``"X"`` (float32 rows, any number of them, or
+float64 rows with ``dtype=np.float64``), the input normalisation inside the
+graph, outputs in the dtypes skae returns for input of that dtype.
 :func:`register_skl2onnx_converters` teaches skl2onnx the three estimators,
 so that a whole scikit-learn pipeline around them converts with
-``skl2onnx.to_onnx``. Neither runs on ``import skae``: this module, onnx and
-skl2onnx are imported only when you ask for them.
+``skl2onnx.to_onnx``, on float or double input. Neither runs on ``import
+skae``: this module, onnx and skl2onnx are imported only when you ask for
+them.
 
 The graph is what skae itself computes: each method's computation on a chunk
 of rows (``_chunk_function``) is traced by PyTorch's TorchScript-based ONNX
@@ -50,10 +51,17 @@ _TRANSFORMER_METHODS = ("transform", "inverse_transform", "score_samples")
 _DETECTOR_METHODS = ("score_samples", "decision_function", "predict")
 #: The transformers exported, alone or inside a detector (exact classes, not subclasses).
 _TRANSFORMERS = (AutoencoderTransformer, VAETransformer)
+#: The dtypes of the rows a graph takes: those skae's estimators compute on without a copy.
+_INPUT_DTYPES = ("float32", "float64")
 
 
 def _tensor(array, dtype=np.float64):
     return torch.as_tensor(np.asarray(array, dtype=dtype))
+
+
+def _cast(x, dtype):
+    """``x`` in ``dtype``; ``x`` itself (no Cast node in the graph) if it has it already."""
+    return x if x.dtype == dtype else x.to(dtype)
 
 
 def _network(estimator):
@@ -64,7 +72,7 @@ def _network(estimator):
 
 
 class _TransformerGraph(torch.nn.Module):
-    """One method of a fitted transformer, as a module on float32 rows."""
+    """One method of a fitted transformer, as a module on float32 or float64 rows."""
 
     def __init__(self, estimator, method):
         super().__init__()
@@ -73,20 +81,25 @@ class _TransformerGraph(torch.nn.Module):
         self.function = estimator._chunk_function(method, "cpu")
 
     def forward(self, x):
-        result = self.function(self.network, x)
-        # A row whose float32 pass overflows, which skae recomputes in float64,
-        # has a likelihood below every float32 number: minus infinity, not NaN.
-        return overflowed_as_outliers(result) if self.method == "score_samples" else result
+        # The network computes in float32 whatever the rows' dtype: skae's
+        # _map_chunks casts each chunk, and the graph casts the same way.
+        result = self.function(self.network, _cast(x, torch.float32))
+        if self.method == "score_samples":
+            # A row whose float32 pass overflows, which skae recomputes in float64,
+            # has a likelihood below every float32 number: minus infinity, not NaN.
+            return overflowed_as_outliers(result)
+        # Codes and reconstructions in the rows' dtype, as skae returns them.
+        return _cast(result, x.dtype)
 
 
 class _DetectorGraph(torch.nn.Module):
-    """A fitted detector's scores (and labels) on float32 rows, as a module.
+    """A fitted detector's scores (and labels) on rows of ``dtype``, as a module.
 
     ``outputs`` names what ``forward`` returns: one of ``_DETECTOR_METHODS``,
     or ``"label_and_decision"`` (skl2onnx's two outputs of an outlier detector).
     """
 
-    def __init__(self, detector, outputs):
+    def __init__(self, detector, outputs, dtype):
         super().__init__()
         inner = detector.estimator_
         self.outputs = outputs
@@ -94,11 +107,12 @@ class _DetectorGraph(torch.nn.Module):
         scale = detector.scale_
         power = getattr(detector, "power_transform_", None)
         center = getattr(detector, "center_", None)  # absent from older files
-        # As the detector: rows transformed and scaled in their own dtype, statistics in float64.
-        self.register_buffer("power", None if power is None else _tensor(power, np.float32))
-        self.register_buffer("center", None if center is None else _tensor(center, np.float32))
+        # As the detector: rows transformed and scaled in their own dtype
+        # (_power, _divide), the network in float32, statistics in float64.
+        self.register_buffer("power", None if power is None else _tensor(power, dtype))
+        self.register_buffer("center", None if center is None else _tensor(center, dtype))
         self.register_buffer(
-            "inverse_scale", None if scale is None else _tensor(1.0 / scale, np.float32)
+            "inverse_scale", None if scale is None else _tensor(1.0 / scale, dtype)
         )
         self.register_buffer("offset", _tensor(detector.offset_))
         self.statistic = detector.anomaly_score_
@@ -130,6 +144,11 @@ class _DetectorGraph(torch.nn.Module):
             x = x - self.center
         if self.inverse_scale is not None:
             x = x * self.inverse_scale
+        # A row scaled beyond float32's range, which _divide clips to its largest
+        # number, is infinite here (the product, or the cast of a float64 row):
+        # the network overflows on it as on the clipped row, and the graph scores
+        # it -inf (overflowed_as_outliers), as to_onnx documents.
+        x = _cast(x, torch.float32)
         if self.statistic != "estimator":
             codes = self.encode(self.network, x).double()
             spe = self.error(self.network, x)
@@ -173,8 +192,23 @@ class _DetectorGraph(torch.nn.Module):
                 + self.reference_norms)
 
 
-def _graph(estimator, method):
-    """``(module, n_inputs, output_names)`` computing ``method`` of the fitted ``estimator``."""
+def _input_dtype(dtype):
+    """``dtype`` as the numpy dtype of one of ``_INPUT_DTYPES``, or a ``ValueError``."""
+    try:
+        # None is no dtype here, though numpy reads it as float64.
+        resolved = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in _INPUT_DTYPES:
+        raise ValueError(
+            f"dtype must be np.float32 or np.float64 (or 'float32', 'float64'), got {dtype!r}."
+        )
+    return resolved
+
+
+def _graph(estimator, method, dtype):
+    """``(module, n_inputs, output_names)`` computing ``method`` of the fitted ``estimator``
+    on rows of ``dtype``."""
     if type(estimator) not in (*_TRANSFORMERS, ReconstructionOutlierDetector):
         raise TypeError(
             f"skae.onnx exports skae's estimators, got {type(estimator).__name__}."
@@ -203,7 +237,7 @@ def _graph(estimator, method):
             f"got {method!r}."
         )
     names = ["label", "scores"] if method == "label_and_decision" else [method]
-    return _DetectorGraph(estimator, method), estimator.n_features_in_, names
+    return _DetectorGraph(estimator, method, dtype), estimator.n_features_in_, names
 
 
 def _logaddexp(g, a, b):
@@ -217,7 +251,7 @@ def _logaddexp(g, a, b):
     return g.op("Add", g.op("Max", a, b), g.op("Log", g.op("Add", one, g.op("Exp", gap))))
 
 
-def _export(module, n_inputs, output_names, opset):
+def _export(module, n_inputs, output_names, opset, dtype):
     onnx = _import("onnx")
     # Registered for this exporter only, and again on every export (idempotent).
     torch.onnx.register_custom_op_symbolic("aten::logaddexp", _logaddexp, 9)
@@ -240,7 +274,7 @@ def _export(module, n_inputs, output_names, opset):
         warnings.filterwarnings("ignore", "Exporting a model to ONNX with a batch_size")
         torch.onnx.export(
             module,
-            (torch.zeros(2, n_inputs),),
+            (_tensor(np.zeros((2, n_inputs)), dtype),),
             buffer,
             dynamo=False,
             input_names=["X"],
@@ -262,14 +296,16 @@ def _import(name):
         ) from exc
 
 
-def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
+def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.float32):
     """Export one method of a fitted skae estimator as an ONNX model.
 
-    The model takes float32 rows as input ``"X"`` of shape ``(N, n_features)``
-    -- for :meth:`~AutoencoderTransformer.inverse_transform`, codes of shape
+    The model takes rows of ``dtype`` (float32 unless asked otherwise) as
+    input ``"X"`` of shape ``(N, n_features)`` -- for
+    :meth:`~AutoencoderTransformer.inverse_transform`, codes of shape
     ``(N, n_components)`` -- with a dynamic batch size ``N``, and returns the
     method's result as output named after the method, in the dtype skae
-    returns for float32 input: float32 codes and reconstructions, float64
+    returns for input of that dtype: codes and reconstructions in the input's
+    dtype (float32 numbers, which the network computes, in either), float64
     scores (computed in float64 as skae computes them), int64 labels. The
     input normalisation, the network and (for the detector) the feature
     scaling, the threshold and the labels are inside the graph. onnxruntime
@@ -285,14 +321,22 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     nearest reference codes, and reference codes tied at the last of those
     distances (discrete features put codes on a lattice) share its place
     equally, in skae and in the graph alike, so the two agree on discrete
-    data too -- given the same float32 rows: the graph takes rows in float32
-    and centres them there, where skae centres float64 rows before its cast,
-    and on discrete data ten thousand of its spreads from 0 the graph's input
-    has lost the digits that break no tie in skae (scores 3e-3 apart,
-    relative; 1e-1 at 1e5 spreads). Pass such rows as float32 to both, or
-    centre them first. The graph weighs every reference code for every row:
-    it holds a few float64 matrices of ``N`` by the number of reference codes
-    (up to 100,000), so score large batches in slices.
+    data too. The graph weighs every reference code for every row: it holds
+    a few float64 matrices of ``N`` by the number of reference codes (up to
+    100,000), so score large batches in slices.
+
+    Export with the dtype of the rows you will serve. The graph computes what
+    skae computes on rows of its dtype. On float64 rows that is, for the
+    detector, the Yeo-Johnson transform (``power_transform_``), the centring
+    (``center_``) and the division by ``scale_`` in float64, then the network
+    in float32, as :class:`ReconstructionOutlierDetector` does before its
+    network's cast; for the transformers, the cast to float32 first, as
+    theirs does. Rows far from 0 relative to their spread lose digits in a
+    cast to float32 that the detector's float64 centring keeps (and, on
+    discrete data, the ties between their codes): on such float64 rows the
+    float32 graph's scores are not the detector's (up to 14 % apart,
+    relative, on the tests' discrete rows 1e5 from 0 with a spread of about
+    1), and the float64 graph's are, to float32 precision.
 
     Parameters
     ----------
@@ -304,6 +348,10 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
         ``"predict"`` (int64 labels) for :class:`ReconstructionOutlierDetector`.
     opset : int, default=18
         ONNX opset version, at most 20.
+    dtype : {np.float32, np.float64}, default=np.float32
+        The dtype of the input ``"X"`` (for ``inverse_transform``, of the
+        codes), or a name numpy reads as one of them (``"float64"``); any
+        other value is a ``ValueError``.
 
     Returns
     -------
@@ -339,11 +387,20 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET):
     >>> (codes,) = session.run(None, {"X": X})
     >>> bool(np.allclose(codes, ae.transform(X), atol=1e-5))
     True
+
+    For float64 rows, a float64 graph; codes come back in float64, as skae's:
+
+    >>> model = to_onnx(ae, "transform", dtype=np.float64)
+    >>> session = onnxruntime.InferenceSession(model.SerializeToString())
+    >>> (codes,) = session.run(None, {"X": X.astype(np.float64)})
+    >>> codes.dtype
+    dtype('float64')
     """
+    dtype = _input_dtype(dtype)
     if not 7 <= opset <= _MAX_OPSET:
         raise ValueError(f"opset must be between 7 and {_MAX_OPSET}, got {opset}.")
-    module, n_inputs, output_names = _graph(estimator, method)
-    model = _export(module, n_inputs, output_names, opset)
+    module, n_inputs, output_names = _graph(estimator, method, dtype)
+    model = _export(module, n_inputs, output_names, opset, dtype)
     model.doc_string = f"skae {type(estimator).__name__}.{method}"
     return model
 
@@ -355,9 +412,12 @@ def register_skl2onnx_converters():
     Afterwards ``skl2onnx.to_onnx`` converts pipelines holding them: a
     transformer becomes its ``transform``; the detector gives skl2onnx's two
     outlier-detector outputs, ``label`` (int64, :meth:`predict`) and
-    ``scores`` (:meth:`decision_function`), both of shape ``(N,)``. Outputs
-    have the input's dtype (float or double); the network computes in
-    float32. Registering is explicit: importing skae never touches skl2onnx.
+    ``scores`` (:meth:`decision_function`), both of shape ``(N,)``. Double
+    input gets the graph of :func:`to_onnx` with ``dtype=np.float64`` (the
+    detector transforms, centres and scales double rows in double, as skae
+    does float64 rows), float input the float32 graph. The other outputs have
+    the input's dtype (float or double); the network computes in float32.
+    Registering is explicit: importing skae never touches skl2onnx.
     Calling it again is harmless.
 
     Examples
@@ -457,16 +517,20 @@ def _whole_sequence_lengths(scope, container, sequences, opset):
 def _insert(scope, operator, container, method):
     """Export ``method`` of the operator's estimator and copy its graph into ``container``.
 
-    Every name of the exported graph is made unique in the pipeline's scope;
-    double input is cast to float, and outputs to the types the shape
-    calculator declared (the input's).
+    Every name of the exported graph is made unique in the pipeline's scope.
+    The graph takes the input's dtype (float64 for double input, as
+    :func:`to_onnx`'s ``dtype``); outputs are cast to the types the shape
+    calculator declared (the input's) where the graph's differ (a float
+    detector's float64 scores).
     """
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
     from skl2onnx.common.data_types import DoubleTensorType
 
     opset = min(container.target_opset or _MAX_OPSET, _MAX_OPSET)
-    module, n_inputs, output_names = _graph(operator.raw_operator, method)
-    graph = _export(module, n_inputs, output_names, opset).graph
+    double = isinstance(operator.inputs[0].type, DoubleTensorType)  # else float (_input_type)
+    dtype = np.dtype(np.float64 if double else np.float32)
+    module, n_inputs, output_names = _graph(operator.raw_operator, method, dtype)
+    graph = _export(module, n_inputs, output_names, opset, dtype).graph
     names = {"": ""}  # an omitted optional input keeps its empty name
 
     def unique(name):
@@ -474,11 +538,7 @@ def _insert(scope, operator, container, method):
             names[name] = scope.get_unique_variable_name(f"skae_{name}")
         return names[name]
 
-    if isinstance(operator.inputs[0].type, DoubleTensorType):
-        container.add_node("Cast", [operator.inputs[0].full_name], [unique(graph.input[0].name)],
-                           to=TensorProto.FLOAT, name=scope.get_unique_operator_name("Cast"))
-    else:
-        names[graph.input[0].name] = operator.inputs[0].full_name
+    names[graph.input[0].name] = operator.inputs[0].full_name
     for output, variable in zip(graph.output, operator.outputs):
         if output.type.tensor_type.elem_type == variable.type.to_onnx_type().tensor_type.elem_type:
             names[output.name] = variable.full_name

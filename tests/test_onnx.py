@@ -52,10 +52,14 @@ def transformer(request):
     return TRANSFORMERS[request.param]().fit(X)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("method", ["transform", "inverse_transform", "score_samples"])
-def test_transformer_methods_match_skae(transformer, method):
-    inputs = transformer.transform(X32) if method == "inverse_transform" else X32
-    model = to_onnx(transformer, method)
+def test_transformer_methods_match_skae(transformer, method, dtype):
+    # In skae's dtype for rows of each: codes and reconstructions in the rows'
+    # dtype, scores in float64.
+    rows = X.astype(dtype)
+    inputs = transformer.transform(rows) if method == "inverse_transform" else rows
+    model = to_onnx(transformer, method, dtype=dtype)
     onnx.checker.check_model(model)
     (output,) = run(model, inputs)
     expected = getattr(transformer, method)(inputs)
@@ -90,7 +94,8 @@ def test_normalisation_is_inside_the_graph():
     ),
 ])
 @pytest.mark.parametrize("heavy_tailed", [False, True])
-def test_detector_methods_match_skae(detector, heavy_tailed):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_detector_methods_match_skae(detector, heavy_tailed, dtype):
     # Heavy-tailed: two features through the detector's Yeo-Johnson transform.
     tails = np.random.RandomState(1).lognormal(0, 1.5, (len(X), 2))
     data = np.column_stack([tails, X[:, 2:]]) if heavy_tailed else X
@@ -98,10 +103,10 @@ def test_detector_methods_match_skae(detector, heavy_tailed):
     assert (getattr(detector, "power_transform_", None) is not None) == (
         heavy_tailed and detector.feature_scaling == "auto"
     )
-    data32 = data.astype(np.float32)
+    rows = data.astype(dtype)
     for method in ["score_samples", "decision_function", "predict"]:
-        (output,) = run(to_onnx(detector, method), data32)
-        expected = getattr(detector, method)(data32)
+        (output,) = run(to_onnx(detector, method, dtype=dtype), rows)
+        expected = getattr(detector, method)(rows)
         assert output.shape == expected.shape
         if method == "predict":
             assert output.dtype == np.int64
@@ -109,6 +114,54 @@ def test_detector_methods_match_skae(detector, heavy_tailed):
         else:
             assert output.dtype == np.float64
             np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
+
+
+def relative_gap(output, expected):
+    return np.max(np.abs(output - expected) / np.abs(expected))
+
+
+#: Discrete rows 1e5 from 0 with a spread of about 1: float32 holds the
+#: integers, but not the detector's centre (its mean) to the digits that
+#: place the codes on their lattice.
+FAR = 1e5 + np.random.RandomState(0).randint(0, 4, (200, 3)).astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def far_detector():
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(1, **{**FAST, "max_epochs": 2}), random_state=0
+    ).fit(FAR[:150])
+    assert detector.anomaly_score_ == "neighborhood"
+    return detector
+
+
+def test_float64_graph_keeps_the_digits_of_rows_far_from_0(far_detector):
+    # The detector centres float64 rows in float64 before the network's
+    # float32 cast; the float64 graph does the same, the float32 graph cannot.
+    for method in ["score_samples", "decision_function", "predict"]:
+        expected = getattr(far_detector, method)(FAR)
+        (output,) = run(to_onnx(far_detector, method, dtype=np.float64), FAR)
+        assert output.dtype == expected.dtype and output.shape == expected.shape
+        if method == "predict":
+            np.testing.assert_array_equal(output, expected)
+        else:
+            np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-6)
+    (scores32,) = run(to_onnx(far_detector, "score_samples"), FAR.astype(np.float32))
+    assert relative_gap(scores32, far_detector.score_samples(FAR)) > 1e-2
+
+
+def test_float64_graph_power_transforms_in_float64():
+    # Heavy-tailed features far from 0: the detector's Yeo-Johnson transform
+    # about its median, in float64 as skae computes it for float64 rows.
+    tails = 1e5 + np.random.RandomState(1).lognormal(0, 1.5, (len(X), 2))
+    data = np.column_stack([tails, X[:, 2:]])
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(data)
+    assert detector.power_transform_ is not None
+    expected = detector.score_samples(data)
+    (scores,) = run(to_onnx(detector, "score_samples", dtype="float64"), data)
+    np.testing.assert_allclose(scores, expected, rtol=1e-6)
+    (scores32,) = run(to_onnx(detector, "score_samples"), data.astype(np.float32))
+    assert relative_gap(scores32, expected) > 1e-4
 
 
 @pytest.mark.parametrize("n_components, n_rows, seed", [(1, 150, 1), (2, 60, 3)])
@@ -153,16 +206,23 @@ def test_an_exact_reconstruction_matches_skae(score):
     lambda: ReconstructionOutlierDetector(VAETransformer(2, n_importance_samples=3, **FAST)),
 ])
 def test_rows_that_overflow_float32_are_outliers_in_the_graph(detector):
-    # skae recomputes such rows in float64; the float32 graph cannot, and must
-    # rank them last and label them outliers, not return NaN (an inlier).
+    # skae recomputes such rows in float64; the graph's float32 network cannot,
+    # and must rank them last and label them outliers, not return NaN (an inlier).
+    # So too float64 rows beyond float32's range (which the detector clips to it).
+    def overflowing(dtype, large):
+        rows = np.vstack([X[:2], np.full((2, 5), large)]).astype(dtype)
+        rows[3, 0] = -large
+        return rows
+
     detector = detector().fit(X)
-    rows = np.vstack([X32[:2], np.full((2, 5), 3e38, np.float32)])
-    rows[3, 0] = -3e38
-    (scores,) = run(to_onnx(detector, "score_samples"), rows)
-    (labels,) = run(to_onnx(detector, "predict"), rows)
-    assert not np.isnan(scores).any() and scores[2:].max() < scores[:2].min()
-    np.testing.assert_array_equal(labels[2:], [-1, -1])
-    np.testing.assert_array_equal(labels, detector.predict(rows))
+    for dtype, large in [(np.float32, 3e38), (np.float64, 1e300)]:
+        rows = overflowing(dtype, large)
+        (scores,) = run(to_onnx(detector, "score_samples", dtype=dtype), rows)
+        (labels,) = run(to_onnx(detector, "predict", dtype=dtype), rows)
+        assert not np.isnan(scores).any() and scores[2:].max() < scores[:2].min()
+        np.testing.assert_array_equal(labels[2:], [-1, -1])
+        np.testing.assert_array_equal(labels, detector.predict(rows))
+    rows = overflowing(np.float32, 3e38)
     ae = AutoencoderTransformer(2, **FAST).fit(X)
     (scores,) = run(to_onnx(ae, "score_samples"), rows)
     np.testing.assert_array_equal(scores[2:], [-np.inf, -np.inf])
@@ -175,6 +235,12 @@ def test_bad_arguments():
         to_onnx(fitted, "predict")
     with pytest.raises(ValueError, match="opset"):
         to_onnx(fitted, opset=99)
+    for dtype in [np.float16, "int64", None, "complex"]:
+        with pytest.raises(ValueError, match=r"dtype must be np.float32 or np.float64"):
+            to_onnx(fitted, dtype=dtype)
+    # Checked before the estimator is: no export work for a bad dtype.
+    with pytest.raises(ValueError, match="dtype must be"):
+        to_onnx(AutoencoderTransformer(), dtype=np.int32)
     with pytest.raises(ValueError, match="method must be one of"):
         to_onnx(ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X),
                 "transform")
@@ -239,6 +305,18 @@ def test_skl2onnx_converts_the_detector(registered):
     label, scores = run(skl2onnx.to_onnx(detector, X32[:1]), X32)
     np.testing.assert_array_equal(label, detector.predict(X32))
     np.testing.assert_allclose(scores, detector.decision_function(X32), rtol=1e-5, atol=1e-5)
+
+
+def test_skl2onnx_keeps_the_digits_of_double_input(registered, far_detector):
+    # Double input gets the float64 graph (not a cast to float): the rows are
+    # centred in float64, as skae centres them.
+    model = skl2onnx.to_onnx(far_detector, FAR[:1])
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    label, scores = run(model, FAR)
+    assert scores.dtype == np.float64
+    np.testing.assert_array_equal(label, far_detector.predict(FAR))
+    np.testing.assert_allclose(scores, far_detector.decision_function(FAR), rtol=1e-5,
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("architecture", ["gru", "lstm"])
