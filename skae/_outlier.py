@@ -345,19 +345,13 @@ def _moments_off_mode(X, modes):
     of ``X`` (dense, CSR or streamed) differ from its value in ``modes``.
 
     Streamed ``X`` is read once for both, each block checked
-    (:func:`check_finite_block`); dense ``X`` is counted in chunks of rows,
-    never compared whole; CSR ``X`` from its stored entries and implicit
-    zeros. ``modes`` must be in ``X``'s dtype and units (after any transform)
-    to compare equal.
+    (:func:`check_finite_block`); dense and CSR ``X`` are counted in chunks of
+    rows, made dense as :func:`_column_moments` reads them, never compared
+    whole: a CSR matrix's stored entries are not its values (duplicates of one
+    row and column add up). ``modes`` must be in ``X``'s dtype and units
+    (after any transform) to compare equal.
     """
     off = np.zeros(X.shape[1], np.int64)
-    if sp.issparse(X):
-        X = X.tocsr()
-        stored = np.bincount(X.indices, minlength=X.shape[1])
-        off += np.bincount(X.indices[X.data != modes[X.indices]], minlength=X.shape[1])
-        # The implicit zeros differ from a mode other than 0.
-        off += np.where(modes != 0, X.shape[0] - stored, 0)
-        return (*_column_moments(X), off)
 
     def count(block):
         off[:] += np.count_nonzero(block != modes, axis=0)

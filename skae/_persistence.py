@@ -64,7 +64,8 @@ _RENAMED = {1: {"latent_whitening_": "latent_metric_"}}
 _ADDED_PARAMETERS = {2: {"ReconstructionOutlierDetector": ("n_neighbors",)}}
 #: Fitted attributes added since a format version, ``{version: {class name:
 #: names}}``: the files of that version and earlier may lack them, and score as
-#: they were fitted; a fitted estimator in a later file that lacks one is
+#: they were fitted (loaded with them None, so that they save as current
+#: files); a fitted estimator in a later file that lacks one is
 #: malformed, not an older model (the detector would skip a step of its scaling
 #: unseen). ``power_transform_`` came within version 1, ``center_`` with 5.
 _ADDED_ATTRIBUTES = {
@@ -706,11 +707,11 @@ class _Reader:
                 if version <= since:
                     self.absent[name] = self.absent.get(name, ()) + params
         self.version = version
-        self.required = {}
+        self.required, self.added = {}, {}
         for since, classes in _ADDED_ATTRIBUTES.items():
             for name, attributes in classes.items():
-                if version > since:
-                    self.required[name] = self.required.get(name, ()) + attributes
+                known = self.required if version > since else self.added
+                known[name] = known.get(name, ()) + attributes
 
     def _array(self, name):
         if type(name) is not str or name not in self.tensors or name in self.used:
@@ -840,6 +841,12 @@ class _Reader:
                 f"malformed skae model file: the fitted {name} of a format-version-"
                 f"{self.version} file lacks attributes {lacking}."
             )
+        for key in self.added.get(name, ()) if attributes else ():
+            # An older file's model without it: None, what its absence meant (no
+            # centring, no transform), so that saved again, as a current file
+            # that must hold it, the model loads and scores as it did.
+            if key not in attributes:
+                setattr(estimator, key, None)
         if "device_" in attributes:
             estimator.device_ = self.device
         if "n_neighbors" in absent and getattr(estimator, "anomaly_score_", None) == "local":

@@ -747,6 +747,36 @@ def test_streamed_and_sparse_rows_get_the_dense_rows_scale(dtype, tmp_path):
     )
 
 
+def test_sparse_rows_with_duplicate_entries_get_the_dense_rows_scale():
+    # A CSR matrix may hold one value as several entries of its row and column,
+    # which scipy sums: the flag's 1 as 0.5 + 0.5, a 0 of it as 0.25 - 0.25.
+    # Counted entry by entry, both read as rows off the flag's common value.
+    X = _flagged_table()
+    dense = sp.csr_matrix(X[:, :6])
+    flag = [[0.5, 0.5] if value else [0.25, -0.25] if i % 50 == 25 else []
+            for i, value in enumerate(X[:, 6])]
+    data = [np.append(dense[i].data, values) for i, values in enumerate(flag)]
+    indices = [np.append(dense[i].indices, [6] * len(values)) for i, values in enumerate(flag)]
+    indptr = np.cumsum([0] + [len(row) for row in data])
+    duplicated = sp.csr_matrix(
+        (np.concatenate(data), np.concatenate(indices), indptr), shape=X.shape
+    )
+    assert not duplicated.has_canonical_format
+    np.testing.assert_array_equal(duplicated.toarray(), X)
+    stored = duplicated.data.copy(), duplicated.indices.copy()
+    detectors = [
+        ReconstructionOutlierDetector(
+            AutoencoderTransformer(2, max_epochs=1, random_state=0),
+            feature_scaling="standard", random_state=0,
+        ).fit(rows)
+        for rows in (X, duplicated)
+    ]
+    np.testing.assert_allclose(detectors[1].scale_, detectors[0].scale_, rtol=1e-12)
+    # The user's matrix is left as it was given.
+    np.testing.assert_array_equal(duplicated.data, stored[0])
+    np.testing.assert_array_equal(duplicated.indices, stored[1])
+
+
 def test_feature_scaling_none_feeds_raw_data():
     detector = ReconstructionOutlierDetector(
         AutoencoderTransformer(2, **FAST), feature_scaling=None, anomaly_score="estimator"

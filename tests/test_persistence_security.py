@@ -365,6 +365,28 @@ def test_a_version_4_detector_scores_its_rows_uncentred(saved):
         load_bytes(forge(document, tensors))
 
 
+@pytest.mark.parametrize("version, name", [(4, "center_"), (1, "power_transform_")])
+def test_an_older_detector_saved_again_loads_and_scores_as_it_did(saved, version, name):
+    # A file of a version before the attribute lacks it; the detector it loads
+    # is saved as a current file, which must hold it: None, as its absence
+    # meant (no centring, no transform), not refused as malformed.
+    document, tensors = parts(saved["detector" if version == 4 else "local"])
+    attributes = document["estimator"]["attributes"]
+    del attributes[name]
+    tensors = {n: t for n, t in tensors.items() if n != f"attributes/{name}"}
+    if version == 1:
+        _before_version_4(document)
+        _before_version_3(document)
+        attributes["latent_whitening_"] = attributes.pop("latent_metric_")
+    document["format_version"] = version
+    old = load_bytes(forge(document, tensors))
+    buffer = io.BytesIO()
+    skae.save(old, buffer)
+    again = load_bytes(buffer.getvalue())
+    assert getattr(again, name) is None
+    np.testing.assert_array_equal(again.score_samples(X), old.score_samples(X))
+
+
 def test_a_detector_file_without_its_power_transform_is_refused(saved):
     # Every format from 2 on holds power_transform_ (None when no feature is
     # transformed): without it the detector would skip the transform unseen.
