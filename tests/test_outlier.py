@@ -672,12 +672,25 @@ def test_near_constant_features_get_a_floor_instead_of_being_inflated():
     scale = ReconstructionOutlierDetector()._feature_scale(X)[1]
     var = X.var(axis=0)
     np.testing.assert_allclose(scale[:5], np.sqrt(var[:5]))
-    # The floor: the rare values' mean square deviation from the common one.
-    rare_deviation = (5 * 0.01**2 + 3 * 0.02**2) / 8
-    assert scale[5] == pytest.approx(np.sqrt(var[5] + rare_deviation))
-    assert scale[5] > 5 * np.sqrt(var[5])
-    # A rare value lands about one scaled unit from the common one, 1 / sqrt(1 + p).
-    assert np.sqrt(rare_deviation) / scale[5] == pytest.approx(1 / np.sqrt(1 + 8 / 300), rel=1e-3)
+    # The floor: the rare values' median square deviation from the common one.
+    typical = np.median([0.01**2] * 5 + [0.02**2] * 3)
+    assert scale[5] == pytest.approx(np.sqrt(var[5] + typical))
+    assert scale[5] > 4 * np.sqrt(var[5])
+    # A typical rare value lands about one scaled unit from the common one.
+    assert 0.01 / scale[5] == pytest.approx(1, rel=0.05)
+
+
+def test_far_rare_values_do_not_set_a_near_constant_features_floor():
+    # The rare values of unlabelled training data hold its anomalies: their mean
+    # square would be set by the far ones, which it would then scale back to
+    # about one unit, hidden. The median is the typical rare value's.
+    X = _flagged_table()  # a flag set to 1 in 2 % of the rows
+    contaminated = X.copy()
+    contaminated[1::100, -1] = 50.0  # and 1 % of the rows far out
+    scale = ReconstructionOutlierDetector(feature_scaling="standard")._feature_scale(
+        contaminated)[1][-1]
+    assert scale == pytest.approx(np.sqrt(contaminated[:, -1].var() + 1.0))
+    assert 50.0 / scale > 9  # as far as the standard deviation alone puts them (10)
 
 
 def _flagged_table():
