@@ -823,10 +823,12 @@ class _Reader:
         attributes = spec["attributes"]
         if type(attributes) is not dict:
             raise ValueError("malformed skae model file: attributes are not a JSON object.")
+        loaded = set()
         for key, value in attributes.items():
             key = self.renamed.get(key, key)
             if (
-                not key.isidentifier()
+                key in loaded  # under its old name and its new one
+                or not key.isidentifier()
                 or key.startswith("__")
                 or key in params
                 or key in _NETWORK_ATTRIBUTES
@@ -835,6 +837,7 @@ class _Reader:
             ):
                 raise ValueError(f"malformed skae model file: unexpected attribute {key!r}.")
             setattr(estimator, key, self.value(value, depth + 1))
+            loaded.add(key)
         lacking = [key for key in self.required.get(name, ()) if key not in attributes]
         if attributes and lacking:
             raise ValueError(

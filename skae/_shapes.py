@@ -63,8 +63,10 @@ def as_rows(X):
         X = array
     if X.ndim <= 2:
         return X, None
-    X = np.asarray(X)
+    # The rank is checked first: a dask array of the wrong rank is refused
+    # before it is computed whole.
     shape = sample_shape_of(X)
+    X = np.asarray(X)
     return X.reshape(X.shape[0], -1), shape
 
 

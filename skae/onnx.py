@@ -203,7 +203,8 @@ def _input_dtype(dtype):
         raise ValueError(
             f"dtype must be np.float32 or np.float64 (or 'float32', 'float64'), got {dtype!r}."
         )
-    return resolved
+    # In native byte order: a graph's input type has none (">f8" is float64 too).
+    return np.dtype(resolved.name)
 
 
 def _graph(estimator, method, dtype):

@@ -241,6 +241,10 @@ def test_bad_arguments():
     # Checked before the estimator is: no export work for a bad dtype.
     with pytest.raises(ValueError, match="dtype must be"):
         to_onnx(AutoencoderTransformer(), dtype=np.int32)
+    # A byte order is no part of a graph's input type: ">f8" is float64.
+    (codes,) = run(to_onnx(fitted, dtype=">f8"), X.astype(np.float64))
+    assert codes.dtype == np.float64
+    np.testing.assert_allclose(codes, fitted.transform(X.astype(np.float64)), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="method must be one of"):
         to_onnx(ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X),
                 "transform")

@@ -431,6 +431,12 @@ def test_a_version_1_detector_loads_and_scores_as_it_did(saved):
     document["format_version"] = 2
     with pytest.raises(ValueError, match="latent_metric_"):
         load_bytes(forge(document, tensors))
+    # Under both names, the map is given twice: which one scores is not the file's to hide.
+    document["format_version"] = 1
+    attributes["latent_metric_"] = attributes["latent_whitening_"]
+    with pytest.raises(ValueError, match="unexpected attribute 'latent_metric_'"):
+        load_bytes(forge(document, tensors))
+    del attributes["latent_metric_"]
     # The transform came within version 1: a file of it may lack power_transform_.
     document["format_version"] = 1
     assert attributes.pop("power_transform_") is None

@@ -607,6 +607,15 @@ def test_a_dask_array_of_rank_5_is_refused_naming_its_shape(X):
     # Codes are no samples: inverse_transform's error stays scikit-learn's.
     with pytest.raises(ValueError, match="Found array with dim 5"):
         est.inverse_transform(da.from_array(est.transform(X)[:, :, None, None, None]))
+    # Refused by its rank before it is computed (computing this one raises).
+    def unreadable(block):
+        raise AssertionError("the array was computed")
+
+    lazy = rank_5.map_blocks(unreadable, dtype=rank_5.dtype)
+    fits = (AutoencoderTransformer(**SMALL).fit, ReconstructionOutlierDetector().fit)
+    for method in (est.transform, detector.score_samples) + fits:
+        with pytest.raises(ValueError, match=r"got 5 dimensions, shape \(230, 5, 1, 1, 1\)\."):
+            method(lazy)
 
 
 def test_a_complex_memmap_is_refused_as_in_memory(X, tmp_path):
