@@ -975,11 +975,14 @@ class _BaseAutoencoder(
         self._seed = int(rng.randint(np.iinfo(np.int32).max))
         if partial:
             # partial_fit's later chunks may be larger than the first one.
-            self.batch_size_ = _AUTO_MAX_BATCH if self.batch_size == "auto" else self.batch_size
+            self.batch_size_ = (
+                _AUTO_MAX_BATCH if self.batch_size == "auto" else int(self.batch_size)
+            )
         elif self.batch_size == "auto":
             self.batch_size_ = auto_batch_size(X.shape[0])
         else:
-            self.batch_size_ = min(self.batch_size, X.shape[0])
+            # A Python int (not a numpy one from a grid), as skae.load checks.
+            self.batch_size_ = int(min(self.batch_size, X.shape[0]))
         limit = auto_batch_limit(self.architecture, self.input_shape_)
         if self.batch_size == "auto" and limit is not None:
             self.batch_size_ = min(self.batch_size_, limit)

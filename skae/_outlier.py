@@ -1315,7 +1315,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
                 codes[rows].astype(np.float64), self.latent_mean_, self.latent_metric_
             )
             # Fixed at fit, as the control limit measured with it.
-            self.n_neighbors_ = self.n_neighbors
+            self.n_neighbors_ = int(self.n_neighbors)  # a Python int, as skae.load checks
             statistic = self._neighbour_distances()
         self.control_limits_ = _control_limits(
             spe if reference is None else spe[reference], statistic, spe_rounding
