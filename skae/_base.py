@@ -963,6 +963,15 @@ class _BaseAutoencoder(
     def _resolve_parameters(self, X, sample_shape, partial=False):
         """Check the hyperparameters against ``X``; set the resolved ones and the seed."""
         self._resolve_hyperparameters(X.shape[1], sample_shape)
+        if self.n_components > X.shape[0]:
+            # As PCA: components beyond the rows' rank would be arbitrary directions
+            # of zero variance, and new rows' codes along them arbitrary too.
+            rows = "1 sample" if X.shape[0] == 1 else f"{X.shape[0]} samples"
+            chunk = "the first chunk given to partial_fit has" if partial else "X has"
+            raise ValueError(
+                f"n_components={self.n_components} must be at most the number of samples: "
+                f"{chunk} {rows}."
+            )
         training = self._training_settings()
         self.learning_rate_ = float(training["learning_rate"])
         self.max_epochs_ = int(training["max_epochs"])

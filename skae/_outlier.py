@@ -612,8 +612,9 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         Robust training. Training data usually holds some anomalies, and a
         model fitted to them learns to reconstruct them too. With
         ``trim_fraction > 0`` the detector fits twice: the rows the first fit
-        scores worst by SPE and T² (this fraction of the training rows) are
-        left out of the estimator's second fit, as the concentration steps of
+        scores worst by SPE and T² (this fraction of the training rows, but
+        never so many that fewer rows than the estimator's components remain)
+        are left out of the estimator's second fit, as the concentration steps of
         the minimum covariance determinant and robust PCA do; the feature
         scaling is fitted once, on every training row. Then, as that estimator's reweighting step, the statistics of
         the score (the codes' mean and covariance, the reference codes, the
@@ -981,8 +982,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         return _ranking_score(*self._statistics(X_scaled), spe_rounding)
 
     def _kept_rows(self, scores):
-        """Mask of the training rows the second fit keeps, from the first fit's scores."""
-        return scores >= np.quantile(scores, self.trim_fraction)
+        """Mask of the training rows the second fit keeps, from the first fit's scores.
+
+        Never fewer than the estimator's components: a skae estimator refuses
+        fewer rows, as PCA does, and the second fit of tiny data would fail
+        where the first passed.
+        """
+        kept = scores >= np.quantile(scores, self.trim_fraction)
+        needed = min(getattr(self.estimator_, "n_components_", 0), len(scores))
+        if np.count_nonzero(kept) < needed:
+            kept = scores >= np.sort(scores)[-needed]
+        return kept
 
     @staticmethod
     def _reference_rows(scores):

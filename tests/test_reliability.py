@@ -415,6 +415,23 @@ def test_many_features_and_more_components_than_training_rows(Estimator, n_compo
     assert np.all(np.isfinite(model.transform(wide)))
 
 
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_more_components_than_samples_is_refused_as_pca_refuses_it(Estimator):
+    # Components beyond the rows' rank would be arbitrary directions, and new
+    # rows' codes along them arbitrary too.
+    X_few = np.random.RandomState(0).randn(6, 8)
+    with pytest.raises(ValueError, match=r"n_components=7 must be at most the number of "
+                                         r"samples: X has 6 samples\."):
+        Estimator(n_components=7, **FAST).fit(X_few)
+    with pytest.raises(ValueError, match="the first chunk given to partial_fit has 1 sample"):
+        Estimator(n_components=2, **FAST).partial_fit(X_few[:1])
+    # As many as the samples fit; so does a detector over them, whose second
+    # fit keeps that many of its rows however many the trim would leave out.
+    Estimator(n_components=6, **FAST).fit(X_few)
+    detector = ReconstructionOutlierDetector(Estimator(n_components=6, **FAST)).fit(X_few)
+    assert detector.estimator_.n_samples_seen_ == 6
+
+
 def test_randomized_principal_axes_are_orthonormal_beyond_the_rank():
     wide = np.random.RandomState(0).randn(10, 1100)
     _, eigenvalues, axes, _ = principal_axes(wide, np.arange(10), 0.0, 1.0, 12, 0)
