@@ -43,7 +43,8 @@ class AutoencoderTransformer(_BaseAutoencoder):
     Parameters
     ----------
     n_components : int, default=2
-        Number of codes (latent dimensions); at most ``n_features``.
+        Number of codes (latent dimensions); at most ``n_features`` and the
+        number of training samples, as for PCA.
 
     input_shape : tuple of int or None, default=None
         The shape of one sample, channels first: ``(C, H, W)`` for images,

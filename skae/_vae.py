@@ -52,7 +52,8 @@ class VAETransformer(_BaseAutoencoder):
     Parameters
     ----------
     n_components : int, default=2
-        Number of latent dimensions; at most ``n_features``.
+        Number of latent dimensions; at most ``n_features`` and the number
+        of training samples, as for PCA.
 
     input_shape : tuple of int or None, default=None
         The shape of one sample, channels first: ``(C, H, W)`` for images,
