@@ -14,7 +14,8 @@ about 3 in the others; anomalies set the flag to about 40, in a share
     python benchmarks/anomaly_near_constant.py
 
 It prints the mean ROC-AUC over five seeds per contamination and rule, and the
-flag's ``scale_`` (after the Yeo-Johnson transform the flag's skew triggers).
+flag's ``scale_`` (the flag is near-constant, so ``"auto"``'s Yeo-Johnson
+transform leaves it to the floor, although it is skewed).
 """
 import warnings
 

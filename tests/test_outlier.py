@@ -680,6 +680,20 @@ def test_near_constant_features_get_a_floor_instead_of_being_inflated():
     assert 0.01 / scale[5] == pytest.approx(1, rel=0.05)
 
 
+def test_a_near_constant_feature_is_floored_not_power_transformed():
+    # Skewed (about 4) by its rare values being there, with more than 20 of
+    # them: a log-like transform would pull the far ones in. A heavy-tailed
+    # column beside it is still transformed.
+    rng = np.random.RandomState(0)
+    flag = np.where(rng.rand(500) < 0.05, 3 + rng.randn(500), 0.0)
+    X = np.c_[rng.randn(500, 3), rng.lognormal(sigma=1.5, size=500), flag]
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(2, **FAST)).fit(X)
+    lambdas = detector.power_transform_[0]
+    assert lambdas[3] != 1 and lambdas[4] == 1
+    assert detector.scale_[4] == pytest.approx(np.sqrt(
+        flag.var() + np.median((flag[flag != 0]) ** 2)))
+
+
 def test_far_rare_values_do_not_set_a_near_constant_features_floor():
     # The rare values of unlabelled training data hold its anomalies: their mean
     # square would be set by the far ones, which it would then scale back to
@@ -736,8 +750,10 @@ def test_a_flag_the_sample_misses_is_floored_by_its_one_rare_row():
 def test_streamed_and_sparse_rows_get_the_dense_rows_scale(dtype, tmp_path):
     X = _flagged_table()
     rows = np.arange(len(X))
-    # Near-constant columns: 0 but in 8 % of the rows, where it is heavy-tailed
-    # (power-transformed: its common value is compared in transformed units) ...
+    # A heavy-tailed column (power-transformed, streamed block by block) ...
+    X[:, 3] = np.exp(1.5 * np.random.RandomState(1).randn(len(X)))
+    # ... and near-constant ones: 0 but in 8 % of the rows, where it is skewed
+    # (floored, not transformed) ...
     X[:, 4] = np.where(rows % 12 == 0, np.exp(2 * np.random.RandomState(0).randn(len(X))), 0.0)
     # ... and 0.3 but in 5 % of the rows, whose zeros sparse rows leave implicit.
     X[:, 5] = np.where(rows % 20 == 0, 0.0, 0.3)
@@ -753,7 +769,7 @@ def test_streamed_and_sparse_rows_get_the_dense_rows_scale(dtype, tmp_path):
         ).fit(rows)
 
     dense = fitted(X, "auto")
-    assert dense.power_transform_[0][4] != 1
+    assert dense.power_transform_[0][3] != 1 and dense.power_transform_[0][4] == 1
     np.testing.assert_allclose(fitted(mapped, "auto").scale_, dense.scale_, rtol=1e-12)
     np.testing.assert_allclose(
         fitted(sp.csr_matrix(X), "standard").scale_, fitted(X, "standard").scale_, rtol=1e-12
