@@ -205,6 +205,7 @@ def adjust_training_threads():
             return
         if threads < _state["previous"] and _state["blas"] is None:
             _state["blas"] = _threadpool_controller().limit(limits=1, user_api="blas")
+        _state["threads"] = threads
         torch.set_num_threads(threads)
 
 
@@ -216,9 +217,12 @@ def training_threads(module, batch_size, device):
     thread too: right after torch work, a multi-threaded OpenBLAS call competes
     with torch's OpenMP threads (the PCA start's covariance ran ten times
     slower). Reference-counted: concurrent fits in threads share the first one's
-    setting and restore the caller's once the last one ends. For work that may
-    use several threads, :func:`adjust_training_threads` may change the count
-    while the block runs; it is restored all the same.
+    choice, and the BLAS limit ends with the last one. torch's count is each
+    thread's own (OpenMP's), so every fit sets it in its thread and gives that
+    thread its own count back: a fit beside another trains on the count a
+    sequential fit trains on. For work that may use several threads,
+    :func:`adjust_training_threads` may change the count while the block runs;
+    it is restored all the same.
     """
     if torch.device(device).type != "cpu":
         yield
@@ -228,23 +232,27 @@ def training_threads(module, batch_size, device):
             work = batch_work(module, batch_size)
             threads = training_thread_count(work)
             _state["previous"] = torch.get_num_threads()
+            _state["threads"] = threads
             _state["blas"] = None
             if threads < _state["previous"]:
                 _state["blas"] = _threadpool_controller().limit(limits=1, user_api="blas")
-                torch.set_num_threads(threads)
             may_use_more = work > SINGLE_THREAD_MAX_WORK and _state["previous"] > 1
             snapshot = _cpu_snapshot() if may_use_more else None
             _state["watch"] = None if snapshot is None else {
                 "time": time.monotonic(), "snapshot": snapshot
             }
         _state["depth"] += 1
+        own = torch.get_num_threads()
+        if own != _state["threads"]:
+            torch.set_num_threads(_state["threads"])
     try:
         yield
     finally:
         with _lock:
             _state["depth"] -= 1
+            if torch.get_num_threads() != own:
+                torch.set_num_threads(own)
             if _state["depth"] == 0:
                 _state["watch"] = None
-                torch.set_num_threads(_state["previous"])
                 if _state["blas"] is not None:
                     _state.pop("blas").restore_original_limits()

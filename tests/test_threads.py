@@ -1,5 +1,7 @@
 """Tests for skae._threads: the thread count of CPU training."""
 
+import threading
+
 import numpy as np
 import skorch
 import pytest
@@ -197,3 +199,54 @@ def test_batch_work_counts_a_convolution_once_per_position():
     # The probe draws nothing and leaves the module in training mode.
     assert torch.equal(rng_state, torch.get_rng_state())
     assert module.training
+
+
+def test_concurrent_training_threads_set_and_restore_each_thread(two_torch_threads):
+    # torch's thread count is each thread's own (OpenMP's): a fit entering while
+    # another trains uses the shared choice, and each thread gets its own back,
+    # whichever fit ends last.
+    entered, main_left, inside = threading.Event(), threading.Event(), {}
+
+    def other():
+        torch.set_num_threads(2)  # this thread's own count
+        with _threads.training_threads(torch.nn.Linear(4, 4), 8, "cpu"):
+            inside["other"] = torch.get_num_threads()
+            entered.set()
+            main_left.wait(10)
+        inside["other after"] = torch.get_num_threads()
+
+    thread = threading.Thread(target=other)
+    with _threads.training_threads(torch.nn.Linear(4, 4), 8, "cpu"):  # small work: 1
+        thread.start()
+        entered.wait(10)
+    inside["main after"] = torch.get_num_threads()
+    main_left.set()
+    thread.join()
+    assert inside == {"other": 1, "main after": 2, "other after": 2}
+
+
+def test_a_fit_in_a_thread_beside_another_fit_is_the_sequential_fit(two_torch_threads):
+    # A convolution rounds differently on two threads: the fit in the second
+    # thread must train on the thread count a sequential fit trains on.
+    images = np.random.RandomState(0).rand(40, 1, 8, 8)
+    params = dict(n_components=2, architecture="conv", hidden_layer_sizes=(4,), **FAST)
+    sequential = AutoencoderTransformer(**params).fit(images).transform(images)
+    started, done, codes = threading.Event(), threading.Event(), {}
+
+    def other():
+        torch.set_num_threads(2)  # this thread's own count (a worker that ran torch)
+        assert torch.get_num_threads() == 2
+        started.wait(10)
+        codes["other"] = AutoencoderTransformer(**params).fit(images).transform(images)
+        done.set()
+
+    class WaitForOther(skorch.callbacks.Callback):
+        def on_batch_begin(self, net, training=False, **kwargs):
+            started.set()
+            done.wait(10)  # the other fit runs while this one trains
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    AutoencoderTransformer(**{**params, "callbacks": [WaitForOther()]}).fit(images)
+    thread.join()
+    np.testing.assert_array_equal(codes["other"], sequential)
