@@ -149,7 +149,7 @@ def _fit_power(rows):
         # a tail: the floor scales it (_feature_scale), and a log-like transform
         # would pull its far rare values -- a training set's anomalies, or a new
         # row's -- in towards the others.
-        if counts.max() >= _NEAR_CONSTANT * len(column):
+        if _is_near_constant(counts):
             continue
         if not abs(stats.skew(column)) > _HEAVY_TAIL_SKEWNESS:
             continue
@@ -338,22 +338,28 @@ def _sample(X, random_state):
     return np.vstack(list(_dense_chunks(X, _sampled_rows(X.shape[0], random_state))))
 
 
+def _is_near_constant(counts):
+    """Whether a column whose distinct values occur ``counts`` times is
+    near-constant: most of its rows (``_NEAR_CONSTANT``) hold one value."""
+    return counts.max() / counts.sum() >= _NEAR_CONSTANT
+
+
 def _near_constant(rows):
-    """Each feature's most common value in ``rows`` (in their dtype), whether most
-    of ``rows`` (``_NEAR_CONSTANT``) hold it, and the median square deviation
-    from it of the values off it (NaN where ``rows`` hold no other value)."""
+    """Each feature's most common value in ``rows`` (in their dtype), whether it
+    is near-constant (:func:`_is_near_constant`), and the median square deviation
+    from that value of the values off it (NaN where ``rows`` hold no other value)."""
     n_features = rows.shape[1]
-    modes, fractions = np.empty(n_features, rows.dtype), np.empty(n_features)
+    modes, near_constant = np.empty(n_features, rows.dtype), np.empty(n_features, bool)
     typical = np.full(n_features, np.nan)
     for j, column in enumerate(rows.T):
         values, counts = np.unique(column, return_counts=True)
         mode = counts.argmax()
-        modes[j], fractions[j] = values[mode], counts[mode] / len(column)
+        modes[j], near_constant[j] = values[mode], _is_near_constant(counts)
         if len(values) > 1:
             off = np.arange(len(values)) != mode
             squares = (values[off].astype(np.float64) - float(values[mode])) ** 2
             typical[j] = np.median(np.repeat(squares, counts[off]))
-    return modes, fractions >= _NEAR_CONSTANT, typical
+    return modes, near_constant, typical
 
 
 def _moments_off_mode(X, modes):
