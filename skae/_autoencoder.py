@@ -66,12 +66,13 @@ class AutoencoderTransformer(_BaseAutoencoder):
         last state gives the code; the decoder unrolls the code back over
         the ``T`` steps. See the user guide.
 
-    hidden_layer_sizes : tuple of int or "auto", default="auto"
+    hidden_layer_sizes : tuple of int, int or "auto", default="auto"
         Widths of the encoder body's layers -- units (``"mlp"``), channels
         (``"conv"``) or hidden state sizes (``"gru"``, ``"lstm"``); the decoder
         mirrors them. ``"auto"``: ``(256, 128)`` for ``"mlp"``, ``(32, 64)``
         for ``"conv"``, ``(64,)`` for ``"gru"`` and ``"lstm"``. ``()`` gives a
-        linear autoencoder (PCA's subspace). On images, a convolution whose
+        linear autoencoder (PCA's subspace); an int, one hidden layer of that
+        width. On images, a convolution whose
         feature maps have shrunk to 1 x 1 needs a channel count other than 1,
         2, 4 or 8, or its ``GroupNorm`` would normalise single values (``fit``
         raises ``ValueError``; see the user guide).

@@ -536,7 +536,9 @@ class _BaseAutoencoder(
         "n_components": [NumberInterval(Integral, 1, None, closed="left")],
         "input_shape": ["array-like", None],
         "architecture": [StrOptions(set(DEFAULT_HIDDEN_LAYER_SIZES))],
-        "hidden_layer_sizes": [StrOptions({"auto"}), "array-like"],
+        "hidden_layer_sizes": [
+            StrOptions({"auto"}), "array-like", NumberInterval(Integral, 1, None, closed="left")
+        ],
         "encoder": [type, torch.nn.Module, None],
         "encoder_kwargs": [dict, None],
         "decoder": [type, torch.nn.Module, None],
@@ -887,6 +889,9 @@ class _BaseAutoencoder(
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, str):
             return self._default_hidden_layer_sizes[self.architecture]
+        # One hidden layer may be given as its width, as in MLPRegressor.
+        if isinstance(sizes, Integral):
+            return (sizes,)
         return sizes
 
     def _resolve_hyperparameters(self, n_features, sample_shape):

@@ -75,12 +75,12 @@ class VAETransformer(_BaseAutoencoder):
         last state gives the code; the decoder unrolls the code back over
         the ``T`` steps. See the user guide.
 
-    hidden_layer_sizes : tuple of int or "auto", default="auto"
+    hidden_layer_sizes : tuple of int, int or "auto", default="auto"
         Widths of the encoder body's layers -- units (``"mlp"``), channels
         (``"conv"``) or hidden state sizes (``"gru"``, ``"lstm"``); the decoder
         mirrors them. ``"auto"``: ``(128, 64)`` for ``"mlp"``, ``(32, 64)``
         for ``"conv"``, ``(64,)`` for ``"gru"`` and ``"lstm"``. ``()`` gives a
-        linear VAE (probabilistic PCA).
+        linear VAE (probabilistic PCA); an int, one hidden layer of that width.
 
     activation : {"relu", "gelu", "silu", "elu", "leaky_relu", "tanh"}, default="relu"
         Hidden activation of the MLP and convolutional bodies (recurrent

@@ -553,6 +553,17 @@ def test_invalid_values_raise_value_error(Estimator, low_rank_X, params, match):
         Estimator(**params).fit(low_rank_X)
 
 
+def test_a_bare_int_is_one_hidden_layer_of_that_width(Estimator, low_rank_X):
+    # As MLPRegressor reads hidden_layer_sizes=16: the same network as (16,).
+    params = {**FAST, "early_stopping": False}
+    as_int = Estimator(2, **{**params, "hidden_layer_sizes": np.int64(16)}).fit(low_rank_X)
+    as_tuple = Estimator(2, **{**params, "hidden_layer_sizes": (16,)}).fit(low_rank_X)
+    assert as_int.hidden_layer_sizes_ == (16,)
+    np.testing.assert_array_equal(as_int.transform(low_rank_X), as_tuple.transform(low_rank_X))
+    with pytest.raises(InvalidParameterError, match="hidden_layer_sizes"):
+        Estimator(2, **{**params, "hidden_layer_sizes": 0}).fit(low_rank_X)
+
+
 def test_divergence_raises_a_clear_error(Estimator, low_rank_X):
     with pytest.raises(FloatingPointError, match="diverged"):
         Estimator(input_scaling=None, **FAST).fit(low_rank_X * 1e30)
