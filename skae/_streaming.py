@@ -167,21 +167,33 @@ class MappedRows:
         rows = rows if self.rows is None else self.rows[rows]
         return MappedRows(self.X, self.function, self.dtype, rows)
 
+    def block_bounds(self, block_elements=None):
+        """Where the underlying array's blocks (:class:`RowBlocks`) start and end
+        among this view's rows, none empty: a block of the view is read from one
+        block of the array."""
+        bounds = RowBlocks(self.X, block_elements).bounds
+        return bounds if self.rows is None else np.unique(np.searchsorted(self.rows, bounds))
+
 
 class RowBlocks:
     """A memmap or dask array, read one block of rows at a time.
 
     The blocks are a dask array's row chunks, or consecutive slices of about
     ``BLOCK_ELEMENTS`` values of anything else (whose rows may be samples of
-    any shape: images, sequences). ``check(block, start)``, if given,
-    validates every block read (``start``: its first row's index).
+    any shape: images, sequences); a :class:`MappedRows` view has its array's
+    blocks, less the rows it leaves out (a chunk backed by one delayed read is
+    read once a pass, not once for each slice cut from it).
+    ``check(block, start)``, if given, validates every block read (``start``:
+    its first row's index).
     """
 
     def __init__(self, X, block_elements=None, check=None):
         self.X = X
         self.check = check
         n_samples, n_features = X.shape[0], math.prod(X.shape[1:])
-        if is_dask_array(X):
+        if isinstance(X, MappedRows):
+            self.bounds = X.block_bounds(block_elements)
+        elif is_dask_array(X):
             sizes = [size for size in X.chunks[0] if size]
             self.bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         else:

@@ -507,12 +507,18 @@ def test_dask_row_chunks_are_the_blocks(X):
     np.testing.assert_array_equal(np.vstack(list(blocks.iter(np.float64))), X)
 
 
-def test_dask_array_with_unknown_chunks_is_an_error(X):
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "detector"])
+def test_dask_array_with_unknown_chunks_is_an_error(X, method):
     da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
     unknown = da.from_array(X, chunks=(50, -1))
     unknown = unknown[unknown[:, 0] > -np.inf]
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
-        AutoencoderTransformer(**SMALL).fit(unknown)
+        if method == "detector":
+            ReconstructionOutlierDetector(random_state=0).fit(unknown)
+        else:
+            getattr(AutoencoderTransformer(**SMALL), method)(unknown)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -788,6 +794,40 @@ def test_detector_fit_on_a_dask_array_as_on_the_memmap_of_the_same_blocks(X, tmp
     )
     assert on_dask.offset_ == on_memmap.offset_
     np.testing.assert_array_equal(on_dask.score_samples(X), on_memmap.score_samples(X))
+
+
+def test_detector_fit_reads_a_dask_array_by_its_row_chunks(X):
+    # Each chunk one delayed read. A pass over the data reads each chunk once,
+    # not once for each 40-row block a memmap would be cut into: two chunks of
+    # 115 rows are read a third as often as six chunks of 40 (or fewer), where
+    # 40-row slices of them would read them as often.
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    from skae import ReconstructionOutlierDetector
+
+    def fit_counting_reads(rows_per_chunk):
+        reads = []
+
+        def read(start):
+            reads.append(start)
+            return X[start : start + rows_per_chunk]
+
+        starts = range(0, len(X), rows_per_chunk)
+        lazy = da.concatenate([
+            da.from_delayed(dask.delayed(read)(start),
+                            (len(X[start : start + rows_per_chunk]), N_FEATURES), X.dtype)
+            for start in starts
+        ])
+        detector = ReconstructionOutlierDetector(random_state=0).fit(lazy)
+        return detector, len(reads)
+
+    detector, reads_of_two = fit_counting_reads(115)
+    _, reads_of_six = fit_counting_reads(BLOCK_ROWS)
+    assert 2 * reads_of_two < reads_of_six
+    in_memory = ReconstructionOutlierDetector(random_state=0).fit(
+        da.from_array(X, chunks=(115, -1))
+    )
+    np.testing.assert_array_equal(detector.score_samples(X), in_memory.score_samples(X))
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])
