@@ -27,6 +27,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback
@@ -419,6 +420,8 @@ def lazy_on_dask(method=None, *, samples=True):
     them) gives an empty result: ``method`` itself would refuse zero rows, as
     scikit-learn's validation does. ``samples=False``: ``X`` holds codes
     (``inverse_transform``), not samples; use as ``@lazy_on_dask(samples=False)``.
+    A method whose result ``set_output`` wraps in a DataFrame returns it
+    computed, a NumPy array, for ``set_output`` to wrap.
     """
     if method is None:
         return functools.partial(lazy_on_dask, samples=samples)
@@ -441,9 +444,23 @@ def lazy_on_dask(method=None, *, samples=True):
                 return np.empty((0, *meta.shape[1:]), dtype=meta.dtype)
             return method(self, block, *args, **kwargs)
 
-        return map_row_blocks(apply, X, meta)
+        lazy = map_row_blocks(apply, X, meta)
+        if _wrapped_in_a_dataframe(self, method.__name__):
+            # The DataFrame is built in memory whatever the result is, and
+            # polars cannot build one from a dask array (pandas converts it).
+            return lazy.compute()
+        return lazy
 
     return wrapper
+
+
+def _wrapped_in_a_dataframe(estimator, method_name):
+    """Whether scikit-learn's ``set_output`` (or its global ``transform_output``)
+    wraps what ``estimator.<method_name>`` returns in a pandas or polars DataFrame."""
+    # set_output wraps only these methods; _get_output_config knows no other.
+    if method_name not in getattr(estimator, "_sklearn_auto_wrap_output_keys", ()):
+        return False
+    return _get_output_config(method_name, estimator)["dense"] != "default"
 
 
 #: Parameter values that are sequences of values (``input_shape``).

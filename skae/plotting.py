@@ -12,6 +12,7 @@ imported only when something is drawn, so ``import skae`` never imports it.
 from numbers import Integral
 
 import numpy as np
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._shapes import as_rows
@@ -564,9 +565,12 @@ class ReconstructionDisplay:
         if not isinstance(n_images, Integral) or n_images < 1:
             raise ValueError(f"n_images must be a positive integer, got {n_images!r}.")
         X, sample_shape = as_rows(X)
-        X = check_array(X)[:n_images]
+        # The first rows in X's own container: a DataFrame's keep the feature
+        # names that the estimator checks (as values, it would warn of their lack).
+        first_rows = _safe_indexing(X, slice(0, n_images))
+        X = check_array(first_rows)
         # Images given as (n, C, H, W) are encoded in that shape and drawn as rows.
-        inputs = X if sample_shape is None else X.reshape(len(X), *sample_shape)
+        inputs = first_rows if sample_shape is None else X.reshape(len(X), *sample_shape)
         reconstructions = np.asarray(estimator.inverse_transform(estimator.transform(inputs)))
         reconstructions = reconstructions.reshape(len(X), -1)
         display = cls(

@@ -1,13 +1,29 @@
 """scikit-learn's common estimator checks over every public skae estimator.
 
 Estimators are discovered from ``skae.__all__``, not hand-listed, so a new
-public estimator is checked as soon as it is exported.
+public estimator is checked as soon as it is exported. Besides the checks
+``parametrize_with_checks`` yields, the DataFrame checks (feature names,
+``get_feature_names_out``, ``set_output`` with pandas and polars) that
+scikit-learn's own ``sklearn/tests/test_common.py`` runs on its estimators.
 """
 
 import inspect
+import warnings
 
-from sklearn.base import BaseEstimator
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import pytest
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_get_feature_names_out_error,
+    check_global_output_transform_pandas,
+    check_global_set_output_transform_polars,
+    check_set_output_transform,
+    check_set_output_transform_pandas,
+    check_set_output_transform_polars,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+    parametrize_with_checks,
+)
 
 from conftest import HOLD_OUT
 
@@ -77,3 +93,46 @@ def test_checked_estimators_are_fast():
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+#: Checks that scikit-learn's own test_common.py runs beside parametrize_with_checks,
+#: which does not yield them: column names of pandas input, and, for transformers,
+#: feature names out and set_output with pandas and polars (polars: the test extra).
+DATAFRAME_CHECKS = [check_dataframe_column_names_consistency]
+TRANSFORMER_DATAFRAME_CHECKS = [
+    check_get_feature_names_out_error,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+    check_set_output_transform,
+    check_set_output_transform_pandas,
+    check_global_output_transform_pandas,
+    check_set_output_transform_polars,
+    check_global_set_output_transform_polars,
+]
+
+
+def dataframe_checks():
+    params = []
+    for est in ESTIMATORS:
+        checks = list(DATAFRAME_CHECKS)
+        if hasattr(est, "transform"):
+            checks += TRANSFORMER_DATAFRAME_CHECKS
+        for check in checks:
+            params.append(pytest.param(est, check, id=f"{type(est).__name__}-{check.__name__}"))
+    return params
+
+
+@pytest.mark.parametrize("estimator, check", dataframe_checks())
+def test_sklearn_dataframe_checks(estimator, check):
+    reason = expected_failed_checks(estimator).get(check.__name__)
+    if reason is not None:
+        pytest.xfail(reason)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        check(type(estimator).__name__, clone(estimator))
+    if check is check_dataframe_column_names_consistency:
+        # As scikit-learn's test (the check itself refuses "X does not have valid
+        # feature names"): nor does a DataFrame reach an inner estimator fitted on
+        # arrays (the detector's). The other checks mix arrays and DataFrames.
+        names = [w for w in record if "was fitted without feature names" in str(w.message)]
+        assert not names, names[0].message

@@ -11,6 +11,8 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import polars as pl  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
@@ -272,6 +274,30 @@ def test_reconstruction_of_images_given_with_their_shape():
         np.asarray(display.images_[1, 2].get_array()), expected[2, 0], rtol=1e-6
     )
     np.testing.assert_array_equal(np.asarray(display.images_[0, 1].get_array()), images[1, 0])
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_reconstruction_of_a_dataframe_gives_the_estimator_its_feature_names(library):
+    # The rows reached the estimator as bare values: one fitted on the
+    # DataFrame warned that X lacked the feature names it was fitted with.
+    columns = [f"pixel{i}" for i in range(64)]
+    if library == "pandas":
+        X = pd.DataFrame(X_DIGITS, columns=columns)
+    else:
+        X = pl.DataFrame(X_DIGITS, schema=columns)
+    ae = AutoencoderTransformer(
+        n_components=3, hidden_layer_sizes=(16,), max_epochs=1, random_state=0, **HOLD_OUT
+    ).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        display = ReconstructionDisplay.from_estimator(ae, X, image_shape=(8, 8), n_images=3)
+    expected = ae.inverse_transform(ae.transform(X[:3]))
+    np.testing.assert_allclose(
+        np.asarray(display.images_[1, 2].get_array()), expected[2].reshape(8, 8), rtol=1e-6
+    )
+    np.testing.assert_array_equal(
+        np.asarray(display.images_[0, 1].get_array()), X_DIGITS[1].reshape(8, 8)
+    )
 
 
 def test_reconstruction_from_arrays_on_given_axes():

@@ -5,7 +5,10 @@ import tracemalloc
 import warnings
 
 import numpy as np
+import pandas as pd
+import polars as pl
 import pytest
+import sklearn
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 
@@ -546,6 +549,24 @@ def test_inference_on_dask_arrays_is_lazy_and_blockwise(cls, X, dtype):
         back.compute(), blockwise(est.inverse_transform, np.split(codes.compute(), [100, 130]))
     )
     assert est.score(lazy_X) == pytest.approx(est.score(data), rel=1e-6)
+
+
+@pytest.mark.parametrize("output", ["pandas", "polars"])
+def test_set_output_gives_a_dataframe_of_a_dask_array(output, X):
+    # polars cannot build a DataFrame from the lazy dask array (a TypeError);
+    # pandas computed it itself.
+    da = pytest.importorskip("dask.array")
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    lazy_X = da.from_array(X, chunks=(100, -1))
+    expected = est.transform(lazy_X).compute()
+    frame = {"pandas": pd.DataFrame, "polars": pl.DataFrame}[output]
+    with sklearn.config_context(transform_output=output):
+        global_output = est.transform(lazy_X)
+    local_output = est.set_output(transform=output).transform(lazy_X)
+    for codes in (global_output, local_output):
+        assert isinstance(codes, frame)
+        assert list(codes.columns) == list(est.get_feature_names_out())
+        np.testing.assert_array_equal(codes.to_numpy(), expected)
 
 
 def test_reconstruction_error_of_a_dask_array(X):

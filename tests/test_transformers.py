@@ -14,6 +14,7 @@ import warnings
 import joblib
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 import scipy.sparse as sp
 import torch
@@ -170,16 +171,46 @@ def test_integer_input_gives_float64(fitted, low_rank_X):
     assert fitted.transform(X).dtype == np.float64
 
 
-def test_fit_on_dataframe_warns_nothing(Estimator, low_rank_X):
-    df = pd.DataFrame(low_rank_X, columns=list("abcdef"))
+def dataframe(library, X, columns):
+    if library == "pandas":
+        return pd.DataFrame(X, columns=columns)
+    return pl.DataFrame(X, schema=columns)
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_fit_on_dataframe_warns_nothing(Estimator, low_rank_X, library):
+    df = dataframe(library, low_rank_X, list("abcdef"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = Estimator(n_components=2, **FAST).fit(df)
         est.fit_transform(df)
-        est.transform(df)
+        codes = est.transform(df)
+    np.testing.assert_array_equal(est.feature_names_in_, list("abcdef"))
     with pytest.warns(UserWarning, match="feature names"):
-        est.transform(low_rank_X)
+        np.testing.assert_array_equal(est.transform(low_rank_X), codes)
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_dataframe_columns_of_strings_or_missing_values_are_refused(
+    Estimator, low_rank_X, library
+):
+    # Converted as scikit-learn converts them: a categorical column is its
+    # categories' values (strings: a ValueError, never their integer codes),
+    # a missing value (pd.NA, polars' null) a NaN.
+    labels = np.where(low_rank_X[:, 0] > np.median(low_rank_X[:, 0]), "high", "low")
+    df = dataframe(library, low_rank_X[:, :5], list("abcde"))
+    if library == "pandas":
+        categorical = df.assign(f=pd.Categorical(labels))
+        missing = df.astype("Float64").assign(a=lambda d: d["a"].mask(d.index == 3, pd.NA))
+    else:
+        categorical = df.with_columns(pl.Series("f", labels, dtype=pl.Categorical))
+        missing = df.with_columns(pl.when(pl.int_range(len(df)) == 3).then(None)
+                                  .otherwise(pl.col("a")).alias("a"))
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        Estimator(n_components=2, **FAST).fit(categorical)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        Estimator(n_components=2, **FAST).fit(missing)
 
 
 def test_dataframe_and_list_inputs(Estimator, fitted, low_rank_X):
