@@ -3,8 +3,9 @@
 Estimators are discovered from ``skae.__all__``, not hand-listed, so a new
 public estimator is checked as soon as it is exported. Besides the checks
 ``parametrize_with_checks`` yields, the DataFrame checks (feature names,
-``get_feature_names_out``, ``set_output`` with pandas and polars) that
-scikit-learn's own ``sklearn/tests/test_common.py`` runs on its estimators.
+``get_feature_names_out``, ``set_output`` with pandas and polars) and the
+parameter validation check that scikit-learn's own
+``sklearn/tests/test_common.py`` runs on its estimators.
 """
 
 import inspect
@@ -17,6 +18,7 @@ from sklearn.utils.estimator_checks import (
     check_get_feature_names_out_error,
     check_global_output_transform_pandas,
     check_global_set_output_transform_polars,
+    check_param_validation,
     check_set_output_transform,
     check_set_output_transform_pandas,
     check_set_output_transform_polars,
@@ -136,3 +138,10 @@ def test_sklearn_dataframe_checks(estimator, check):
         # arrays (the detector's). The other checks mix arrays and DataFrames.
         names = [w for w in record if "was fitted without feature names" in str(w.message)]
         assert not names, names[0].message
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)
+def test_sklearn_param_validation(estimator):
+    # Also run by scikit-learn's own test_common.py, not by parametrize_with_checks:
+    # every method refuses a parameter outside its _parameter_constraints.
+    check_param_validation(type(estimator).__name__, clone(estimator))
