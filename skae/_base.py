@@ -158,12 +158,36 @@ def _not_2d(X):
     return ValueError(f"Expected a 2-D array, got a {X.ndim}-D {type(X).__name__}.")
 
 
-def check_real_dtype(X):
+def check_not_complex(X, name, input_name="X"):
+    """scikit-learn's ``ValueError`` for complex ``X``, naming its dtype, not its values.
+
+    Checked on ``X``'s dtype where ``validate_data`` sees a stand-in for
+    ``X`` -- a streamed ``X``'s first row (:func:`validate_streamed`), a row
+    of zeros for a dask ``X`` (:func:`lazy_on_dask`) -- and would print that
+    row as the data. ``name``: the class the user called.
+    """
+    if X.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported by {name}; {input_name} has dtype {X.dtype}."
+        )
+
+
+def check_real_dtype(X, name, input_name="X"):
     """``ValueError`` unless streamed ``X`` holds real numbers (or booleans):
     read block by block as floats, complex values would lose their imaginary
     part with only a warning, where ``validate_data`` refuses them."""
+    check_not_complex(X, name, input_name)
     if X.dtype.kind not in "fiub":
-        raise ValueError(f"X must hold real numbers, got dtype {X.dtype}.")
+        raise ValueError(
+            f"{input_name} must hold real numbers, got dtype {X.dtype} ({name} reads a memmap "
+            f"or dask array block by block as floats; convert {input_name} first)."
+        )
+
+
+def _float_dtype(X):
+    """The dtype ``X`` is read as: its own if float32 or float64, else float64
+    (as ``validate_data`` converts)."""
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 def validate_streamed(estimator, X, reset):
@@ -179,7 +203,7 @@ def validate_streamed(estimator, X, reset):
         raise ValueError(
             "X is a dask array with unknown chunk sizes; call X.compute_chunk_sizes() first."
         )
-    check_real_dtype(X)
+    check_real_dtype(X, type(estimator).__name__)
     head = X[:1]
     validate_data(
         estimator,
@@ -414,8 +438,10 @@ def lazy_on_dask(method=None, *, samples=True):
     The method is applied to each row block (``map_blocks``), as
     ``dask_ml.wrappers.ParallelPostFit`` would; its output on one row of zeros,
     computed here, gives the result's dtype and columns and checks ``X``'s
-    width (or sample shape, for images and sequences of rank 3 or 4) and dtype
-    before anything is computed. An empty row chunk (a filtered array has
+    width (or sample shape, for images and sequences of rank 3 or 4) before
+    anything is computed. What that row cannot stand for, ``X``'s rank and a
+    complex dtype, is checked on ``X`` itself, so that no error names the
+    row's shape or values. An empty row chunk (a filtered array has
     them) gives an empty result: ``method`` itself would refuse zero rows, as
     scikit-learn's validation does. ``samples=False``: ``X`` holds codes
     (``inverse_transform``), not samples; use as ``@lazy_on_dask(samples=False)``.
@@ -434,7 +460,12 @@ def lazy_on_dask(method=None, *, samples=True):
             raise _not_2d(X)
         if samples:
             sample_shape_of(X)
-        meta = method(self, np.zeros((1, *X.shape[1:]), dtype=X.dtype), *args, **kwargs)
+        check_not_complex(X, type(self).__name__, "X" if samples else "Z")
+        # In the dtype validation converts X to: a zero of X's own dtype could
+        # be refused where X's values are not (an empty string, for strings of
+        # numbers); the blocks are validated as they are computed.
+        probe = np.zeros((1, *X.shape[1:]), dtype=_float_dtype(X))
+        meta = method(self, probe, *args, **kwargs)
 
         def apply(block):
             if not len(block):
@@ -1544,7 +1575,8 @@ class _BaseAutoencoder(
         check_tensor(Z, "Z")
         if isinstance(Z, np.memmap) and Z.dtype not in (np.float32, np.float64):
             # check_array would convert it whole, in memory (codes of int16, say):
-            # checked by its first row, read in chunks, as _check_memmap reads X.
+            # checked by its dtype and first row, read in chunks, as _check_memmap reads X.
+            check_real_dtype(Z, type(self).__name__, "Z")
             check_array(Z[:1], dtype=[np.float64, np.float32])
             Z = _checked_in_blocks(Z, "Z")
         else:

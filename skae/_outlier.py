@@ -25,6 +25,7 @@ from ._base import (
     _not_2d,
     _column_moments,
     _dense_chunks,
+    _float_dtype,
     _rounding_variance,
     check_finite_block,
     check_real_dtype,
@@ -398,12 +399,6 @@ def _rare_deviation(mean, var, modes, off, n_samples):
     return np.divide(squares, off, out=np.zeros_like(squares), where=off > 0)
 
 
-def _float_dtype(X):
-    """The dtype ``X`` is read as: its own if float32 or float64, else float64
-    (as ``validate_data`` converts)."""
-    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-
-
 def _over_blocks(function, X):
     """``function`` applied to each block of rows of streamed ``X``, the results joined.
 
@@ -449,7 +444,7 @@ def _in_row_blocks(method):
         if not ((streamed or densified) and X.shape[0] > 0):
             return lazy(self, X)
         check_is_fitted(self)
-        check_real_dtype(X)
+        check_real_dtype(X, type(self).__name__)
         return _over_blocks(functools.partial(method, self), X)
 
     return wrapper

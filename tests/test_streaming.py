@@ -630,8 +630,41 @@ def test_a_complex_memmap_is_refused_as_in_memory(X, tmp_path):
     methods = (est.transform, est.score_samples, detector.score_samples, detector.predict,
                detector.decision_function, detector.feature_contributions)
     for method in methods:
-        with pytest.raises(ValueError, match="X must hold real numbers, got dtype complex128"):
+        name = type(method.__self__).__name__
+        with pytest.raises(ValueError, match=f"^Complex data not supported by {name}; X has"):
             method(complex_rows)
+    # Codes to convert are checked by their dtype, not by check_array on their first row.
+    with pytest.raises(ValueError, match=r"^Complex data not supported .*; Z has dtype complex"):
+        est.inverse_transform(as_memmap(est.transform(X)[:5] + 1j, tmp_path, "Z.npy"))
+
+
+def test_a_complex_dask_array_is_refused_naming_its_dtype_not_a_probe(X):
+    # scikit-learn's message printed the probe that stands for X: one row of zeros.
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**SMALL), random_state=0)
+    detector = quietly_fit(detector, X)
+    complex_rows = da.from_array(X + 1j, chunks=100)
+    methods = (est.transform, est.score_samples, detector.score_samples, detector.predict,
+               AutoencoderTransformer(**SMALL).fit, ReconstructionOutlierDetector().fit)
+    for method in methods:
+        name = type(method.__self__).__name__
+        with pytest.raises(ValueError, match=rf"^Complex data not supported by {name}; X has "
+                                             r"dtype complex128\.($|\n)"):
+            method(complex_rows)
+    with pytest.raises(ValueError, match=r"^Complex data .*; Z has dtype complex128\.$"):
+        est.inverse_transform(da.from_array(est.transform(X) + 1j, chunks=100))
+
+
+def test_a_dask_array_of_numbers_as_strings_is_converted_as_in_memory(X):
+    # Its probe, an empty string, could not be converted where its values can.
+    da = pytest.importorskip("dask.array")
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    strings = X[:100].astype(str)
+    lazy = da.from_array(strings, chunks=(100, -1))
+    np.testing.assert_array_equal(est.transform(lazy).compute(), est.transform(strings))
 
 
 def test_a_dask_array_of_rank_1_is_refused_as_one(X):
