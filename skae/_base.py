@@ -172,6 +172,19 @@ def check_not_complex(X, name, input_name="X"):
         )
 
 
+def check_has_features(X, name):
+    """scikit-learn's ``ValueError`` for ``X`` whose samples hold no value, naming ``X``'s shape.
+
+    Checked on ``X`` itself where ``validate_data`` sees a stand-in row (see
+    :func:`check_not_complex`), whose shape -- ``(1, 0)`` -- it would name.
+    """
+    if math.prod(X.shape[1:]) == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            f"required by {name}."
+        )
+
+
 def check_real_dtype(X, name, input_name="X"):
     """``ValueError`` unless streamed ``X`` holds real numbers (or booleans):
     read block by block as floats, complex values would lose their imaginary
@@ -204,6 +217,7 @@ def validate_streamed(estimator, X, reset):
             "X is a dask array with unknown chunk sizes; call X.compute_chunk_sizes() first."
         )
     check_real_dtype(X, type(estimator).__name__)
+    check_has_features(X, type(estimator).__name__)
     head = X[:1]
     validate_data(
         estimator,
@@ -439,9 +453,9 @@ def lazy_on_dask(method=None, *, samples=True):
     ``dask_ml.wrappers.ParallelPostFit`` would; its output on one row of zeros,
     computed here, gives the result's dtype and columns and checks ``X``'s
     width (or sample shape, for images and sequences of rank 3 or 4) before
-    anything is computed. What that row cannot stand for, ``X``'s rank and a
-    complex dtype, is checked on ``X`` itself, so that no error names the
-    row's shape or values. An empty row chunk (a filtered array has
+    anything is computed. What that row cannot stand for, ``X``'s rank, a
+    complex dtype and samples of no value, is checked on ``X`` itself, so that
+    no error names the row's shape or values. An empty row chunk (a filtered array has
     them) gives an empty result: ``method`` itself would refuse zero rows, as
     scikit-learn's validation does. ``samples=False``: ``X`` holds codes
     (``inverse_transform``), not samples; use as ``@lazy_on_dask(samples=False)``.
@@ -461,6 +475,7 @@ def lazy_on_dask(method=None, *, samples=True):
         if samples:
             sample_shape_of(X)
         check_not_complex(X, type(self).__name__, "X" if samples else "Z")
+        check_has_features(X, type(self).__name__)
         # In the dtype validation converts X to: a zero of X's own dtype could
         # be refused where X's values are not (an empty string, for strings of
         # numbers); the blocks are validated as they are computed.
@@ -1577,10 +1592,11 @@ class _BaseAutoencoder(
             # check_array would convert it whole, in memory (codes of int16, say):
             # checked by its dtype and first row, read in chunks, as _check_memmap reads X.
             check_real_dtype(Z, type(self).__name__, "Z")
-            check_array(Z[:1], dtype=[np.float64, np.float32])
+            check_has_features(Z, type(self).__name__)
+            check_array(Z[:1], dtype=[np.float64, np.float32], estimator=self)
             Z = _checked_in_blocks(Z, "Z")
         else:
-            Z = check_array(Z, dtype=[np.float64, np.float32])
+            Z = check_array(Z, dtype=[np.float64, np.float32], estimator=self)
             _check_float32_range(Z, "Z")
         if Z.shape[1] != self.n_components_:
             raise ValueError(

@@ -658,6 +658,24 @@ def test_a_complex_dask_array_is_refused_naming_its_dtype_not_a_probe(X):
         est.inverse_transform(da.from_array(est.transform(X) + 1j, chunks=100))
 
 
+def test_a_dask_array_without_features_is_refused_naming_its_shape(X):
+    # Not the shape of the row that stands for it in validation: (1, 0).
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**SMALL), random_state=0)
+    detector = quietly_fit(detector, X)
+    empty = da.zeros((60, 0), chunks=20)
+    methods = (est.transform, est.inverse_transform, detector.score_samples,
+               AutoencoderTransformer(**SMALL).fit, ReconstructionOutlierDetector().fit)
+    for method in methods:
+        name = type(method.__self__).__name__
+        with pytest.raises(ValueError, match=rf"^Found array with 0 feature\(s\) \(shape=\(60, 0\)\) "
+                                             rf"while a minimum of 1 is required by {name}\."):
+            method(empty)
+
+
 def test_a_dask_array_of_numbers_as_strings_is_converted_as_in_memory(X):
     # Its probe, an empty string, could not be converted where its values can.
     da = pytest.importorskip("dask.array")
