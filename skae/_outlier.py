@@ -36,7 +36,7 @@ from ._base import (
 from ._fit_failure import _forget_fit, unfitted_on_error
 from ._neighborhood import TiedNeighbours, neighborhood_score
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
-from ._shapes import as_rows
+from ._shapes import as_rows, check_sample_shape, sample_shape_of
 from ._streaming import MappedRows, RowBlocks, is_streamed, merge_moments
 
 #: ``feature_scaling="auto"``: a feature whose skewness exceeds this in absolute
@@ -445,6 +445,8 @@ def _in_row_blocks(method):
             return lazy(self, X)
         check_is_fitted(self)
         check_real_dtype(X, type(self).__name__)
+        if streamed:  # before a block is read
+            self._check_sample_shape(sample_shape_of(X))
         return _over_blocks(functools.partial(method, self), X)
 
     return wrapper
@@ -1501,6 +1503,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         """``X`` validated and scaled, in the shape the wrapped estimator was fitted on."""
         check_is_fitted(self)
         X, sample_shape = as_rows(X)
+        self._check_sample_shape(sample_shape)
         X = validate_data(
             self,
             X,
@@ -1509,6 +1512,20 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             reset=False,
         )
         return _reshaped(self._scale(X), sample_shape)
+
+    def _check_sample_shape(self, sample_shape):
+        """Refuse images or sequences (``sample_shape``) of a shape the estimator was not fitted on.
+
+        Checked here, before the width, and not left to the estimator: its
+        error would name it, not the detector the user called, and the
+        width's would name the values per sample, not the samples' shapes.
+        An estimator other than skae's checks its input itself.
+        """
+        input_shape = getattr(self.estimator_, "input_shape_", None)
+        if input_shape is not None:
+            check_sample_shape(
+                sample_shape, input_shape, type(self).__name__, "estimator_.input_shape_"
+            )
 
     @available_if(_explains_features)
     @_in_row_blocks
