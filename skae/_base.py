@@ -234,12 +234,22 @@ def _block_rows(block, start):
 
 def check_finite_block(block, start):
     """Raise ``ValueError`` naming the rows if a block of streamed ``X`` holds NaN or
-    an infinity (``start``: its first row's index); return the block's ``(min, max)``."""
+    an infinity; return the block's ``(min, max)``.
+
+    ``start``: the index of the block's first row; or each of its rows' indices,
+    for rows read from anywhere in ``X`` (a sample), of which the first that
+    holds NaN or an infinity is named.
+    """
     # min and max also find a NaN (they return it) or an infinity: two
     # passes over the block where isfinite and the range would take four.
     low, high = (float(block.min()), float(block.max())) if block.size else (0.0, 0.0)
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"Input X contains NaN or infinity in {_block_rows(block, start)}.")
+        if np.ndim(start):
+            finite = np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+            where = f"row {start[np.argmin(finite)]}"
+        else:
+            where = _block_rows(block, start)
+        raise ValueError(f"Input X contains NaN or infinity in {where}.")
     return low, high
 
 

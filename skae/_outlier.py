@@ -334,9 +334,14 @@ def _sample(X, random_state):
     """The rows of :func:`_sampled_rows` of ``X`` (dense, CSR or streamed), as a float64 array.
 
     The feature-scaling rules are measured on them, not on the first rows:
-    sorted data would be judged by its head.
+    sorted data would be judged by its head. They are checked for NaN and
+    infinities: they are the first rows ``fit`` reads of streamed ``X``,
+    before any pass that checks its blocks.
     """
-    return np.vstack(list(_dense_chunks(X, _sampled_rows(X.shape[0], random_state))))
+    rows = _sampled_rows(X.shape[0], random_state)
+    sample = np.vstack(list(_dense_chunks(X, rows)))
+    check_finite_block(sample, rows)
+    return sample
 
 
 def _is_near_constant(counts):
@@ -1221,10 +1226,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         n_samples, n_features = X.shape
         if n_samples < 2 or n_features < 2:
             return 1
-        rows = _sampled_rows(n_samples, self.random_state)
-        n_max = min(n_features, len(rows))
+        sample = _sample(X, self.random_state)
+        n_max = min(n_features, len(sample))
         _, eigenvalues, _, total = principal_axes(
-            X, rows, np.zeros(n_features), np.ones(1), n_max, 0
+            sample, None, np.zeros(n_features), np.ones(1), n_max, 0
         )
         if total <= 0:
             return 1

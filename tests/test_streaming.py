@@ -842,13 +842,18 @@ def test_detector_fit_on_a_dask_array_as_on_the_memmap_of_the_same_blocks(X, tmp
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_detector_fit_names_the_rows_of_a_bad_value(X, tmp_path, value):
+@pytest.mark.parametrize("feature_scaling", ["auto", None])
+def test_detector_fit_names_the_row_of_a_bad_value(X, tmp_path, value, feature_scaling):
+    # Read in the sample that sets the scaling or the number of components
+    # before any pass checked the blocks; without a scaling, the principal
+    # axes of that sample raised scipy's "array must not contain infs or NaNs".
     from skae import ReconstructionOutlierDetector
 
     bad = X.copy()
     bad[170, 2] = value
-    with pytest.raises(ValueError, match="NaN or infinity in rows 160 to 199"):
-        ReconstructionOutlierDetector(random_state=0).fit(as_memmap(bad, tmp_path))
+    detector = ReconstructionOutlierDetector(feature_scaling=feature_scaling, random_state=0)
+    with pytest.raises(ValueError, match=r"^Input X contains NaN or infinity in row 170\."):
+        detector.fit(as_memmap(bad, tmp_path))
 
 
 def test_detector_of_an_estimator_that_cannot_stream_loads_a_memmap(X, tmp_path):
