@@ -1600,7 +1600,11 @@ class _BaseAutoencoder(
         check_tensor(Z, "Z")
         if isinstance(Z, np.memmap) and Z.dtype not in (np.float32, np.float64):
             # check_array would convert it whole, in memory (codes of int16, say):
-            # checked by its dtype and first row, read in chunks, as _check_memmap reads X.
+            # checked by its rank, dtype and first row, read in chunks, as
+            # _check_memmap reads X (the first row of a 1-D Z is one value,
+            # which check_array would print as the array).
+            if Z.ndim != 2:
+                raise _not_2d(Z)
             check_real_dtype(Z, type(self).__name__, "Z")
             check_has_features(Z, type(self).__name__)
             check_array(Z[:1], dtype=[np.float64, np.float32], estimator=self)
