@@ -465,9 +465,9 @@ def lazy_on_dask(method=None, *, samples=True):
     width (or sample shape, for images and sequences of rank 3 or 4) before
     anything is computed. What that row cannot stand for, ``X``'s rank, a
     complex dtype and samples of no value, is checked on ``X`` itself, so that
-    no error names the row's shape or values. An empty row chunk (a filtered array has
-    them) gives an empty result: ``method`` itself would refuse zero rows, as
-    scikit-learn's validation does. ``samples=False``: ``X`` holds codes
+    no error names the row's shape or values. An empty row chunk (a filtered
+    array has them) gives an empty result: ``method`` itself would refuse zero
+    rows, as scikit-learn's validation does. ``samples=False``: ``X`` holds codes
     (``inverse_transform``), not samples; use as ``@lazy_on_dask(samples=False)``.
     """
     if method is None:

@@ -1519,7 +1519,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         return _reshaped(self._scale(X), sample_shape)
 
     def _check_sample_shape(self, sample_shape):
-        """Refuse images or sequences (``sample_shape``) of a shape the estimator was not fitted on.
+        """Refuse images or sequences whose ``sample_shape`` the estimator was not fitted on.
 
         Checked here, before the width, and not left to the estimator: its
         error would name it, not the detector the user called, and the

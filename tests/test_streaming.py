@@ -672,8 +672,8 @@ def test_a_dask_array_without_features_is_refused_naming_its_shape(X):
                AutoencoderTransformer(**SMALL).fit, ReconstructionOutlierDetector().fit)
     for method in methods:
         name = type(method.__self__).__name__
-        with pytest.raises(ValueError, match=rf"^Found array with 0 feature\(s\) \(shape=\(60, 0\)\) "
-                                             rf"while a minimum of 1 is required by {name}\."):
+        message = rf"^Found array with 0 feature\(s\) \(shape=\(60, 0\)\) .* required by {name}\."
+        with pytest.raises(ValueError, match=message):
             method(empty)
 
 
