@@ -159,12 +159,49 @@ def _not_2d(X):
     return ValueError(f"Expected a 2-D array, got a {X.ndim}-D {type(X).__name__}.")
 
 
-def check_real_dtype(X):
+def check_not_complex(X, name, input_name="X"):
+    """scikit-learn's ``ValueError`` for complex ``X``, naming its dtype, not its values.
+
+    Checked on ``X``'s dtype where ``validate_data`` sees a stand-in for
+    ``X`` -- a streamed ``X``'s first row (:func:`validate_streamed`), a row
+    of zeros for a dask ``X`` (:func:`lazy_on_dask`) -- and would print that
+    row as the data. ``name``: the class the user called.
+    """
+    if X.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported by {name}; {input_name} has dtype {X.dtype}."
+        )
+
+
+def check_has_features(X, name):
+    """scikit-learn's ``ValueError`` for ``X`` whose samples hold no value, naming ``X``'s shape.
+
+    Checked on ``X`` itself where ``validate_data`` sees a stand-in row (see
+    :func:`check_not_complex`), whose shape -- ``(1, 0)`` -- it would name.
+    """
+    if math.prod(X.shape[1:]) == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            f"required by {name}."
+        )
+
+
+def check_real_dtype(X, name, input_name="X"):
     """``ValueError`` unless streamed ``X`` holds real numbers (or booleans):
     read block by block as floats, complex values would lose their imaginary
     part with only a warning, where ``validate_data`` refuses them."""
+    check_not_complex(X, name, input_name)
     if X.dtype.kind not in "fiub":
-        raise ValueError(f"X must hold real numbers, got dtype {X.dtype}.")
+        raise ValueError(
+            f"{input_name} must hold real numbers, got dtype {X.dtype} ({name} reads a memmap "
+            f"or dask array block by block as floats; convert {input_name} first)."
+        )
+
+
+def _float_dtype(X):
+    """The dtype ``X`` is read as: its own if float32 or float64, else float64
+    (as ``validate_data`` converts)."""
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 def validate_streamed(estimator, X, reset):
@@ -180,7 +217,8 @@ def validate_streamed(estimator, X, reset):
         raise ValueError(
             "X is a dask array with unknown chunk sizes; call X.compute_chunk_sizes() first."
         )
-    check_real_dtype(X)
+    check_real_dtype(X, type(estimator).__name__)
+    check_has_features(X, type(estimator).__name__)
     head = X[:1]
     validate_data(
         estimator,
@@ -197,12 +235,22 @@ def _block_rows(block, start):
 
 def check_finite_block(block, start):
     """Raise ``ValueError`` naming the rows if a block of streamed ``X`` holds NaN or
-    an infinity (``start``: its first row's index); return the block's ``(min, max)``."""
+    an infinity; return the block's ``(min, max)``.
+
+    ``start``: the index of the block's first row; or each of its rows' indices,
+    for rows read from anywhere in ``X`` (a sample), of which the first that
+    holds NaN or an infinity is named.
+    """
     # min and max also find a NaN (they return it) or an infinity: two
     # passes over the block where isfinite and the range would take four.
     low, high = (float(block.min()), float(block.max())) if block.size else (0.0, 0.0)
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"Input X contains NaN or infinity in {_block_rows(block, start)}.")
+        if np.ndim(start):
+            finite = np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+            where = f"row {start[np.argmin(finite)]}"
+        else:
+            where = _block_rows(block, start)
+        raise ValueError(f"Input X contains NaN or infinity in {where}.")
     return low, high
 
 
@@ -415,10 +463,12 @@ def lazy_on_dask(method=None, *, samples=True):
     The method is applied to each row block (``map_blocks``), as
     ``dask_ml.wrappers.ParallelPostFit`` would; its output on one row of zeros,
     computed here, gives the result's dtype and columns and checks ``X``'s
-    width (or sample shape, for images and sequences of rank 3 or 4) and dtype
-    before anything is computed. An empty row chunk (a filtered array has
-    them) gives an empty result: ``method`` itself would refuse zero rows, as
-    scikit-learn's validation does. ``samples=False``: ``X`` holds codes
+    width (or sample shape, for images and sequences of rank 3 or 4) before
+    anything is computed. What that row cannot stand for, ``X``'s rank, a
+    complex dtype and samples of no value, is checked on ``X`` itself, so that
+    no error names the row's shape or values. An empty row chunk (a filtered
+    array has them) gives an empty result: ``method`` itself would refuse zero
+    rows, as scikit-learn's validation does. ``samples=False``: ``X`` holds codes
     (``inverse_transform``), not samples; use as ``@lazy_on_dask(samples=False)``.
     A method whose result ``set_output`` wraps in a DataFrame returns it
     computed, a NumPy array, for ``set_output`` to wrap.
@@ -437,7 +487,13 @@ def lazy_on_dask(method=None, *, samples=True):
             raise _not_2d(X)
         if samples:
             sample_shape_of(X)
-        meta = method(self, np.zeros((1, *X.shape[1:]), dtype=X.dtype), *args, **kwargs)
+        check_not_complex(X, type(self).__name__, "X" if samples else "Z")
+        check_has_features(X, type(self).__name__)
+        # In the dtype validation converts X to: a zero of X's own dtype could
+        # be refused where X's values are not (an empty string, for strings of
+        # numbers); the blocks are validated as they are computed.
+        probe = np.zeros((1, *X.shape[1:]), dtype=_float_dtype(X))
+        meta = method(self, probe, *args, **kwargs)
 
         def apply(block):
             if not len(block):
@@ -1561,11 +1617,17 @@ class _BaseAutoencoder(
         check_tensor(Z, "Z")
         if isinstance(Z, np.memmap) and Z.dtype not in (np.float32, np.float64):
             # check_array would convert it whole, in memory (codes of int16, say):
-            # checked by its first row, read in chunks, as _check_memmap reads X.
-            check_array(Z[:1], dtype=[np.float64, np.float32])
+            # checked by its rank, dtype and first row, read in chunks, as
+            # _check_memmap reads X (the first row of a 1-D Z is one value,
+            # which check_array would print as the array).
+            if Z.ndim != 2:
+                raise _not_2d(Z)
+            check_real_dtype(Z, type(self).__name__, "Z")
+            check_has_features(Z, type(self).__name__)
+            check_array(Z[:1], dtype=[np.float64, np.float32], estimator=self)
             Z = _checked_in_blocks(Z, "Z")
         else:
-            Z = check_array(Z, dtype=[np.float64, np.float32])
+            Z = check_array(Z, dtype=[np.float64, np.float32], estimator=self)
             _check_float32_range(Z, "Z")
         if Z.shape[1] != self.n_components_:
             raise ValueError(

@@ -25,6 +25,7 @@ from ._base import (
     _not_2d,
     _column_moments,
     _dense_chunks,
+    _float_dtype,
     _rounding_variance,
     check_finite_block,
     check_real_dtype,
@@ -35,7 +36,7 @@ from ._base import (
 from ._fit_failure import _forget_fit, unfitted_on_error
 from ._neighborhood import TiedNeighbours, neighborhood_score
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
-from ._shapes import as_rows
+from ._shapes import as_rows, check_sample_shape, sample_shape_of
 from ._streaming import MappedRows, RowBlocks, is_streamed, merge_moments
 
 #: ``feature_scaling="auto"``: a feature whose skewness exceeds this in absolute
@@ -333,9 +334,14 @@ def _sample(X, random_state):
     """The rows of :func:`_sampled_rows` of ``X`` (dense, CSR or streamed), as a float64 array.
 
     The feature-scaling rules are measured on them, not on the first rows:
-    sorted data would be judged by its head.
+    sorted data would be judged by its head. They are checked for NaN and
+    infinities: they are the first rows ``fit`` reads of streamed ``X``,
+    before any pass that checks its blocks.
     """
-    return np.vstack(list(_dense_chunks(X, _sampled_rows(X.shape[0], random_state))))
+    rows = _sampled_rows(X.shape[0], random_state)
+    sample = np.vstack(list(_dense_chunks(X, rows)))
+    check_finite_block(sample, rows)
+    return sample
 
 
 def _is_near_constant(counts):
@@ -398,12 +404,6 @@ def _rare_deviation(mean, var, modes, off, n_samples):
     return np.divide(squares, off, out=np.zeros_like(squares), where=off > 0)
 
 
-def _float_dtype(X):
-    """The dtype ``X`` is read as: its own if float32 or float64, else float64
-    (as ``validate_data`` converts)."""
-    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-
-
 def _over_blocks(function, X):
     """``function`` applied to each block of rows of streamed ``X``, the results joined.
 
@@ -449,7 +449,9 @@ def _in_row_blocks(method):
         if not ((streamed or densified) and X.shape[0] > 0):
             return lazy(self, X)
         check_is_fitted(self)
-        check_real_dtype(X)
+        check_real_dtype(X, type(self).__name__)
+        if streamed:  # before a block is read
+            self._check_sample_shape(sample_shape_of(X))
         return _over_blocks(functools.partial(method, self), X)
 
     return wrapper
@@ -1224,10 +1226,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         n_samples, n_features = X.shape
         if n_samples < 2 or n_features < 2:
             return 1
-        rows = _sampled_rows(n_samples, self.random_state)
-        n_max = min(n_features, len(rows))
+        sample = _sample(X, self.random_state)
+        n_max = min(n_features, len(sample))
         _, eigenvalues, _, total = principal_axes(
-            X, rows, np.zeros(n_features), np.ones(1), n_max, 0
+            sample, None, np.zeros(n_features), np.ones(1), n_max, 0
         )
         if total <= 0:
             return 1
@@ -1506,6 +1508,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         """``X`` validated and scaled, in the shape the wrapped estimator was fitted on."""
         check_is_fitted(self)
         X, sample_shape = as_rows(X)
+        self._check_sample_shape(sample_shape)
         X = validate_data(
             self,
             X,
@@ -1514,6 +1517,20 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             reset=False,
         )
         return _reshaped(self._scale(X), sample_shape)
+
+    def _check_sample_shape(self, sample_shape):
+        """Refuse images or sequences whose ``sample_shape`` the estimator was not fitted on.
+
+        Checked here, before the width, and not left to the estimator: its
+        error would name it, not the detector the user called, and the
+        width's would name the values per sample, not the samples' shapes.
+        An estimator other than skae's checks its input itself.
+        """
+        input_shape = getattr(self.estimator_, "input_shape_", None)
+        if input_shape is not None:
+            check_sample_shape(
+                sample_shape, input_shape, type(self).__name__, "estimator_.input_shape_"
+            )
 
     @available_if(_explains_features)
     @_in_row_blocks

@@ -120,10 +120,13 @@ def resolve_input_shape(input_shape, sample_shape, n_features, default):
     return shape
 
 
-def check_sample_shape(sample_shape, input_shape, name):
-    """Raise ``ValueError`` when rank-3/4 input's samples do not have the fitted shape."""
+def check_sample_shape(sample_shape, input_shape, name, attribute="input_shape_"):
+    """Raise ``ValueError`` when rank-3/4 input's samples do not have the fitted shape.
+
+    ``name``: the class the user called; ``attribute``: where it keeps ``input_shape``.
+    """
     if sample_shape is not None and sample_shape != tuple(input_shape):
         raise ValueError(
             f"X has samples of shape {sample_shape}, but {name} was fitted on samples of "
-            f"shape {tuple(input_shape)} (input_shape_)."
+            f"shape {tuple(input_shape)} ({attribute})."
         )

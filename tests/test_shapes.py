@@ -198,3 +198,36 @@ def test_outlier_detector_scores_one_value_per_image(estimator):
     )
     with pytest.raises(ValueError, match="fitted on samples"):
         detector.score_samples(IMAGES.reshape(40, 2, 5, 3))
+
+
+@pytest.fixture(scope="module")
+def image_models():
+    """A conv autoencoder fitted on IMAGES, and a detector over one."""
+    estimator = AutoencoderTransformer(architecture="conv", **FAST)
+    detector = ReconstructionOutlierDetector(estimator, contamination=0.1)
+    return estimator.fit(IMAGES), detector.fit(IMAGES)
+
+
+@pytest.mark.parametrize("container", ["numpy", "memmap", "dask"])
+@pytest.mark.parametrize("shape", [(2, 4, 5), (2, 5, 3), (1, 30)], ids=["other size", "30 values",
+                                                                         "rank 3"])
+def test_samples_of_another_shape_name_the_class_called_and_both_shapes(
+    image_models, container, shape, tmp_path
+):
+    # The detector said "X has 40 features, but ... is expecting 30", or named
+    # the AutoencoderTransformer it wraps when the number of values matched.
+    X = RNG.rand(6, *shape)
+    if container == "memmap":
+        np.save(tmp_path / "X.npy", X)
+        X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    elif container == "dask":
+        X = pytest.importorskip("dask.array").from_array(X, chunks=3)
+    estimator, detector = image_models
+    methods = [estimator.transform, estimator.score_samples, detector.score_samples,
+               detector.predict, detector.decision_function, detector.feature_contributions]
+    for method in methods:
+        name = type(method.__self__).__name__
+        given = ", ".join(map(str, shape))
+        with pytest.raises(ValueError, match=rf"^X has samples of shape \({given}\), but {name} "
+                                             r"was fitted on samples of shape \(2, 3, 5\)"):
+            method(X)

@@ -401,7 +401,8 @@ def test_inverse_transform_of_a_memmap_to_convert_reads_it_in_chunks(cls, dtype,
         # blocks of 100 rows of 2 codes (BLOCK_ELEMENTS = 200)
         with pytest.raises(ValueError, match="NaN or infinity in rows 2200 to 2299"):
             est.inverse_transform(as_memmap(codes, tmp_path, "inf.npy"))
-    with pytest.raises(ValueError, match="Expected 2D array"):
+    # Refused by its own rank: check_array on its first row printed one code as the array.
+    with pytest.raises(ValueError, match=r"^Expected a 2-D array, got a 1-D memmap\.$"):
         est.inverse_transform(as_memmap(codes[:, 0], tmp_path, "1d.npy"))
 
 
@@ -657,8 +658,59 @@ def test_a_complex_memmap_is_refused_as_in_memory(X, tmp_path):
     methods = (est.transform, est.score_samples, detector.score_samples, detector.predict,
                detector.decision_function, detector.feature_contributions)
     for method in methods:
-        with pytest.raises(ValueError, match="X must hold real numbers, got dtype complex128"):
+        name = type(method.__self__).__name__
+        with pytest.raises(ValueError, match=f"^Complex data not supported by {name}; X has"):
             method(complex_rows)
+    # Codes to convert are checked by their dtype, not by check_array on their first row.
+    with pytest.raises(ValueError, match=r"^Complex data not supported .*; Z has dtype complex"):
+        est.inverse_transform(as_memmap(est.transform(X)[:5] + 1j, tmp_path, "Z.npy"))
+
+
+def test_a_complex_dask_array_is_refused_naming_its_dtype_not_a_probe(X):
+    # scikit-learn's message printed the probe that stands for X: one row of zeros.
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**SMALL), random_state=0)
+    detector = quietly_fit(detector, X)
+    complex_rows = da.from_array(X + 1j, chunks=100)
+    methods = (est.transform, est.score_samples, detector.score_samples, detector.predict,
+               AutoencoderTransformer(**SMALL).fit, ReconstructionOutlierDetector().fit)
+    for method in methods:
+        name = type(method.__self__).__name__
+        with pytest.raises(ValueError, match=rf"^Complex data not supported by {name}; X has "
+                                             r"dtype complex128\.($|\n)"):
+            method(complex_rows)
+    with pytest.raises(ValueError, match=r"^Complex data .*; Z has dtype complex128\.$"):
+        est.inverse_transform(da.from_array(est.transform(X) + 1j, chunks=100))
+
+
+def test_a_dask_array_without_features_is_refused_naming_its_shape(X):
+    # Not the shape of the row that stands for it in validation: (1, 0).
+    da = pytest.importorskip("dask.array")
+    from skae import ReconstructionOutlierDetector
+
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    detector = ReconstructionOutlierDetector(AutoencoderTransformer(**SMALL), random_state=0)
+    detector = quietly_fit(detector, X)
+    empty = da.zeros((60, 0), chunks=20)
+    methods = (est.transform, est.inverse_transform, detector.score_samples,
+               AutoencoderTransformer(**SMALL).fit, ReconstructionOutlierDetector().fit)
+    for method in methods:
+        name = type(method.__self__).__name__
+        message = rf"^Found array with 0 feature\(s\) \(shape=\(60, 0\)\) .* required by {name}\."
+        with pytest.raises(ValueError, match=message):
+            method(empty)
+
+
+def test_a_dask_array_of_numbers_as_strings_is_converted_as_in_memory(X):
+    # Its probe, an empty string, could not be converted where its values can.
+    da = pytest.importorskip("dask.array")
+    est = quietly_fit(AutoencoderTransformer(**SMALL), X)
+    strings = X[:100].astype(str)
+    lazy = da.from_array(strings, chunks=(100, -1))
+    np.testing.assert_array_equal(est.transform(lazy).compute(), est.transform(strings))
 
 
 def test_a_dask_array_of_rank_1_is_refused_as_one(X):
@@ -852,13 +904,18 @@ def test_detector_fit_reads_a_dask_array_by_its_row_chunks(X):
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_detector_fit_names_the_rows_of_a_bad_value(X, tmp_path, value):
+@pytest.mark.parametrize("feature_scaling", ["auto", None])
+def test_detector_fit_names_the_row_of_a_bad_value(X, tmp_path, value, feature_scaling):
+    # Read in the sample that sets the scaling or the number of components
+    # before any pass checked the blocks; without a scaling, the principal
+    # axes of that sample raised scipy's "array must not contain infs or NaNs".
     from skae import ReconstructionOutlierDetector
 
     bad = X.copy()
     bad[170, 2] = value
-    with pytest.raises(ValueError, match="NaN or infinity in rows 160 to 199"):
-        ReconstructionOutlierDetector(random_state=0).fit(as_memmap(bad, tmp_path))
+    detector = ReconstructionOutlierDetector(feature_scaling=feature_scaling, random_state=0)
+    with pytest.raises(ValueError, match=r"^Input X contains NaN or infinity in row 170\."):
+        detector.fit(as_memmap(bad, tmp_path))
 
 
 def test_detector_of_an_estimator_that_cannot_stream_loads_a_memmap(X, tmp_path):
