@@ -283,7 +283,37 @@ def _export(module, n_inputs, output_names, opset, dtype):
             dynamic_axes={name: {0: "N"} for name in ["X", *output_names]},
             opset_version=opset,
         )
-    return onnx.load_model_from_string(buffer.getvalue())
+    model = onnx.load_model_from_string(buffer.getvalue())
+    _check_operators(model, opset)
+    return model
+
+
+#: The first opset at which every network skae builds exports (``Unflatten`` of
+#: the convolutional decoder's maps, ``Einsum`` of T², ascending ``TopK`` of the
+#: neighbours need it); earlier ones export some networks.
+_FIRST_COMPLETE_OPSET = 13
+
+
+def _check_operators(model, opset):
+    """Raise ``ValueError`` unless ONNX defines every operator of ``model`` at ``opset``.
+
+    At opsets 7 and 8 PyTorch's exporter writes a GRU's or an LSTM's initial
+    state with ``ConstantFill``, which ONNX has since removed, or with
+    ``ConstantOfShape``, which came in opset 9; ``onnx.checker`` passes the
+    first, and onnxruntime would refuse the file only where it is served.
+    """
+    onnx = _import("onnx")
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        try:
+            onnx.defs.get_schema(node.op_type, opset, node.domain)
+        except onnx.defs.SchemaError:
+            raise ValueError(
+                f"PyTorch's exporter wrote the graph at opset {opset} with the operator "
+                f"{node.op_type}, which ONNX does not define at that opset; export at a later "
+                f"opset ({_FIRST_COMPLETE_OPSET} or later exports every network skae builds)."
+            ) from None
 
 
 def _import(name):
@@ -348,7 +378,11 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
         transformers; ``"score_samples"``, ``"decision_function"`` or
         ``"predict"`` (int64 labels) for :class:`ReconstructionOutlierDetector`.
     opset : int, default=18
-        ONNX opset version, at most 20.
+        ONNX opset version, from 7 to 20. From 13 every network skae builds
+        exports; at an earlier opset one that needs a later operator raises
+        (PyTorch's error naming it, or a ``ValueError`` where PyTorch would
+        write an operator ONNX does not define at that opset, as it does for
+        GRU and LSTM layers at opsets 7 and 8).
     dtype : {np.float32, np.float64}, default=np.float32
         The dtype of the input ``"X"`` (for ``inverse_transform``, of the
         codes), or a name numpy reads as one of them (``"float64"``); any

@@ -337,6 +337,25 @@ def test_skl2onnx_converts_recurrent_networks(registered, architecture):
         np.testing.assert_allclose(codes, est.transform(batch), rtol=1e-5, atol=1e-5)
 
 
+def test_operators_the_opset_lacks_are_refused_at_export(registered):
+    # At opsets 7 and 8 PyTorch wrote a GRU's initial state with ConstantFill
+    # (removed from ONNX: onnx.checker passed it, onnxruntime refused the file
+    # when loading it) or ConstantOfShape (opset 9): to_onnx returned the model,
+    # skl2onnx failed with "dtype should not be a parameter".
+    rows = np.random.RandomState(0).rand(40, 16).astype(np.float32)
+    est = AutoencoderTransformer(2, architecture="gru", input_shape=(2, 8),
+                                 hidden_layer_sizes=(3,), max_epochs=1, random_state=0).fit(rows)
+    for method, operator in [("transform", "ConstantFill"), ("inverse_transform", "ConstantOfShape")]:
+        with pytest.raises(ValueError, match=f"opset 8 with the operator {operator}, which ONNX"):
+            to_onnx(est, method, opset=8)
+    with pytest.raises(ValueError, match="operator ConstantFill"):
+        skl2onnx.to_onnx(est, rows[:1], target_opset=8)
+    # A network whose operators opset 8 has still exports there.
+    mlp = AutoencoderTransformer(2, **FAST).fit(X)
+    (codes,) = run(to_onnx(mlp, opset=8), X32)
+    np.testing.assert_allclose(codes, mlp.transform(X32), rtol=1e-5, atol=1e-5)
+
+
 def test_skl2onnx_refuses_integer_input(registered):
     est = AutoencoderTransformer(2, **FAST).fit(X)
     with pytest.raises(TypeError, match="float or double"):
