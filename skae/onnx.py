@@ -208,8 +208,12 @@ def _input_dtype(dtype):
 
 
 def _graph(estimator, method, dtype):
-    """``(module, n_inputs, output_names)`` computing ``method`` of the fitted ``estimator``
-    on rows of ``dtype``."""
+    """``(module, n_inputs, outputs)`` computing ``method`` of the fitted ``estimator``
+    on rows of ``dtype``.
+
+    ``outputs``: the name of each of the module's outputs and its width, the
+    number of values per row (None for one value: an output of shape ``(N,)``).
+    """
     if type(estimator) not in (*_TRANSFORMERS, ReconstructionOutlierDetector):
         raise TypeError(
             f"skae.onnx exports skae's estimators, got {type(estimator).__name__}."
@@ -227,18 +231,20 @@ def _graph(estimator, method, dtype):
                 f"method must be one of {_TRANSFORMER_METHODS} for {type(estimator).__name__}, "
                 f"got {method!r}."
             )
-        n_inputs = (
-            estimator.n_components_ if method == "inverse_transform"
-            else estimator.n_features_in_
-        )
-        return _TransformerGraph(estimator, method), n_inputs, [method]
+        n_inputs, width = estimator.n_features_in_, estimator.n_components_
+        if method == "inverse_transform":
+            n_inputs, width = width, n_inputs
+        elif method == "score_samples":
+            width = None
+        return _TransformerGraph(estimator, method), n_inputs, [(method, width)]
     if method not in (*_DETECTOR_METHODS, "label_and_decision"):
         raise ValueError(
             f"method must be one of {_DETECTOR_METHODS} for ReconstructionOutlierDetector, "
             f"got {method!r}."
         )
     names = ["label", "scores"] if method == "label_and_decision" else [method]
-    return _DetectorGraph(estimator, method, dtype), estimator.n_features_in_, names
+    outputs = [(name, None) for name in names]
+    return _DetectorGraph(estimator, method, dtype), estimator.n_features_in_, outputs
 
 
 def _logaddexp(g, a, b):
@@ -252,8 +258,9 @@ def _logaddexp(g, a, b):
     return g.op("Add", g.op("Max", a, b), g.op("Log", g.op("Add", one, g.op("Exp", gap))))
 
 
-def _export(module, n_inputs, output_names, opset, dtype):
+def _export(module, n_inputs, outputs, opset, dtype):
     onnx = _import("onnx")
+    output_names = [name for name, _ in outputs]
     # Registered for this exporter only, and again on every export (idempotent).
     torch.onnx.register_custom_op_symbolic("aten::logaddexp", _logaddexp, 9)
     buffer = io.BytesIO()
@@ -285,6 +292,13 @@ def _export(module, n_inputs, output_names, opset, dtype):
         )
     model = onnx.load_model_from_string(buffer.getvalue())
     _check_operators(model, opset)
+    # The exporter names a width it cannot follow through a reshape (a
+    # recurrent or 1-D convolutional decoder's output) as a free dimension,
+    # "Addinverse_transform_dim_1": declared, a runtime checks it and a server
+    # can size its buffers.
+    for output, (_, width) in zip(model.graph.output, outputs):
+        if width is not None:
+            output.type.tensor_type.shape.dim[1].dim_value = width
     return model
 
 
@@ -334,7 +348,9 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
     input ``"X"`` of shape ``(N, n_features)`` -- for
     :meth:`~AutoencoderTransformer.inverse_transform`, codes of shape
     ``(N, n_components)`` -- with a dynamic batch size ``N``, and returns the
-    method's result as output named after the method, in the dtype skae
+    method's result as output named after the method (of shape
+    ``(N, n_components)``, ``(N, n_features)`` or ``(N,)``, as the graph
+    declares), in the dtype skae
     returns for input of that dtype: codes and reconstructions in the input's
     dtype (float32 numbers, which the network computes, in either), float64
     scores (computed in float64 as skae computes them), int64 labels. The
@@ -434,8 +450,8 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
     dtype = _input_dtype(dtype)
     if not 7 <= opset <= _MAX_OPSET:
         raise ValueError(f"opset must be between 7 and {_MAX_OPSET}, got {opset}.")
-    module, n_inputs, output_names = _graph(estimator, method, dtype)
-    model = _export(module, n_inputs, output_names, opset, dtype)
+    module, n_inputs, outputs = _graph(estimator, method, dtype)
+    model = _export(module, n_inputs, outputs, opset, dtype)
     model.doc_string = f"skae {type(estimator).__name__}.{method}"
     return model
 
@@ -564,8 +580,8 @@ def _insert(scope, operator, container, method):
     opset = min(container.target_opset or _MAX_OPSET, _MAX_OPSET)
     double = isinstance(operator.inputs[0].type, DoubleTensorType)  # else float (_input_type)
     dtype = np.dtype(np.float64 if double else np.float32)
-    module, n_inputs, output_names = _graph(operator.raw_operator, method, dtype)
-    graph = _export(module, n_inputs, output_names, opset, dtype).graph
+    module, n_inputs, outputs = _graph(operator.raw_operator, method, dtype)
+    graph = _export(module, n_inputs, outputs, opset, dtype).graph
     names = {"": ""}  # an omitted optional input keeps its empty name
 
     def unique(name):

@@ -47,6 +47,11 @@ def run(model, inputs):
     return session.run(None, {session.get_inputs()[0].name: inputs})
 
 
+def declared_shapes(values):
+    """The shape each of a graph's inputs or outputs declares: ints, or the name of a free one."""
+    return [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in values]
+
+
 @pytest.fixture(scope="module", params=list(TRANSFORMERS))
 def transformer(request):
     return TRANSFORMERS[request.param]().fit(X)
@@ -64,6 +69,8 @@ def test_transformer_methods_match_skae(transformer, method, dtype):
     (output,) = run(model, inputs)
     expected = getattr(transformer, method)(inputs)
     assert output.dtype == expected.dtype and output.shape == expected.shape
+    assert declared_shapes(model.graph.input) == [["N", inputs.shape[1]]]
+    assert declared_shapes(model.graph.output) == [["N", *expected.shape[1:]]]
     np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -404,6 +411,10 @@ def test_architectures_match_skae(Estimator, architecture, shape, sizes):
             model = to_onnx(est, method)
         (output,) = run(model, inputs)
         np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5, err_msg=method)
+        # Every width declared: the exporter left the reconstructions' free
+        # ("Addinverse_transform_dim_1") after a recurrent or 1-D convolutional decoder.
+        assert declared_shapes(model.graph.input) == [["N", inputs.shape[1]]]
+        assert declared_shapes(model.graph.output) == [["N", *expected.shape[1:]]]
         # The batch size is dynamic for recurrent networks too (exported with 2 rows).
         (one,) = run(model, inputs[:1])
         np.testing.assert_allclose(one, expected[:1], rtol=1e-5, atol=1e-5, err_msg=method)
