@@ -46,6 +46,9 @@ __all__ = ["register_skl2onnx_converters", "to_onnx"]
 DEFAULT_OPSET = 18
 #: The newest opset PyTorch's TorchScript-based exporter writes.
 _MAX_OPSET = 20
+#: The first opset whose graphs slice to a number of rows they compute, as
+#: ``_Rows`` does for networks other than the built-in MLP.
+_SPARE_ROW_OPSET = 10
 
 _TRANSFORMER_METHODS = ("transform", "inverse_transform", "score_samples")
 _DETECTOR_METHODS = ("score_samples", "decision_function", "predict")
@@ -71,16 +74,49 @@ def _network(estimator):
     return copy.deepcopy(module).cpu().eval()
 
 
-class _TransformerGraph(torch.nn.Module):
+class _Rows(torch.nn.Module):
+    """A module on rows: its ``rows`` (in subclasses) computes one result per row.
+
+    ``forward`` computes them on a batch of no rows too, as results of no rows:
+    onnxruntime's GRU and LSTM kernels abort the process on an empty batch, and
+    reshapes to ``(0, -1)`` (a convolutional body's, a ``GroupNorm``'s) fail on
+    one. For networks other than the built-in MLP, such a batch gets one zero
+    row, whose results are dropped; any other batch, none, so the graph
+    computes it as it is. The MLP computes an empty batch as any other, and
+    its answer to one row is quick enough for the spare row's few operators
+    to add to its time noticeably.
+    """
+
+    def __init__(self, estimator):
+        super().__init__()
+        self.spare_row = not (
+            estimator.architecture == "mlp"
+            and estimator.encoder is None and estimator.decoder is None
+        )
+
+    def forward(self, x):
+        if not self.spare_row:
+            return self.rows(x)
+        # Slicing to a number of rows computed in the graph takes opset 10
+        # (_SPARE_ROW_OPSET).
+        n = x.shape[0]  # traced, a tensor: the graph's batch size
+        at_least_one = torch.clamp(n, min=1) if isinstance(n, torch.Tensor) else max(n, 1)
+        results = self.rows(torch.cat([x, x.new_zeros((1, x.shape[1]))])[:at_least_one])
+        if isinstance(results, tuple):
+            return tuple(result[:n] for result in results)
+        return results[:n]
+
+
+class _TransformerGraph(_Rows):
     """One method of a fitted transformer, as a module on float32 or float64 rows."""
 
     def __init__(self, estimator, method):
-        super().__init__()
+        super().__init__(estimator)
         self.network = _network(estimator)
         self.method = method
         self.function = estimator._chunk_function(method, "cpu")
 
-    def forward(self, x):
+    def rows(self, x):
         # The network computes in float32 whatever the rows' dtype: skae's
         # _map_chunks casts each chunk, and the graph casts the same way.
         result = self.function(self.network, _cast(x, torch.float32))
@@ -92,7 +128,7 @@ class _TransformerGraph(torch.nn.Module):
         return _cast(result, x.dtype)
 
 
-class _DetectorGraph(torch.nn.Module):
+class _DetectorGraph(_Rows):
     """A fitted detector's scores (and labels) on rows of ``dtype``, as a module.
 
     ``outputs`` names what ``forward`` returns: one of ``_DETECTOR_METHODS``,
@@ -100,8 +136,8 @@ class _DetectorGraph(torch.nn.Module):
     """
 
     def __init__(self, detector, outputs, dtype):
-        super().__init__()
         inner = detector.estimator_
+        super().__init__(inner)
         self.outputs = outputs
         self.network = _network(inner)
         scale = detector.scale_
@@ -137,7 +173,7 @@ class _DetectorGraph(torch.nn.Module):
             self.register_buffer("reference_counts", torch.ones_like(self.reference_scores))
             self.reference_scale = reference_scale(detector.reference_codes_)
 
-    def forward(self, x):
+    def rows(self, x):
         if self.power is not None:
             x = yeo_johnson(x, *self.power)
         if self.center is not None:
@@ -260,6 +296,16 @@ def _logaddexp(g, a, b):
 
 def _export(module, n_inputs, outputs, opset, dtype):
     onnx = _import("onnx")
+    if module.spare_row and opset < _SPARE_ROW_OPSET:
+        # At opsets 7 and 8 PyTorch's exporter would also write a GRU's or an
+        # LSTM's initial state with ConstantFill, which ONNX has removed: onnx.checker
+        # passes it, and onnxruntime refuses the file only where it is served.
+        raise ValueError(
+            f"opset must be {_SPARE_ROW_OPSET} or later for networks other than the "
+            f"built-in MLP, got {opset}: their graph answers an empty batch, which "
+            "onnxruntime cannot compute with their layers, by slicing to a number of rows "
+            f"it computes (opset {_SPARE_ROW_OPSET})."
+        )
     output_names = [name for name, _ in outputs]
     # Registered for this exporter only, and again on every export (idempotent).
     torch.onnx.register_custom_op_symbolic("aten::logaddexp", _logaddexp, 9)
@@ -291,7 +337,6 @@ def _export(module, n_inputs, outputs, opset, dtype):
             opset_version=opset,
         )
     model = onnx.load_model_from_string(buffer.getvalue())
-    _check_operators(model, opset)
     # The exporter names a width it cannot follow through a reshape (a
     # recurrent or 1-D convolutional decoder's output) as a free dimension,
     # "Addinverse_transform_dim_1": declared, a runtime checks it and a server
@@ -300,34 +345,6 @@ def _export(module, n_inputs, outputs, opset, dtype):
         if width is not None:
             output.type.tensor_type.shape.dim[1].dim_value = width
     return model
-
-
-#: The first opset at which every network skae builds exports (``Unflatten`` of
-#: the convolutional decoder's maps, ``Einsum`` of T², ascending ``TopK`` of the
-#: neighbours need it); earlier ones export some networks.
-_FIRST_COMPLETE_OPSET = 13
-
-
-def _check_operators(model, opset):
-    """Raise ``ValueError`` unless ONNX defines every operator of ``model`` at ``opset``.
-
-    At opsets 7 and 8 PyTorch's exporter writes a GRU's or an LSTM's initial
-    state with ``ConstantFill``, which ONNX has since removed, or with
-    ``ConstantOfShape``, which came in opset 9; ``onnx.checker`` passes the
-    first, and onnxruntime would refuse the file only where it is served.
-    """
-    onnx = _import("onnx")
-    for node in model.graph.node:
-        if node.domain not in ("", "ai.onnx"):
-            continue
-        try:
-            onnx.defs.get_schema(node.op_type, opset, node.domain)
-        except onnx.defs.SchemaError:
-            raise ValueError(
-                f"PyTorch's exporter wrote the graph at opset {opset} with the operator "
-                f"{node.op_type}, which ONNX does not define at that opset; export at a later "
-                f"opset ({_FIRST_COMPLETE_OPSET} or later exports every network skae builds)."
-            ) from None
 
 
 def _import(name):
@@ -396,9 +413,8 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
     opset : int, default=18
         ONNX opset version, from 7 to 20. From 13 every network skae builds
         exports; at an earlier opset one that needs a later operator raises
-        (PyTorch's error naming it, or a ``ValueError`` where PyTorch would
-        write an operator ONNX does not define at that opset, as it does for
-        GRU and LSTM layers at opsets 7 and 8).
+        (PyTorch's error naming it, or a ``ValueError``): networks other than
+        the built-in MLP need opset 10, the 2-D convolutional decoder 13.
     dtype : {np.float32, np.float64}, default=np.float32
         The dtype of the input ``"X"`` (for ``inverse_transform``, of the
         codes), or a name numpy reads as one of them (``"float64"``); any
@@ -423,7 +439,9 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
     with the value it had on them, and the graph is wrong for other rows;
     PyTorch's ``TracerWarning``, passed on for such a module, says where.
     Images and sequences enter as their rows, the C-order flattening of each
-    sample, and ``inverse_transform`` returns rows too.
+    sample, and ``inverse_transform`` returns rows too; the runtime refuses
+    input of another rank or width, such as the samples themselves. A batch
+    of no rows, which skae's methods refuse, gives results of no rows.
 
     Examples
     --------
