@@ -236,6 +236,28 @@ def test_rows_that_overflow_float32_are_outliers_in_the_graph(detector):
     assert np.all(ae.score_samples(rows)[2:] < -1e30)
 
 
+def test_the_graph_refuses_shapes_but_not_values():
+    # As the serving guide says: the runtime checks the declared rank and width;
+    # a NaN or an infinity, which skae refuses, gets NaN codes and an outlier's score.
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **{**FAST, "max_epochs": 1}), trim_fraction=0
+    ).fit(X)
+    ae = detector.estimator_
+    rows = np.vstack([X32[:2], np.full((2, 5), np.nan, np.float32)])
+    rows[3, 1:] = np.inf
+    (codes,) = run(to_onnx(ae), rows)
+    (scores,) = run(to_onnx(ae, "score_samples"), rows)
+    (labels,) = run(to_onnx(detector, "predict"), rows)
+    assert np.isfinite(codes[:2]).all() and np.isnan(codes[2:]).all()
+    np.testing.assert_array_equal(scores[2:], [-np.inf, -np.inf])
+    np.testing.assert_array_equal(labels[2:], [-1, -1])
+    with pytest.raises(ValueError, match="NaN"):
+        ae.transform(rows)
+    for wrong in (X32[:, :4], X32[:, None, :]):
+        with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument):
+            run(to_onnx(ae), wrong)
+
+
 def test_bad_arguments():
     fitted = AutoencoderTransformer(2, **FAST).fit(X)
     with pytest.raises(ValueError, match="method must be one of"):
