@@ -443,10 +443,11 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
     input of another rank or width, such as the samples themselves. A batch
     of no rows, which skae's methods refuse, gives results of no rows.
 
-    The graph does not validate its rows as skae does: a NaN or an infinity,
-    which skae refuses with a ``ValueError``, gives NaN codes and
-    reconstructions, and a score of ``-inf`` (the detector labels the row an
-    outlier). Check the rows before serving them where that matters.
+    The graph does not validate its rows as skae does: a NaN or an infinity
+    (or, in a float64 graph, a value beyond float32's range), which skae
+    refuses with a ``ValueError``, gives NaN codes and reconstructions, and a
+    score of ``-inf`` (the detector labels the row an outlier). Check the
+    rows before serving them where that matters.
 
     Examples
     --------

@@ -253,6 +253,13 @@ def test_the_graph_refuses_shapes_but_not_values():
     np.testing.assert_array_equal(labels[2:], [-1, -1])
     with pytest.raises(ValueError, match="NaN"):
         ae.transform(rows)
+    # A float64 value beyond float32's range, which skae refuses, likewise.
+    huge = np.vstack([X[:1], np.full((1, 5), 1e300)])
+    (codes,) = run(to_onnx(ae, dtype=np.float64), huge)
+    (scores,) = run(to_onnx(ae, "score_samples", dtype=np.float64), huge)
+    assert np.isnan(codes[1]).all() and scores[1] == -np.inf
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        ae.transform(huge)
     for wrong in (X32[:, :4], X32[:, None, :]):
         with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument):
             run(to_onnx(ae), wrong)
