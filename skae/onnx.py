@@ -46,6 +46,9 @@ __all__ = ["register_skl2onnx_converters", "to_onnx"]
 DEFAULT_OPSET = 18
 #: The newest opset PyTorch's TorchScript-based exporter writes.
 _MAX_OPSET = 20
+#: The first opset whose graphs slice to a number of rows they compute, as
+#: ``_Rows`` does for networks other than the built-in MLP.
+_SPARE_ROW_OPSET = 10
 
 _TRANSFORMER_METHODS = ("transform", "inverse_transform", "score_samples")
 _DETECTOR_METHODS = ("score_samples", "decision_function", "predict")
@@ -71,16 +74,49 @@ def _network(estimator):
     return copy.deepcopy(module).cpu().eval()
 
 
-class _TransformerGraph(torch.nn.Module):
+class _Rows(torch.nn.Module):
+    """A module on rows: its ``rows`` (in subclasses) computes one result per row.
+
+    ``forward`` computes them on a batch of no rows too, as results of no rows:
+    onnxruntime's GRU and LSTM kernels abort the process on an empty batch, and
+    reshapes to ``(0, -1)`` (a convolutional body's, a ``GroupNorm``'s) fail on
+    one. For networks other than the built-in MLP, such a batch gets one zero
+    row, whose results are dropped; any other batch, none, so the graph
+    computes it as it is. The MLP computes an empty batch as any other, and
+    its answer to one row is quick enough for the spare row's few operators
+    to add to its time noticeably.
+    """
+
+    def __init__(self, estimator):
+        super().__init__()
+        self.spare_row = not (
+            estimator.architecture == "mlp"
+            and estimator.encoder is None and estimator.decoder is None
+        )
+
+    def forward(self, x):
+        if not self.spare_row:
+            return self.rows(x)
+        # Slicing to a number of rows computed in the graph takes opset 10
+        # (_SPARE_ROW_OPSET).
+        n = x.shape[0]  # traced, a tensor: the graph's batch size
+        at_least_one = torch.clamp(n, min=1) if isinstance(n, torch.Tensor) else max(n, 1)
+        results = self.rows(torch.cat([x, x.new_zeros((1, x.shape[1]))])[:at_least_one])
+        if isinstance(results, tuple):
+            return tuple(result[:n] for result in results)
+        return results[:n]
+
+
+class _TransformerGraph(_Rows):
     """One method of a fitted transformer, as a module on float32 or float64 rows."""
 
     def __init__(self, estimator, method):
-        super().__init__()
+        super().__init__(estimator)
         self.network = _network(estimator)
         self.method = method
         self.function = estimator._chunk_function(method, "cpu")
 
-    def forward(self, x):
+    def rows(self, x):
         # The network computes in float32 whatever the rows' dtype: skae's
         # _map_chunks casts each chunk, and the graph casts the same way.
         result = self.function(self.network, _cast(x, torch.float32))
@@ -92,7 +128,7 @@ class _TransformerGraph(torch.nn.Module):
         return _cast(result, x.dtype)
 
 
-class _DetectorGraph(torch.nn.Module):
+class _DetectorGraph(_Rows):
     """A fitted detector's scores (and labels) on rows of ``dtype``, as a module.
 
     ``outputs`` names what ``forward`` returns: one of ``_DETECTOR_METHODS``,
@@ -100,8 +136,8 @@ class _DetectorGraph(torch.nn.Module):
     """
 
     def __init__(self, detector, outputs, dtype):
-        super().__init__()
         inner = detector.estimator_
+        super().__init__(inner)
         self.outputs = outputs
         self.network = _network(inner)
         scale = detector.scale_
@@ -137,7 +173,7 @@ class _DetectorGraph(torch.nn.Module):
             self.register_buffer("reference_counts", torch.ones_like(self.reference_scores))
             self.reference_scale = reference_scale(detector.reference_codes_)
 
-    def forward(self, x):
+    def rows(self, x):
         if self.power is not None:
             x = yeo_johnson(x, *self.power)
         if self.center is not None:
@@ -208,8 +244,12 @@ def _input_dtype(dtype):
 
 
 def _graph(estimator, method, dtype):
-    """``(module, n_inputs, output_names)`` computing ``method`` of the fitted ``estimator``
-    on rows of ``dtype``."""
+    """``(module, n_inputs, outputs)`` computing ``method`` of the fitted ``estimator``
+    on rows of ``dtype``.
+
+    ``outputs``: the name of each of the module's outputs and its width, the
+    number of values per row (None for one value: an output of shape ``(N,)``).
+    """
     if type(estimator) not in (*_TRANSFORMERS, ReconstructionOutlierDetector):
         raise TypeError(
             f"skae.onnx exports skae's estimators, got {type(estimator).__name__}."
@@ -227,18 +267,20 @@ def _graph(estimator, method, dtype):
                 f"method must be one of {_TRANSFORMER_METHODS} for {type(estimator).__name__}, "
                 f"got {method!r}."
             )
-        n_inputs = (
-            estimator.n_components_ if method == "inverse_transform"
-            else estimator.n_features_in_
-        )
-        return _TransformerGraph(estimator, method), n_inputs, [method]
+        n_inputs, width = estimator.n_features_in_, estimator.n_components_
+        if method == "inverse_transform":
+            n_inputs, width = width, n_inputs
+        elif method == "score_samples":
+            width = None
+        return _TransformerGraph(estimator, method), n_inputs, [(method, width)]
     if method not in (*_DETECTOR_METHODS, "label_and_decision"):
         raise ValueError(
             f"method must be one of {_DETECTOR_METHODS} for ReconstructionOutlierDetector, "
             f"got {method!r}."
         )
     names = ["label", "scores"] if method == "label_and_decision" else [method]
-    return _DetectorGraph(estimator, method, dtype), estimator.n_features_in_, names
+    outputs = [(name, None) for name in names]
+    return _DetectorGraph(estimator, method, dtype), estimator.n_features_in_, outputs
 
 
 def _logaddexp(g, a, b):
@@ -252,8 +294,19 @@ def _logaddexp(g, a, b):
     return g.op("Add", g.op("Max", a, b), g.op("Log", g.op("Add", one, g.op("Exp", gap))))
 
 
-def _export(module, n_inputs, output_names, opset, dtype):
+def _export(module, n_inputs, outputs, opset, dtype):
     onnx = _import("onnx")
+    if module.spare_row and opset < _SPARE_ROW_OPSET:
+        # At opsets 7 and 8 PyTorch's exporter would also write a GRU's or an
+        # LSTM's initial state with ConstantFill, which ONNX has removed: onnx.checker
+        # passes it, and onnxruntime refuses the file only where it is served.
+        raise ValueError(
+            f"opset must be {_SPARE_ROW_OPSET} or later for networks other than the "
+            f"built-in MLP, got {opset}: their graph answers an empty batch, which "
+            "onnxruntime cannot compute with their layers, by slicing to a number of rows "
+            f"it computes (opset {_SPARE_ROW_OPSET})."
+        )
+    output_names = [name for name, _ in outputs]
     # Registered for this exporter only, and again on every export (idempotent).
     torch.onnx.register_custom_op_symbolic("aten::logaddexp", _logaddexp, 9)
     buffer = io.BytesIO()
@@ -283,7 +336,15 @@ def _export(module, n_inputs, output_names, opset, dtype):
             dynamic_axes={name: {0: "N"} for name in ["X", *output_names]},
             opset_version=opset,
         )
-    return onnx.load_model_from_string(buffer.getvalue())
+    model = onnx.load_model_from_string(buffer.getvalue())
+    # The exporter names a width it cannot follow through a reshape (a
+    # recurrent or 1-D convolutional decoder's output) as a free dimension,
+    # "Addinverse_transform_dim_1": declared, a runtime checks it and a server
+    # can size its buffers.
+    for output, (_, width) in zip(model.graph.output, outputs):
+        if width is not None:
+            output.type.tensor_type.shape.dim[1].dim_value = width
+    return model
 
 
 def _import(name):
@@ -304,7 +365,9 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
     input ``"X"`` of shape ``(N, n_features)`` -- for
     :meth:`~AutoencoderTransformer.inverse_transform`, codes of shape
     ``(N, n_components)`` -- with a dynamic batch size ``N``, and returns the
-    method's result as output named after the method, in the dtype skae
+    method's result as output named after the method (of shape
+    ``(N, n_components)``, ``(N, n_features)`` or ``(N,)``, as the graph
+    declares), in the dtype skae
     returns for input of that dtype: codes and reconstructions in the input's
     dtype (float32 numbers, which the network computes, in either), float64
     scores (computed in float64 as skae computes them), int64 labels. The
@@ -348,7 +411,10 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
         transformers; ``"score_samples"``, ``"decision_function"`` or
         ``"predict"`` (int64 labels) for :class:`ReconstructionOutlierDetector`.
     opset : int, default=18
-        ONNX opset version, at most 20.
+        ONNX opset version, from 7 to 20. From 13 every network skae builds
+        exports; at an earlier opset one that needs a later operator raises
+        (PyTorch's error naming it, or a ``ValueError``): networks other than
+        the built-in MLP need opset 10, the 2-D convolutional decoder 13.
     dtype : {np.float32, np.float64}, default=np.float32
         The dtype of the input ``"X"`` (for ``inverse_transform``, of the
         codes), or a name numpy reads as one of them (``"float64"``); any
@@ -373,7 +439,15 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
     with the value it had on them, and the graph is wrong for other rows;
     PyTorch's ``TracerWarning``, passed on for such a module, says where.
     Images and sequences enter as their rows, the C-order flattening of each
-    sample, and ``inverse_transform`` returns rows too.
+    sample, and ``inverse_transform`` returns rows too; the runtime refuses
+    input of another rank or width, such as the samples themselves. A batch
+    of no rows, which skae's methods refuse, gives results of no rows.
+
+    The graph does not validate its rows as skae does: a NaN or an infinity
+    (or, in a float64 graph, a value beyond float32's range), which skae
+    refuses with a ``ValueError``, gives NaN codes and reconstructions, and a
+    score of ``-inf`` (the detector labels the row an outlier). Check the
+    rows before serving them where that matters.
 
     Examples
     --------
@@ -400,8 +474,8 @@ def to_onnx(estimator, method="transform", *, opset=DEFAULT_OPSET, dtype=np.floa
     dtype = _input_dtype(dtype)
     if not 7 <= opset <= _MAX_OPSET:
         raise ValueError(f"opset must be between 7 and {_MAX_OPSET}, got {opset}.")
-    module, n_inputs, output_names = _graph(estimator, method, dtype)
-    model = _export(module, n_inputs, output_names, opset, dtype)
+    module, n_inputs, outputs = _graph(estimator, method, dtype)
+    model = _export(module, n_inputs, outputs, opset, dtype)
     model.doc_string = f"skae {type(estimator).__name__}.{method}"
     return model
 
@@ -530,8 +604,8 @@ def _insert(scope, operator, container, method):
     opset = min(container.target_opset or _MAX_OPSET, _MAX_OPSET)
     double = isinstance(operator.inputs[0].type, DoubleTensorType)  # else float (_input_type)
     dtype = np.dtype(np.float64 if double else np.float32)
-    module, n_inputs, output_names = _graph(operator.raw_operator, method, dtype)
-    graph = _export(module, n_inputs, output_names, opset, dtype).graph
+    module, n_inputs, outputs = _graph(operator.raw_operator, method, dtype)
+    graph = _export(module, n_inputs, outputs, opset, dtype).graph
     names = {"": ""}  # an omitted optional input keeps its empty name
 
     def unique(name):

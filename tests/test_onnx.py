@@ -47,6 +47,11 @@ def run(model, inputs):
     return session.run(None, {session.get_inputs()[0].name: inputs})
 
 
+def declared_shapes(values):
+    """The shape each of a graph's inputs or outputs declares: ints, or the name of a free one."""
+    return [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in values]
+
+
 @pytest.fixture(scope="module", params=list(TRANSFORMERS))
 def transformer(request):
     return TRANSFORMERS[request.param]().fit(X)
@@ -64,6 +69,8 @@ def test_transformer_methods_match_skae(transformer, method, dtype):
     (output,) = run(model, inputs)
     expected = getattr(transformer, method)(inputs)
     assert output.dtype == expected.dtype and output.shape == expected.shape
+    assert declared_shapes(model.graph.input) == [["N", inputs.shape[1]]]
+    assert declared_shapes(model.graph.output) == [["N", *expected.shape[1:]]]
     np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -229,6 +236,35 @@ def test_rows_that_overflow_float32_are_outliers_in_the_graph(detector):
     assert np.all(ae.score_samples(rows)[2:] < -1e30)
 
 
+def test_the_graph_refuses_shapes_but_not_values():
+    # As the serving guide says: the runtime checks the declared rank and width;
+    # a NaN or an infinity, which skae refuses, gets NaN codes and an outlier's score.
+    detector = ReconstructionOutlierDetector(
+        AutoencoderTransformer(2, **{**FAST, "max_epochs": 1}), trim_fraction=0
+    ).fit(X)
+    ae = detector.estimator_
+    rows = np.vstack([X32[:2], np.full((2, 5), np.nan, np.float32)])
+    rows[3, 1:] = np.inf
+    (codes,) = run(to_onnx(ae), rows)
+    (scores,) = run(to_onnx(ae, "score_samples"), rows)
+    (labels,) = run(to_onnx(detector, "predict"), rows)
+    assert np.isfinite(codes[:2]).all() and np.isnan(codes[2:]).all()
+    np.testing.assert_array_equal(scores[2:], [-np.inf, -np.inf])
+    np.testing.assert_array_equal(labels[2:], [-1, -1])
+    with pytest.raises(ValueError, match="NaN"):
+        ae.transform(rows)
+    # A float64 value beyond float32's range, which skae refuses, likewise.
+    huge = np.vstack([X[:1], np.full((1, 5), 1e300)])
+    (codes,) = run(to_onnx(ae, dtype=np.float64), huge)
+    (scores,) = run(to_onnx(ae, "score_samples", dtype=np.float64), huge)
+    assert np.isnan(codes[1]).all() and scores[1] == -np.inf
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        ae.transform(huge)
+    for wrong in (X32[:, :4], X32[:, None, :]):
+        with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument):
+            run(to_onnx(ae), wrong)
+
+
 def test_bad_arguments():
     fitted = AutoencoderTransformer(2, **FAST).fit(X)
     with pytest.raises(ValueError, match="method must be one of"):
@@ -337,6 +373,29 @@ def test_skl2onnx_converts_recurrent_networks(registered, architecture):
         np.testing.assert_allclose(codes, est.transform(batch), rtol=1e-5, atol=1e-5)
 
 
+# The MLP's graph at opset 8 keeps its initializers as inputs too (ONNX IR 3), as PyTorch warns.
+@pytest.mark.filterwarnings("ignore:Setting 'keep_initializers_as_inputs=False'")
+def test_an_opset_too_early_for_the_network_is_refused_at_export(registered):
+    # At opset 8 PyTorch wrote a GRU's initial state with ConstantFill (removed
+    # from ONNX: onnx.checker passed it, onnxruntime refused the file when
+    # loading it) and to_onnx returned the model; skl2onnx failed with "dtype
+    # should not be a parameter". At 9 the graph cannot slice to the number of
+    # rows it computes, which answering an empty batch takes.
+    rows = np.random.RandomState(0).rand(40, 16).astype(np.float32)
+    est = AutoencoderTransformer(2, architecture="gru", input_shape=(2, 8),
+                                 hidden_layer_sizes=(3,), max_epochs=1, random_state=0).fit(rows)
+    for opset in (8, 9):
+        for method in ("transform", "inverse_transform"):
+            with pytest.raises(ValueError, match=f"opset must be 10 or later .* got {opset}"):
+                to_onnx(est, method, opset=opset)
+    with pytest.raises(ValueError, match="opset must be 10 or later"):
+        skl2onnx.to_onnx(est, rows[:1], target_opset=8)
+    # The built-in MLP still exports at opset 8.
+    mlp = AutoencoderTransformer(2, **{**FAST, "max_epochs": 1}).fit(X)
+    (codes,) = run(to_onnx(mlp, opset=8), X32)
+    np.testing.assert_allclose(codes, mlp.transform(X32), rtol=1e-5, atol=1e-5)
+
+
 def test_skl2onnx_refuses_integer_input(registered):
     est = AutoencoderTransformer(2, **FAST).fit(X)
     with pytest.raises(TypeError, match="float or double"):
@@ -385,6 +444,10 @@ def test_architectures_match_skae(Estimator, architecture, shape, sizes):
             model = to_onnx(est, method)
         (output,) = run(model, inputs)
         np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5, err_msg=method)
+        # Every width declared: the exporter left the reconstructions' free
+        # ("Addinverse_transform_dim_1") after a recurrent or 1-D convolutional decoder.
+        assert declared_shapes(model.graph.input) == [["N", inputs.shape[1]]]
+        assert declared_shapes(model.graph.output) == [["N", *expected.shape[1:]]]
         # The batch size is dynamic for recurrent networks too (exported with 2 rows).
         (one,) = run(model, inputs[:1])
         np.testing.assert_allclose(one, expected[:1], rtol=1e-5, atol=1e-5, err_msg=method)
@@ -405,6 +468,46 @@ def test_detector_over_images_and_series_matches_skae(architecture, shape, sizes
     assert detector.anomaly_score_ == "neighborhood"
     (output,) = run(to_onnx(detector, "score_samples"), X_shaped.reshape(40, -1))
     np.testing.assert_allclose(output, detector.score_samples(X_shaped), rtol=1e-5, atol=1e-5)
+
+
+#: Runs each model file named on the command line on a batch of no rows, and
+#: prints the shapes of its outputs: in a process of its own, which
+#: onnxruntime's GRU and LSTM kernels aborted on such a batch.
+EMPTY_BATCH = """
+import sys, numpy, onnxruntime
+for path in sys.argv[1:]:
+    session = onnxruntime.InferenceSession(path)
+    (X,) = session.get_inputs()
+    rows = numpy.zeros((0, X.shape[1]), "float64" if X.type == "tensor(double)" else "float32")
+    print(*[output.shape for output in session.run(None, {X.name: rows})])
+"""
+
+
+@pytest.mark.parametrize("architecture, shape", [
+    ("conv", (1, 4, 4)), ("conv", (2, 8)), ("gru", (2, 8)), ("lstm", (2, 8)),
+])
+def test_an_empty_batch_gives_empty_results(tmp_path, architecture, shape):
+    # A batch of no rows aborted the process (GRU, LSTM) or failed to reshape to
+    # (0, -1) (convolutions); the MLP's graphs always gave empty results.
+    X_shaped = np.random.RandomState(0).rand(40, *shape)
+    ae = AutoencoderTransformer(2, architecture=architecture, hidden_layer_sizes=(2,),
+                                max_epochs=1, random_state=0)
+    detector = ReconstructionOutlierDetector(ae, trim_fraction=0).fit(X_shaped)
+    ae.fit(X_shaped)
+    models = [to_onnx(ae), to_onnx(ae, "inverse_transform"),
+              to_onnx(ae, "score_samples", dtype=np.float64),
+              to_onnx(detector, "predict", dtype=np.float64)]
+    paths = [str(tmp_path / f"{i}.onnx") for i in range(len(models))]
+    for model, path in zip(models, paths):
+        onnx.save(model, path)
+    out = subprocess.run([sys.executable, "-c", EMPTY_BATCH, *paths], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["(0, 2)", f"(0, {np.prod(shape)})", "(0,)", "(0,)"]
+    # Any other batch is computed as it is, not with a spare row.
+    rows = X_shaped.reshape(40, -1)
+    (scores,) = run(models[2], rows[:1])
+    np.testing.assert_allclose(scores, ae.score_samples(X_shaped[:1]), rtol=1e-5, atol=1e-5)
 
 
 def test_custom_modules_export():
