@@ -53,7 +53,7 @@ from ._modules import ACTIVATIONS
 from ._net import SkaeNet, resolve_device
 from ._random import build_seeded, draw_from, fit_generators
 from ._schedules import WarmupCosine, set_learning_rate
-from ._progress import chunks_with_progress, progress_settings
+from ._progress import chunks_with_progress, progress_callbacks
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
 from ._shapes import (
     as_rows,
@@ -739,7 +739,9 @@ class _BaseAutoencoder(
         ``n_iter_no_change`` and ``tol`` are not used, and which epochs to run
         is the caller's decision (score a held-out chunk with :meth:`score`).
         Nor does it fall back to PCA's solution: with no validation rows,
-        nothing tells a worse network.
+        nothing tells a worse network. Each call is a training run of its own
+        for the callbacks: it runs ``callbacks`` and prints what ``verbose``
+        asks for as they are at the call, and initializes the callbacks first.
         A ``random_state`` makes the same sequence of calls give the same model.
 
         A call that raises -- training diverged, say, which is tested on the
@@ -1107,10 +1109,6 @@ class _BaseAutoencoder(
         shows no progress: the user's callbacks see the model ``fit`` returns.
         Requires ``device_`` and ``batch_size_``.
         """
-        output_kwargs, output_callbacks = progress_settings(self)
-        user_callbacks = self.callbacks or []
-        if internal:
-            output_kwargs, output_callbacks, user_callbacks = {}, [], []
         return SkaeNet(
             module=module,
             criterion=self._build_criterion(),
@@ -1125,33 +1123,40 @@ class _BaseAutoencoder(
             iterator_train__seed=seed,
             iterator_valid=BatchIterator,
             train_split=train_split,
-            callbacks=[
-                ("divergence", DivergenceCheck()),
-                *([("convergence", monitor)] if monitor is not None else []),
-                *self._training_callbacks(),
-                *user_callbacks,
-                *extra_callbacks,
-                *output_callbacks,
-            ],
+            callbacks=self._net_callbacks(monitor, extra_callbacks, internal),
             device=self.device_,
             verbose=0,
-            **output_kwargs,
         )
 
-    def _continue_net(self, seed, tasks):
-        """Prepare a trained ``net_`` for ``partial_fit``: reshuffle with ``seed``, drop
-        ``fit``'s convergence monitor (``partial_fit`` never stops early) and its
-        learning-rate schedule, and give this call's scikit-learn callbacks their epochs."""
-        net = self.net_
-        stale = [
-            cb for cb in net.callbacks
-            if isinstance(cb, tuple)
-            and cb[0] in ("convergence", "sklearn_callbacks", "learning_rate_schedule")
+    def _net_callbacks(self, monitor=None, extra_callbacks=(), internal=False):
+        """The callbacks of a net training this estimator, as ``callbacks`` and
+        ``verbose`` are now (see :meth:`_make_net`)."""
+        return [
+            ("divergence", DivergenceCheck()),
+            *([("convergence", monitor)] if monitor is not None else []),
+            *self._training_callbacks(),
+            *([] if internal else self.callbacks or []),
+            *extra_callbacks,
+            *([] if internal else progress_callbacks(self)),
         ]
-        fresh = tasks.epoch_callbacks()
-        if stale or fresh:
-            net.callbacks = [cb for cb in net.callbacks if cb not in stale] + fresh
-            net.initialize_callbacks()
+
+    def _continue_net(self, seed, tasks):
+        """Prepare a trained ``net_`` for ``partial_fit``: reshuffle with ``seed`` and
+        take the callbacks of this call.
+
+        Each call is a training run of its own, as ``fit`` is: its callbacks are
+        ``callbacks`` and ``verbose`` as they are now (a callback set with
+        ``set_params`` after ``fit`` runs, one removed no longer does), with this
+        call's scikit-learn callbacks, without ``fit``'s convergence monitor
+        (``partial_fit`` never stops early) and learning-rate schedule; and every
+        callback is initialized, as at the start of ``fit``, so that one that
+        opens a writer in ``initialize()`` and lets it go at the end of a run
+        (the user guide's ``TensorBoardPerFit``) has it open in every call.
+        """
+        self._check_callbacks()
+        net = self.net_
+        net.callbacks = self._net_callbacks(extra_callbacks=tasks.epoch_callbacks())
+        net.initialize_callbacks()
         # partial_fit keeps the rate constant. A cosine fit left it near 0 in
         # the optimizer (saved with it), and its schedule, kept, would have
         # restarted its warm-up and stopped the call after one epoch.

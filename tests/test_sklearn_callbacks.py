@@ -468,6 +468,25 @@ def test_a_fall_back_to_pca_keeps_the_callbacks_state(low_rank_X):
 
 
 @pytest.mark.parametrize("Estimator", TRANSFORMERS)
+def test_each_partial_fit_call_runs_the_callbacks_set_now_initialized(Estimator, low_rank_X):
+    # partial_fit ran the callbacks its net was built with: one set after fit
+    # never ran, one removed ran on; and it initialized them again only after
+    # fit (whose monitor it dropped), so that a callback opening its writer in
+    # initialize() (TensorBoardPerFit) had none in a second call.
+    first, second = WatchTraining(), WatchTraining()
+    est = Estimator(**SMALL, partial_fit_epochs=1, callbacks=[first]).fit(low_rank_X)
+    est.set_params(callbacks=[second]).partial_fit(low_rank_X)
+    assert first.initializations == 1 and first.events[-1] == "end"
+    assert second.initializations == 1
+    assert second.events == ["begin", est.loss_curve_[-1], "end"]
+    est.partial_fit(low_rank_X)
+    assert second.initializations == 2
+    assert second.events == ["begin", est.loss_curve_[-1], "end"]
+    est.set_params(callbacks=None).partial_fit(low_rank_X)
+    assert second.initializations == 2 and len(second.events) == 3
+
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
 def test_a_cross_validated_fit_trained_for_no_epoch_ends_the_callbacks_training(
     Estimator, low_rank_X, tmp_path
 ):
