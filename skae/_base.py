@@ -1693,6 +1693,67 @@ class _BaseAutoencoder(
         """
         return float(np.mean(self.score_samples(X)))
 
+    #: Parameters holding a module's keyword arguments, whose entries
+    #: ``get_params`` and ``set_params`` reach as ``<name>__<argument>``.
+    _module_kwargs_params = ("encoder_kwargs", "decoder_kwargs")
+
+    def get_params(self, deep=True):
+        """Get parameters for this estimator.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, also the entries of ``encoder_kwargs`` and
+            ``decoder_kwargs``, as ``encoder_kwargs__<argument>`` (skorch's
+            ``module__<argument>``), which :meth:`set_params` and
+            ``GridSearchCV`` take.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        for name in self._module_kwargs_params if deep else ():
+            # Any value can be set; fit validates it.
+            arguments = params[name] if isinstance(params[name], dict) else {}
+            for argument, value in arguments.items():
+                params[f"{name}__{argument}"] = value
+        return params
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        ``encoder_kwargs__<argument>`` and ``decoder_kwargs__<argument>`` set
+        one keyword argument of a module class, so that a grid can search over
+        it (``{"encoder_kwargs__channels": [8, 16]}``): the parameter becomes a
+        new dict with that entry (the dict it held is not modified), on top of
+        ``encoder_kwargs`` if that is set in the same call.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+            Estimator instance.
+        """
+        for name in self._module_kwargs_params:
+            prefix = name + "__"
+            entries = {key[len(prefix):]: params.pop(key)
+                       for key in [key for key in params if key.startswith(prefix)]}
+            if entries:
+                given = params[name] if name in params else getattr(self, name)
+                if not isinstance(given, (dict, type(None))):
+                    raise ValueError(
+                        f"{prefix}{next(iter(entries))} sets an entry of {name}, which is "
+                        f"{given!r}, not a dict or None."
+                    )
+                params[name] = {**(given or {}), **entries}
+        return super().set_params(**params)
+
     def __sklearn_clone__(self):
         try:
             return super().__sklearn_clone__()

@@ -179,6 +179,35 @@ def test_grid_search_over_custom_module_parameters(X):
     assert search.best_estimator_.encoder is SmallConv
 
 
+@pytest.mark.parametrize("cls", TRANSFORMERS)
+def test_set_params_reaches_one_module_argument(cls):
+    # encoder_kwargs__channels, the grid key a skorch user writes (module__channels),
+    # failed: AttributeError: 'dict' object has no attribute 'set_params'.
+    given = {"channels": 2}
+    est = _est(cls, encoder=SmallConv, encoder_kwargs=given)
+    assert est.get_params()["encoder_kwargs__channels"] == 2
+    assert "encoder_kwargs__channels" not in est.get_params(deep=False)
+    est.set_params(encoder_kwargs__channels=5, decoder=SmallDecoder,
+                   decoder_kwargs={"width": 4}, decoder_kwargs__n_components=3)
+    assert est.encoder_kwargs == {"channels": 5} and given == {"channels": 2}
+    assert est.decoder_kwargs == {"width": 4, "n_components": 3}
+    detector = ReconstructionOutlierDetector(_est(cls, encoder=SmallConv))
+    detector.set_params(estimator__encoder_kwargs__channels=3)
+    assert detector.estimator.encoder_kwargs == {"channels": 3}
+    with pytest.raises(ValueError, match="encoder_kwargs__channels sets an entry of "
+                                         "encoder_kwargs, which is 5, not a dict"):
+        _est(cls, encoder_kwargs=5).set_params(encoder_kwargs__channels=3)
+
+
+def test_grid_search_over_one_module_argument(X):
+    search = GridSearchCV(
+        _est(AutoencoderTransformer, encoder=SmallConv, max_epochs=1, early_stopping=True),
+        {"encoder_kwargs__channels": [2, 3]}, cv=2,
+    ).fit(X)
+    channels = search.best_estimator_.net_.module_.encoder.body.body.conv.out_channels
+    assert channels == search.best_params_["encoder_kwargs__channels"]
+
+
 def test_outlier_detector_with_custom_bodies(X):
     detector = ReconstructionOutlierDetector(
         _est(AutoencoderTransformer, encoder=SmallConv, decoder=SmallDecoder),
