@@ -319,6 +319,29 @@ def test_clone_makes_new_skorch_callbacks_and_shares_sklearn_ones():
     assert cloned._skl_callbacks == [recorder] and cloned._skl_callbacks[0] is recorder
 
 
+class KeepsACount(Callback):
+    """Keeps state in an attribute not named with a trailing underscore, which
+    skorch's get_params lists as a parameter."""
+
+    def __init__(self, start=0):
+        self.start = start
+        self.count = start
+
+
+def test_a_callback_that_cannot_be_rebuilt_from_its_parameters_is_named():
+    # The error was clone's own: "KeepsACount.__init__() got an unexpected
+    # keyword argument 'count'", naming neither the estimator nor the rule.
+    from skorch.callbacks import GradientNormClipping
+
+    est = AutoencoderTransformer(callbacks=[GradientNormClipping(1.0), ("n", KeepsACount())])
+    match = (r"AutoencoderTransformer cannot be cloned: callbacks\[1\] \(KeepsACount\) cannot "
+             r"be rebuilt from its parameters .*unexpected keyword argument 'count'.* "
+             r"not parameters of __init__ \('count'\) with a trailing underscore")
+    for estimator in (est, ReconstructionOutlierDetector(est)):
+        with pytest.raises(TypeError, match=match):
+            clone(estimator)
+
+
 def test_tensorboard_writes_event_files_and_an_open_writer_cannot_be_cloned(low_rank_X, tmp_path):
     pytest.importorskip("tensorboard")
     from skorch.callbacks import TensorBoard
