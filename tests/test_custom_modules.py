@@ -56,6 +56,25 @@ class TupleOutput(nn.Module):
         return x, x
 
 
+class DropsOut(nn.Module):
+    """An encoder body with dropout and a random draw of its own while training."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(64, 8)
+        self.dropout = nn.Dropout(0.5)
+
+    def forward(self, x):
+        h = self.dropout(self.layer(x.flatten(1)))
+        return h + 0.1 * torch.randn_like(h) if self.training else h
+
+
+class DropoutDecoder(SmallDecoder):
+    def __init__(self):
+        super().__init__()
+        self.net.insert(2, nn.Dropout(0.5))
+
+
 class NotAModule:
     pass
 
@@ -154,6 +173,21 @@ def test_given_instance_is_copied_not_trained(cls, X):
     # Refitting starts again from the given weights: the same model.
     again = clone(est).fit(X)
     np.testing.assert_array_equal(again.transform(X), est.transform(X))
+
+
+@pytest.mark.parametrize("cls", TRANSFORMERS)
+def test_random_state_fixes_the_random_draws_of_custom_bodies(cls, X):
+    # nn.Dropout and torch.randn_like in a user's module drew from torch's global
+    # generator: two fits with one random_state gave two models, and advanced it.
+    state = torch.random.get_rng_state()
+    fits = [
+        _est(cls, encoder=DropsOut, decoder=DropoutDecoder, max_epochs=2,
+             early_stopping=False).fit(X)
+        for _ in range(2)
+    ]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert fits[0].loss_curve_ == fits[1].loss_curve_
+    np.testing.assert_array_equal(fits[0].transform(X), fits[1].transform(X))
 
 
 def test_clone_set_params_and_pickle(X):

@@ -8,7 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from skae._modules import Autoencoder, Dropout, VariationalAutoencoder
-from skae._random import DrawsRandom, build_seeded, draw_from, fit_generators
+from skae._random import (
+    DrawsRandom,
+    build_seeded,
+    draw_from,
+    fit_generators,
+    redirected_draws,
+)
 
 
 def _layers():
@@ -82,6 +88,29 @@ def test_dropout_without_a_generator_is_nn_dropout():
     expected = nn.Dropout(0.5)(x)
     torch.manual_seed(4)
     assert torch.equal(Dropout(0.5)(x), expected)
+
+
+def test_redirected_draws_send_a_users_dropout_and_draws_to_the_generator():
+    # A user's module knows no generator: nn.Dropout (in place or not) and its own
+    # draws come from the one given, as from the seeded global generator.
+    body = nn.Sequential(nn.Dropout(0.3), nn.Dropout(0.2, inplace=True))
+
+    def forward(x):
+        return body(x.clone()) + torch.randn_like(x)
+
+    x = torch.randn(50, 7)
+    torch.manual_seed(3)
+    expected = forward(x)
+    state = torch.get_rng_state()
+    with redirected_draws(torch.Generator().manual_seed(3)):
+        out = forward(x)
+        assert torch.equal(body.eval()(x), x)  # evaluation: identity, no draw
+    assert torch.equal(out, expected)
+    assert torch.equal(torch.get_rng_state(), state)
+    body.train()
+    torch.manual_seed(3)
+    with redirected_draws(None):  # no generator: the global one, as in plain torch
+        assert torch.equal(forward(x), expected)
 
 
 @pytest.mark.parametrize(
