@@ -67,16 +67,30 @@ def dropout(x, p, generator, inplace=False):
 
 def _dropout_from(generator, input, p=0.5, training=True, inplace=False):
     """``F.dropout``'s signature; its mask, if it draws one, from ``generator``."""
-    if not training or p == 0 or p == 1:  # no mask is drawn
+    if not training or p == 0 or p == 1 or input.device.type != generator.device.type:
         return F.dropout(input, p, training, inplace)
     return dropout(input, p, generator, inplace)
+
+
+def _draw_device(args, kwargs):
+    """The device a draw fills: its ``device`` argument, else its first tensor's,
+    else torch's default device."""
+    if kwargs.get("device") is not None:
+        return torch.device(kwargs["device"])
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            return arg.device
+    default = getattr(torch, "get_default_device", None)  # torch >= 2.3
+    return default() if default is not None else torch.device("cpu")
 
 
 class _DrawFrom(TorchFunctionMode):
     """Hand ``generator`` to every torch draw made without one, in this thread.
 
     ``F.dropout`` (``nn.Dropout``), which takes no generator, draws its mask
-    from it too (:func:`dropout`).
+    from it too (:func:`dropout`). A draw on another type of device than the
+    generator's (a user's module drawing on the CPU while training on CUDA),
+    which torch would refuse, keeps torch's global generator.
     """
 
     def __init__(self, generator):
@@ -87,7 +101,8 @@ class _DrawFrom(TorchFunctionMode):
         kwargs = dict(kwargs or {})
         if func is F.dropout:
             return _dropout_from(self.generator, *args, **kwargs)
-        if kwargs.get("generator") is None and _takes_generator(func):
+        if (kwargs.get("generator") is None and _takes_generator(func)
+                and _draw_device(args, kwargs).type == self.generator.device.type):
             kwargs["generator"] = self.generator
         return func(*args, **kwargs)
 

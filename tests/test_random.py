@@ -113,6 +113,25 @@ def test_redirected_draws_send_a_users_dropout_and_draws_to_the_generator():
         assert torch.equal(forward(x), expected)
 
 
+class _CudaGenerator:
+    """Stands for a CUDA generator on a machine without one: only its device is read."""
+
+    device = torch.device("cuda")
+
+
+def test_redirected_draws_leave_draws_on_another_device_to_the_global_generator():
+    # torch refuses a generator of another device: a user's module drawing on the
+    # CPU while it trains on CUDA keeps the global generator, as in plain torch.
+    body = nn.Dropout(0.3)
+    x = torch.randn(20, 3)
+    torch.manual_seed(2)
+    expected = (torch.rand(4), torch.randn(2, device="cpu"), body(x))
+    torch.manual_seed(2)
+    with redirected_draws(_CudaGenerator()):
+        drawn = (torch.rand(4), torch.randn(2, device="cpu"), body(x))
+    assert all(torch.equal(a, b) for a, b in zip(drawn, expected))
+
+
 @pytest.mark.parametrize(
     "build",
     [
