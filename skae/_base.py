@@ -53,7 +53,7 @@ from ._modules import ACTIVATIONS
 from ._net import SkaeNet, resolve_device
 from ._random import build_seeded, draw_from, fit_generators
 from ._schedules import WarmupCosine, set_learning_rate
-from ._progress import chunks_with_progress, progress_settings
+from ._progress import chunks_with_progress, progress_callbacks
 from ._sklearn_callbacks import CallbackSupportMixin, FitTasks, clone_error
 from ._shapes import (
     as_rows,
@@ -795,7 +795,9 @@ class _BaseAutoencoder(
         ``n_iter_no_change`` and ``tol`` are not used, and which epochs to run
         is the caller's decision (score a held-out chunk with :meth:`score`).
         Nor does it fall back to PCA's solution: with no validation rows,
-        nothing tells a worse network.
+        nothing tells a worse network. Each call is a training run of its own
+        for the callbacks: it runs ``callbacks`` and prints what ``verbose``
+        asks for as they are at the call, and initializes the callbacks first.
         A ``random_state`` makes the same sequence of calls give the same model.
 
         A call that raises -- training diverged, say, which is tested on the
@@ -1163,10 +1165,6 @@ class _BaseAutoencoder(
         shows no progress: the user's callbacks see the model ``fit`` returns.
         Requires ``device_`` and ``batch_size_``.
         """
-        output_kwargs, output_callbacks = progress_settings(self)
-        user_callbacks = self.callbacks or []
-        if internal:
-            output_kwargs, output_callbacks, user_callbacks = {}, [], []
         return SkaeNet(
             module=module,
             criterion=self._build_criterion(),
@@ -1181,33 +1179,40 @@ class _BaseAutoencoder(
             iterator_train__seed=seed,
             iterator_valid=BatchIterator,
             train_split=train_split,
-            callbacks=[
-                ("divergence", DivergenceCheck()),
-                *([("convergence", monitor)] if monitor is not None else []),
-                *self._training_callbacks(),
-                *user_callbacks,
-                *extra_callbacks,
-                *output_callbacks,
-            ],
+            callbacks=self._net_callbacks(monitor, extra_callbacks, internal),
             device=self.device_,
             verbose=0,
-            **output_kwargs,
         )
 
-    def _continue_net(self, seed, tasks):
-        """Prepare a trained ``net_`` for ``partial_fit``: reshuffle with ``seed``, drop
-        ``fit``'s convergence monitor (``partial_fit`` never stops early) and its
-        learning-rate schedule, and give this call's scikit-learn callbacks their epochs."""
-        net = self.net_
-        stale = [
-            cb for cb in net.callbacks
-            if isinstance(cb, tuple)
-            and cb[0] in ("convergence", "sklearn_callbacks", "learning_rate_schedule")
+    def _net_callbacks(self, monitor=None, extra_callbacks=(), internal=False):
+        """The callbacks of a net training this estimator, as ``callbacks`` and
+        ``verbose`` are now (see :meth:`_make_net`)."""
+        return [
+            ("divergence", DivergenceCheck()),
+            *([("convergence", monitor)] if monitor is not None else []),
+            *self._training_callbacks(),
+            *([] if internal else self.callbacks or []),
+            *extra_callbacks,
+            *([] if internal else progress_callbacks(self)),
         ]
-        fresh = tasks.epoch_callbacks()
-        if stale or fresh:
-            net.callbacks = [cb for cb in net.callbacks if cb not in stale] + fresh
-            net.initialize_callbacks()
+
+    def _continue_net(self, seed, tasks):
+        """Prepare a trained ``net_`` for ``partial_fit``: reshuffle with ``seed`` and
+        take the callbacks of this call.
+
+        Each call is a training run of its own, as ``fit`` is: its callbacks are
+        ``callbacks`` and ``verbose`` as they are now (a callback set with
+        ``set_params`` after ``fit`` runs, one removed no longer does), with this
+        call's scikit-learn callbacks, without ``fit``'s convergence monitor
+        (``partial_fit`` never stops early) and learning-rate schedule; and every
+        callback is initialized, as at the start of ``fit``, so that one that
+        opens a writer in ``initialize()`` and lets it go at the end of a run
+        (the user guide's ``TensorBoardPerFit``) has it open in every call.
+        """
+        self._check_callbacks()
+        net = self.net_
+        net.callbacks = self._net_callbacks(extra_callbacks=tasks.epoch_callbacks())
+        net.initialize_callbacks()
         # partial_fit keeps the rate constant. A cosine fit left it near 0 in
         # the optimizer (saved with it), and its schedule, kept, would have
         # restarted its warm-up and stopped the call after one epoch.
@@ -1749,6 +1754,67 @@ class _BaseAutoencoder(
         True
         """
         return float(np.mean(self.score_samples(X)))
+
+    #: Parameters holding a module's keyword arguments, whose entries
+    #: ``get_params`` and ``set_params`` reach as ``<name>__<argument>``.
+    _module_kwargs_params = ("encoder_kwargs", "decoder_kwargs")
+
+    def get_params(self, deep=True):
+        """Get parameters for this estimator.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, also the entries of ``encoder_kwargs`` and
+            ``decoder_kwargs``, as ``encoder_kwargs__<argument>`` (skorch's
+            ``module__<argument>``), which :meth:`set_params` and
+            ``GridSearchCV`` take.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        for name in self._module_kwargs_params if deep else ():
+            # Any value can be set; fit validates it.
+            arguments = params[name] if isinstance(params[name], dict) else {}
+            for argument, value in arguments.items():
+                params[f"{name}__{argument}"] = value
+        return params
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        ``encoder_kwargs__<argument>`` and ``decoder_kwargs__<argument>`` set
+        one keyword argument of a module class, so that a grid can search over
+        it (``{"encoder_kwargs__channels": [8, 16]}``): the parameter becomes a
+        new dict with that entry (the dict it held is not modified), on top of
+        ``encoder_kwargs`` if that is set in the same call.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+            Estimator instance.
+        """
+        for name in self._module_kwargs_params:
+            prefix = name + "__"
+            entries = {key[len(prefix):]: params.pop(key)
+                       for key in [key for key in params if key.startswith(prefix)]}
+            if entries:
+                given = params[name] if name in params else getattr(self, name)
+                if not isinstance(given, (dict, type(None))):
+                    raise ValueError(
+                        f"{prefix}{next(iter(entries))} sets an entry of {name}, which is "
+                        f"{given!r}, not a dict or None."
+                    )
+                params[name] = {**(given or {}), **entries}
+        return super().set_params(**params)
 
     def __sklearn_clone__(self):
         try:

@@ -16,13 +16,19 @@ import math
 import torch
 from torch import nn
 
+from ._random import DrawsRandom, redirected_draws
+
 #: Rows of the dummy batch a body is checked with (2: a batch dimension that
 #: cannot be confused with a squeezed one).
 _PROBE_ROWS = 2
 
 
-class EncoderHead(nn.Module):
-    """``head(body(x).flatten(1))``, with ``head`` a linear layer started at zero."""
+class EncoderHead(DrawsRandom, nn.Module):
+    """``head(body(x).flatten(1))``, with ``head`` a linear layer started at zero.
+
+    The body's random draws (``nn.Dropout``'s masks, ``torch.randn``...) come
+    from ``generator`` when one is set (:func:`~skae._random.redirected_draws`).
+    """
 
     def __init__(self, body, in_features, out_features):
         super().__init__()
@@ -30,7 +36,9 @@ class EncoderHead(nn.Module):
         self.head = nn.Linear(in_features, out_features)
 
     def forward(self, x):
-        return self.head(self.body(x).reshape(x.shape[0], -1))
+        with redirected_draws(self.generator):
+            features = self.body(x)
+        return self.head(features.reshape(x.shape[0], -1))
 
     @torch.no_grad()
     def zero_output_(self):
@@ -38,8 +46,11 @@ class EncoderHead(nn.Module):
         self.head.bias.zero_()
 
 
-class GatedBody(nn.Module):
-    """``gate * body(x)`` with a learnable scalar ``gate`` started at 0 (ReZero)."""
+class GatedBody(DrawsRandom, nn.Module):
+    """``gate * body(x)`` with a learnable scalar ``gate`` started at 0 (ReZero).
+
+    The body's random draws come from ``generator``, as in :class:`EncoderHead`.
+    """
 
     def __init__(self, body):
         super().__init__()
@@ -47,7 +58,9 @@ class GatedBody(nn.Module):
         self.gate = nn.Parameter(torch.zeros(()))
 
     def forward(self, x):
-        return self.gate * self.body(x)
+        with redirected_draws(self.generator):
+            out = self.body(x)
+        return self.gate * out
 
     @torch.no_grad()
     def zero_output_(self):

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ._likelihoods import BernoulliLikelihood, GaussianLikelihood
-from ._random import DrawsRandom
+from ._random import DrawsRandom, dropout
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -51,19 +51,14 @@ class Normalization(nn.Module):
 
 
 class Dropout(DrawsRandom, nn.Dropout):
-    """``nn.Dropout`` that draws its mask from ``generator`` when one is set.
-
-    ``F.dropout`` takes no generator. On a CPU it draws ``bernoulli_(1 - p)``
-    and scales by ``1 / (1 - p)``; so does this, from ``generator``: the same
-    masks for the same stream. (CUDA's ``F.dropout`` is a fused kernel with
-    its own draws.) Without a generator it is ``nn.Dropout``.
+    """``nn.Dropout`` that draws its mask from ``generator`` when one is set
+    (:func:`~skae._random.dropout`). Without a generator it is ``nn.Dropout``.
     """
 
     def forward(self, x):
         if self.generator is None or not self.training or self.p == 0:
             return super().forward(x)
-        keep = 1.0 - self.p
-        return x * torch.empty_like(x).bernoulli_(keep, generator=self.generator).div_(keep)
+        return dropout(x, self.p, self.generator)
 
 
 def make_mlp(in_features, hidden_layer_sizes, out_features, activation="relu", dropout=0.0):

@@ -63,6 +63,16 @@ class SkaeNet(NeuralNet):
     network's output with its own input, so ``get_loss`` ignores ``y_true``.
     """
 
+    def get_default_callbacks(self):
+        """skorch's default callbacks but its epoch table, ``PrintLog``.
+
+        The estimator puts what ``verbose`` asks for among the net's callbacks
+        (:func:`~skae._progress.progress_callbacks`), where ``partial_fit``
+        sets them anew with the others at every call. A default table would
+        be formatted every epoch even with nothing to print.
+        """
+        return [(name, cb) for name, cb in super().get_default_callbacks() if name != "print_log"]
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         self.stop_requested = False

@@ -18,7 +18,7 @@ import math
 import re
 import sys
 
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 
 #: Inference shows its bar only after running this long (seconds): quick calls print nothing.
 _INFERENCE_BAR_DELAY = 1.0
@@ -67,21 +67,19 @@ def print_plain(text):
     print(text, flush=True)
 
 
-def progress_settings(estimator):
-    """skorch net arguments and callbacks that print what ``estimator.verbose`` asks for.
+def progress_callbacks(estimator):
+    """The named skorch callbacks that print what ``estimator.verbose`` asks for.
 
-    Returns ``(net_kwargs, callbacks)``: ``net_kwargs`` configures (or removes)
-    skorch's default epoch table, ``PrintLog``; ``callbacks`` holds the live bar
-    when there is one.
+    The live bar (``"progress_bar"``), skorch's epoch table (``"print_log"``,
+    printed by :func:`print_plain`), or none: skae's net has no ``PrintLog``
+    by default (:meth:`~skae._net.SkaeNet.get_default_callbacks`).
     """
     verbose = int(estimator.verbose)
     if verbose == 1 and live_output():
-        bar = EpochProgressBar(description=type(estimator).__name__)
-        return {"callbacks__print_log": None}, [("progress_bar", bar)]
+        return [("progress_bar", EpochProgressBar(description=type(estimator).__name__))]
     if verbose >= 1:
-        return {"callbacks__print_log__sink": print_plain}, []
-    # PrintLog formats its table every epoch even when it prints nothing.
-    return {"callbacks__print_log": None}, []
+        return [("print_log", PrintLog(sink=print_plain))]
+    return []
 
 
 class EpochProgressBar(Callback):

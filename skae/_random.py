@@ -12,7 +12,9 @@ of its own, seeded from ``random_state``:
   a torch function mode, which is thread-local;
 - training draws (denoising noise, dropout masks, the VAE's reparameterisation
   noise): modules that are :class:`DrawsRandom` read them from ``generator``,
-  set for the duration of the fit by :func:`draw_from`.
+  set for the duration of the fit by :func:`draw_from`; a user's module, which
+  knows nothing of it, runs under :func:`redirected_draws` (its draws, and
+  ``nn.Dropout``'s masks, sent to that generator).
 
 A generator seeded with ``seed`` produces the stream the global generator
 produces after ``torch.manual_seed(seed)``, in the same order of draws: models
@@ -24,6 +26,7 @@ import functools
 import inspect
 
 import torch
+import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 #: torch's random functions and tensor methods that take ``generator=``: draws
@@ -49,8 +52,46 @@ def _takes_generator(func):
     return inspect.isfunction(func) and _python_function_takes_generator(func)
 
 
+def dropout(x, p, generator, inplace=False):
+    """``F.dropout(x, p, training=True)`` with its mask drawn from ``generator``.
+
+    ``F.dropout`` takes no generator. On a CPU it draws ``bernoulli_(1 - p)``
+    and scales by ``1 / (1 - p)``; so does this, from ``generator``: the same
+    masks for the same stream. (CUDA's ``F.dropout`` is a fused kernel with
+    its own draws.) ``p`` must be below 1.
+    """
+    keep = 1.0 - p
+    mask = torch.empty_like(x).bernoulli_(keep, generator=generator).div_(keep)
+    return x.mul_(mask) if inplace else x * mask
+
+
+def _dropout_from(generator, input, p=0.5, training=True, inplace=False):
+    """``F.dropout``'s signature; its mask, if it draws one, from ``generator``."""
+    if not training or p == 0 or p == 1 or input.device.type != generator.device.type:
+        return F.dropout(input, p, training, inplace)
+    return dropout(input, p, generator, inplace)
+
+
+def _draw_device(args, kwargs):
+    """The device a draw fills: its ``device`` argument, else its first tensor's,
+    else torch's default device."""
+    if kwargs.get("device") is not None:
+        return torch.device(kwargs["device"])
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            return arg.device
+    default = getattr(torch, "get_default_device", None)  # torch >= 2.3
+    return default() if default is not None else torch.device("cpu")
+
+
 class _DrawFrom(TorchFunctionMode):
-    """Hand ``generator`` to every torch draw made without one, in this thread."""
+    """Hand ``generator`` to every torch draw made without one, in this thread.
+
+    ``F.dropout`` (``nn.Dropout``), which takes no generator, draws its mask
+    from it too (:func:`dropout`). A draw on another type of device than the
+    generator's (a user's module drawing on the CPU while training on CUDA),
+    which torch would refuse, keeps torch's global generator.
+    """
 
     def __init__(self, generator):
         super().__init__()
@@ -58,7 +99,10 @@ class _DrawFrom(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
-        if kwargs.get("generator") is None and _takes_generator(func):
+        if func is F.dropout:
+            return _dropout_from(self.generator, *args, **kwargs)
+        if (kwargs.get("generator") is None and _takes_generator(func)
+                and _draw_device(args, kwargs).type == self.generator.device.type):
             kwargs["generator"] = self.generator
         return func(*args, **kwargs)
 
@@ -71,6 +115,16 @@ def build_seeded(build, generator):
     """
     with _DrawFrom(generator):
         return build()
+
+
+def redirected_draws(generator):
+    """A context in which this thread's torch draws made without a generator,
+    and ``nn.Dropout``'s masks, come from ``generator`` (no change if None).
+
+    For a user's module inside a :class:`DrawsRandom` wrapper: the user's code
+    cannot be asked to take a generator.
+    """
+    return contextlib.nullcontext() if generator is None else _DrawFrom(generator)
 
 
 class DrawsRandom:

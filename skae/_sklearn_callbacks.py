@@ -27,6 +27,7 @@ the estimators have no ``set_callbacks`` and :class:`FitTasks` does nothing.
 
 import contextlib
 import copy
+import inspect
 
 try:
     from sklearn.callback import CallbackSupportMixin
@@ -36,6 +37,7 @@ except ImportError:  # scikit-learn < 1.9
         """Stand-in for ``sklearn.callback.CallbackSupportMixin`` (scikit-learn < 1.9)."""
 
 
+from sklearn.base import clone
 from skorch.callbacks import Callback
 
 
@@ -154,20 +156,51 @@ def clone_error(estimator):
     """A clearer error for a ``clone`` that failed on a callback, or None.
 
     ``clone`` (used by ``GridSearchCV``, ``cross_validate``...) rebuilds each
-    skorch callback from its parameters, deep-copying them; a callback holding
-    a ``SummaryWriter``, a lock or an open file cannot be copied.
+    skorch callback from its parameters, deep-copying them: a callback holding
+    a ``SummaryWriter``, a lock or an open file cannot be copied, and one
+    keeping state in an attribute that is not a parameter of its ``__init__``
+    cannot be rebuilt (skorch's ``get_params`` lists every attribute whose
+    name does not end in ``_``).
     """
     for index, entry in enumerate(estimator.callbacks or []):
         callback = entry[1] if isinstance(entry, tuple) else entry
+        what = f"callbacks[{index}] ({type(callback).__name__})"
         try:
             copy.deepcopy(callback)
         except Exception as exc:  # noqa: BLE001 - any failure to copy is the culprit
             return TypeError(
-                f"{type(estimator).__name__} cannot be cloned: callbacks[{index}] "
-                f"({type(callback).__name__}) holds an object that cannot be copied "
-                f"({exc}). clone (used by GridSearchCV, cross_validate, ...) makes each "
-                "callback anew from its parameters. Pass a callback that opens its "
+                f"{type(estimator).__name__} cannot be cloned: {what} holds an object that "
+                f"cannot be copied ({exc}). clone (used by GridSearchCV, cross_validate, ...) "
+                "makes each callback anew from its parameters. Pass a callback that opens its "
                 "writer or file in initialize() (skorch calls it at the start of every "
                 "fit), or use this callback on single fits only."
             )
+        if isinstance(callback, type):
+            continue
+        try:
+            clone(callback, safe=False)
+        except Exception as exc:  # noqa: BLE001 - the user's class: any failure is its own
+            return TypeError(
+                f"{type(estimator).__name__} cannot be cloned: {what} cannot be rebuilt from "
+                f"its parameters ({type(exc).__name__}: {exc}). clone (used by GridSearchCV, "
+                f"cross_validate, ...) makes each skorch callback anew as "
+                f"{type(callback).__name__}(**get_params()), and skorch's get_params lists "
+                "every attribute whose name does not end in '_'. Name the attributes that "
+                f"are not parameters of __init__{_not_parameters(callback)} with a trailing "
+                "underscore and set them in initialize(), as skorch's callbacks do."
+            )
     return None
+
+
+def _not_parameters(callback):
+    """`` (names)``: ``callback``'s attributes that skorch's ``get_params`` lists
+    but its ``__init__`` does not take, or ``""`` if that cannot be told."""
+    try:
+        parameters = inspect.signature(type(callback).__init__).parameters
+        names = callback.get_params(deep=False)
+    except Exception:  # noqa: BLE001 - only a hint for the message
+        return ""
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return ""
+    extra = sorted(set(names) - set(parameters))
+    return f" ({', '.join(map(repr, extra))})" if extra else ""

@@ -56,6 +56,25 @@ class TupleOutput(nn.Module):
         return x, x
 
 
+class DropsOut(nn.Module):
+    """An encoder body with dropout and a random draw of its own while training."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(64, 8)
+        self.dropout = nn.Dropout(0.5)
+
+    def forward(self, x):
+        h = self.dropout(self.layer(x.flatten(1)))
+        return h + 0.1 * torch.randn_like(h) if self.training else h
+
+
+class DropoutDecoder(SmallDecoder):
+    def __init__(self):
+        super().__init__()
+        self.net.insert(2, nn.Dropout(0.5))
+
+
 class NotAModule:
     pass
 
@@ -156,6 +175,21 @@ def test_given_instance_is_copied_not_trained(cls, X):
     np.testing.assert_array_equal(again.transform(X), est.transform(X))
 
 
+@pytest.mark.parametrize("cls", TRANSFORMERS)
+def test_random_state_fixes_the_random_draws_of_custom_bodies(cls, X):
+    # nn.Dropout and torch.randn_like in a user's module drew from torch's global
+    # generator: two fits with one random_state gave two models, and advanced it.
+    state = torch.random.get_rng_state()
+    fits = [
+        _est(cls, encoder=DropsOut, decoder=DropoutDecoder, max_epochs=2,
+             early_stopping=False).fit(X)
+        for _ in range(2)
+    ]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert fits[0].loss_curve_ == fits[1].loss_curve_
+    np.testing.assert_array_equal(fits[0].transform(X), fits[1].transform(X))
+
+
 def test_clone_set_params_and_pickle(X):
     est = _est(AutoencoderTransformer, encoder=SmallConv, encoder_kwargs={"channels": 2},
                decoder=SmallDecoder())
@@ -177,6 +211,35 @@ def test_grid_search_over_custom_module_parameters(X):
     assert len(search.cv_results_["params"]) == 4
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
     assert search.best_estimator_.encoder is SmallConv
+
+
+@pytest.mark.parametrize("cls", TRANSFORMERS)
+def test_set_params_reaches_one_module_argument(cls):
+    # encoder_kwargs__channels, the grid key a skorch user writes (module__channels),
+    # failed: AttributeError: 'dict' object has no attribute 'set_params'.
+    given = {"channels": 2}
+    est = _est(cls, encoder=SmallConv, encoder_kwargs=given)
+    assert est.get_params()["encoder_kwargs__channels"] == 2
+    assert "encoder_kwargs__channels" not in est.get_params(deep=False)
+    est.set_params(encoder_kwargs__channels=5, decoder=SmallDecoder,
+                   decoder_kwargs={"width": 4}, decoder_kwargs__n_components=3)
+    assert est.encoder_kwargs == {"channels": 5} and given == {"channels": 2}
+    assert est.decoder_kwargs == {"width": 4, "n_components": 3}
+    detector = ReconstructionOutlierDetector(_est(cls, encoder=SmallConv))
+    detector.set_params(estimator__encoder_kwargs__channels=3)
+    assert detector.estimator.encoder_kwargs == {"channels": 3}
+    with pytest.raises(ValueError, match="encoder_kwargs__channels sets an entry of "
+                                         "encoder_kwargs, which is 5, not a dict"):
+        _est(cls, encoder_kwargs=5).set_params(encoder_kwargs__channels=3)
+
+
+def test_grid_search_over_one_module_argument(X):
+    search = GridSearchCV(
+        _est(AutoencoderTransformer, encoder=SmallConv, max_epochs=1, early_stopping=True),
+        {"encoder_kwargs__channels": [2, 3]}, cv=2,
+    ).fit(X)
+    channels = search.best_estimator_.net_.module_.encoder.body.body.conv.out_channels
+    assert channels == search.best_params_["encoder_kwargs__channels"]
 
 
 def test_outlier_detector_with_custom_bodies(X):

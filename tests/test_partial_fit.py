@@ -263,9 +263,9 @@ def test_later_calls_keep_adam_flat_and_train_the_same_model(X, monkeypatch):
     from skorch.callbacks import Callback
 
     class FlatSeen(Callback):
-        def initialize(self):
+        # Over every call: each call initializes its callbacks, so not in initialize().
+        def __init__(self):
             self.flat = []
-            return self
 
         def on_batch_end(self, net, training=False, **kwargs):
             if training:

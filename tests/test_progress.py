@@ -72,6 +72,19 @@ def test_the_live_bar_of_a_partial_fit_call_counts_its_epochs(low_rank_X, capsys
         assert "epoch 2/2, train_loss=" in final
 
 
+def test_partial_fit_prints_what_verbose_asks_for_now(low_rank_X, capsys, monkeypatch):
+    # Each call kept the output its net was built with, whatever verbose said.
+    est = AutoencoderTransformer(**SMALL, partial_fit_epochs=2).fit(low_rank_X)
+    est.set_params(verbose=2).partial_fit(low_rank_X)
+    assert len(_epoch_lines(capsys.readouterr().out)) == 2
+    monkeypatch.setattr(skae._progress, "live_output", lambda: True)
+    est.set_params(verbose=1).partial_fit(low_rank_X)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "epoch 2/2, train_loss=" in captured.err
+    est.set_params(verbose=0).partial_fit(low_rank_X)
+    assert capsys.readouterr() == ("", "")
+
+
 def test_no_live_bar_for_a_fit_of_no_epoch(low_rank_X, capsys, live):
     # Cross-validated early stopping kept PCA's solution: the bar opened and
     # closed at 0 %, "epoch 1/2", for a training that ran no epoch.

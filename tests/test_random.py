@@ -8,7 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from skae._modules import Autoencoder, Dropout, VariationalAutoencoder
-from skae._random import DrawsRandom, build_seeded, draw_from, fit_generators
+from skae._random import (
+    DrawsRandom,
+    build_seeded,
+    draw_from,
+    fit_generators,
+    redirected_draws,
+)
 
 
 def _layers():
@@ -82,6 +88,48 @@ def test_dropout_without_a_generator_is_nn_dropout():
     expected = nn.Dropout(0.5)(x)
     torch.manual_seed(4)
     assert torch.equal(Dropout(0.5)(x), expected)
+
+
+def test_redirected_draws_send_a_users_dropout_and_draws_to_the_generator():
+    # A user's module knows no generator: nn.Dropout (in place or not) and its own
+    # draws come from the one given, as from the seeded global generator.
+    body = nn.Sequential(nn.Dropout(0.3), nn.Dropout(0.2, inplace=True))
+
+    def forward(x):
+        return body(x.clone()) + torch.randn_like(x)
+
+    x = torch.randn(50, 7)
+    torch.manual_seed(3)
+    expected = forward(x)
+    state = torch.get_rng_state()
+    with redirected_draws(torch.Generator().manual_seed(3)):
+        out = forward(x)
+        assert torch.equal(body.eval()(x), x)  # evaluation: identity, no draw
+    assert torch.equal(out, expected)
+    assert torch.equal(torch.get_rng_state(), state)
+    body.train()
+    torch.manual_seed(3)
+    with redirected_draws(None):  # no generator: the global one, as in plain torch
+        assert torch.equal(forward(x), expected)
+
+
+class _CudaGenerator:
+    """Stands for a CUDA generator on a machine without one: only its device is read."""
+
+    device = torch.device("cuda")
+
+
+def test_redirected_draws_leave_draws_on_another_device_to_the_global_generator():
+    # torch refuses a generator of another device: a user's module drawing on the
+    # CPU while it trains on CUDA keeps the global generator, as in plain torch.
+    body = nn.Dropout(0.3)
+    x = torch.randn(20, 3)
+    torch.manual_seed(2)
+    expected = (torch.rand(4), torch.randn(2, device="cpu"), body(x))
+    torch.manual_seed(2)
+    with redirected_draws(_CudaGenerator()):
+        drawn = (torch.rand(4), torch.randn(2, device="cpu"), body(x))
+    assert all(torch.equal(a, b) for a, b in zip(drawn, expected))
 
 
 @pytest.mark.parametrize(

@@ -319,6 +319,29 @@ def test_clone_makes_new_skorch_callbacks_and_shares_sklearn_ones():
     assert cloned._skl_callbacks == [recorder] and cloned._skl_callbacks[0] is recorder
 
 
+class KeepsACount(Callback):
+    """Keeps state in an attribute not named with a trailing underscore, which
+    skorch's get_params lists as a parameter."""
+
+    def __init__(self, start=0):
+        self.start = start
+        self.count = start
+
+
+def test_a_callback_that_cannot_be_rebuilt_from_its_parameters_is_named():
+    # The error was clone's own: "KeepsACount.__init__() got an unexpected
+    # keyword argument 'count'", naming neither the estimator nor the rule.
+    from skorch.callbacks import GradientNormClipping
+
+    est = AutoencoderTransformer(callbacks=[GradientNormClipping(1.0), ("n", KeepsACount())])
+    match = (r"AutoencoderTransformer cannot be cloned: callbacks\[1\] \(KeepsACount\) cannot "
+             r"be rebuilt from its parameters .*unexpected keyword argument 'count'.* "
+             r"not parameters of __init__ \('count'\) with a trailing underscore")
+    for estimator in (est, ReconstructionOutlierDetector(est)):
+        with pytest.raises(TypeError, match=match):
+            clone(estimator)
+
+
 def test_tensorboard_writes_event_files_and_an_open_writer_cannot_be_cloned(low_rank_X, tmp_path):
     pytest.importorskip("tensorboard")
     from skorch.callbacks import TensorBoard
@@ -465,6 +488,25 @@ def test_a_fall_back_to_pca_keeps_the_callbacks_state(low_rank_X):
     assert est.best_epoch_ == 0 and est.loss_ == "mse"  # fell back, to another network
     assert watch.initializations == 1
     assert watch.events == ["begin", *est.loss_curve_, "end"]
+
+
+@pytest.mark.parametrize("Estimator", TRANSFORMERS)
+def test_each_partial_fit_call_runs_the_callbacks_set_now_initialized(Estimator, low_rank_X):
+    # partial_fit ran the callbacks its net was built with: one set after fit
+    # never ran, one removed ran on; and it initialized them again only after
+    # fit (whose monitor it dropped), so that a callback opening its writer in
+    # initialize() (TensorBoardPerFit) had none in a second call.
+    first, second = WatchTraining(), WatchTraining()
+    est = Estimator(**SMALL, partial_fit_epochs=1, callbacks=[first]).fit(low_rank_X)
+    est.set_params(callbacks=[second]).partial_fit(low_rank_X)
+    assert first.initializations == 1 and first.events[-1] == "end"
+    assert second.initializations == 1
+    assert second.events == ["begin", est.loss_curve_[-1], "end"]
+    est.partial_fit(low_rank_X)
+    assert second.initializations == 2
+    assert second.events == ["begin", est.loss_curve_[-1], "end"]
+    est.set_params(callbacks=None).partial_fit(low_rank_X)
+    assert second.initializations == 2 and len(second.events) == 3
 
 
 @pytest.mark.parametrize("Estimator", TRANSFORMERS)
