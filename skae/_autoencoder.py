@@ -131,14 +131,14 @@ class AutoencoderTransformer(_BaseAutoencoder):
         then says ``"mse"``). :meth:`partial_fit`, which holds no rows out,
         resolves ``"auto"`` on its first chunk and keeps it, with no such
         fall-back; after binary cross-entropy, a later chunk outside [0, 1]
-        raises a ``ValueError``. See the user guide's "Data in [0, 1]".
+        raises a ``ValueError``. See :ref:`the user guide <unit_interval>`.
 
     noise : float, default=0.2
         Standard deviation of Gaussian corruption added to the (scaled) input
         during training: a denoising autoencoder. It regularises: by default
-        the held-out error is lower than without it (see the user guide's
-        "Defaults"). Validation, early stopping and every inference method see
-        the clean input. ``0`` disables it.
+        the held-out error is lower than without it (see :ref:`ae-defaults`).
+        Validation, early stopping and every inference method see the clean
+        input. ``0`` disables it.
 
     input_scaling : {"global", "feature"} or None, default="global"
         Normalisation inside the network, computed in ``fit``. ``"global"``
@@ -154,7 +154,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
     learning_rate : float or "auto", default="auto"
         Adam's learning rate (the peak of a schedule). ``"auto"``: ``1e-3``,
         and ``5e-3`` for ``architecture="conv"`` on ``(C, H, W)`` samples
-        (see the user guide's "The autoencoder's defaults").
+        (see :ref:`ae-defaults`).
 
     weight_decay : float, default=0.0
         Adam's L2 penalty.
