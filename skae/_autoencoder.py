@@ -556,8 +556,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to encode; processed in chunks.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Data to encode, processed in chunks of bounded size; images or
+            sequences of shape ``(n_samples, *input_shape_)`` too. A dask array
+            gives a lazy dask array.
 
         Returns
         -------
@@ -588,8 +591,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to reconstruct.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Data to reconstruct; images or sequences of shape
+            ``(n_samples, *input_shape_)`` too. A dask array gives a lazy dask
+            array.
         per_feature : bool, default=False
             Return the error of every feature instead of the row mean -- which
             features are badly reconstructed.
@@ -654,8 +660,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to score.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Data to score; images or sequences of shape
+            ``(n_samples, *input_shape_)`` too. A dask array gives a lazy dask
+            array.
 
         Returns
         -------
