@@ -56,7 +56,12 @@ myst_enable_extensions = ["dollarmath"]
 
 # -- autodoc / autosummary / numpydoc ----------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+# Classes are documented with their inherited members (the class template,
+# _templates/autosummary/class.rst): the transformers' fit, partial_fit,
+# inverse_transform and score live in their shared base, skae._base. Those
+# scikit-learn defines (get_params, set_output...), which api.rst names, are
+# left out by _skip_members_inherited_from_sklearn.
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -199,8 +204,25 @@ def _prepare_benchmark_reports(app):
             target.write_text(text, encoding="utf-8")
 
 
+def _skip_members_inherited_from_sklearn(app, what, name, obj, skip, options):
+    """Leave out the class members that skae inherits from outside skae.
+
+    scikit-learn's ``get_params``, ``set_output``, ``fit_transform``... are
+    listed in api.rst's introduction; their docstrings refer to labels of
+    scikit-learn's own documentation, which would be errors here.
+    """
+    if what != "class" or skip:
+        return None
+    function = obj.fget if isinstance(obj, property) else obj
+    module = getattr(function, "__module__", None) or ""
+    if module and module.split(".")[0] != "skae":
+        return True
+    return None
+
+
 def setup(app):
     app.connect("builder-inited", _prepare_benchmark_reports)
     app.connect("builder-inited", _check_api_reference)
+    app.connect("autodoc-skip-member", _skip_members_inherited_from_sklearn)
     # Before numpydoc (priority 500) rewrites the docstring.
     app.connect("autodoc-process-docstring", _quote_fitted_names_in_shapes, priority=400)

@@ -131,14 +131,14 @@ class AutoencoderTransformer(_BaseAutoencoder):
         then says ``"mse"``). :meth:`partial_fit`, which holds no rows out,
         resolves ``"auto"`` on its first chunk and keeps it, with no such
         fall-back; after binary cross-entropy, a later chunk outside [0, 1]
-        raises a ``ValueError``. See the user guide's "Data in [0, 1]".
+        raises a ``ValueError``. See :ref:`the user guide <unit_interval>`.
 
     noise : float, default=0.2
         Standard deviation of Gaussian corruption added to the (scaled) input
         during training: a denoising autoencoder. It regularises: by default
-        the held-out error is lower than without it (see the user guide's
-        "Defaults"). Validation, early stopping and every inference method see
-        the clean input. ``0`` disables it.
+        the held-out error is lower than without it (see :ref:`ae-defaults`).
+        Validation, early stopping and every inference method see the clean
+        input. ``0`` disables it.
 
     input_scaling : {"global", "feature"} or None, default="global"
         Normalisation inside the network, computed in ``fit``. ``"global"``
@@ -154,7 +154,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
     learning_rate : float or "auto", default="auto"
         Adam's learning rate (the peak of a schedule). ``"auto"``: ``1e-3``,
         and ``5e-3`` for ``architecture="conv"`` on ``(C, H, W)`` samples
-        (see the user guide's "The autoencoder's defaults").
+        (see :ref:`ae-defaults`).
 
     weight_decay : float, default=0.0
         Adam's L2 penalty.
@@ -223,7 +223,10 @@ class AutoencoderTransformer(_BaseAutoencoder):
     random_state : int, RandomState instance or None, default=None
         Determines weight initialisation, validation split, shuffling, noise
         and dropout. An int gives the same model on every CPU run; the caller's
-        global torch and numpy random states are left untouched.
+        global torch and numpy random states are left untouched -- except by
+        random operations in the forward pass of your own ``encoder`` or
+        ``decoder`` (an ``nn.Dropout``), which draw from torch's global
+        generator.
 
     verbose : int, default=0
         ``0`` prints nothing. ``1`` shows progress that fits the output: a live
@@ -556,8 +559,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to encode; processed in chunks.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Data to encode, processed in chunks of bounded size; images or
+            sequences of shape ``(n_samples, *input_shape_)`` too. A dask array
+            gives a lazy dask array.
 
         Returns
         -------
@@ -588,8 +594,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to reconstruct.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Data to reconstruct; images or sequences of shape
+            ``(n_samples, *input_shape_)`` too. A dask array gives a lazy dask
+            array.
         per_feature : bool, default=False
             Return the error of every feature instead of the row mean -- which
             features are badly reconstructed.
@@ -654,8 +663,11 @@ class AutoencoderTransformer(_BaseAutoencoder):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to score.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Data to score; images or sequences of shape
+            ``(n_samples, *input_shape_)`` too. A dask array gives a lazy dask
+            array.
 
         Returns
         -------

@@ -1706,10 +1706,10 @@ class _BaseAutoencoder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components)
+        X : {array-like, numpy.memmap, dask array} of shape (n_samples, n_components)
             Codes, e.g. from :meth:`transform` or drawn by the user. Codes beyond
             float32's range (about 3.4e38), in which the network computes, raise
-            a ``ValueError``.
+            a ``ValueError``. A dask array gives a lazy dask array.
 
         Returns
         -------
@@ -1735,8 +1735,10 @@ class _BaseAutoencoder(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to score.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Data to score; images or sequences of shape
+            ``(n_samples, *input_shape_)`` too.
         y : Ignored
             Not used, present for API consistency by convention.
 

@@ -512,9 +512,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
 
     Parameters
     ----------
-    estimator : AutoencoderTransformer, VAETransformer or None, default=None
+    estimator : estimator object or None, default=None
         Unfitted estimator with ``fit`` and ``score_samples`` (higher = more
-        normal); it is cloned into ``estimator_``. ``None`` uses ``AutoencoderTransformer(n_components=k,
+        normal), usually an :class:`AutoencoderTransformer` or a
+        :class:`VAETransformer`; it is cloned into ``estimator_``. ``None``
+        uses ``AutoencoderTransformer(n_components=k,
         hidden_layer_sizes=(2 d, d), max_epochs=5, early_stopping=False,
         loss="mse", random_state=random_state)``, with ``d`` the number of
         features (the widths at most ``(128, 64)``) and ``k`` the smallest

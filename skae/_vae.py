@@ -504,8 +504,11 @@ class VAETransformer(_BaseAutoencoder):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to encode; processed in chunks.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Data to encode, processed in chunks of bounded size; images or
+            sequences of shape ``(n_samples, *input_shape_)`` too. A dask array
+            gives a lazy dask array.
 
         Returns
         -------
@@ -601,8 +604,11 @@ class VAETransformer(_BaseAutoencoder):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to score.
+        X : {array-like, sparse matrix, numpy.memmap, dask array} of shape \
+                (n_samples, n_features)
+            Data to score; images or sequences of shape
+            ``(n_samples, *input_shape_)`` too. A dask array gives a lazy dask
+            array.
 
         Returns
         -------
