@@ -223,10 +223,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
     random_state : int, RandomState instance or None, default=None
         Determines weight initialisation, validation split, shuffling, noise
         and dropout. An int gives the same model on every CPU run; the caller's
-        global torch and numpy random states are left untouched -- except by
-        random operations in the forward pass of your own ``encoder`` or
-        ``decoder`` (an ``nn.Dropout``), which draw from torch's global
-        generator.
+        global torch and numpy random states are left untouched.
 
     verbose : int, default=0
         ``0`` prints nothing. ``1`` shows progress that fits the output: a live
