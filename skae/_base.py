@@ -44,7 +44,7 @@ from ._architectures import (
 )
 from ._callbacks import ConvergenceMonitor, DivergenceCheck, Plateau, warn_not_converged
 from ._custom_modules import custom_decoder_body, custom_encoder_body
-from ._data import BatchIterator, RowDataset, to_float32_tensor
+from ._data import BatchIterator, RowDataset, has_batch_norm, to_float32_tensor
 from ._epoch_choice import FoldRun, choose_epochs
 from ._fast_path import FlatAdam
 from ._fit_failure import kept_on_error, unfitted_on_error
@@ -1177,6 +1177,9 @@ class _BaseAutoencoder(
             iterator_train=iterate_batches,
             iterator_train__shuffle=True,
             iterator_train__seed=seed,
+            # Checked once per net, not per batch; validation runs in eval mode,
+            # where batch normalisation takes a single row.
+            iterator_train__merge_single_row=has_batch_norm(module),
             iterator_valid=BatchIterator,
             train_split=train_split,
             callbacks=self._net_callbacks(monitor, extra_callbacks, internal),

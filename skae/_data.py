@@ -5,11 +5,10 @@ and an iterator that slices it, instead of skorch's per-row
 ``Dataset.__getitem__`` + ``DataLoader`` (about 8x slower for small networks).
 """
 
-import math
-
 import numpy as np
 import scipy.sparse as sp
 import torch
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 def to_float32_tensor(X, device):
@@ -52,6 +51,36 @@ class RowDataset(torch.utils.data.Dataset):
         return self.rows(torch.as_tensor([i]))[0], 0
 
 
+def has_batch_norm(module):
+    """Whether ``module`` holds a batch-normalisation layer (``SyncBatchNorm`` included).
+
+    Such a layer cannot normalise a training batch of one row (torch raises), so
+    its network's training batches never have one (``merge_single_row`` of
+    :class:`BatchIterator`). In evaluation mode it uses its running statistics,
+    and takes batches of any size.
+    """
+    return any(isinstance(layer, _BatchNorm) for layer in module.modules())
+
+
+def _starts(n, size, merge_single_row):
+    """Where the spans of ``size`` rows that cover ``n`` rows start (a ``range``).
+
+    Each span ends where the next one starts, the last at ``n``: that one may
+    be shorter -- or, with ``merge_single_row``, ``size + 1`` rows long rather
+    than leaving one row on its own.
+    """
+    last = n - 1 if merge_single_row and n > 1 and size > 1 and n % size == 1 else n
+    return range(0, last, size)
+
+
+def _spans(n, size, merge_single_row):
+    """``(start, stop)`` of each span of :func:`_starts`."""
+    starts = _starts(n, size, merge_single_row)
+    for start in starts:
+        stop = start + size
+        yield start, stop if stop < starts.stop else n
+
+
 class BatchIterator:
     """Yields ``(X_batch, None)`` by slicing a :class:`RowDataset`.
 
@@ -60,19 +89,44 @@ class BatchIterator:
     are gathered a block of batches at a time (about ``BLOCK_ELEMENTS`` values,
     bounded memory) and each batch is a slice of its block: one gather per
     block instead of three small operations per batch.
+
+    With ``merge_single_row`` (training a network with batch normalisation,
+    :func:`has_batch_norm`) a last batch of one row is merged into the batch
+    before it, which gets ``batch_size + 1`` rows; data of one row, or
+    ``batch_size=1``, leaves nothing to merge with: ``ValueError``.
     """
 
     #: Values gathered at once (4 MiB of float32).
     BLOCK_ELEMENTS = 2**20
+    #: What a batch cannot extend beyond, for the error of a lone row.
+    _PART = "the training data"
 
-    def __init__(self, dataset, batch_size, shuffle=False, seed=0):
+    def __init__(self, dataset, batch_size, shuffle=False, seed=0, merge_single_row=False):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = torch.Generator().manual_seed(int(seed))
+        self.merge_single_row = merge_single_row
+        if merge_single_row and (batch_size < 2 or 1 in self._part_lengths()):
+            reason = f"batch_size is {batch_size}" if batch_size < 2 else f"{self._PART} has 1 row"
+            raise ValueError(
+                "The network holds a batch-normalisation layer, which needs at least 2 rows "
+                f"in every training batch, but {reason}."
+            )
+
+    def _part_lengths(self):
+        """The rows of each part of the data that batches do not straddle."""
+        return [len(self.dataset)]
 
     def __len__(self):
-        return math.ceil(len(self.dataset) / self.batch_size)
+        return sum(
+            len(_starts(n, self.batch_size, self.merge_single_row)) for n in self._part_lengths()
+        )
+
+    def _batches(self, block):
+        """``(X_batch, None)`` for each batch sliced from ``block``."""
+        for start, stop in _spans(len(block), self.batch_size, self.merge_single_row):
+            yield block[start:stop], None
 
     def __iter__(self):
         n = len(self.dataset)
@@ -84,7 +138,7 @@ class BatchIterator:
             order = order.to(self.dataset.device)
         row_size = max(1, self.dataset.data.shape[1])
         block_rows = self.batch_size * max(1, self.BLOCK_ELEMENTS // (self.batch_size * row_size))
-        for block_start in range(0, n, block_rows):
-            block = self.dataset.rows(order[block_start : block_start + block_rows])
-            for start in range(0, len(block), self.batch_size):
-                yield block[start : start + self.batch_size], None
+        # A block is a whole number of batches but the last; a lone last row
+        # (merge_single_row) joins the block before it, and so its last batch.
+        for block_start, block_stop in _spans(n, block_rows, self.merge_single_row):
+            yield from self._batches(self.dataset.rows(order[block_start:block_stop]))

@@ -303,13 +303,17 @@ class BlockIterator(BatchIterator):
 
     With ``shuffle=True`` each iteration (epoch) visits the blocks in a random
     order and the rows of each block in a random order, from a generator seeded
-    once; batches do not straddle blocks (a block's last batch may be smaller).
-    Each block arrives with its rows already in their shuffled order (gathered
-    by the read-ahead thread): a batch is a slice of it.
+    once; batches do not straddle blocks (a block's last batch may be smaller,
+    or, with ``merge_single_row``, one row larger rather than a single row; a
+    block of one row is then a ``ValueError``). Each block arrives with its rows
+    already in their shuffled order (gathered by the read-ahead thread): a batch
+    is a slice of it.
     """
 
-    def __len__(self):
-        return int(sum(math.ceil(n / self.batch_size) for n in self.dataset.block_lengths))
+    _PART = "a block of the streamed training data (batches do not straddle blocks)"
+
+    def _part_lengths(self):
+        return [int(n) for n in self.dataset.block_lengths if n]
 
     def _keys(self):
         """``(block, row order)`` for each block to visit, drawn as they are needed."""
@@ -323,8 +327,7 @@ class BlockIterator(BatchIterator):
 
     def __iter__(self):
         for block in read_ahead(self.dataset.load, self._keys()):
-            for start in range(0, len(block), self.batch_size):
-                yield block[start : start + self.batch_size], None
+            yield from self._batches(block)
             del block  # freed before the next block arrives
 
 

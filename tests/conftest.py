@@ -64,6 +64,18 @@ class InterruptAt(Callback):
             raise KeyboardInterrupt
 
 
+class TrainingBatchSizes(Callback):
+    """Records the rows of every training batch of a training run in ``sizes_``."""
+
+    def initialize(self):
+        self.sizes_ = []
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.sizes_.append(len(batch[0]))
+
+
 class RaiseAtTrainEnd(Callback):
     """A user's callback raising ``error`` when training ends, outside skorch's epoch loop."""
 
@@ -95,6 +107,17 @@ def assert_noted(error, note):
     if sys.version_info >= (3, 11):
         assert note in error.value.__notes__
 
+
+
+class BatchNormEncoder(torch.nn.Module):
+    """A user's encoder body with batch normalisation, for rows of 5 features."""
+
+    def __init__(self, width=4):
+        super().__init__()
+        self.layers = torch.nn.Sequential(torch.nn.Linear(5, width), torch.nn.BatchNorm1d(width))
+
+    def forward(self, x):
+        return torch.tanh(self.layers(x))
 
 
 class TinyEncoder(torch.nn.Module):

@@ -13,6 +13,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from torch import nn
 
 from skae import AutoencoderTransformer, ReconstructionOutlierDetector, VAETransformer
+from conftest import TrainingBatchSizes
+
 from skae._custom_modules import EncoderHead, GatedBody, instantiate
 
 TRANSFORMERS = [AutoencoderTransformer, VAETransformer]
@@ -28,6 +30,18 @@ class SmallConv(nn.Module):
 
     def forward(self, x):
         return torch.relu(self.conv(x))
+
+
+class BatchNormConv(SmallConv):
+    """An encoder body with batch normalisation of its features: torch cannot train
+    it on a batch of one row (one value per feature)."""
+
+    def __init__(self, channels=4):
+        super().__init__(channels)
+        self.norm = nn.BatchNorm1d(channels * 16)
+
+    def forward(self, x):
+        return self.norm(super().forward(x).flatten(1))
 
 
 class SmallDecoder(nn.Module):
@@ -248,6 +262,40 @@ def test_outlier_detector_with_custom_bodies(X):
         contamination=0.1,
     ).fit(X)
     assert detector.score_samples(X).shape == (len(X),)
+
+
+#: On 91 rows: nine batches of 10 rows and one of a single row.
+ONE_ROW_TAIL = dict(batch_size=10, early_stopping=False, max_epochs=1)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMERS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_batch_norm_body_never_trains_on_a_single_row(cls, method, X):
+    sizes = TrainingBatchSizes()
+    est = _est(cls, encoder=BatchNormConv, callbacks=[sizes], **ONE_ROW_TAIL)
+    getattr(est, method)(X[:91])
+    assert sizes.sizes_ == [10] * 8 + [11]  # the lone row joins the batch before it
+    assert est.transform(X[:1]).shape == (1, 3)  # inference takes one row (eval mode)
+
+
+def test_body_without_batch_norm_keeps_its_single_row_batch(X):
+    sizes = TrainingBatchSizes()
+    _est(AutoencoderTransformer, encoder=SmallConv, callbacks=[sizes], **ONE_ROW_TAIL).fit(X[:91])
+    assert sizes.sizes_ == [10] * 9 + [1]
+
+
+def test_outlier_detector_with_batch_norm_body(X):
+    estimator = _est(AutoencoderTransformer, encoder=BatchNormConv,
+                     callbacks=[TrainingBatchSizes()], **ONE_ROW_TAIL)
+    detector = ReconstructionOutlierDetector(estimator, trim_fraction=0).fit(X[:91])
+    assert detector.estimator_.callbacks[0].sizes_ == [10] * 8 + [11]
+    assert detector.predict(X[:1]).shape == (1,)
+
+
+def test_batch_norm_body_on_a_single_row_is_an_error(X):
+    est = _est(AutoencoderTransformer, encoder=BatchNormConv, **ONE_ROW_TAIL).partial_fit(X[:10])
+    with pytest.raises(ValueError, match="batch-normalisation layer.*at least 2 rows"):
+        est.partial_fit(X[:1])
 
 
 def test_flat_rows_without_input_shape(X):

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from skae._data import BatchIterator, RowDataset, to_float32_tensor
+from skae._data import BatchIterator, RowDataset, has_batch_norm, to_float32_tensor
 
 
 def _row_ids(n):
@@ -66,6 +66,36 @@ def test_batch_iterator_blocks_do_not_change_the_batches(monkeypatch, block_elem
     blocked = [X.tolist() for X, _ in BatchIterator(_row_ids(23), 7, shuffle=True, seed=4)]
     assert blocked == reference
     assert [len(b) for b in blocked] == [7, 7, 7, 2]
+
+
+@pytest.mark.parametrize("block_elements", [2 * 5 * 2, 10**6])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_merge_single_row_joins_a_lone_last_row_to_the_batch_before(monkeypatch, block_elements,
+                                                                    shuffle):
+    # 21 rows in batches of 5: 5, 5, 5, 6 rather than 5, 5, 5, 5, 1; with blocks of
+    # two batches the lone row is a block of its own, joined to the block before.
+    monkeypatch.setattr(BatchIterator, "BLOCK_ELEMENTS", block_elements)
+    iterator = BatchIterator(_row_ids(21), 5, shuffle=shuffle, seed=0, merge_single_row=True)
+    batches = _epoch(iterator)
+    assert [len(b) for b in batches] == [5, 5, 5, 6]
+    assert len(iterator) == 4
+    assert sorted(sum(batches, [])) == list(range(21))
+    # Any other last batch is left as it is.
+    assert [len(b) for b in _epoch(BatchIterator(_row_ids(22), 5, merge_single_row=True))] == [
+        5, 5, 5, 5, 2]
+
+
+@pytest.mark.parametrize("n, batch_size, match", [(1, 5, "training data has 1 row"),
+                                                  (4, 1, "batch_size is 1")])
+def test_merge_single_row_with_nothing_to_merge_with_is_an_error(n, batch_size, match):
+    with pytest.raises(ValueError, match=f"batch-normalisation layer.*at least 2 rows.*{match}"):
+        BatchIterator(_row_ids(n), batch_size, merge_single_row=True)
+
+
+def test_has_batch_norm():
+    assert has_batch_norm(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)))
+    assert has_batch_norm(torch.nn.SyncBatchNorm(3))
+    assert not has_batch_norm(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2)))
 
 
 def test_row_dataset_with_csr_matches_dense(rng):

@@ -12,7 +12,7 @@ import sklearn
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 
-from conftest import HOLD_OUT
+from conftest import HOLD_OUT, BatchNormEncoder, TinyEncoder, TrainingBatchSizes
 
 import skae._base
 import skae._streaming
@@ -220,7 +220,29 @@ def test_unshuffled_block_iterator_reads_in_order(X, tmp_path):
     np.testing.assert_array_equal(rows, X.astype(np.float32))
 
 
+def test_block_iterator_merges_each_blocks_single_row_for_batch_norm(X, tmp_path):
+    dataset = BlockDataset(RowBlocks(as_memmap(X, tmp_path)), np.empty(0, int), "cpu")
+    iterator = BlockIterator(dataset, batch_size=13, shuffle=True, seed=0, merge_single_row=True)
+    # blocks of 40 rows (13 + 13 + 14) and a last one of 30 (13 + 13 + 4)
+    assert sorted(len(batch) for batch, _ in iterator) == sorted([13, 13, 14] * 5 + [13, 13, 4])
+    assert len(iterator) == 18
+    # A block of one kept row leaves nothing to merge it with.
+    lone = BlockDataset(RowBlocks(as_memmap(X, tmp_path)), np.arange(1, BLOCK_ROWS), "cpu")
+    with pytest.raises(ValueError, match="at least 2 rows.*a block of the streamed training data"):
+        BlockIterator(lone, batch_size=13, merge_single_row=True)
+
+
 # ---------------------------------------------------------------- fit on memmap
+@pytest.mark.parametrize("encoder, block_batches", [(BatchNormEncoder, [13, 13, 14]),
+                                                    (TinyEncoder, [13, 13, 13, 1])])
+def test_streamed_fit_merges_single_rows_only_for_batch_norm(encoder, block_batches, X, tmp_path):
+    sizes = TrainingBatchSizes()
+    est = AutoencoderTransformer(n_components=2, encoder=encoder, batch_size=13, max_epochs=1,
+                                 early_stopping=False, random_state=0, callbacks=[sizes])
+    quietly_fit(est, as_memmap(X, tmp_path))
+    assert sorted(sizes.sizes_) == sorted(block_batches * 5 + [13, 13, 4])
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("early_stopping", [True, False])
 def test_fit_on_a_memmap_never_loads_it_whole(cls, X, tmp_path, monkeypatch, early_stopping):
