@@ -611,7 +611,11 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         flag them, and a new row among them inherits that. ``"auto"``:
         ``"neighborhood"`` for an estimator with ``reconstruction_error``,
         ``transform`` and ``inverse_transform`` (an
-        :class:`AutoencoderTransformer`), ``"estimator"`` otherwise.
+        :class:`AutoencoderTransformer`), ``"estimator"`` otherwise. The
+        others need those methods (``"combined"`` all but
+        ``inverse_transform``): given an estimator without them (a
+        :class:`VAETransformer`, scikit-learn's ``PCA``), ``fit`` raises a
+        ``ValueError`` naming the missing ones before fitting anything.
 
     n_neighbors : int, default=10
         The local term's ``k`` (``anomaly_score`` of ``"neighborhood"`` or
@@ -926,6 +930,8 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # set (reference_scores_ after a refit with anomaly_score="local", the
         # statistics after one with "estimator") would describe another model.
         _forget_fit(self)
+        if self.estimator is not None:
+            self._check_score_methods(self.estimator)
         X_rows, sample_shape = as_rows(X)
         if is_streamed(X_rows) and X_rows.ndim < 2:
             # Refused by its rank, unread: validate_data would load a dask array
@@ -1241,20 +1247,32 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
     def _resolve_score(self):
         score = self.anomaly_score
         if score == "auto":
-            score = (
-                "neighborhood" if self._has_methods(_SCORE_METHODS["neighborhood"])
+            return (
+                "neighborhood"
+                if all(hasattr(self.estimator_, name) for name in _SCORE_METHODS["neighborhood"])
                 else "estimator"
             )
-        elif score in _SCORE_METHODS and not self._has_methods(_SCORE_METHODS[score]):
-            raise ValueError(
-                f'anomaly_score="{score}" needs an estimator with '
-                f"{', '.join(_SCORE_METHODS[score])} (an AutoencoderTransformer); got "
-                f'{type(self.estimator_).__name__}. Use anomaly_score="estimator".'
-            )
+        self._check_score_methods(self.estimator_)
         return score
 
-    def _has_methods(self, names):
-        return all(hasattr(self.estimator_, name) for name in names)
+    def _check_score_methods(self, estimator):
+        """Refuse an ``anomaly_score`` whose statistics need methods ``estimator`` lacks.
+
+        Called on the given estimator before anything is fitted -- its
+        methods are known unfitted, as scikit-learn's meta-estimators expose
+        theirs -- so that a long fit does not end in this error, and again on
+        the fitted one. The message names the methods missing, not only those
+        needed.
+        """
+        needed = _SCORE_METHODS.get(self.anomaly_score, ())
+        missing = [name for name in needed if not hasattr(estimator, name)]
+        if missing:
+            raise ValueError(
+                f'anomaly_score="{self.anomaly_score}" needs an estimator with '
+                f"{', '.join(needed)} (an AutoencoderTransformer); "
+                f"{type(estimator).__name__} has no {' and no '.join(missing)}. "
+                'Use anomaly_score="estimator" (its score_samples).'
+            )
 
     def _statistics(self, X_scaled):
         """Reconstruction error (SPE, float64) and the codes, per row.

@@ -614,11 +614,32 @@ class _ProjectionWithoutDecoder(BaseEstimator):
 def test_the_local_score_needs_inverse_transform():
     # The local term measures distances between reconstructions; T² does not.
     without_decoder = _ProjectionWithoutDecoder()
-    with pytest.raises(ValueError, match="reconstruction_error, transform, inverse_transform"):
+    with pytest.raises(ValueError, match="_ProjectionWithoutDecoder has no inverse_transform"):
         ReconstructionOutlierDetector(without_decoder, anomaly_score="local").fit(X_PLANE)
     for score, resolved in [("auto", "estimator"), ("combined", "combined")]:
         detector = ReconstructionOutlierDetector(without_decoder, anomaly_score=score)
         assert detector.fit(X_PLANE).anomaly_score_ == resolved
+
+
+class _UnfittablePCA(PCA):
+    """PCA whose ``fit`` must not be reached."""
+
+    def fit(self, X, y=None):
+        raise AssertionError("fitted before anomaly_score was checked")
+
+
+@pytest.mark.parametrize(
+    "score, missing",
+    [("combined", "reconstruction_error"), ("local", "reconstruction_error"),
+     ("neighborhood", "reconstruction_error")],
+)
+def test_a_score_needing_missing_methods_is_refused_before_fitting(score, missing):
+    # scikit-learn's PCA has transform and inverse_transform but no
+    # reconstruction_error: the error names that one, before any (long) fit.
+    detector = ReconstructionOutlierDetector(_UnfittablePCA(2), anomaly_score=score)
+    with pytest.raises(ValueError, match=f"_UnfittablePCA has no {missing}\\. Use"):
+        detector.fit(X_PLANE)
+    assert not hasattr(detector, "estimator_")
 
 
 def test_default_estimator_and_n_components():
