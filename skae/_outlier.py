@@ -1434,10 +1434,13 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         )
 
     def _chunk_scores(self, spe, codes):
-        if self.anomaly_score_ == "combined":
-            t2 = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
-            return overflowed_as_outliers(combined_score(spe, t2, self.control_limits_))
-        embedded = embed_codes(codes, self.latent_mean_, self.latent_metric_)
+        # Codes that overflowed float32 are infinite, and centring them gives
+        # NaN: handled below (such a row is the farthest out), not a warning.
+        with np.errstate(invalid="ignore"):
+            if self.anomaly_score_ == "combined":
+                t2 = hotelling_t2(codes, self.latent_mean_, self.latent_precision_)
+                return overflowed_as_outliers(combined_score(spe, t2, self.control_limits_))
+            embedded = embed_codes(codes, self.latent_mean_, self.latent_metric_)
         index = self._neighbour_index()
         k = index.n_neighbors  # n_neighbors_, or every reference code if fewer
         # "neighborhood" looks one neighbour further, where there is one: whether

@@ -228,7 +228,11 @@ def test_rows_that_overflow_float32_are_outliers_in_the_graph(detector):
         (labels,) = run(to_onnx(detector, "predict", dtype=dtype), rows)
         assert not np.isnan(scores).any() and scores[2:].max() < scores[:2].min()
         np.testing.assert_array_equal(labels[2:], [-1, -1])
-        np.testing.assert_array_equal(labels, detector.predict(rows))
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            np.testing.assert_array_equal(labels, detector.predict(rows))
+        # The infinite codes' NaN is the detector's to handle, not numpy's to report.
+        assert not [w for w in record if "invalid value" in str(w.message)]
     rows = overflowing(np.float32, 3e38)
     ae = AutoencoderTransformer(2, **FAST).fit(X)
     (scores,) = run(to_onnx(ae, "score_samples"), rows)
