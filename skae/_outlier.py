@@ -953,7 +953,7 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         # the normal rows of that tail would be inflated into large errors.
         X_scaled, sample = self._fit_scaling(X)
         shaped = _reshaped(X_scaled, sample_shape)
-        self._fit_estimator(X_scaled, shaped, tasks, "fit-estimator", X=X)
+        self._fit_estimator(X_scaled, shaped, tasks, "fit-estimator", X=X, sample=sample)
         # (The statistics' scores only: "estimator" takes the estimator's own.)
         spe_rounding = None
         if self.anomaly_score_ != "estimator":
@@ -1036,16 +1036,17 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
         q1, q3 = np.percentile(log_anomaly, [25, 75])
         return log_anomaly <= q3 + _TUKEY_K * (q3 - q1)
 
-    def _fit_estimator(self, X_scaled, shaped, tasks, task_name, X=None):
+    def _fit_estimator(self, X_scaled, shaped, tasks, task_name, X=None, sample=None):
         """Fit the wrapped estimator to rows ``X_scaled`` (after the scaling), given to
         it as ``shaped``, the same in the shape ``fit`` saw (images, sequences).
 
         ``X``: the rows before the scaling, whose support is compared with the
         scaled rows' (:meth:`_check_scaled_support`) -- at the first fit: the
-        second fits a subset of the same rows.
+        second fits a subset of the same rows. ``sample``: :func:`_sample`'s rows
+        of ``X_scaled``, if already read.
         """
         if self.estimator is None:
-            estimator = self._default_estimator(X_scaled)
+            estimator = self._default_estimator(X_scaled, sample)
         else:
             estimator = clone(self.estimator)
             if X is not None:
@@ -1065,10 +1066,10 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
             return 0.0
         return self.estimator_.net_.module_.normalize.loc.cpu().numpy().astype(np.float64)
 
-    def _default_estimator(self, X_scaled):
+    def _default_estimator(self, X_scaled, sample=None):
         """The autoencoder of ``estimator=None``, with the detector's own training budget."""
         return AutoencoderTransformer(
-            self._default_n_components(X_scaled),
+            self._default_n_components(X_scaled, sample),
             hidden_layer_sizes=_default_hidden_layer_sizes(X_scaled.shape[1]),
             max_epochs=_EPOCHS,
             # Early stopping would watch the reconstruction of a validation split,
@@ -1229,12 +1230,14 @@ class ReconstructionOutlierDetector(CallbackSupportMixin, OutlierMixin, BaseEsti
                 X = X - center.astype(X.dtype)
             return _clip_to_float32(X * inverse)
 
-    def _default_n_components(self, X):
-        """Fewest principal components explaining ``_EXPLAINED_VARIANCE`` of ``X``'s variance."""
+    def _default_n_components(self, X, sample=None):
+        """Fewest principal components explaining ``_EXPLAINED_VARIANCE`` of ``X``'s variance,
+        measured on ``sample``, :func:`_sample`'s rows of ``X`` (read if not given)."""
         n_samples, n_features = X.shape
         if n_samples < 2 or n_features < 2:
             return 1
-        sample = _sample(X, self.random_state)
+        if sample is None:
+            sample = _sample(X, self.random_state)
         n_max = min(n_features, len(sample))
         _, eigenvalues, _, total = principal_axes(
             sample, None, np.zeros(n_features), np.ones(1), n_max, 0
