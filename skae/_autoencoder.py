@@ -462,8 +462,7 @@ class AutoencoderTransformer(_BaseAutoencoder):
         self.loss_ = "mse" if self.loss == "auto" else self.loss
         # Binary cross-entropy was measured on the built-in MLP only (MNIST,
         # digits); the other bodies and users' decoders keep squared error.
-        mlp = self.architecture == "mlp" and self.encoder is None and self.decoder is None
-        if self.loss == "auto" and mlp:
+        if self.loss == "auto" and self._builtin_mlp():
             self.loss_ = "bce" if _in_unit_interval(*_value_range(X)) else "mse"
 
     def _check_support(self, X):

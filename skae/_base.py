@@ -270,7 +270,7 @@ def _checked_in_blocks(X, name="X"):
 
         RowBlocks(X, check=check).check_all()
         _check_largest_magnitude(max(max(high, -low) for low, high in extremes), name)
-    return MappedRows(X, None, X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+    return MappedRows(X, None, _float_dtype(X))
 
 
 def _check_float32_range(X, name="X"):
@@ -958,6 +958,11 @@ class _BaseAutoencoder(
                     "callbacks must be a list of skorch callbacks (skorch.callbacks.Callback "
                     f"instances or classes) or (name, callback) tuples; got {item!r}."
                 )
+
+    def _builtin_mlp(self):
+        """Whether the network is the built-in MLP: ``architecture="mlp"`` with
+        neither a custom ``encoder`` nor a custom ``decoder``."""
+        return self.architecture == "mlp" and self.encoder is None and self.decoder is None
 
     def _hidden_layer_sizes(self):
         """``hidden_layer_sizes`` with ``"auto"`` resolved for the architecture (unchecked)."""

@@ -89,10 +89,7 @@ class _Rows(torch.nn.Module):
 
     def __init__(self, estimator):
         super().__init__()
-        self.spare_row = not (
-            estimator.architecture == "mlp"
-            and estimator.encoder is None and estimator.decoder is None
-        )
+        self.spare_row = not estimator._builtin_mlp()
 
     def forward(self, x):
         if not self.spare_row:
